@@ -1,0 +1,234 @@
+"""The adapter contract: what a source and a target must offer the engine.
+
+An adapter package exposes one `AdapterSpec` through the entry-point group `hdmigrate.adapters`
+(built-ins are registered the same way, in pyproject.toml). Platform quirks live only in the
+adapter; the engine knows platforms by their declared capabilities, never by name.
+
+Source side
+    fetch(stream, cursor, since) yields Pages of raw payloads; the engine stages each page and
+    commits its cursor in one transaction, so a crash re-fetches at most one page.
+    to_canonical(stream, payload) is pure: raw payload -> (kind, canonical record) pairs.
+    fetch_attachment(record) returns the bytes of one canonical attachment record (the engine
+    hashes them, checks a declared sha256 and stores the blob).
+
+Target side
+    The engine resolves every reference first (a broken required reference fails the record before
+    the target sees it), records the target's `degradations()` for the record, marks the id map
+    row `pending`, calls `write()` (or `write_batch()`), then marks it `done` with the target id.
+    On resume a `pending` row is first looked up with `find_existing()` and written again only if
+    absent. A target whose API writes a ticket together with its comments and files (Zendesk's
+    import) sets `bundles_comments`; its `write("ticket", ...)` reads them from `ctx.comments()`
+    and returns their target ids in `WriteResult.children`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+
+class Capability(str, enum.Enum):
+    INCREMENTAL = "incremental"                  # source: delta runs from a cursor or `since`
+    PRESERVE_TIMESTAMPS = "preserve_timestamps"  # target: created_at of tickets and comments kept
+    PRESERVE_AUTHORS = "preserve_authors"        # target: comment authors kept
+    PRESERVE_CHANNEL = "preserve_channel"        # target: ticket/comment channel kept
+    PRIVATE_NOTES = "private_notes"              # private comments stay private
+    ATTACHMENTS = "attachments"
+    INLINE_IMAGES = "inline_images"
+    CUSTOM_FIELDS = "custom_fields"
+    CREATE_CUSTOM_FIELDS = "create_custom_fields"
+    SATISFACTION_RATINGS = "satisfaction_ratings"
+    EXTERNAL_ID_LOOKUP = "external_id_lookup"    # target: finds what it created by a stamp/external id
+    BULK_WRITE = "bulk_write"
+    ASYNC_WRITES = "async_writes"
+    SUPPRESS_NOTIFICATIONS = "suppress_notifications"
+    DELETE = "delete"                            # target: rollback can delete what a run created
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """Part of a record the target cannot hold. Codes: canonical-model.md (extend, never reuse)."""
+
+    kind: str
+    id: str
+    field: str
+    code: str
+    detail: str = ""
+
+
+@dataclass
+class Page:
+    """One page of a source stream: raw items as (raw_id, payload) and the cursor after it.
+    `cursor=None` with `done=True` means the stream is complete."""
+
+    items: list[tuple[str, dict]]
+    cursor: str | None = None
+    done: bool = False
+
+
+@dataclass
+class WriteResult:
+    target_id: str
+    children: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, source id) -> target id
+    degradations: list[Degradation] = field(default_factory=list)
+
+
+@dataclass
+class AdapterContext:
+    """What an adapter is built from: its plan section (secrets resolved apart) and run settings."""
+
+    config: dict                      # the plan's [source] or [target] table, without secrets
+    secrets: dict = field(default_factory=dict)   # "token" for token_env = "X", etc.
+    options: dict = field(default_factory=dict)   # the plan's [options]
+    mapping: dict = field(default_factory=dict)   # the plan's [mapping]
+    workdir: Path | None = None
+    rate_limit: float | None = None   # requests per minute from [run] rate_limit
+    workers: int = 1
+    log: Callable[[str], None] = lambda message: None   # human messages (stderr)
+    role: str = "source"              # "source" or "target"
+
+
+class LoadContext(Protocol):
+    """Given to a target on every write; resolves references through the id map."""
+
+    options: dict
+    mapping: dict
+
+    def target_id(self, kinds: tuple[str, ...] | str, source_id: str | None) -> str | None: ...
+    def person(self, source_id: str | None) -> tuple[str, str] | None:
+        """(kind, target id) of an agent or contact."""
+    def record(self, kind: str, source_id: str) -> dict | None: ...
+    def comments(self, ticket_id: str) -> list[dict]:
+        """The staged comments of a ticket in created_at order (for bundles_comments targets)."""
+    def attachments(self, comment: dict) -> list[tuple[dict, Path]]:
+        """The attachment records of a comment, in attachment_ids order, with their blob paths."""
+
+
+class Source:
+    name = "?"
+    capabilities: frozenset[Capability] = frozenset()
+    default_rate_limit: float | None = None   # requests per minute when the plan gives none
+
+    def __init__(self, ctx: AdapterContext):
+        self.ctx = ctx
+
+    def check(self) -> None:
+        """Raise ConfigError / FatalApiError with a clear message when the source is unusable."""
+
+    def discover(self) -> dict:
+        """What the wizard shows: {"statuses", "priorities", "groups", "agents", "fields", "counts"}."""
+        return {}
+
+    def streams(self) -> list[str]:
+        raise NotImplementedError
+
+    def fetch(self, stream: str, cursor: str | None = None, since: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def to_canonical(self, stream: str, payload: dict) -> Iterator[tuple[str, dict]]:
+        raise NotImplementedError
+
+    def fetch_attachment(self, record: dict) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Target:
+    name = "?"
+    capabilities: frozenset[Capability] = frozenset()
+    default_rate_limit: float | None = None
+    bundles_comments = False          # write("ticket") writes its comments and attachments too
+    batch_sizes: dict[str, int] = {}  # kinds written through write_batch, and how many per call
+
+    def __init__(self, ctx: AdapterContext):
+        self.ctx = ctx
+
+    def check(self) -> None:
+        pass
+
+    def discover(self) -> dict:
+        return {}
+
+    def degradations(self, kind: str, record: dict, ctx: LoadContext) -> list[Degradation]:
+        """Pure: what of `record` this target cannot hold. Used by the dry run and by load."""
+        return []
+
+    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | None:
+        """The target id of this record if an earlier (interrupted) write already created it."""
+        return None
+
+    def write(self, kind: str, record: dict, ctx: LoadContext) -> WriteResult:
+        raise NotImplementedError
+
+    def write_batch(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        """Per-item results, in order; an item's Exception fails only that record."""
+        out: list[WriteResult | Exception] = []
+        for record in records:
+            try:
+                out.append(self.write(kind, record, ctx))
+            except Exception as e:  # noqa: BLE001 - per-item outcome; the engine classifies it
+                out.append(e)
+        return out
+
+    def update(self, kind: str, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
+        """Delta runs: bring an existing target record up to date."""
+        return WriteResult(target_id)
+
+    def delete(self, kind: str, target_id: str) -> None:
+        """Rollback: remove (or tag) one record this tool created."""
+        raise NotImplementedError
+
+    def count(self, kind: str) -> int | None:
+        return None
+
+    def finish(self) -> None:
+        """Called once after load (flush, compaction, job confirmation)."""
+
+    def close(self) -> None:
+        pass
+
+
+class Sandbox(Protocol):
+    """A local emulation of a vendor API on loopback (hdmigrate sandbox PLATFORM)."""
+
+    url: str
+    env: dict[str, str]        # environment variables holding the credentials to use
+    plan_section: dict         # a plan [source]/[target] table pointing at this sandbox
+
+    def start(self) -> "Sandbox": ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class AdapterSpec:
+    """What an entry point of the group `hdmigrate.adapters` names."""
+
+    name: str
+    description: str
+    source: type[Source] | None = None
+    target: type[Target] | None = None
+    config_schema: dict = field(default_factory=lambda: {"type": "object"})
+    # "module:function" building a Sandbox: f(data=None, port=0, rate_limit=None, faults=None, seed=None)
+    sandbox: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        caps = set()
+        for side in (self.source, self.target):
+            if side is not None:
+                caps |= {c.value for c in side.capabilities}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source is not None,
+            "target": self.target is not None,
+            "capabilities": {
+                "source": sorted(c.value for c in self.source.capabilities) if self.source else [],
+                "target": sorted(c.value for c in self.target.capabilities) if self.target else [],
+            },
+            "sandbox": self.sandbox is not None,
+        }

@@ -1,0 +1,107 @@
+"""The canonical model: kinds, load order, references, validation and content hashes.
+
+The JSON Schema files in `schemas/` are the source of truth. Validation on the hot path uses a
+compiled validator (fastjsonschema) built from those same files; a failure is reported with kind,
+id, field and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import fastjsonschema
+
+import schemas
+
+# Kinds in load order: everything a record references is loaded before it.
+KINDS = ("custom_field", "organization", "group", "agent", "contact", "ticket", "comment",
+         "attachment", "satisfaction_rating")
+LOAD_ORDER = KINDS
+PERSON_KINDS = ("agent", "contact")
+
+TICKET_STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+TICKET_TYPES = ("question", "incident", "problem", "task")
+CHANNELS = ("email", "web", "phone", "chat", "sms", "social", "messaging", "api", "letter",
+            "in_person", "other")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference field: `kinds` it may point to; `required` refs fail the record when broken,
+    optional ones are dropped with a degradation; `many` fields hold lists of ids."""
+
+    field: str
+    kinds: tuple[str, ...]
+    required: bool = False
+    many: bool = False
+
+
+PERSON = PERSON_KINDS
+REFERENCES: dict[str, tuple[Ref, ...]] = {
+    "custom_field": (),
+    "organization": (),
+    "group": (),
+    "agent": (Ref("group_ids", ("group",), many=True),),
+    "contact": (Ref("organization_id", ("organization",)),),
+    "ticket": (Ref("requester_id", PERSON, required=True), Ref("assignee_id", ("agent",)),
+               Ref("group_id", ("group",)), Ref("organization_id", ("organization",)),
+               Ref("cc_ids", PERSON, many=True)),
+    "comment": (Ref("ticket_id", ("ticket",), required=True),
+                Ref("author_id", PERSON, required=True)),
+    "attachment": (Ref("comment_id", ("comment",), required=True),),
+    "satisfaction_rating": (Ref("ticket_id", ("ticket",), required=True),
+                            Ref("contact_id", PERSON)),
+}
+
+
+def references(kind: str, record: dict):
+    """Yield (ref, source_id) for every reference a record holds."""
+    for ref in REFERENCES[kind]:
+        value = record.get(ref.field)
+        if value is None:
+            continue
+        for source_id in (value if ref.many else [value]):
+            yield ref, source_id
+
+
+@cache
+def _validator(kind: str):
+    return fastjsonschema.compile(schemas.load(kind))
+
+
+_MISSING = re.compile(r"must contain \['([^']+)'")
+
+
+def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
+    """(field, reason) of the first schema violation of `record`, or None when it is valid."""
+    if kind not in KINDS:
+        return ("", f"unknown kind {kind!r}")
+    if not isinstance(record, dict):
+        return ("", "record is not a JSON object")
+    try:
+        _validator(kind)(record)
+    except fastjsonschema.JsonSchemaValueException as e:
+        if e.rule == "anyOf" and kind == "comment":
+            return ("body_html", "a comment needs body_html or body_text as a string")
+        missing = _MISSING.search(e.message)
+        if missing and e.rule == "required":
+            return (missing.group(1), "required field is missing")
+        field = ".".join(str(p) for p in (e.path or [])[1:])
+        return (field, e.message.replace("data.", "", 1).replace("data ", "record ", 1))
+    return None
+
+
+def content_hash(record: dict) -> str:
+    """A stable hash of a record's JSON value (key order does not matter)."""
+    data = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def dumps(record: dict) -> str:
+    """The one JSON encoding used in staging and dumps: UTF-8 as is, compact."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
