@@ -1,0 +1,386 @@
+"""Request Tracker 5 as a target (REST2).
+
+What is kept: queues, users (agents privileged, contacts unprivileged), tickets with their
+creation time (`Created`, sent in SQL format) and creator, requestors, Ccs, owner, status,
+priority, custom field values, public correspondence and private comments with their files.
+Comments cannot be backdated (`timestamp_not_preserved`). Comment authors are kept by posting as
+each author: with `act_as_created_users = true`, users this migration creates get a random
+password that lives only in memory, and their comments are posted with it; everyone else's
+comments are posted as the API user (`author_not_preserved`).
+
+No customer mail: a ticket is created without watchers and owner, its history is written, its
+final status set, and only then are requestors, Ccs and owner added (RT's default scrips notify on
+create, correspond and resolve, never on adding a watcher).
+
+Idempotency: every ticket carries the stamp custom field `hdmigrate-source-id` (STAMP_CF). It is
+`<id>~partial` while the history is being written and `<id>` once the ticket is complete. A
+resumed write continues a partial ticket after the comments already posted, so a kill at any
+moment leaves neither a duplicate ticket nor a duplicate comment.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets as secrets_mod
+from pathlib import Path
+
+from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
+
+from . import mapping
+from .client import make_client, pages
+
+CREATED_MARK = "created by hdmigrate"   # in the Comments field of users this tool creates
+
+
+class RtTarget(Target):
+    name = "rt"
+    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
+                              Capability.EXTERNAL_ID_LOOKUP})
+    bundles_comments = True
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        token = ctx.secrets.get("token")
+        if not token:
+            raise ConfigError("rt: no API token (set token_env in the plan and export that variable)")
+        self.http = make_client(ctx, token=token)
+        self.act_as = bool(ctx.config.get("act_as_created_users", False))
+        self.api_user = ctx.config.get("api_user", "root")
+        self.stamp_prefix = ctx.config.get("stamp_prefix", "")
+        self.default_queue = ctx.config.get("queue", "General")
+        self._passwords: dict[str, str] = {}      # never written anywhere
+        self._user_clients: dict = {}
+        self._queue_cfs: dict[str, set[str]] = {}
+
+    # ---- helpers
+    def check(self) -> None:
+        self.http.get_json("rt")
+        found = self.http._json(self.http.request(
+            "POST", "customfields", json=[{"field": "Name", "value": mapping.STAMP_CF}]))
+        if not (found or {}).get("total"):
+            self.http.request("POST", "customfield", json={
+                "Name": mapping.STAMP_CF, "Type": "Freeform", "MaxValues": 1,
+                "LookupType": "RT::Queue-RT::Ticket", "Description": "hdmigrate source record id"})
+            self.ctx.log(f"rt: created custom field {mapping.STAMP_CF!r}; REST2 cannot apply it to queues: "
+                         f"apply it globally (RT admin UI or rt-admin) or re-runs cannot find tickets by stamp")
+
+    def _stamp(self, record: dict) -> str:
+        return f"{self.stamp_prefix}{record['id']}"
+
+    def _cfs_of_queue(self, queue: str) -> set[str]:
+        if queue not in self._queue_cfs:
+            names = set()
+            for chunk in pages(self.http, "GET", f"queue/{queue}/customfields", {"fields": "Name"}):
+                names |= {cf.get("Name") for cf in chunk}
+            self._queue_cfs[queue] = names
+        return self._queue_cfs[queue]
+
+    def _find_ticket(self, stamp: str) -> str | None:
+        data = self.http.get_json("tickets", params={
+            "query": f"CF.{{{mapping.STAMP_CF}}} = '{stamp}'", "per_page": 2, "orderby": "id"})
+        items = (data or {}).get("items") or []
+        return str(items[0]["id"]) if items else None
+
+    def _user_client(self, name: str | None):
+        if not (self.act_as and name and name in self._passwords):
+            return None
+        if name not in self._user_clients:
+            self._user_clients[name] = make_client(self.ctx, auth=(name, self._passwords[name]))
+        return self._user_clients[name]
+
+    def _person_name(self, ctx, pid: str | None) -> str | None:
+        found = ctx.person(pid) if pid else None
+        return found[1] if found else None
+
+    @staticmethod
+    def _body(comment: dict | None) -> tuple[str, str]:
+        if not comment:
+            return "", "text/plain"
+        if isinstance(comment.get("body_text"), str):
+            return comment["body_text"], "text/plain"
+        return comment.get("body_html") or "", "text/html"
+
+    @staticmethod
+    def _files(ctx, comment: dict | None) -> list[tuple[dict, Path]]:
+        return list(ctx.attachments(comment)) if comment else []
+
+    @staticmethod
+    def _attachment_json(files) -> list[dict]:
+        return [{"FileName": rec["file_name"], "FileType": rec.get("content_type") or "application/octet-stream",
+                 "FileContent": base64.b64encode(Path(path).read_bytes()).decode("ascii")}
+                for rec, path in files]
+
+    # ---- degradations (pure)
+    def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
+        out: list[Degradation] = []
+        rid = str(record.get("id"))
+        if kind == "ticket":
+            for field in ("type", "tags", "organization_id", "channel"):
+                if record.get(field):
+                    code = "channel_not_preserved" if field == "channel" else "value_unmapped"
+                    out.append(Degradation(kind, rid, field, code, f"RT tickets have no {field}"))
+        elif kind == "comment":
+            first = False
+            try:
+                siblings = ctx.comments(record["ticket_id"])
+                first = bool(siblings) and str(siblings[0].get("id")) == rid
+            except Exception:  # noqa: BLE001 - dry runs may not offer siblings
+                pass
+            out.append(Degradation(kind, rid, "created_at", "timestamp_not_preserved",
+                                   "REST2 dates every transaction at load time" +
+                                   ("; the ticket's Created keeps the original time" if first else "")))
+            if record.get("channel"):
+                out.append(Degradation(kind, rid, "channel", "channel_not_preserved", "RT has no channel"))
+            if first:
+                pass   # the opening message's author is the ticket's Creator, which RT keeps
+            elif not self.act_as:
+                out.append(Degradation(kind, rid, "author_id", "author_not_preserved",
+                                       "posted as the API user (act_as_created_users is off)"))
+            elif not record.get("public") and record.get("author_kind") != "agent":
+                out.append(Degradation(kind, rid, "author_id", "author_not_preserved",
+                                       "contacts lack CommentOnTicket; private note posted as the API user"))
+        return out
+
+    # ---- lookups
+    def find_existing(self, kind: str, record: dict, ctx) -> str | None:
+        if kind == "group":
+            r = self.http.request("GET", f"queue/{record['name']}", allow=(404,))
+            return str(r.json()["id"]) if r.status_code == 200 else None
+        if kind in ("agent", "contact"):
+            return self._find_user(kind, record)
+        if kind == "custom_field":
+            data = self.http._json(self.http.request(
+                "POST", "customfields", json=[{"field": "Name", "value": record["key"]},
+                                              {"field": "LookupType", "value": "RT::Queue-RT::Ticket"}]))
+            items = (data or {}).get("items") or []
+            return str(items[0]["id"]) if items else None
+        if kind == "ticket":
+            return self._find_ticket(self._stamp(record))
+        return None
+
+    def _find_user(self, kind: str, record: dict) -> str | None:
+        name = None
+        if record.get("email"):
+            data = self.http._json(self.http.request(
+                "POST", "users", params={"fields": "Name,Comments"},
+                json=[{"field": "EmailAddress", "value": record["email"]}]))
+            items = (data or {}).get("items") or []
+            if items:
+                name = items[0]["Name"]
+        if name is None and (record.get("extra") or {}).get("rt_name"):
+            r = self.http.request("GET", f"user/{record['extra']['rt_name']}", allow=(404,))
+            if r.status_code == 200 and (r.json().get("EmailAddress") or None) == (record.get("email") or None):
+                name = r.json()["Name"]
+        if name and self.act_as and name not in self._passwords:
+            user = self.http.get_json(f"user/{name}")
+            if CREATED_MARK in (user.get("Comments") or ""):
+                # Created by an earlier (interrupted) run of this tool: give it a fresh password.
+                password = secrets_mod.token_urlsafe(24)
+                self.http.request("PUT", f"user/{name}", json={"Password": password})
+                self._passwords[name] = password
+                self.http.secrets = tuple(self.http.secrets) + (password,)
+        return name
+
+    # ---- writes
+    def write(self, kind: str, record: dict, ctx) -> WriteResult:
+        if kind == "group":
+            r = self.http.request("POST", "queue", json={"Name": record["name"],
+                                                         "Description": record.get("description") or ""})
+            return WriteResult(str(r.json()["id"]))
+        if kind in ("agent", "contact"):
+            return self._write_user(kind, record)
+        if kind == "custom_field":
+            return self._write_custom_field(record)
+        if kind == "ticket":
+            return self._write_ticket(record, ctx)
+        if kind in ("comment", "attachment"):
+            raise RecordError(f"rt: {kind} records are written with their ticket", kind=kind, id=record.get("id"))
+        return WriteResult("", degradations=[Degradation(kind, str(record.get("id")), "", "value_unmapped",
+                                                         f"RT has no {kind}")])
+
+    def _write_user(self, kind: str, record: dict) -> WriteResult:
+        extra = record.get("extra") or {}
+        email = record.get("email") or None
+        name = extra.get("rt_name") or email or f"hdm-{kind}-{record['id']}"
+        body = {"Name": name, "RealName": record.get("name") or "", "Privileged": 1 if kind == "agent" else 0,
+                "Comments": f"{CREATED_MARK} from {kind} {record['id']}"}
+        if email:
+            body["EmailAddress"] = email
+        if extra.get("organization"):
+            body["Organization"] = extra["organization"]
+        if record.get("active") is False:
+            body["Disabled"] = 1
+        password = None
+        if self.act_as:
+            password = secrets_mod.token_urlsafe(24)
+            body["Password"] = password
+            self.http.secrets = tuple(self.http.secrets) + (password,)
+        r = self.http.request("POST", "user", json=body, allow=(400, 409))
+        if r.status_code in (400, 409):
+            # The name is taken by someone else: fall back to the email, then to a generated name.
+            body["Name"] = email if email and name != email else f"hdm-{kind}-{record['id']}"
+            r = self.http.request("POST", "user", json=body)
+        made = str(r.json()["id"])
+        if password:
+            self._passwords[made] = password
+        return WriteResult(made)
+
+    def _write_custom_field(self, record: dict) -> WriteResult:
+        rt_type = mapping.CF_TYPES_TO_RT.get(record.get("type"), "Freeform")
+        body = {"Name": record["key"], "Type": rt_type, "LookupType": "RT::Queue-RT::Ticket",
+                "MaxValues": 0 if record.get("type") == "multiselect" else 1,
+                "Description": record.get("title") or ""}
+        r = self.http.request("POST", "customfield", json=body)
+        cf_id = str(r.json()["id"])
+        for option in record.get("options") or []:
+            self.http.request("POST", f"customfield/{cf_id}/value", json={"Name": str(option.get("value"))},
+                              allow=(400, 404))
+        return WriteResult(cf_id, degradations=[Degradation(
+            "custom_field", str(record["id"]), "entity", "value_unmapped",
+            "created, but REST2 (RT 5.0.3) cannot apply a custom field to queues; "
+            "values are kept only where an RT admin has applied it")])
+
+    def _post(self, client, path: str, body: dict):
+        return client.request("POST", path, json=body)
+
+    def _write_ticket(self, record: dict, ctx) -> WriteResult:
+        rid = str(record["id"])
+        stamp = self._stamp(record)
+        degr: list[Degradation] = []
+        comments = list(ctx.comments(rid))
+        queue = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
+        queue = queue or self.default_queue
+        queue_cfs = self._cfs_of_queue(queue)
+        if mapping.STAMP_CF not in queue_cfs:
+            raise FatalApiError(f"rt: custom field {mapping.STAMP_CF!r} is not applied to queue {queue}; "
+                                "apply it (globally) so tickets can be found again on resume")
+
+        tid = self._find_ticket(stamp + mapping.PARTIAL)
+        posted = 0
+        if tid is not None:
+            history = [t for chunk in pages(self.http, "GET", f"ticket/{tid}/history", {"fields": "Type"})
+                       for t in chunk]
+            posted = sum(1 for t in history if t.get("Type") in ("Correspond", "Comment"))
+        else:
+            tid = self._create_ticket(record, comments, queue, queue_cfs, stamp, ctx, degr)
+        children = {}
+        for index, comment in enumerate(comments):
+            children[("comment", str(comment["id"]))] = f"{tid}#{index}"
+            for att, _ in self._files(ctx, comment):
+                children[("attachment", str(att["id"]))] = f"{tid}#{index}"
+        for comment in comments[1 + posted:]:
+            self._write_comment(tid, comment, ctx, degr)
+        self._finish_ticket(tid, record, ctx, stamp)
+        return WriteResult(tid, children=children, degradations=degr)
+
+    def _create_ticket(self, record, comments, queue, queue_cfs, stamp, ctx, degr) -> str:
+        rid = str(record["id"])
+        first = comments[0] if comments else None
+        content, ctype = self._body(first)
+        extra = record.get("extra") or {}
+        body = {"Queue": queue, "Subject": record.get("subject") or "", "Status": "new",
+                "Content": content, "ContentType": ctype,
+                "CustomFields": {mapping.STAMP_CF: stamp + mapping.PARTIAL}}
+        created = record.get("created_at") or (first or {}).get("created_at")
+        if created:
+            body["Created"] = mapping.sql_time(created)
+        creator = self._person_name(ctx, record.get("creator_id") or (first or {}).get("author_id")
+                                    or record.get("requester_id"))
+        if creator:
+            body["Creator"] = creator
+        if isinstance(extra.get("source_priority"), int):
+            body["Priority"] = extra["source_priority"]
+        elif record.get("priority") in mapping.PRIORITY_TO_RT:
+            body["Priority"] = mapping.PRIORITY_TO_RT[record["priority"]]
+        if record.get("due_at"):
+            body["Due"] = mapping.sql_time(record["due_at"])
+        for key, value in (record.get("custom_fields") or {}).items():
+            target_key = (ctx.mapping.get("fields", {}).get("ticket", {}) or {}).get(key, key)
+            if target_key in queue_cfs:
+                body["CustomFields"][target_key] = value
+            else:
+                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", "value_unmapped",
+                                        f"custom field {target_key!r} is not applied to queue {queue}"))
+        if first and not first.get("public", True):
+            degr.append(Degradation("comment", str(first["id"]), "public", "private_first_message",
+                                    "RT's opening message (Create) is always part of the public history"))
+        files = self._files(ctx, first)
+        if files:
+            body["Attachments"] = self._attachment_json(files)
+        try:
+            r = self.http.request("POST", "ticket", json=body)
+        except (RecordRejected, TransientApiError) as e:
+            if not files:
+                raise
+            # A write may have happened before the failure: never create the ticket twice.
+            existing = self._find_ticket(stamp + mapping.PARTIAL)
+            if existing:
+                return existing
+            body.pop("Attachments")
+            for att, _ in files:
+                degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
+                                        f"RT refused the file: {e}"))
+            r = self.http.request("POST", "ticket", json=body)
+        return str(r.json()["id"])
+
+    def _write_comment(self, tid: str, comment: dict, ctx, degr) -> None:
+        cid = str(comment["id"])
+        content, ctype = self._body(comment)
+        path = f"ticket/{tid}/{'correspond' if comment.get('public', True) else 'comment'}"
+        body = {"Content": content, "ContentType": ctype}
+        files = self._files(ctx, comment)
+        if files:
+            body["Attachments"] = self._attachment_json(files)
+        author = self._person_name(ctx, comment.get("author_id"))
+        client = self._user_client(author)
+        if client is not None:
+            try:
+                client.request("POST", path, json=body)
+                return
+            except FatalApiError as e:
+                if e.status not in (401, 403):
+                    raise
+                if comment.get("public", True) or comment.get("author_kind") == "agent":
+                    degr.append(Degradation("comment", cid, "author_id", "author_not_preserved",
+                                            f"RT refused to post as {author} (HTTP {e.status}); posted as the API user"))
+        try:
+            self.http.request("POST", path, json=body)
+        except (RecordRejected, TransientApiError) as e:
+            if not files:
+                raise
+            body.pop("Attachments")
+            for att, _ in files:
+                degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
+                                        f"RT refused the file: {e}"))
+            self.http.request("POST", path, json=body)
+
+    def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str) -> None:
+        extra = record.get("extra") or {}
+        status = extra.get("source_status") if extra.get("source_status") in mapping.STATUS_TO_CANONICAL \
+            and mapping.STATUS_TO_CANONICAL[extra["source_status"]] == record.get("status") \
+            else mapping.STATUS_TO_RT.get(record.get("status"), "open")
+        first = {"Status": status}
+        owner = self._person_name(ctx, record.get("assignee_id"))
+        if owner:
+            first["Owner"] = owner
+        self.http.request("PUT", f"ticket/{tid}", json=first)
+        requestors = [self._person_name(ctx, p) for p in [record.get("requester_id")]
+                      + list(extra.get("additional_requester_ids") or [])]
+        second = {"Requestor": [n for n in requestors if n],
+                  "Cc": [n for n in (self._person_name(ctx, p) for p in record.get("cc_ids") or []) if n],
+                  "CustomFields": {mapping.STAMP_CF: stamp}}
+        admin_cc = [n for n in (self._person_name(ctx, p) for p in extra.get("admin_cc_ids") or []) if n]
+        if admin_cc:
+            second["AdminCc"] = admin_cc
+        self.http.request("PUT", f"ticket/{tid}", json=second)
+
+    def count(self, kind: str) -> int | None:
+        if kind == "ticket":
+            return (self.http.get_json("tickets", params={"query": "id > 0", "per_page": 1}) or {}).get("total")
+        return None
+
+    def close(self) -> None:
+        for client in [self.http, *self._user_clients.values()]:
+            client.close()
+
