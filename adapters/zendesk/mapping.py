@@ -1,0 +1,510 @@
+"""Pure mapping between Zendesk Support API payloads and canonical records (both ways).
+
+No I/O here: every function takes plain dicts and returns plain dicts, so the mapping is tested
+over every recorded real Zendesk response in ../shared/vendor-fixtures/zendesk.
+
+Id scheme (canonical ids of records a Zendesk source emits):
+- users: ``u<user id>`` for agents and contacts alike. Zendesk numbers all users in one sequence,
+  so the prefix keeps person ids apart from other kinds' numeric ids while a ticket's
+  ``requester_id`` can be written without knowing the user's role (a requester may be an agent).
+- custom fields: ``ticket:<field id>``, ``contact:<field key>``, ``organization:<field key>``;
+  the canonical ``key`` is the field id for ticket fields and the field key for user/org fields.
+- tickets, comments, attachments, organizations, groups, satisfaction ratings: the Zendesk id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hdmigrate.errors import RecordError
+
+# ---------------------------------------------------------------- time
+
+def rfc3339(value: Any, zone: str = "UTC") -> str | None:
+    """Zendesk times as RFC 3339: ISO strings are kept (a naive one gets `zone`), Unix seconds
+    are converted; None and "" stay None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"not an ISO 8601 time: {value!r}") from None
+    if "T" not in text:  # a date only (date custom fields are not times; callers keep those)
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    if parsed.utcoffset() == timezone.utc.utcoffset(None):
+        return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return parsed.isoformat()
+
+
+def unix(value: str | None) -> int | None:
+    if not value:
+        return None
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+# ---------------------------------------------------------------- enumerations
+
+STATUS_IN = {"new": "new", "open": "open", "pending": "pending", "hold": "on_hold",
+             "solved": "solved", "closed": "closed"}
+STATUS_OUT = {v: k for k, v in STATUS_IN.items()}
+PRIORITIES = ("low", "normal", "high", "urgent")
+TYPES = ("question", "incident", "problem", "task")
+
+# via type (string) -> canonical channel. Zendesk's via-types reference lists many more internal
+# types (rule, merge, batch, linked_problem ...); those become "other" with the original kept.
+VIA_TYPES = {
+    "web": "web", "web_form": "web", "web_widget": "web", "help_center": "web", "dropbox": "web",
+    "mobile": "web", "mobile_sdk": "web", "iphone": "web", "forum": "web", "topic": "web",
+    "email": "email", "mail": "email",
+    "api": "api", "web_service": "api",
+    "voice": "phone", "phone": "phone", "voicemail": "phone", "phone_call_inbound": "phone",
+    "phone_call_outbound": "phone", "api_voicemail": "phone", "api_phone_call_inbound": "phone",
+    "api_phone_call_outbound": "phone",
+    "chat": "chat", "chat_transcript": "chat", "chat_offline_message": "chat",
+    "sms": "sms", "text": "sms",
+    "twitter": "social", "twitter_dm": "social", "twitter_favorite": "social",
+    "facebook": "social", "facebook_post": "social", "facebook_message": "social",
+    "instagram_dm": "social", "instagram": "social",
+    "native_messaging": "messaging", "messaging": "messaging", "whatsapp": "messaging",
+    "line": "messaging", "wechat": "messaging", "any_channel": "messaging",
+    "sunshine_conversations_api": "messaging",
+}
+# via id (integer) -> via type, from Zendesk's via-types reference. Ids not listed here map to
+# channel "other" with the integer kept in extra.source_channel.
+VIA_IDS = {0: "web_form", 4: "mail", 5: "web_service", 8: "rule", 9: "linked_problem",
+           10: "group_deletion", 11: "user_change", 12: "user_deletion", 13: "group_change",
+           14: "resource_push", 15: "iphone", 16: "get_satisfaction", 17: "dropbox", 19: "merge",
+           20: "batch", 21: "recovered_from_suspended_tickets",
+           22: "automatic_solution_suggestions", 23: "twitter_favorite", 24: "forum",
+           26: "twitter_dm", 27: "closed_ticket", 29: "chat", 30: "twitter", 33: "voicemail",
+           34: "phone_call_inbound", 35: "phone_call_outbound", 38: "facebook_post",
+           41: "facebook_message", 46: "any_channel", 48: "sms", 49: "ticket_sharing",
+           50: "help_center"}
+# canonical channel -> the via type written back (informational: the import API sets via itself)
+CHANNEL_OUT = {"email": "email", "web": "web", "phone": "voice", "chat": "chat", "sms": "sms",
+               "social": "twitter", "messaging": "native_messaging", "api": "api"}
+
+
+def channel(via: Any) -> tuple[str | None, Any]:
+    """(canonical channel, original via.channel). Strings and integer via ids both map."""
+    if not isinstance(via, dict):
+        return None, None
+    raw = via.get("channel")
+    if raw is None:
+        return None, None
+    name = raw
+    if isinstance(raw, bool):
+        return "other", raw
+    if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
+        name = VIA_IDS.get(int(raw))
+        if name is None:
+            return "other", raw
+    return VIA_TYPES.get(str(name).lower(), "other"), raw
+
+
+# ---------------------------------------------------------------- helpers
+
+def _sid(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def person_id(user_id: Any) -> str | None:
+    return None if user_id is None or user_id == "" else f"u{user_id}"
+
+
+def zendesk_user_id(person: str) -> str:
+    return person[1:] if person.startswith("u") else person
+
+
+def _rest(raw: dict, used: set[str]) -> dict:
+    """Source fields with no canonical home, unchanged (canonical rule: nothing dropped)."""
+    return {k: v for k, v in raw.items() if k not in used}
+
+
+def _times(raw: dict, zone: str) -> dict:
+    return {"created_at": rfc3339(raw.get("created_at"), zone),
+            "updated_at": rfc3339(raw.get("updated_at"), zone)}
+
+
+def _require_id(raw: Any, kind: str) -> str:
+    if not isinstance(raw, dict):
+        raise RecordError(f"{kind}: payload is not a JSON object", kind=kind)
+    if raw.get("id") is None:
+        raise RecordError(f"{kind}: payload has no id", kind=kind, field="id")
+    return str(raw["id"])
+
+
+# ---------------------------------------------------------------- custom fields
+
+FIELD_TYPES = {"text": "text", "textarea": "textarea", "checkbox": "checkbox", "date": "date",
+               "integer": "integer", "decimal": "decimal", "regexp": "regexp",
+               "tagger": "dropdown", "dropdown": "dropdown", "multiselect": "multiselect",
+               "partialcreditcard": "text", "lookup": "text"}
+# Zendesk's built-in ticket fields: not custom; their values live in the ticket's own columns.
+SYSTEM_TICKET_FIELDS = {"subject", "description", "status", "tickettype", "priority", "group",
+                        "assignee", "custom_status", "brand", "ticket_form", "requester"}
+FIELD_TYPES_OUT = {"text": "text", "textarea": "textarea", "checkbox": "checkbox", "date": "date",
+                   "integer": "integer", "decimal": "decimal", "regexp": "regexp",
+                   "dropdown": "tagger", "multiselect": "multiselect"}
+
+
+def custom_field(entity: str, raw: dict, zone: str = "UTC") -> dict | None:
+    """A ticket_fields / user_fields / organization_fields item; None for Zendesk system fields."""
+    zid = _require_id(raw, "custom_field")
+    ztype = raw.get("type")
+    if entity == "ticket" and ztype in SYSTEM_TICKET_FIELDS:
+        return None
+    key = zid if entity == "ticket" else (raw.get("key") or zid)
+    ctype = FIELD_TYPES.get(ztype, "text")
+    options = raw.get("custom_field_options") or []
+    record = {
+        "id": f"{entity}:{key}", "entity": entity, "key": str(key), "type": ctype,
+        "title": raw.get("title"),
+        "options": [{"value": o.get("value"), "label": o.get("name")} for o in options
+                    if isinstance(o, dict)],
+        "required": bool(raw.get("required") or raw.get("required_in_portal")),
+        "active": bool(raw.get("active", True)),
+        **_times(raw, zone),
+        "extra": _rest(raw, {"created_at", "updated_at", "title", "custom_field_options",
+                             "required", "active"}),
+    }
+    if ctype != ztype:
+        record["extra"]["source_type"] = ztype
+    return record
+
+
+def custom_field_body(record: dict, mapping_key: str | None = None) -> dict:
+    """A canonical custom_field as a Zendesk *_fields create body."""
+    entity = record["entity"]
+    body: dict[str, Any] = {"type": FIELD_TYPES_OUT.get(record["type"], "text"),
+                            "title": record.get("title") or record["key"],
+                            "active": record.get("active", True)}
+    if entity != "ticket":
+        body["key"] = _field_key(mapping_key or record["key"])
+    if record.get("options"):
+        body["custom_field_options"] = [
+            {"name": o.get("label") or str(o["value"]), "value": str(o["value"])}
+            for o in record["options"]]
+    if record.get("required"):
+        body["required"] = True
+    return body
+
+
+def _field_key(key: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in str(key).lower())
+    return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
+
+
+# ---------------------------------------------------------------- organizations, groups, users
+
+def organization(raw: dict, zone: str = "UTC") -> dict:
+    oid = _require_id(raw, "organization")
+    return {
+        "id": oid, "name": raw.get("name") or f"organization {oid}",
+        "domains": list(raw.get("domain_names") or []), "notes": raw.get("notes"),
+        "tags": list(raw.get("tags") or []),
+        "custom_fields": dict(raw.get("organization_fields") or {}),
+        **_times(raw, zone),
+        "extra": _rest(raw, {"id", "name", "domain_names", "notes", "tags", "organization_fields",
+                             "created_at", "updated_at"}),
+    }
+
+
+def group(raw: dict, zone: str = "UTC") -> dict:
+    gid = _require_id(raw, "group")
+    return {"id": gid, "name": raw.get("name") or f"group {gid}",
+            "description": raw.get("description"), **_times(raw, zone),
+            "extra": _rest(raw, {"id", "name", "description", "created_at", "updated_at"})}
+
+
+AGENT_ROLES = {"admin": "admin", "agent": "agent"}
+
+
+def user(raw: dict, zone: str = "UTC") -> tuple[str, dict]:
+    """(kind, record): role agent/admin -> agent; end-user (or none) -> contact. Deleted and
+    suspended users are kept, flagged in `extra` (`active` false for deleted ones)."""
+    uid = _require_id(raw, "user")
+    role = raw.get("role")
+    identities = [i for i in (raw.get("identities") or []) if isinstance(i, dict)]
+    emails = [i.get("value") for i in identities if i.get("type") == "email" and i.get("value")]
+    phones = [i.get("value") for i in identities if i.get("type") == "phone_number" and i.get("value")]
+    email = raw.get("email")
+    if email and email not in emails:
+        emails.insert(0, email)
+    if raw.get("phone") and raw["phone"] not in phones:
+        phones.insert(0, raw["phone"])
+    name = raw.get("name") or email or f"user {uid}"
+    used = {"id", "name", "email", "role", "active", "created_at", "updated_at", "identities"}
+    common = {"id": person_id(uid), "name": name, "active": bool(raw.get("active", True)),
+              **_times(raw, zone)}
+    extra = _rest(raw, used)
+    extra["source_role"] = role
+    if raw.get("active") is False:
+        extra["deleted"] = True
+    if role in AGENT_ROLES and email:
+        record = {**common, "email": email, "role": AGENT_ROLES[role], "group_ids": [],
+                  "extra": extra}
+        if raw.get("custom_role_id") is not None and role == "agent":
+            extra["custom_role_id"] = raw.get("custom_role_id")
+        return "agent", record
+    if role in AGENT_ROLES:
+        extra["agent_without_email"] = True
+    tz = raw.get("iana_time_zone")
+    record = {**common, "email": email, "emails": [e for e in emails if e != email],
+              "phones": phones, "organization_id": _sid(raw.get("organization_id")),
+              "language": raw.get("locale"), "time_zone": tz,
+              "tags": list(raw.get("tags") or []), "custom_fields": dict(raw.get("user_fields") or {}),
+              "notes": raw.get("notes"), "extra": extra}
+    extra.pop("organization_id", None)
+    for k in ("locale", "tags", "user_fields", "notes", "iana_time_zone"):
+        extra.pop(k, None)
+    if identities:
+        extra["identities"] = identities
+    return "contact", record
+
+
+# ---------------------------------------------------------------- tickets
+
+def ticket(raw: dict, zone: str = "UTC") -> dict | None:
+    """A ticket of the incremental export; None for a deleted ticket (status "deleted", scrubbed
+    by Zendesk: nothing left to migrate; the source logs each one)."""
+    tid = _require_id(raw, "ticket")
+    zstatus = raw.get("status")
+    if zstatus == "deleted":
+        return None
+    extra = _rest(raw, {"id", "subject", "status", "requester_id", "priority", "type", "via",
+                        "assignee_id", "group_id", "organization_id", "collaborator_ids",
+                        "email_cc_ids", "tags", "custom_fields", "fields", "due_at",
+                        "created_at", "updated_at"})
+    status = STATUS_IN.get(zstatus)
+    if status is None:
+        status = "open"
+        extra["source_status"] = zstatus
+    priority = raw.get("priority")
+    if priority is not None and priority not in PRIORITIES:
+        extra["source_priority"] = priority
+        priority = "normal"
+    ttype = raw.get("type")
+    if ttype is not None and ttype not in TYPES:
+        extra["source_type"] = ttype
+        ttype = None
+    chan, original = channel(raw.get("via"))
+    extra["via"] = raw.get("via")
+    if original is not None:
+        extra["source_channel"] = original
+    requester = raw.get("requester_id") or raw.get("submitter_id")
+    if requester is None:
+        raise RecordError(f"ticket {tid} has no requester", kind="ticket", id=tid,
+                          field="requester_id")
+    ccs: list[str] = []
+    for uid in list(raw.get("collaborator_ids") or []) + list(raw.get("email_cc_ids") or []):
+        pid = person_id(uid)
+        if pid and pid not in ccs:
+            ccs.append(pid)
+    values = raw.get("custom_fields")
+    if values is None:
+        values = raw.get("fields") or []
+    custom = {str(v["id"]): v.get("value") for v in values if isinstance(v, dict) and "id" in v}
+    solved_at = None
+    metric = raw.get("metric_set") or {}
+    if isinstance(metric, dict) and metric.get("solved_at"):
+        solved_at = rfc3339(metric["solved_at"], zone)
+    return {
+        "id": tid, "number": tid, "subject": raw.get("subject") or raw.get("raw_subject") or "",
+        "status": status, "requester_id": person_id(requester), "priority": priority,
+        "type": ttype, "channel": chan, "assignee_id": person_id(raw.get("assignee_id")),
+        "group_id": _sid(raw.get("group_id")), "organization_id": _sid(raw.get("organization_id")),
+        "cc_ids": ccs, "tags": list(raw.get("tags") or []), "custom_fields": custom,
+        "due_at": rfc3339(raw.get("due_at"), zone), "solved_at": solved_at,
+        **_times(raw, zone), "extra": extra,
+    }
+
+
+def satisfaction_rating(raw_ticket: dict, zone: str = "UTC") -> dict | None:
+    """The rating embedded in an exported ticket (no extra request); only scored ones."""
+    rating = raw_ticket.get("satisfaction_rating")
+    if not isinstance(rating, dict) or rating.get("score") not in ("good", "bad"):
+        return None
+    tid = str(raw_ticket["id"])
+    return {"id": str(rating.get("id") or f"t{tid}"), "ticket_id": tid, "score": rating["score"],
+            "scale": "good_bad", "comment": rating.get("comment"),
+            "contact_id": person_id(raw_ticket.get("requester_id")),
+            "created_at": rfc3339(rating.get("created_at"), zone),
+            "updated_at": rfc3339(rating.get("updated_at"), zone),
+            "extra": _rest(rating, {"id", "score", "comment", "created_at", "updated_at"})}
+
+
+def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
+    """A comment (a ticket-events `Comment` child event or a /tickets/{id}/comments item, with
+    `ticket_id` added by the source) and its attachments."""
+    cid = _require_id(raw, "comment")
+    tid = _sid(raw.get("ticket_id"))
+    if tid is None:
+        raise RecordError(f"comment {cid} has no ticket_id", kind="comment", id=cid,
+                          field="ticket_id")
+    chan, original = channel(raw.get("via"))
+    attachments = []
+    for a in raw.get("attachments") or []:
+        if not isinstance(a, dict) or a.get("id") is None:
+            continue
+        attachments.append({
+            "id": str(a["id"]), "comment_id": cid, "ticket_id": tid,
+            "file_name": a.get("file_name") or f"attachment-{a['id']}",
+            "content_type": a.get("content_type") or "application/octet-stream",
+            "size": int(a.get("size") or 0), "inline": bool(a.get("inline", False)),
+            "content_id": None,
+            "extra": _rest(a, {"id", "file_name", "content_type", "size", "inline"}),
+        })
+    author = raw.get("author_id")
+    extra = _rest(raw, {"id", "ticket_id", "author_id", "public", "body", "html_body",
+                        "attachments", "created_at", "via"})
+    extra["via"] = raw.get("via")
+    if original is not None:
+        extra["source_channel"] = original
+    record = {
+        "id": cid, "ticket_id": tid,
+        "author_id": person_id(author) if author not in (None, -1) else "system",
+        "public": bool(raw.get("public", True)),
+        "body_html": raw.get("html_body"), "body_text": raw.get("body") if raw.get("body") is not None else raw.get("plain_body"),
+        "channel": chan, "attachment_ids": [a["id"] for a in attachments],
+        "created_at": rfc3339(raw.get("created_at"), zone), "extra": extra,
+    }
+    if author in (None, -1):
+        record["author_kind"] = "system"
+        extra["source_author_id"] = author
+    if record["body_html"] is None and record["body_text"] is None:
+        record["body_text"] = ""
+    return record, attachments
+
+
+# ---------------------------------------------------------------- canonical -> Zendesk bodies
+
+def stamp(kind: str, source_id: str) -> str:
+    """The external_id written on every record this tool creates (find_existing looks it up)."""
+    return f"hdm:{kind}:{source_id}"
+
+
+def _tags(tags: list[str] | None, tag_migrated: str | None) -> list[str]:
+    out = [t.replace(" ", "_") for t in (tags or []) if t]
+    if tag_migrated and tag_migrated not in out:
+        out.append(tag_migrated)
+    return out
+
+
+def organization_body(record: dict, tag_migrated: str | None = None,
+                      field_keys: dict | None = None) -> dict:
+    body = {"name": record["name"], "external_id": stamp("organization", record["id"]),
+            "domain_names": record.get("domains") or [], "notes": record.get("notes") or "",
+            "tags": _tags(record.get("tags"), tag_migrated)}
+    fields = _map_keys(record.get("custom_fields"), field_keys)
+    if fields:
+        body["organization_fields"] = fields
+    return body
+
+
+def group_body(record: dict) -> dict:
+    body = {"name": record["name"]}
+    if record.get("description"):
+        body["description"] = record["description"]
+    return body
+
+
+def _map_keys(values: dict | None, keys: dict | None) -> dict:
+    if not values:
+        return {}
+    if not keys:
+        return dict(values)
+    return {keys[k]: v for k, v in values.items() if k in keys and keys[k]}
+
+
+def user_body(kind: str, record: dict, organization_id: str | None = None,
+              tag_migrated: str | None = None, field_keys: dict | None = None) -> dict:
+    body: dict[str, Any] = {"name": record["name"], "external_id": stamp(kind, record["id"]),
+                            "verified": True}
+    if record.get("email"):
+        body["email"] = record["email"]
+    if kind == "agent":
+        body["role"] = "admin" if record.get("role") == "admin" else "agent"
+    else:
+        body["role"] = "end-user"
+        if record.get("phones"):
+            body["phone"] = record["phones"][0]
+        if organization_id:
+            body["organization_id"] = int(organization_id)
+        if record.get("notes"):
+            body["notes"] = record["notes"]
+        if record.get("language"):
+            body["locale"] = record["language"]
+        if record.get("time_zone"):
+            body["time_zone"] = record["time_zone"]
+        identities = [{"type": "email", "value": e} for e in record.get("emails") or []]
+        identities += [{"type": "phone_number", "value": p} for p in (record.get("phones") or [])[1:]]
+        if identities:
+            body["identities"] = identities
+        fields = _map_keys(record.get("custom_fields"), field_keys)
+        if fields:
+            body["user_fields"] = fields
+    body["tags"] = _tags(record.get("tags"), tag_migrated)
+    if record.get("active") is False:
+        body["suspended"] = True
+    return body
+
+
+def ticket_body(record: dict, *, requester: str, assignee: str | None, group: str | None,
+                organization: str | None, ccs: list[str], comments: list[dict],
+                tag_migrated: str | None, status_map: dict, priority_map: dict, type_map: dict,
+                field_ids: dict[str, int] | None) -> dict:
+    """A TicketImportInput for /imports/tickets(/create_many). `comments` are already Zendesk
+    comment bodies. `field_ids` maps canonical custom field keys to target ticket field ids."""
+    status = status_map.get(record["status"]) or STATUS_OUT.get(record["status"], "open")
+    body: dict[str, Any] = {
+        "external_id": stamp("ticket", record["id"]),
+        "subject": record.get("subject") or "(no subject)",
+        "status": status, "requester_id": int(requester),
+        "tags": _tags(record.get("tags"), tag_migrated),
+        "comments": comments,
+    }
+    if record.get("priority"):
+        body["priority"] = priority_map.get(record["priority"], record["priority"])
+    if record.get("type"):
+        body["type"] = type_map.get(record["type"], record["type"])
+    if assignee:
+        body["assignee_id"] = int(assignee)
+    if group:
+        body["group_id"] = int(group)
+    if organization:
+        body["organization_id"] = int(organization)
+    if ccs:
+        body["collaborator_ids"] = [int(c) for c in ccs]
+    for key in ("created_at", "updated_at", "solved_at"):
+        if record.get(key):
+            body[key] = record[key]
+    if record.get("due_at") and body.get("type") == "task":
+        body["due_at"] = record["due_at"]
+    values = record.get("custom_fields") or {}
+    if values and field_ids:
+        body["custom_fields"] = [{"id": field_ids[k], "value": v} for k, v in values.items()
+                                 if k in field_ids]
+    return body
+
+
+def comment_body(record: dict, author: str, uploads: list[str]) -> dict:
+    body: dict[str, Any] = {"author_id": int(author), "public": bool(record.get("public", True))}
+    if record.get("body_html"):
+        body["html_body"] = record["body_html"]
+    else:
+        body["value"] = record.get("body_text") or ""
+    if record.get("created_at"):
+        body["created_at"] = record["created_at"]
+    if uploads:
+        body["uploads"] = uploads
+    return body

@@ -1,0 +1,492 @@
+"""Zendesk as a target: the Ticket Import API, bulk user/organization jobs, uploads.
+
+- tickets: POST /api/v2/imports/tickets/create_many (<= 100 per call) with every comment of the
+  ticket (authors, `public`, `created_at` kept) and their files; triggers do not run on imports.
+  Closed tickets go to a separate call with `archive_immediately=true` when the plan asks.
+- files: POST /api/v2/uploads right before the import that uses the tokens. A token is reused
+  only for the same comment and blob when the import call itself failed (token lifetime 60 min),
+  never across comments (Zendesk consumes a token when a comment uses it).
+- users: POST /api/v2/users/create_or_update_many (matches existing users by email or
+  external_id, so existing agents and contacts are reused, not duplicated); when bulk user import
+  is not enabled on the account (403) each user goes through /users/create_or_update.
+- organizations: /organizations/create_many; groups and custom fields one by one.
+- every bulk call returns a job_status, polled until done; an item's error fails only that record.
+- every created record carries external_id `hdm:<kind>:<source id>`, which find_existing looks up.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
+from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
+
+from . import mapping
+from .client import DEFAULT_RATE_LIMIT, check_account, make_client, wait_for_job
+
+TOKEN_LIFETIME = 55 * 60       # Zendesk keeps an unused upload token 60 minutes
+MAX_UPLOAD = 50 * 1024 * 1024  # Zendesk's attachment size limit (account default)
+FIELD_ENDPOINTS = {"ticket": ("ticket_fields", "ticket_field"),
+                   "contact": ("user_fields", "user_field"),
+                   "organization": ("organization_fields", "organization_field")}
+ZD_STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
+
+
+class ZendeskTarget(Target):
+    name = "zendesk"
+    capabilities = frozenset({Capability.PRESERVE_TIMESTAMPS, Capability.PRESERVE_AUTHORS,
+                              Capability.PRIVATE_NOTES, Capability.ATTACHMENTS,
+                              Capability.CUSTOM_FIELDS, Capability.CREATE_CUSTOM_FIELDS,
+                              Capability.EXTERNAL_ID_LOOKUP, Capability.BULK_WRITE,
+                              Capability.ASYNC_WRITES})
+    default_rate_limit = DEFAULT_RATE_LIMIT
+    bundles_comments = True
+    batch_sizes = {"ticket": 100, "organization": 100, "agent": 100, "contact": 100}
+
+    def __init__(self, ctx: AdapterContext, transport: Any = None, sleep=time.sleep):
+        super().__init__(ctx)
+        self._transport = transport
+        self._client = None
+        self._sleep = sleep
+        self.archive_immediately = bool(ctx.config.get("archive_immediately", False))
+        self.poll = float(ctx.config.get("job_poll_seconds", 1.0))
+        self.job_timeout = float(ctx.config.get("job_timeout_seconds", 900))
+        self.bulk_users = True
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._fields: dict[str, list[dict]] = {}
+        self._groups: list[dict] | None = None
+        self.uploads = 0
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = make_client(self.ctx, self._transport)
+        return self._client
+
+    def _opt(self, ctx: LoadContext | None, name: str, default=None):
+        options = (getattr(ctx, "options", None) if ctx is not None else None) or self.ctx.options or {}
+        return options.get(name, default)
+
+    # ------------------------------------------------------------ contract
+    def check(self) -> None:
+        check_account(self.client)
+
+    def discover(self) -> dict:
+        return {"statuses": sorted(ZD_STATUSES), "priorities": list(mapping.PRIORITIES),
+                "groups": [g.get("name") for g in self._group_list()],
+                "fields": [f.get("title") for f in self._field_list("ticket")]}
+
+    def degradations(self, kind: str, record: dict, ctx: LoadContext) -> list[Degradation]:
+        out: list[Degradation] = []
+        rid = record.get("id", "")
+        if kind == "satisfaction_rating":
+            out.append(Degradation(kind, rid, "score", "csat_not_writable",
+                                   "Zendesk lets only the requester rate a ticket"))
+        if kind in ("ticket", "comment") and record.get("channel") not in (None, "api"):
+            out.append(Degradation(kind, rid, "channel", "channel_not_preserved",
+                                   f"imported tickets and comments get via 'api' in Zendesk; "
+                                   f"source channel {record['channel']!r} kept in the tag "
+                                   f"'channel_{record['channel']}'" if kind == "ticket" else
+                                   f"imported comments get via 'api'; source channel {record['channel']!r}"))
+        if kind == "ticket":
+            mapping_ = (getattr(ctx, "mapping", None) or self.ctx.mapping or {})
+            for field_name, allowed in (("status", ZD_STATUSES), ("priority", set(mapping.PRIORITIES)),
+                                        ("type", set(mapping.TYPES))):
+                value = record.get(field_name)
+                mapped = (mapping_.get(field_name) or {}).get(value, value)
+                if field_name == "status" and mapped == "on_hold":
+                    mapped = "hold"
+                if value is not None and mapped not in allowed:
+                    out.append(Degradation(kind, rid, field_name, "value_unmapped",
+                                           f"{value!r} -> {mapped!r} is not a Zendesk {field_name}"))
+            if record.get("due_at") and record.get("type") != "task":
+                out.append(Degradation(kind, rid, "due_at", "value_unmapped",
+                                       "Zendesk holds a due date on tasks only"))
+        if kind == "attachment":
+            if record.get("inline"):
+                out.append(Degradation(kind, rid, "inline", "inline_image_detached",
+                                       "uploaded as a file of the comment; the HTML body keeps "
+                                       "its original image URL"))
+            if record.get("size") == 0:
+                out.append(Degradation(kind, rid, "size", "attachment_empty",
+                                       "Zendesk refuses empty uploads; the file is left out"))
+            elif (record.get("size") or 0) > MAX_UPLOAD:
+                out.append(Degradation(kind, rid, "size", "attachment_too_large",
+                                       f"{record['size']} bytes > {MAX_UPLOAD}"))
+        return out
+
+    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | None:
+        stamp = mapping.stamp(kind, record["id"])
+        if kind == "ticket":
+            body = self.client.get_json("/api/v2/tickets", params={"external_id": stamp}) or {}
+            found = body.get("tickets") or []
+            return str(found[0]["id"]) if found else None
+        if kind == "organization":
+            for params in ({"external_id": stamp}, {"name": record.get("name")}):
+                body = self.client.get_json("/api/v2/organizations/search", params=params) or {}
+                found = body.get("organizations") or []
+                if found:
+                    return str(found[0]["id"])
+            return None
+        if kind in ("agent", "contact"):
+            return self._find_user(stamp, record.get("email"))
+        if kind == "group":
+            for g in self._group_list():
+                if (g.get("name") or "").lower() == (record.get("name") or "").lower():
+                    return str(g["id"])
+            return None
+        if kind == "custom_field":
+            return self._find_field(record, ctx)
+        return None
+
+    def write(self, kind: str, record: dict, ctx: LoadContext) -> WriteResult:
+        if kind in self.batch_sizes:
+            result = self.write_batch(kind, [record], ctx)[0]
+            if isinstance(result, Exception):
+                raise result
+            return result
+        if kind == "group":
+            body = self.client.request("POST", "/api/v2/groups",
+                                       json={"group": mapping.group_body(record)}).json()
+            self._groups = None
+            return WriteResult(str(body["group"]["id"]))
+        if kind == "custom_field":
+            return self._write_field(record, ctx)
+        if kind == "satisfaction_rating":
+            ticket = ctx.target_id("ticket", record.get("ticket_id"))
+            return WriteResult(str(ticket or ""), degradations=[Degradation(
+                kind, record["id"], "score", "csat_not_writable",
+                "not written: Zendesk lets only the requester rate a ticket")])
+        raise RecordError(f"zendesk target: cannot write kind {kind!r}", kind=kind, id=record.get("id"))
+
+    def write_batch(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        if kind == "organization":
+            return self._orgs(records, ctx)
+        if kind in ("agent", "contact"):
+            return self._users(kind, records, ctx)
+        if kind == "ticket":
+            return self._tickets(records, ctx)
+        return super().write_batch(kind, records, ctx)
+
+    def count(self, kind: str) -> int | None:
+        path = {"ticket": "tickets", "organization": "organizations", "group": "groups"}.get(kind)
+        if path is None:
+            return None
+        body = self.client.get_json(f"/api/v2/{path}/count") or {}
+        return (body.get("count") or {}).get("value")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # ------------------------------------------------------------ jobs
+    def _job(self, path: str, payload: dict, n: int, params: dict | None = None) -> list[WriteResult | Exception]:
+        for attempt in range(5):
+            # Zendesk answers an import racing on a requester with 409 "Requester creation
+            # collision - please try again" (plain text; recorded by its Ruby client).
+            response = self.client.request("POST", path, json=payload, params=params, allow=(409,))
+            if response.status_code != 409:
+                break
+            self._sleep(min(2 ** attempt, 10))
+        else:
+            raise TransientApiError(f"POST {path}: HTTP 409 five times: {response.text[:200]}", status=409)
+        job = (response.json() or {}).get("job_status") or {}
+        status = wait_for_job(self.client, job, poll=self.poll, timeout=self.job_timeout,
+                              sleep=self._sleep)
+        results: list[WriteResult | Exception | None] = [None] * n
+        if status.get("status") != "completed":
+            error = TransientApiError(f"job {job.get('id')} {status.get('status')}: {status.get('message')}")
+            return [error] * n
+        items = status.get("results") or []
+        if isinstance(items, dict):
+            items = []
+        for position, item in enumerate(items):
+            index = item.get("index", position)
+            if not isinstance(index, int) or not 0 <= index < n:
+                continue
+            if item.get("error") or item.get("success") is False or item.get("status") == "Failed":
+                detail = item.get("details") or item.get("error") or "failed"
+                results[index] = RecordRejected(f"{path} item {index}: {item.get('error')}: {detail}",
+                                                status=422, method="POST", excerpt=str(detail)[:500])
+            elif item.get("id") is not None:
+                results[index] = WriteResult(str(item["id"]))
+        return [r if r is not None else RecordRejected(f"{path} item {i}: no result in job {job.get('id')}")
+                for i, r in enumerate(results)]
+
+    # ------------------------------------------------------------ organizations, users
+    def _orgs(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        tag = self._opt(ctx, "tag_migrated")
+        keys = self._field_keys(ctx, "organization")
+        bodies = [mapping.organization_body(r, tag, keys) for r in records]
+        return self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(records))
+
+    def _users(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        tag = self._opt(ctx, "tag_migrated")
+        keys = self._field_keys(ctx, "contact")
+        users_map = (getattr(ctx, "mapping", None) or {}).get("users") or {}
+        bodies = []
+        for r in records:
+            org = ctx.target_id("organization", r.get("organization_id")) if r.get("organization_id") else None
+            body = mapping.user_body(kind, r, org, tag, keys)
+            if body.get("email") in users_map:
+                body["email"] = users_map[body["email"]]
+            bodies.append(body)
+        if self.bulk_users:
+            response = self.client.request("POST", "/api/v2/users/create_or_update_many",
+                                           json={"users": bodies}, allow=(403,))
+            if response.status_code != 403:
+                job = (response.json() or {}).get("job_status") or {}
+                return self._finish_users(job, len(bodies))
+            self.ctx.log("zendesk: bulk user import is not enabled on this account (403); "
+                         "creating users one by one")
+            self.bulk_users = False
+        out: list[WriteResult | Exception] = []
+        for body in bodies:
+            try:
+                answer = self.client.request("POST", "/api/v2/users/create_or_update",
+                                             json={"user": body}).json()
+                out.append(WriteResult(str(answer["user"]["id"])))
+            except (RecordRejected, RecordError) as e:
+                out.append(e)
+        return out
+
+    def _finish_users(self, job: dict, n: int) -> list[WriteResult | Exception]:
+        status = wait_for_job(self.client, job, poll=self.poll, timeout=self.job_timeout,
+                              sleep=self._sleep)
+        if status.get("status") != "completed":
+            return [TransientApiError(f"job {job.get('id')} {status.get('status')}")] * n
+        results: list[WriteResult | Exception | None] = [None] * n
+        for position, item in enumerate(status.get("results") or []):
+            index = item.get("index", position)
+            if not isinstance(index, int) or not 0 <= index < n:
+                continue
+            if item.get("error") or item.get("success") is False:
+                results[index] = RecordRejected(f"user item {index}: {item.get('error')}: {item.get('details')}",
+                                                status=422)
+            elif item.get("id") is not None:
+                results[index] = WriteResult(str(item["id"]))
+        return [r if r is not None else RecordRejected(f"user item {i}: no result") for i, r in enumerate(results)]
+
+    def _find_user(self, stamp: str, email: str | None) -> str | None:
+        body = self.client.get_json("/api/v2/users/search", params={"external_id": stamp}) or {}
+        found = body.get("users") or []
+        if not found and email:
+            body = self.client.get_json("/api/v2/users/search", params={"query": f"email:{email}"}) or {}
+            found = [u for u in body.get("users") or [] if (u.get("email") or "").lower() == email.lower()]
+        return str(found[0]["id"]) if found else None
+
+    # ------------------------------------------------------------ tickets
+    def _tickets(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        out: list[WriteResult | Exception | None] = [None] * len(records)
+        built: list[tuple[int, dict, dict, list[Degradation]]] = []
+        for i, record in enumerate(records):
+            try:
+                body, children, degraded = self._ticket_body(record, ctx)
+                built.append((i, body, children, degraded))
+            except Exception as e:  # noqa: BLE001 - one ticket's failure (an upload refused ...)
+                out[i] = e
+        groups: dict[bool, list] = {}
+        for item in built:
+            archive = self.archive_immediately and item[1].get("status") == "closed"
+            groups.setdefault(archive, []).append(item)
+        for archive, items in groups.items():
+            params = {"archive_immediately": "true"} if archive else None
+            try:
+                results = self._job("/api/v2/imports/tickets/create_many",
+                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params)
+            finally:
+                # the call went out: Zendesk may have consumed these tokens
+                for _, body, _, _ in items:
+                    self._forget_tokens(body)
+            for (i, _, children, degraded), result in zip(items, results):
+                if isinstance(result, WriteResult):
+                    tid = result.target_id
+                    result.children = {key: value.replace("{ticket}", tid) for key, value in children.items()}
+                    result.degradations = degraded
+                out[i] = result
+        return [r if r is not None else RecordRejected("ticket not written") for r in out]
+
+    def _ticket_body(self, record: dict, ctx: LoadContext) -> tuple[dict, dict, list[Degradation]]:
+        mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
+        tag = self._opt(ctx, "tag_migrated")
+        degraded: list[Degradation] = []
+        requester = self._person(ctx, record.get("requester_id"))
+        if requester is None:
+            raise RecordError(f"ticket {record['id']}: requester {record.get('requester_id')} has no "
+                              "target id", kind="ticket", id=record["id"], field="requester_id")
+        children: dict[tuple[str, str], str] = {}
+        comments = []
+        for position, comment in enumerate(ctx.comments(record["id"])):
+            author = self._person(ctx, comment.get("author_id"))
+            if author is None:
+                author = requester
+                degraded.append(Degradation("comment", comment["id"], "author_id", "author_not_preserved",
+                                            f"author {comment.get('author_id')} has no target id; "
+                                            "written as the requester"))
+            tokens = []
+            for position_a, (attachment, path) in enumerate(ctx.attachments(comment)):
+                token = self._upload(comment, attachment, path, degraded)
+                if token:
+                    tokens.append(token)
+                    children[("attachment", attachment["id"])] = f"{{ticket}}:{position}:{position_a}"
+            comments.append(mapping.comment_body(comment, author, tokens))
+            children[("comment", comment["id"])] = f"{{ticket}}:{position}"
+        if not comments:
+            # Zendesk needs a description: an empty ticket gets its subject as a private note.
+            comments.append({"author_id": int(requester), "public": False,
+                             "value": record.get("subject") or "(no content)",
+                             **({"created_at": record["created_at"]} if record.get("created_at") else {})})
+        field_ids = self._ticket_field_ids(record, ctx)
+        tags = list(record.get("tags") or [])
+        if record.get("channel") and record["channel"] != "api":
+            tags.append(f"channel_{record['channel']}")
+        body = mapping.ticket_body(
+            {**record, "tags": tags}, requester=requester,
+            assignee=self._target(ctx, "agent", record.get("assignee_id")),
+            group=self._target(ctx, "group", record.get("group_id")),
+            organization=self._target(ctx, "organization", record.get("organization_id")),
+            ccs=[c for c in (self._person(ctx, p) for p in record.get("cc_ids") or []) if c],
+            comments=comments, tag_migrated=tag,
+            status_map={**{k: v for k, v in (mapping_.get("status") or {}).items()}, "on_hold":
+                        (mapping_.get("status") or {}).get("on_hold", "hold")},
+            priority_map=mapping_.get("priority") or {}, type_map=mapping_.get("type") or {},
+            field_ids=field_ids)
+        if body["status"] not in ZD_STATUSES:
+            body["status"] = "open"
+        return body, children, degraded
+
+    def _person(self, ctx: LoadContext, source_id: str | None) -> str | None:
+        if not source_id:
+            return None
+        found = ctx.person(source_id)
+        return found[1] if found else None
+
+    def _target(self, ctx: LoadContext, kind: str, source_id: str | None) -> str | None:
+        return ctx.target_id(kind, source_id) if source_id else None
+
+    def _upload(self, comment: dict, attachment: dict, path: Path | None,
+                degraded: list[Degradation]) -> str | None:
+        sha = attachment.get("sha256") or ""
+        key = (comment["id"], f"{attachment['id']}:{sha}")
+        cached = self._tokens.get(key)
+        if cached and time.monotonic() - cached[1] < TOKEN_LIFETIME:
+            return cached[0]
+        if path is None or not Path(path).exists():
+            raise RecordError(f"attachment {attachment['id']}: blob {sha} is missing from staging",
+                              kind="attachment", id=attachment["id"], field="sha256")
+        data = Path(path).read_bytes()
+        if not data:
+            degraded.append(Degradation("attachment", attachment["id"], "size", "attachment_empty",
+                                        "Zendesk refuses empty uploads; left out"))
+            return None
+        if len(data) > MAX_UPLOAD:
+            degraded.append(Degradation("attachment", attachment["id"], "size", "attachment_too_large",
+                                        f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
+            return None
+        response = self.client.request(
+            "POST", "/api/v2/uploads", params={"filename": attachment.get("file_name") or "file"},
+            content=data, headers={"Content-Type": attachment.get("content_type") or "application/octet-stream"})
+        self.uploads += 1
+        token = ((response.json() or {}).get("upload") or {}).get("token")
+        if not token:
+            raise FatalApiError("POST /api/v2/uploads answered without a token")
+        self._tokens[key] = (token, time.monotonic())
+        return token
+
+    def _forget_tokens(self, body: dict) -> None:
+        used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
+        if used:
+            self._tokens = {k: v for k, v in self._tokens.items() if v[0] not in used}
+
+    # ------------------------------------------------------------ custom fields
+    def _field_list(self, entity: str, refresh: bool = False) -> list[dict]:
+        if refresh or entity not in self._fields:
+            path, _ = FIELD_ENDPOINTS[entity]
+            items: list[dict] = []
+            for body in self.client.paginate_next_url(f"/api/v2/{path}", {"page[size]": 100},
+                                                      next_url=_next):
+                items += (body or {}).get(path) or []
+            self._fields[entity] = items
+        return self._fields[entity]
+
+    def _group_list(self) -> list[dict]:
+        if self._groups is None:
+            items: list[dict] = []
+            for body in self.client.paginate_next_url("/api/v2/groups", {"page[size]": 100}, next_url=_next):
+                items += (body or {}).get("groups") or []
+            self._groups = items
+        return self._groups
+
+    def _mapped_key(self, ctx: LoadContext | None, entity: str, key: str) -> str | None:
+        fields = ((getattr(ctx, "mapping", None) if ctx is not None else None) or self.ctx.mapping or {}).get("fields") or {}
+        return (fields.get(entity) or {}).get(key)
+
+    def _match_field(self, entity: str, key: str, title: str | None, mapped: str | None) -> dict | None:
+        for f in self._field_list(entity):
+            if mapped is not None and (str(f.get("id")) == str(mapped) or f.get("key") == mapped
+                                       or f.get("title") == mapped):
+                return f
+        if mapped is not None:
+            return None
+        for f in self._field_list(entity):
+            if entity != "ticket" and f.get("key") == mapping._field_key(key):
+                return f
+            if entity == "ticket" and title and f.get("title") == title and \
+                    f.get("type") not in mapping.SYSTEM_TICKET_FIELDS:
+                return f
+        return None
+
+    def _find_field(self, record: dict, ctx: LoadContext | None) -> str | None:
+        entity = record["entity"]
+        found = self._match_field(entity, record["key"], record.get("title"),
+                                  self._mapped_key(ctx, entity, record["key"]))
+        if found is None:
+            return None
+        return str(found["id"]) if entity == "ticket" else str(found.get("key"))
+
+    def _write_field(self, record: dict, ctx: LoadContext) -> WriteResult:
+        existing = self._find_field(record, ctx)
+        if existing is not None:
+            return WriteResult(existing)
+        mapped = self._mapped_key(ctx, record["entity"], record["key"])
+        if mapped is not None:
+            raise RecordError(f"custom field {record['key']!r} is mapped to {mapped!r}, which the "
+                              "target does not have", kind="custom_field", id=record["id"], field="key")
+        path, single = FIELD_ENDPOINTS[record["entity"]]
+        body = self.client.request("POST", f"/api/v2/{path}",
+                                   json={single: mapping.custom_field_body(record)}).json()
+        created = body[single]
+        self._fields.setdefault(record["entity"], []).append(created)
+        return WriteResult(str(created["id"]) if record["entity"] == "ticket" else str(created["key"]))
+
+    def _field_keys(self, ctx: LoadContext, entity: str) -> dict | None:
+        """Canonical custom field keys -> target user/org field keys (mapping, else same key)."""
+        explicit = (((getattr(ctx, "mapping", None) or {}).get("fields") or {}).get(entity)) or {}
+        return None if not explicit else {**explicit}
+
+    def _ticket_field_ids(self, record: dict, ctx: LoadContext) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key in (record.get("custom_fields") or {}):
+            mapped = self._mapped_key(ctx, "ticket", key)
+            target = None
+            for candidate in (key, f"ticket:{key}"):
+                target = ctx.target_id("custom_field", candidate)
+                if target:
+                    break
+            if mapped is not None:
+                found = self._match_field("ticket", key, None, mapped)
+                target = str(found["id"]) if found else None
+            if target and str(target).isdigit():
+                out[key] = int(target)
+        return out
+
+
+def _next(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    meta = body.get("meta") or {}
+    if meta and not meta.get("has_more"):
+        return None
+    return (body.get("links") or {}).get("next") or body.get("next_page")
