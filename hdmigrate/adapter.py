@@ -96,6 +96,8 @@ class LoadContext(Protocol):
 
     options: dict
     mapping: dict
+    source_info: dict                 # Source.describe() of this run's source
+    dry_run: bool
 
     def target_id(self, kinds: tuple[str, ...] | str, source_id: str | None) -> str | None: ...
     def person(self, source_id: str | None) -> tuple[str, str] | None:
@@ -133,6 +135,10 @@ class Source:
 
     def fetch_attachment(self, record: dict) -> bytes:
         raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Provenance the target may record (the jsonl target writes `source` into its manifest)."""
+        return {"source": self.name}
 
     def close(self) -> None:
         pass

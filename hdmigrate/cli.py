@@ -1,0 +1,313 @@
+"""The command line: parse → plan/store → engine → exit code. Thin by design: everything a command
+does is a call into the library, so the wizard, batch and scripts share one engine.
+
+Exit codes (all commands): 0 done; 1 some records failed; 2 usage/plan/configuration error;
+3 fatal API or authentication error (resumable); 4 interrupted (resumable); 5 verify differences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from . import __version__, registry
+from .errors import ConfigError, HdmError, StateError
+from .plan import load_plan
+from .report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
+
+EXIT_USAGE = 2
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def handle_errors(fn):
+    """One-line messages for every expected error, mapped to the documented exit codes; a bug
+    prints a short message too (the traceback only with HDMIGRATE_DEBUG=1)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HdmError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; run the same command again to resume", err=True)
+            sys.exit(4)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as e:  # noqa: BLE001 - last line of defence: no traceback for users
+            if os.environ.get("HDMIGRATE_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"error: internal error: {e.__class__.__name__}: {e} "
+                       "(set HDMIGRATE_DEBUG=1 for details)", err=True)
+            sys.exit(3)
+
+    return wrapper
+
+
+def workdir_options(fn):
+    """--workdir DIR or --plan PLAN (the work directory is then found as `run` finds it)."""
+    fn = click.option("--plan", "plan_path", type=click.Path(dir_okay=False),
+                      help="Find the work directory from this plan.")(fn)
+    fn = click.option("--workdir", type=click.Path(file_okay=False), help="The migration's work directory.")(fn)
+    return fn
+
+
+def resolve_workdir(workdir: str | None, plan_path: str | None) -> Path:
+    if workdir:
+        return Path(workdir).resolve()
+    if plan_path:
+        return load_plan(plan_path).workdir()
+    raise ConfigError("give --workdir DIR or --plan PLAN")
+
+
+def open_store(workdir: Path):
+    from .store import Store
+    return Store(workdir, create=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hdmigrate")
+def cli():
+    """hdmigrate: move a helpdesk's whole history (organizations, contacts, agents, groups,
+    tickets with every reply and private note, attachments, custom fields, ratings) from one
+    platform to another, resumably and without duplicates.
+
+    Start with `hdmigrate demo` (no credentials, no network) or `hdmigrate wizard`.
+    """
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@click.option("--workdir", type=click.Path(file_okay=False), help="Work directory (default: [run] workdir, else .hdmigrate/<plan stem>).")
+@click.option("--dry-run", is_flag=True, help="Do everything up to the write; report what would be created, degraded or fail.")
+@click.option("--since", help="Only records updated since this RFC 3339 time (wins over [scope] since).")
+@click.option("--json", "as_json", is_flag=True, help="Stream JSON events, one per line, on stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Never prompt (implied when stdin is not a terminal).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write failed records as JUnit XML.")
+@handle_errors
+def run(plan_path, workdir, dry_run, since, as_json, yes, junit_path):
+    """Run (or resume) the migration PLAN describes.
+
+    Running the same command again after an interruption resumes it without repeating a write;
+    running it again after it finished performs a delta run.
+
+    Example: hdmigrate run acme.toml --dry-run
+    """
+    from .engine import Engine
+
+    plan = load_plan(plan_path)
+    wd = plan.workdir(workdir)
+    interactive = sys.stdin.isatty() and not yes and not as_json
+    if interactive and not dry_run and not _confirm_real_run(plan):
+        click.echo("nothing done", err=True)
+        sys.exit(0)
+    reporter = JsonLinesReporter() if as_json else ConsoleReporter()
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    engine = Engine(plan, wd, reporter)
+    try:
+        summary = engine.run(dry_run=dry_run, since=since)
+        if junit_path:
+            Path(junit_path).write_text(render_junit(collect(engine.store, summary["run_id"])), encoding="utf-8")
+    finally:
+        reporter.close()
+        engine.store.close()
+    if not as_json:
+        _print_summary(summary)
+    sys.exit(summary["exit_code"])
+
+
+def _confirm_real_run(plan) -> bool:
+    target = plan.target
+    where = target.get("url") or target.get("path") or ""
+    return click.confirm(f"Write to the {target['adapter']} target {where}?", default=True, err=True)
+
+
+def _print_summary(summary: dict) -> None:
+    kinds = summary.get("kinds") or {}
+    head = "dry run (nothing written)" if summary.get("dry_run") else "migration"
+    click.echo(f"\n{head} — work directory {summary.get('workdir')}", err=True)
+    if kinds:
+        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        label = {"created": "would create" if summary.get("dry_run") else "created"}
+        click.echo(f"{'kind':<22}" + "".join(f"{label.get(c, c):>13}" for c in cols), err=True)
+        for kind, c in kinds.items():
+            click.echo(f"{kind:<22}" + "".join(f"{c.get(k, 0):>13}" for k in cols), err=True)
+    code = summary.get("exit_code")
+    if code == 1:
+        click.echo("some records failed: see `hdmigrate report`", err=True)
+
+
+@cli.command()
+@workdir_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@handle_errors
+def status(workdir, plan_path, as_json):
+    """Where a migration stands: runs, steps, counts per kind and state."""
+    store = open_store(resolve_workdir(workdir, plan_path))
+    try:
+        run = store.last_run()
+        doc = {
+            "workdir": str(store.workdir),
+            "run": run and {k: run[k] for k in ("id", "status", "dry_run", "started_at", "finished_at", "exit_code")},
+            "steps": store.steps(run["id"]) if run else [],
+            "staged": store.count_records(),
+            "id_map": store.id_map_counts(),
+        }
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if not run:
+        click.echo("no run yet")
+        return
+    click.echo(f"run {run['id']} ({'dry run' if run['dry_run'] else 'migration'}): {run['status']}"
+               + (f", exit code {run['exit_code']}" if run["exit_code"] is not None else ""))
+    for step in doc["steps"]:
+        click.echo(f"  {step['step']:<10} {step['status']}")
+    click.echo(f"{'kind':<22}{'staged':>9}{'done':>9}{'pending':>9}{'failed':>9}")
+    for kind, n in sorted(doc["staged"].items()):
+        states = doc["id_map"].get(kind, {})
+        click.echo(f"{kind:<22}{n:>9}{states.get('done', 0):>9}{states.get('pending', 0):>9}{states.get('failed', 0):>9}")
+
+
+@cli.command()
+@workdir_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "html"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@handle_errors
+def report(workdir, plan_path, fmt, output):
+    """The outcome of the last run: counts, failures (each record named with its reason),
+    degradations; after `verify`, its findings too."""
+    store = open_store(resolve_workdir(workdir, plan_path))
+    try:
+        doc = collect(store)
+    finally:
+        store.close()
+    if fmt == "json":
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+    elif fmt == "junit":
+        text = render_junit(doc)
+    elif fmt == "html":
+        try:
+            from .html_report import render_html
+        except ImportError:
+            raise ConfigError("the html format is not available in this version") from None
+        text = render_html(doc)
+    else:
+        text = render_text(doc)
+    if output:
+        Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@handle_errors
+def adapters(as_json):
+    """The registered adapters (entry-point group hdmigrate.adapters) and their capabilities."""
+    infos = [spec.info() for spec in registry.all_adapters().values()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        sides = "/".join(s for s in ("source", "target") if info[s])
+        click.echo(f"{info['name']:<18} {sides:<14} {info['description']}")
+        for side in ("source", "target"):
+            caps = info["capabilities"][side]
+            if caps:
+                click.echo(f"{'':<18}   {side}: {', '.join(caps)}")
+
+
+@cli.command()
+@click.argument("platform")
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option("--data", type=click.Path(file_okay=False), help="Seed from this jsonl dump directory.")
+@click.option("--rate-limit", type=float, help="Account limit in requests per minute.")
+@click.option("--faults", help="Injected faults, e.g. 5xx=0.1,429=0.05,drop=0.02,slow=0.05:2s,job_fail=0.1")
+@click.option("--seed", type=int, help="Makes injected faults repeatable.")
+@handle_errors
+def sandbox(platform, port, data, rate_limit, faults, seed):
+    """Start a local emulation of PLATFORM's API on loopback, in the foreground, seeded from a
+    jsonl dump (so any dump can be replayed as that platform's account). Ctrl-C stops it."""
+    spec = registry.get(platform)
+    if not spec.sandbox:
+        with_sandbox = [n for n, s in registry.all_adapters().items() if s.sandbox]
+        raise ConfigError(f"adapter {platform!r} has no sandbox; sandboxes: {', '.join(with_sandbox) or 'none'}")
+    make = registry.load_object(spec.sandbox)
+    box = make(data=Path(data) if data else None, port=port, rate_limit=rate_limit, faults=faults, seed=seed)
+    box.start()
+    click.echo(f"{platform} sandbox listening on {box.url}")
+    click.echo("credentials (set these in the environment of `hdmigrate run`):")
+    for name, value in box.env.items():
+        click.echo(f"  export {name}={value}")
+    click.echo("plan section:")
+    for key, value in box.plan_section.items():
+        click.echo(f"  {key} = {json.dumps(value)}")
+    click.echo("Ctrl-C to stop.")
+    try:
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default="hdmigrate-demo", show_default=True)
+@click.option("--tickets", type=int, default=60, show_default=True, help="Size of the generated sample account.")
+@click.option("--json", "as_json", is_flag=True, help="Stream JSON events instead of progress bars.")
+@handle_errors
+def demo(workdir, tickets, as_json):
+    """The built-in default: a complete migration that needs no credentials and no network.
+
+    Generates the project's own multilingual sample helpdesk (German, English, CJK, with the
+    defects real data has), runs a dry run, the migration and the verification, and prints where
+    to look.
+    """
+    from .demo import run_demo
+
+    code = run_demo(Path(workdir), tickets=tickets, as_json=as_json)
+    sys.exit(code)
+
+
+def _register_optional_commands() -> None:
+    """Commands living in their own modules (wizard, verify, batch, rollback) register here."""
+    import importlib
+
+    for module, name in (("wizard.cli", "wizard"), ("hdmigrate.verify_cli", "verify"),
+                         ("hdmigrate.batch", "batch"), ("hdmigrate.rollback", "rollback")):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):
+                continue  # that feature is not in this version
+            raise
+        cli.add_command(getattr(mod, name))
+
+
+_register_optional_commands()
+
+
+def main():
+    cli(prog_name="hdmigrate")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,765 @@
+"""The engine: check → extract → normalize → load → verify over one staging store.
+
+Every step is restartable from the store alone. A run left unfinished (Ctrl-C, kill -9, power
+loss, a fatal API error) is resumed by running the same plan again: extraction continues from the
+committed cursors, normalization from the raw rows not yet normalized, and loading from the id
+map, where a write is marked `pending` before it is sent and `done` after, so at most the writes
+in flight are looked up again (`find_existing`) and none is repeated or skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import canonical
+from .adapter import Capability, Degradation, Source, Target, WriteResult
+from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, references, validation_error
+from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError
+from .plan import Plan
+from .report import Reporter
+from .store import Store
+
+STEPS = ("check", "extract", "normalize", "load", "verify")
+COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
+DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
+
+
+class Interrupted(HdmError):
+    exit_code = 4
+
+
+@dataclass
+class Counts:
+    kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, kind: str, key: str, n: int = 1) -> None:
+        bucket = self.kinds.setdefault(kind, dict.fromkeys(COUNT_KEYS, 0))
+        bucket[key] += n
+
+
+
+def _short(e: BaseException) -> str:
+    text = str(e) or e.__class__.__name__
+    return text.replace("\n", " ")[:500]
+
+
+class Engine:
+    """Runs one plan over one work directory. The CLI, the wizard and batch all drive this."""
+
+    def __init__(self, plan: Plan, workdir: Path | None = None, reporter: Reporter | None = None,
+                 store: Store | None = None):
+        self.plan = plan
+        self.workdir = Path(workdir) if workdir else plan.workdir()
+        self.reporter = reporter or Reporter()
+        self.store = store or Store(self.workdir)
+        self.source: Source | None = None
+        self.target: Target | None = None
+        self.counts = Counts()
+        self.run_id = 0
+        self.dry_run = False
+        self.selection: dict[str, set[str]] | None = None
+        self._dry_failed: set[tuple[str, str]] = set()
+
+    # -- public ---------------------------------------------------------------------------------
+    def run(self, *, dry_run: bool = False, since: str | None = None,
+            stop_after: str | None = None) -> dict:
+        """Run (or resume) the migration; returns the summary (with `exit_code`)."""
+        self.dry_run = dry_run
+        since = since or self.plan.scope.get("since")
+        self.run_id = self._open_run(dry_run, since)
+        status, exit_code, error = "completed", 0, None
+        try:
+            for step in STEPS:
+                if step == "load" and dry_run:
+                    self._step("load", self.plan_load)
+                else:
+                    self._step(step, getattr(self, step), *((since,) if step == "extract" else ()))
+                if stop_after == step:
+                    break
+            exit_code = 1 if self.store.failures(self.run_id) else 0
+        except KeyboardInterrupt:
+            status, exit_code, error = "interrupted", 4, "interrupted; run the same command again to resume"
+        except (ConfigError, StateError) as e:
+            status, exit_code, error = "stopped", e.exit_code, _short(e)
+        except ApiError as e:
+            status, exit_code, error = "stopped", 3, _short(e)
+        finally:
+            self._close_adapters()
+        summary = self._summary(exit_code, error)
+        self.store.finish_run(self.run_id, status, exit_code, summary)
+        if error:
+            self.reporter.message(f"error: {error}")
+        self.reporter.event("summary", **summary)
+        return summary
+
+    # -- run bookkeeping ------------------------------------------------------------------------
+    def _open_run(self, dry_run: bool, since: str | None) -> int:
+        identity = self.plan.identity()
+        for run in self.store.runs():
+            if run["plan_identity"] != identity:
+                raise StateError(
+                    f"{self.workdir} holds another migration (different source or target); "
+                    "use another --workdir")
+        last = self.store.last_run()
+        if last and not dry_run and not last["dry_run"] and last["status"] in ("running", "interrupted", "stopped"):
+            self.store.reopen_run(last["id"])
+            self.reporter.message(f"resuming run {last['id']} (left {last['status']})")
+            # What this run wrote before it stopped still counts as created by it.
+            for kind, n in self.store.conn.execute(
+                    "SELECT kind, count(*) FROM id_map WHERE run_id=? AND state='done' GROUP BY kind", (last["id"],)):
+                self.counts.add(kind, "created", n)
+            return last["id"]
+        return self.store.start_run(dry_run=dry_run, plan_identity=identity, since=since)
+
+    def _step(self, name: str, fn, *args) -> None:
+        self.reporter.event("step_started", step=name)
+        self.store.set_step(self.run_id, name, "running")
+        counts = fn(*args) or {}
+        self.store.set_step(self.run_id, name, "done", counts)
+        self.reporter.event("step_finished", step=name, counts=counts)
+
+    def _summary(self, exit_code: int, error: str | None) -> dict:
+        # Failures and degradations are counted from the store, so a resumed run reports the
+        # whole run and a record retried successfully is no longer counted as failed.
+        for bucket in self.counts.kinds.values():
+            bucket["failed"] = bucket["degraded"] = 0
+        for kind, n in self.store.conn.execute(
+                "SELECT kind, count(*) FROM failures WHERE run_id=? GROUP BY kind", (self.run_id,)):
+            self.counts.add(kind, "failed", n)
+        for kind, n in self.store.conn.execute(
+                "SELECT kind, count(DISTINCT id) FROM degradations WHERE run_id=? GROUP BY kind", (self.run_id,)):
+            self.counts.add(kind, "degraded", n)
+        kinds = {k: self.counts.kinds[k] for k in LOAD_ORDER if k in self.counts.kinds}
+        totals = dict.fromkeys(COUNT_KEYS, 0)
+        for c in kinds.values():
+            for key in COUNT_KEYS:
+                totals[key] += c[key]
+        out = {"run_id": self.run_id, "dry_run": self.dry_run, "kinds": kinds, "totals": totals,
+               "exit_code": exit_code, "workdir": str(self.workdir)}
+        if error:
+            out["error"] = error
+        return out
+
+    def _fail(self, kind: str, id: str, step: str, reason: str, field: str | None = None) -> None:
+        if self.dry_run:
+            self._dry_failed.add((kind, id))
+            self.store.record_failure(self.run_id, kind, id, step, reason, field)
+        else:
+            self.store.mark_failed(self.run_id, kind, id, step, reason, field)
+        self.reporter.event("record_failed", kind=kind, id=id, reason=reason, step=step,
+                            **({"field": field} if field else {}))
+
+    def _degrade(self, items: list[Degradation]) -> None:
+        if not items:
+            return
+        self.store.add_degradations(self.run_id, items)
+        for d in items:
+            self.reporter.event("record_degraded", kind=d.kind, id=d.id, code=d.code, field=d.field,
+                                reason=d.detail or d.code)
+
+    # -- adapters -------------------------------------------------------------------------------
+    def _adapters(self) -> tuple[Source, Target]:
+        if self.source is None:
+            log = self.reporter.message
+            self.source = self.plan.spec("source").source(self.plan.adapter_context("source", self.workdir, log))
+            self.target = self.plan.spec("target").target(self.plan.adapter_context("target", self.workdir, log))
+        return self.source, self.target
+
+    def _close_adapters(self) -> None:
+        for adapter in (self.source, self.target):
+            if adapter is not None:
+                try:
+                    adapter.close()
+                except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+                    pass
+
+    # -- steps ----------------------------------------------------------------------------------
+    def check(self) -> dict:
+        source, target = self._adapters()
+        source.check()
+        target.check()
+        return {"source": self.plan.source["adapter"], "target": self.plan.target["adapter"]}
+
+    def extract(self, since: str | None) -> dict:
+        source, _ = self._adapters()
+        staged = pages = 0
+        incremental = Capability.INCREMENTAL in source.capabilities
+        for stream in source.streams():
+            state = self.store.cursor(stream)
+            if state and state["done"] and state["run_id"] == self.run_id:
+                continue  # finished earlier in this same (resumed) run
+            cursor = None
+            if state and not state["done"]:
+                cursor = state["cursor"]  # an interrupted extraction continues where it stopped
+            elif state and state["done"] and incremental and not since:
+                cursor = state["cursor"]  # a delta run continues from the stored cursor
+            done = 0
+            for page in source.fetch(stream, cursor=cursor, since=since if cursor is None else None):
+                staged += self.store.stage_page(self.run_id, stream, page.items, page.cursor, page.done)
+                pages += 1
+                done += len(page.items)
+                self.reporter.event("progress", step="extract", kind=stream, done=done, total=None)
+            state = self.store.cursor(stream)
+            if not state or not state["done"]:
+                self.store.stage_page(self.run_id, stream, [], state["cursor"] if state else None, True)
+        return {"pages": pages, "new_or_changed": staged}
+
+    def normalize(self) -> dict:
+        source, _ = self._adapters()
+        self.store.retry_failed_raw()
+        total = self.store.count_raw("new")
+        done = normalized = 0
+        repair = bool(self.plan.options.get("repair_text"))
+        for batch in self.store.iter_raw_new():
+            out: list[tuple[str, dict, str, str]] = []
+            raw_done, raw_failed = [], []
+            for stream, raw_id, payload_text in batch:
+                records, ok = self._normalize_one(source, stream, raw_id, payload_text, repair)
+                out += records
+                (raw_done if ok else raw_failed).append((stream, raw_id))
+            self.store.put_records(out, raw_done, raw_failed)
+            normalized += len(out)
+            done += len(batch)
+            self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
+        return {"payloads": done, "records": normalized}
+
+    def _normalize_one(self, source, stream, raw_id, payload_text, repair):
+        """The canonical records of one raw payload, and whether all of them passed."""
+        try:
+            produced = list(source.to_canonical(stream, json.loads(payload_text)))
+        except RecordError as e:
+            self._fail(e.kind or stream, e.id or raw_id, "normalize", _short(e), e.field)
+            return [], False
+        except (FatalApiError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a malformed payload fails that record only
+            self._fail(stream, raw_id, "normalize", f"cannot map {stream} {raw_id}: {e.__class__.__name__}: {_short(e)}")
+            return [], False
+        out, ok = [], True
+        for kind, record in produced:
+            prepared = self._prepare(kind, record, source, repair)
+            if prepared is None:
+                ok = False
+            else:
+                out.append((kind, prepared, stream, raw_id))
+        return out, ok
+
+    def _prepare(self, kind: str, record: dict, source: Source, repair: bool) -> dict | None:
+        """Validate one canonical record (fetching attachment bytes first); None when it failed."""
+        rid = str(record.get("id", "")) if isinstance(record, dict) else ""
+        if not rid:
+            self._fail(kind, "(no id)", "normalize", "record has no id", "id")
+            return None
+        if kind == "attachment":
+            record = self._stage_blob(record, source)
+            if record is None:
+                return None
+        if repair:
+            record = self._repair_text(kind, record)
+        problem = validation_error(kind, record)
+        if problem:
+            field, reason = problem
+            self._fail(kind, rid, "normalize", f"invalid {kind}: {field or 'record'}: {reason}", field)
+            return None
+        return record
+
+    def _stage_blob(self, record: dict, source: Source) -> dict | None:
+        rid = str(record["id"])
+        declared = record.get("sha256")
+        if declared and self.store.has_blob(declared):
+            return record
+        limit = int(self.plan.options.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES))
+        declared_size = record.get("size")
+        if isinstance(declared_size, int) and declared_size > limit:
+            self._fail("attachment", rid, "normalize",
+                       f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}", "size")
+            return None
+        try:
+            data = source.fetch_attachment(record)
+        except ApiError as e:
+            if isinstance(e, FatalApiError):
+                raise
+            self._fail("attachment", rid, "normalize", f"download failed: {_short(e)}", "sha256")
+            return None
+        except (RecordError, OSError) as e:
+            self._fail("attachment", rid, "normalize", f"attachment bytes unavailable: {_short(e)}", "sha256")
+            return None
+        if len(data) > limit:
+            self._fail("attachment", rid, "normalize",
+                       f"attachment {record.get('file_name')!r} is {len(data)} bytes, over the limit of {limit}", "size")
+            return None
+        sha = hashlib.sha256(data).hexdigest()
+        if declared and declared != sha:
+            self._fail("attachment", rid, "normalize", f"bytes hash to {sha}, the record declares {declared}", "sha256")
+            return None
+        self.store.put_blob(data)
+        record = dict(record)
+        record["sha256"] = sha
+        record["size"] = len(data)
+        return record
+
+    def _repair_text(self, kind: str, record: dict) -> dict:
+        import ftfy
+        fields = {"ticket": ("subject",), "comment": ("body_html", "body_text")}.get(kind, ())
+        changed = []
+        for name in fields:
+            value = record.get(name)
+            if isinstance(value, str):
+                fixed = ftfy.fix_text(value, unescape_html=False)
+                if fixed != value:
+                    record = dict(record)
+                    record.setdefault("extra", {})
+                    record["extra"] = {**record["extra"], f"original_{name}": value}
+                    record[name] = fixed
+                    changed.append(name)
+        if changed:
+            self._degrade([Degradation(kind, str(record["id"]), name, "text_repaired",
+                                       "mojibake/encoding repaired; original kept in extra") for name in changed])
+        return record
+
+    # -- load -----------------------------------------------------------------------------------
+    def _kinds_to_load(self, target: Target) -> list[str]:
+        wanted = self.plan.scope.get("kinds")
+        kinds = [k for k in LOAD_ORDER if k != "attachment"]
+        if wanted:
+            wanted = set(wanted)
+            if "ticket" in wanted:
+                wanted |= {"comment"}
+            if "comment" in wanted:
+                wanted |= {"attachment"}
+            kinds = [k for k in kinds if k in wanted]
+        return kinds
+
+    def load(self) -> dict:
+        _, target = self._adapters()
+        self.selection = self._select()
+        ctx = _LoadContext(self)
+        for kind in self._kinds_to_load(target):
+            self._load_kind(kind, target, ctx)
+        target.finish()
+        return {k: c for k, c in self.counts.kinds.items()}
+
+    def plan_load(self) -> dict:
+        """The dry run's load: everything up to the write, nothing written."""
+        return self.load_dry()
+
+    def load_dry(self) -> dict:
+        _, target = self._adapters()
+        self.selection = self._select()
+        ctx = _LoadContext(self)
+        for kind in self._kinds_to_load(target):
+            self._load_kind(kind, target, ctx)
+        return {k: c for k, c in self.counts.kinds.items()}
+
+    def _selected(self, kind: str, id: str) -> bool:
+        return self.selection is None or id in self.selection.get(kind, ())
+
+    def _load_kind(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
+        kind_total = self.store.count_kind(kind)
+        batch_size = max(1, int(target.batch_sizes.get(kind, 1)))
+        pending_units: list[tuple[dict, str, str | None, str | None]] = []
+        done = 0
+        for record, rhash in self.store.iter_records(kind):
+            done += 1
+            if done % 200 == 0 or done == kind_total:
+                self.reporter.event("progress", step="load", kind=kind, done=done, total=kind_total)
+            rid = record["id"]
+            if not self._selected(kind, rid):
+                continue
+            entry = self.store.id_entry(kind, rid)
+            state = entry["state"] if entry else None
+            if state == "done":
+                if entry["run_id"] == self.run_id:
+                    continue  # written earlier in this run (before a resume, or with its ticket)
+                if entry["hash"] == rhash:
+                    self.counts.add(kind, "unchanged")
+                    continue
+                self._update(kind, record, rhash, entry["target_id"], target, ctx)
+                continue
+            if state == "pending" and not self.dry_run:
+                found = self._find_existing(kind, record, target, ctx)
+                if found:
+                    self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+                    continue
+            pending_units.append((record, rhash, state, None))
+            if len(pending_units) >= batch_size:
+                self._write_units(kind, pending_units, target, ctx)
+                pending_units = []
+        if pending_units:
+            self._write_units(kind, pending_units, target, ctx)
+
+    def _find_existing(self, kind, record, target, ctx) -> str | None:
+        try:
+            return target.find_existing(kind, record, ctx)
+        except FatalApiError:
+            raise
+        except ApiError:
+            return None
+
+    def _update(self, kind, record, rhash, target_id, target: Target, ctx) -> None:
+        rid = record["id"]
+        resolved = self._resolve(kind, record)
+        if resolved is None:
+            return
+        record, degradations = resolved
+        degradations += self._target_degradations(target, kind, record, ctx)
+        if self.dry_run:
+            self.counts.add(kind, "updated")
+            self._degrade(degradations)
+            return
+        try:
+            result = target.update(kind, target_id, record, ctx)
+        except FatalApiError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one record's failure never stops the run
+            self._fail(kind, rid, "load", f"update failed: {_short(e)}")
+            return
+        self.store.mark_done(self.run_id, [(kind, rid, result.target_id or target_id, rhash)])
+        self.counts.add(kind, "updated")
+        self._degrade(degradations + list(result.degradations))
+
+    def _resolve(self, kind: str, record: dict) -> tuple[dict, list[Degradation]] | None:
+        """Check every reference against the id map. A broken required reference fails the
+        record (named with the reason); a broken optional one is dropped with a degradation."""
+        rid = record["id"]
+        degradations: list[Degradation] = []
+        out = record
+        for ref, sid in list(references(kind, record)):
+            status, why = self._ref_status(ref.kinds, str(sid))
+            if status == "ok":
+                continue
+            label = "/".join(ref.kinds)
+            reason = f"{ref.field} → {label} {sid}: {why}"
+            if ref.required:
+                self._fail(kind, rid, "load", f"reference failed: {reason}", ref.field)
+                return None
+            if out is record:
+                out = dict(record)
+            if ref.many:
+                out[ref.field] = [x for x in out.get(ref.field) or [] if str(x) != str(sid)]
+            else:
+                out[ref.field] = None
+            code = "reference_failed" if status == "failed" else "reference_missing"
+            degradations.append(Degradation(kind, rid, ref.field, code, reason))
+        return out, degradations
+
+    def _ref_status(self, kinds: tuple[str, ...], sid: str) -> tuple[str, str]:
+        failed_reason = None
+        for k in kinds:
+            entry = self.store.id_entry(k, sid)
+            if entry and entry["state"] == "done":
+                return "ok", ""
+            if self.dry_run and (k, sid) in self._dry_failed:
+                failed_reason = "would fail"
+            elif entry and entry["state"] == "failed" and not self.dry_run:
+                failed_reason = entry["error"] or "failed"
+        if failed_reason:
+            return "failed", failed_reason
+        for k in kinds:
+            if self.store.has_record(k, sid):
+                if self.dry_run:
+                    return "ok", ""
+                if self._selected(k, sid):
+                    return "failed", "not loaded (excluded by [scope] kinds?)"
+                return "failed", "not loaded"
+        return "missing", "does not exist in the source"
+
+    def _target_degradations(self, target: Target, kind: str, record: dict, ctx) -> list[Degradation]:
+        try:
+            return list(target.degradations(kind, record, ctx))
+        except Exception as e:  # noqa: BLE001 - a mapping bug becomes a report line, not a crash
+            return [Degradation(kind, record["id"], "", "value_unmapped", f"degradation check failed: {_short(e)}")]
+
+    def _write_units(self, kind: str, units, target: Target, ctx: "_LoadContext") -> None:
+        """Resolve, record degradations, mark pending, write (in one batch call where the target
+        takes batches), mark done. Per-record failures never stop the others."""
+        ready: list[tuple[dict, str, list[Degradation], list]] = []
+        for record, rhash, _state, _ in units:
+            resolved = self._resolve(kind, record)
+            if resolved is None:
+                continue
+            rec, degradations = resolved
+            degradations += self._target_degradations(target, kind, rec, ctx)
+            children = self._children(kind, rec, target, ctx, degradations)
+            if children is None:
+                continue
+            ready.append((rec, rhash, degradations, children))
+        if not ready:
+            return
+        if self.dry_run:
+            for rec, _, degradations, children in ready:
+                self.counts.add(kind, "created")
+                for ckind, crec, _h in children:
+                    self.counts.add(ckind, "created")
+                self._degrade(degradations)
+            return
+        entries = [(kind, r[0]["id"]) for r in ready]
+        for _, _, _, children in ready:
+            entries += [(ckind, crec["id"]) for ckind, crec, _h in children]
+        self.store.mark_pending(self.run_id, entries)
+        try:
+            if len(ready) == 1 and max(1, int(target.batch_sizes.get(kind, 1))) == 1:
+                try:
+                    results: list = [target.write(kind, ready[0][0], ctx)]
+                except FatalApiError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - classified below, per record
+                    results = [e]
+            else:
+                results = target.write_batch(kind, [r[0] for r in ready], ctx)
+        finally:
+            ctx.forget_bundle()
+        for (rec, rhash, degradations, children), result in zip(ready, results):
+            if isinstance(result, FatalApiError):
+                raise result
+            if isinstance(result, BaseException):
+                reason = _short(result)
+                if isinstance(result, NotImplementedError):
+                    reason = f"the {target.name} target cannot write {kind} records"
+                self._fail(kind, rec["id"], "load", reason)
+                for ckind, crec, _h in children:
+                    self._fail(ckind, crec["id"], "load", f"not written: its {kind} {rec['id']} failed ({reason})")
+                continue
+            self._degrade(degradations + list(result.degradations))
+            self._mark_unit_done(kind, rec, rhash, result, ctx, counted="created", children=children)
+
+    def _children(self, kind: str, record: dict, target: Target, ctx: "_LoadContext",
+                  degradations: list[Degradation]) -> list[tuple[str, dict, str]] | None:
+        """Records written together with `record`: a comment's attachments; for bundling targets
+        a ticket's comments and their attachments. Broken children fail alone."""
+        children: list[tuple[str, dict, str]] = []
+        if kind == "comment":
+            for att, _path in ctx.attachments(record):
+                degradations += self._target_degradations(target, "attachment", att, ctx)
+                children.append(("attachment", att, content_hash(att)))
+            return children
+        if kind == "ticket" and target.bundles_comments:
+            comments = []
+            for comment in self.store.records_by_parent("comment", record["id"]):
+                entry = self.store.id_entry("comment", comment["id"])
+                if entry and entry["state"] == "done":
+                    continue
+                resolved = self._resolve_child("comment", comment, record["id"])
+                if resolved is None:
+                    continue
+                comment, cdeg = resolved
+                degradations += cdeg + self._target_degradations(target, "comment", comment, ctx)
+                comments.append(comment)
+                children.append(("comment", comment, content_hash(comment)))
+                for att, _path in ctx.attachments(comment):
+                    degradations += self._target_degradations(target, "attachment", att, ctx)
+                    children.append(("attachment", att, content_hash(att)))
+            ctx.set_bundle(record["id"], comments)
+        return children
+
+    def _resolve_child(self, kind: str, record: dict, parent_id: str):
+        """Resolve a bundled child; its parent is being written in the same call."""
+        deg: list[Degradation] = []
+        out = record
+        for ref, sid in list(references(kind, record)):
+            if ref.field == "ticket_id" and str(sid) == parent_id:
+                continue
+            status, why = self._ref_status(ref.kinds, str(sid))
+            if status == "ok":
+                continue
+            reason = f"{ref.field} → {'/'.join(ref.kinds)} {sid}: {why}"
+            if ref.required:
+                self._fail(kind, record["id"], "load", f"reference failed: {reason}", ref.field)
+                return None
+            if out is record:
+                out = dict(record)
+            out[ref.field] = [x for x in out.get(ref.field) or [] if str(x) != str(sid)] if ref.many else None
+            deg.append(Degradation(kind, record["id"], ref.field,
+                                   "reference_failed" if status == "failed" else "reference_missing", reason))
+        return out, deg
+
+    def _mark_unit_done(self, kind, record, rhash, result: WriteResult, ctx, *, counted: str,
+                        children: list | None = None) -> None:
+        if children is None:
+            children = self._children_for_done(kind, record, ctx)
+        entries = [(kind, record["id"], str(result.target_id), rhash)]
+        for position, (ckind, crec, chash) in enumerate(children):
+            tid = result.children.get((ckind, crec["id"])) or f"{result.target_id}#{ckind}:{crec['id']}"
+            entries.append((ckind, crec["id"], str(tid), chash))
+            self.counts.add(ckind, counted)
+        self.store.mark_done(self.run_id, entries)
+        self.counts.add(kind, counted)
+
+    def _children_for_done(self, kind, record, ctx) -> list[tuple[str, dict, str]]:
+        """Children of a unit found already written (resume): they were written with it."""
+        out = []
+        if kind == "comment":
+            out = [("attachment", a, content_hash(a)) for a, _ in ctx.attachments(record)]
+        elif kind == "ticket" and self.target is not None and self.target.bundles_comments:
+            for c in self.store.records_by_parent("comment", record["id"]):
+                entry = self.store.id_entry("comment", c["id"])
+                if entry and entry["state"] == "done":
+                    continue
+                out.append(("comment", c, content_hash(c)))
+                out += [("attachment", a, content_hash(a)) for a, _ in ctx.attachments(c)]
+        return out
+
+    # -- selection (sample, tags) ---------------------------------------------------------------
+    def _select(self) -> dict[str, set[str]] | None:
+        """With `[options] sample = N` or `[scope] tags`, only those tickets and everything they
+        reference are loaded; otherwise everything staged."""
+        sample = int(self.plan.options.get("sample") or 0)
+        tags = set(self.plan.scope.get("tags") or [])
+        if not sample and not tags:
+            return None
+        sel: dict[str, set[str]] = defaultdict(set)
+        chosen = 0
+        for ticket, _ in self.store.iter_records("ticket"):
+            if tags and not tags & set(ticket.get("tags") or []):
+                continue
+            sel["ticket"].add(ticket["id"])
+            chosen += 1
+            if sample and chosen >= sample:
+                break
+
+        def add_ref(kind, record):
+            for ref, sid in references(kind, record):
+                for k in ref.kinds:
+                    if self.store.has_record(k, str(sid)):
+                        sel[k].add(str(sid))
+                        if k == "contact":
+                            c = self.store.record("contact", str(sid))
+                            if c and c.get("organization_id"):
+                                sel["organization"].add(str(c["organization_id"]))
+                        break
+
+        for tid in list(sel["ticket"]):
+            add_ref("ticket", self.store.record("ticket", tid))
+            for c in self.store.records_by_parent("comment", tid):
+                sel["comment"].add(c["id"])
+                add_ref("comment", c)
+                for a in self.store.records_by_parent("attachment", c["id"]):
+                    sel["attachment"].add(a["id"])
+            for r in self.store.records_by_parent("satisfaction_rating", tid):
+                sel["satisfaction_rating"].add(r["id"])
+                add_ref("satisfaction_rating", r)
+        for aid in list(sel["agent"]):
+            for gid in (self.store.record("agent", aid) or {}).get("group_ids") or []:
+                sel["group"].add(str(gid))
+        for cf, _ in self.store.iter_records("custom_field"):
+            sel["custom_field"].add(cf["id"])
+        return dict(sel)
+
+    # -- verify (internal) ----------------------------------------------------------------------
+    def verify(self) -> dict:
+        """Staging against the id map: every staged record of a loaded kind is written or failed
+        (with its reason). Reading the target back is `hdmigrate verify`."""
+        if self.dry_run:
+            return {"checked": "dry run: nothing written"}
+        _, target = self._adapters()
+        kinds = self._kinds_to_load(target)
+        if "comment" in kinds:
+            kinds.append("attachment")
+        counts = self.store.id_map_counts()
+        staged = self.store.count_records()
+        result = {}
+        missing_total = 0
+        for kind in kinds:
+            n_staged = staged.get(kind, 0)
+            states = counts.get(kind, {})
+            if self.selection is not None:
+                n_staged = len(self.selection.get(kind, ()))
+            missing = max(0, n_staged - states.get("done", 0) - states.get("failed", 0))
+            missing_total += missing
+            result[kind] = {"staged": n_staged, "done": states.get("done", 0),
+                            "failed": states.get("failed", 0), "pending": states.get("pending", 0),
+                            "missing": missing}
+            if missing and self.selection is None:
+                self._report_missing(kind)
+        self.store.set_state("internal_verify", result)
+        return {"missing": missing_total}
+
+    def _report_missing(self, kind: str) -> None:
+        rows = self.store.conn.execute(
+            """SELECT r.id FROM records r LEFT JOIN id_map m ON m.kind=r.kind AND m.id=r.id
+               WHERE r.kind=? AND (m.state IS NULL OR m.state NOT IN ('done','failed'))""", (kind,)).fetchall()
+        for (rid,) in rows:
+            self._fail(kind, rid, "verify", "staged but neither written nor failed (internal check)")
+
+
+class _LoadContext:
+    """What a target sees while writing: references resolved through the id map."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.store = engine.store
+        self.options = engine.plan.options
+        self.mapping = engine.plan.mapping
+        self.run_id = engine.run_id
+        self.dry_run = engine.dry_run
+        self.source_info = engine.source.describe() if engine.source is not None else {}
+        self._bundle: dict[str, list[dict]] = {}
+
+    def target_id(self, kinds, source_id):
+        if source_id is None:
+            return None
+        if isinstance(kinds, str):
+            kinds = (kinds,)
+        for kind in kinds:
+            entry = self.store.id_entry(kind, str(source_id))
+            if entry and entry["state"] == "done":
+                return entry["target_id"]
+        if self.dry_run:
+            for kind in kinds:
+                if self.store.has_record(kind, str(source_id)):
+                    return f"(new {kind} {source_id})"
+        return None
+
+    def person(self, source_id):
+        if source_id is None:
+            return None
+        for kind in PERSON_KINDS:
+            entry = self.store.id_entry(kind, str(source_id))
+            if entry and entry["state"] == "done":
+                return kind, entry["target_id"]
+        if self.dry_run:
+            for kind in PERSON_KINDS:
+                if self.store.has_record(kind, str(source_id)):
+                    return kind, f"(new {kind} {source_id})"
+        return None
+
+    def record(self, kind, source_id):
+        return self.store.record(kind, str(source_id))
+
+    def comments(self, ticket_id):
+        if ticket_id in self._bundle:
+            return self._bundle[ticket_id]
+        return self.store.records_by_parent("comment", ticket_id)
+
+    def set_bundle(self, ticket_id, comments):
+        self._bundle[ticket_id] = comments
+
+    def forget_bundle(self):
+        self._bundle.clear()
+
+    def attachments(self, comment):
+        staged = {a["id"]: a for a in self.store.records_by_parent("attachment", comment["id"])}
+        order = [str(x) for x in comment.get("attachment_ids") or []]
+        ordered = [staged.pop(a) for a in order if a in staged] + sorted(staged.values(), key=lambda a: a["id"])
+        out = []
+        for att in ordered:
+            path = self.store.blob_path(att["sha256"])
+            if path.exists():
+                out.append((att, path))
+        return out
+
+
+def run_plan(plan: Plan, *, workdir=None, reporter=None, dry_run=False, since=None) -> dict:
+    engine = Engine(plan, workdir, reporter)
+    try:
+        return engine.run(dry_run=dry_run, since=since)
+    finally:
+        engine.store.close()
+
+
+# Re-exported for adapters and tools that want the canonical helpers next to the engine.
+__all__ = ["Engine", "run_plan", "STEPS", "canonical"]

@@ -1,0 +1,177 @@
+"""Plan files (TOML): load, merge includes, validate, resolve paths and secrets.
+
+A plan names environment variables, never secrets: every key ending in `_env` inside [source] or
+[target] is the name of a variable whose value the adapter receives in `ctx.secrets` under the key
+without `_env` (token_env -> secrets["token"]). Values are read at run time and never written.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+
+import schemas
+
+from .adapter import AdapterContext, AdapterSpec
+from .errors import ConfigError
+from . import registry
+
+PATH_KEYS = ("path",)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: plan file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read ({e})") from None
+
+
+@dataclass
+class Plan:
+    data: dict
+    path: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def source(self) -> dict:
+        return self.data["source"]
+
+    @property
+    def target(self) -> dict:
+        return self.data["target"]
+
+    @property
+    def scope(self) -> dict:
+        return self.data.get("scope", {})
+
+    @property
+    def mapping(self) -> dict:
+        return self.data.get("mapping", {})
+
+    @property
+    def options(self) -> dict:
+        return self.data.get("options", {})
+
+    @property
+    def run(self) -> dict:
+        return self.data.get("run", {})
+
+    def workdir(self, override: str | Path | None = None) -> Path:
+        """--workdir wins; else [run] workdir; else .hdmigrate/<plan stem> beside the plan."""
+        if override:
+            return Path(override).expanduser().resolve()
+        if self.run.get("workdir"):
+            return (self.base_dir / Path(self.run["workdir"]).expanduser()).resolve()
+        stem = self.path.stem if self.path else "plan"
+        return (self.base_dir / ".hdmigrate" / stem).resolve()
+
+    def identity(self) -> str:
+        """What makes two runs the same migration: the adapters and where they point."""
+        def side(s: dict) -> dict:
+            return {k: s.get(k) for k in ("adapter", "url", "path") if s.get(k) is not None}
+        text = json.dumps({"source": side(self.source), "target": side(self.target)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def spec(self, role: str) -> AdapterSpec:
+        section = self.data[role]
+        spec = registry.get(section["adapter"])
+        if role == "source" and spec.source is None:
+            raise ConfigError(f"adapter {spec.name!r} cannot be a source")
+        if role == "target" and spec.target is None:
+            raise ConfigError(f"adapter {spec.name!r} cannot be a target")
+        return spec
+
+    def adapter_context(self, role: str, workdir: Path | None = None, log=None) -> AdapterContext:
+        section = self.data[role]
+        secrets = resolve_secrets(section, f"[{role}]")
+        rate = (self.run.get("rate_limit") or {}).get(role)
+        return AdapterContext(
+            config={k: v for k, v in section.items()}, secrets=secrets, options=dict(self.options),
+            mapping=copy.deepcopy(self.mapping), workdir=workdir, rate_limit=rate,
+            workers=int(self.run.get("workers", 1)), log=log or (lambda m: None), role=role)
+
+    def to_toml(self) -> str:
+        import tomli_w
+        return tomli_w.dumps(self.data)
+
+
+def resolve_secrets(section: dict, where: str) -> dict:
+    secrets = {}
+    for key, name in section.items():
+        if not key.endswith("_env"):
+            continue
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where} {key} must name an environment variable")
+        value = os.environ.get(name)
+        if value is None or value == "":
+            raise ConfigError(f"{where} {key}: environment variable {name} is not set")
+        secrets[key[: -len("_env")]] = value
+    return secrets
+
+
+def _check_no_inline_secrets(section: dict, where: str) -> None:
+    for key in section:
+        if key in ("token", "api_key", "password", "secret", "email_password", "api_token"):
+            raise ConfigError(f"{where} {key}: secrets do not belong in a plan; use {key}_env = \"NAME_OF_ENV_VAR\"")
+
+
+def validate_plan(data: dict, where: str) -> None:
+    try:
+        jsonschema.validate(data, schemas.load("plan"))
+    except jsonschema.ValidationError as e:
+        path = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: invalid plan at {path}: {e.message}") from None
+    for role in ("source", "target"):
+        _check_no_inline_secrets(data[role], f"{where} [{role}]")
+        spec = registry.get(data[role]["adapter"])
+        try:
+            jsonschema.validate(data[role], spec.config_schema)
+        except jsonschema.ValidationError as e:
+            key = ".".join(str(p) for p in e.absolute_path) or "(table)"
+            raise ConfigError(f"{where} [{role}] {key}: {e.message} (adapter {spec.name})") from None
+
+
+def plan_from_dict(data: dict, base_dir: Path | None = None, path: Path | None = None) -> Plan:
+    base_dir = Path(base_dir or Path.cwd()).resolve()
+    where = str(path) if path else "plan"
+    includes = (data.get("run") or {}).get("include") or []
+    merged: dict = {}
+    for inc in includes:
+        inc_path = (base_dir / inc).resolve()
+        included = _read_toml(inc_path)
+        merged = _merge(merged, included)
+    data = _merge(merged, data)
+    validate_plan(data, where)
+    for role in ("source", "target"):
+        for key in PATH_KEYS:
+            if isinstance(data[role].get(key), str):
+                data[role][key] = str((base_dir / Path(data[role][key]).expanduser()).resolve())
+    return Plan(data=data, path=path, base_dir=base_dir)
+
+
+def load_plan(path: str | Path) -> Plan:
+    path = Path(path).expanduser().resolve()
+    data = _read_toml(path)
+    return plan_from_dict(data, path.parent, path)

@@ -1,0 +1,190 @@
+"""Events of a run and how they are shown: JSON lines on stdout (`--json`), a rich progress display
+or plain lines on stderr otherwise; and the rendering of a finished run (`hdmigrate report`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from xml.sax.saxutils import escape, quoteattr
+
+
+def _time() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Reporter:
+    """Receives every event of a run. Subclasses decide how to show them."""
+
+    def event(self, name: str, **fields) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class CollectingReporter(Reporter):
+    """Keeps events in memory (tests, the wizard, batch)."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+        self.messages: list[str] = []
+
+    def event(self, name, **fields):
+        self.events.append({"event": name, **fields})
+
+    def message(self, text):
+        self.messages.append(text)
+
+
+class JsonLinesReporter(Reporter):
+    """One JSON object per line on stdout, each with `event` and `time`; messages go to stderr."""
+
+    def __init__(self, out=None, err=None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def event(self, name, **fields):
+        self.out.write(json.dumps({"event": name, "time": _time(), **fields}, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def message(self, text):
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+class ConsoleReporter(Reporter):
+    """Progress bars with counts and ETA on a terminal; plain lines (at most every few seconds)
+    when stderr is not a terminal. Failures are printed as they happen, one line each."""
+
+    def __init__(self, err=None, *, verbose_failures: int = 20):
+        self.err = err or sys.stderr
+        self.tty = hasattr(self.err, "isatty") and self.err.isatty()
+        self.progress = None
+        self.tasks: dict[tuple, int] = {}
+        self.last_plain: dict[tuple, float] = {}
+        self.failures_shown = 0
+        self.verbose_failures = verbose_failures
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self.console = Console(file=self.err)
+            self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                     console=self.console, transient=False)
+            self.progress.start()
+
+    def message(self, text):
+        if self.progress:
+            self.progress.console.print(text, markup=False, highlight=False)
+        else:
+            self.err.write(text + "\n")
+            self.err.flush()
+
+    def event(self, name, **f):
+        if name == "step_started":
+            self.message(f"▶ {f['step']}")
+        elif name == "progress":
+            key = (f["step"], f.get("kind"))
+            label = f"{f['step']} {f.get('kind') or ''}".strip()
+            if self.progress:
+                if key not in self.tasks:
+                    self.tasks[key] = self.progress.add_task(label, total=f.get("total"))
+                self.progress.update(self.tasks[key], completed=f["done"], total=f.get("total"))
+            else:
+                now = time.monotonic()
+                final = f.get("total") is not None and f["done"] >= f["total"]
+                if final or now - self.last_plain.get(key, 0) >= 5:
+                    self.last_plain[key] = now
+                    total = f"/{f['total']}" if f.get("total") is not None else ""
+                    self.message(f"  {label}: {f['done']}{total}")
+        elif name == "record_failed":
+            self.failures_shown += 1
+            if self.failures_shown <= self.verbose_failures:
+                self.message(f"  ✗ {f['kind']} {f['id']}: {f['reason']}")
+            elif self.failures_shown == self.verbose_failures + 1:
+                self.message("  … more failures: see `hdmigrate report`")
+        elif name == "step_finished":
+            counts = f.get("counts") or {}
+            text = ", ".join(f"{k} {v}" for k, v in counts.items() if not isinstance(v, dict))
+            self.message(f"✓ {f['step']}" + (f" ({text})" if text else ""))
+
+    def close(self):
+        if self.progress:
+            self.progress.stop()
+            self.progress = None
+
+
+# -- rendering a finished run --------------------------------------------------------------------
+
+def collect(store, run_id: int | None = None) -> dict:
+    """The outcome of a run (the last one by default) as one JSON-able document."""
+    run = store.run(run_id) if run_id else store.last_run()
+    if run is None:
+        return {"run": None, "summary": {}, "failures": [], "degradations": []}
+    failures = store.failures(run["id"])
+    degradations = [d for d in store.degradations() if d["run_id"] == run["id"]]
+    return {
+        "run": {k: run[k] for k in ("id", "started_at", "finished_at", "status", "dry_run", "exit_code", "since")},
+        "steps": [{k: s[k] for k in ("step", "status", "started_at", "finished_at", "counts")}
+                  for s in store.steps(run["id"])],
+        "summary": run.get("summary") or {},
+        "failures": failures,
+        "degradations": degradations,
+        "verify": store.get_state("verify_report"),
+    }
+
+
+def render_text(doc: dict) -> str:
+    run = doc.get("run")
+    if not run:
+        return "No run yet in this work directory."
+    lines = [f"Run {run['id']} ({'dry run' if run['dry_run'] else 'migration'}): {run['status']}, "
+             f"exit code {run['exit_code']}, {run['started_at']} → {run['finished_at'] or '…'}"]
+    kinds = (doc.get("summary") or {}).get("kinds") or {}
+    if kinds:
+        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        lines.append(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
+        for kind, c in kinds.items():
+            lines.append(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+    if doc["failures"]:
+        lines.append(f"\nFailures ({len(doc['failures'])}):")
+        for f in doc["failures"]:
+            field = f" [{f['field']}]" if f.get("field") else ""
+            lines.append(f"  {f['kind']} {f['id']}{field} ({f['step']}): {f['reason']}")
+    if doc["degradations"]:
+        lines.append(f"\nDegradations ({len(doc['degradations'])}):")
+        by_code: dict[str, int] = {}
+        for d in doc["degradations"]:
+            by_code[d["code"]] = by_code.get(d["code"], 0) + 1
+        for code, n in sorted(by_code.items()):
+            lines.append(f"  {code}: {n} records")
+        for d in doc["degradations"][:50]:
+            lines.append(f"  {d['kind']} {d['id']} {d['field']}: {d['code']} {d['detail'] or ''}".rstrip())
+        if len(doc["degradations"]) > 50:
+            lines.append(f"  … {len(doc['degradations']) - 50} more (see --format json)")
+    return "\n".join(lines)
+
+
+def render_junit(doc: dict) -> str:
+    """JUnit XML: one test case per failed record (so CI shows them), plus one passing case per kind."""
+    failures = doc.get("failures") or []
+    kinds = ((doc.get("summary") or {}).get("kinds") or {})
+    cases = []
+    for f in failures:
+        name = f"{f['kind']} {f['id']}"
+        cases.append(f'  <testcase classname={quoteattr("hdmigrate." + f["kind"])} name={quoteattr(name)}>\n'
+                     f'    <failure message={quoteattr(f["reason"])}>{escape(f["step"] + ": " + f["reason"])}</failure>\n'
+                     f'  </testcase>')
+    for kind, c in kinds.items():
+        cases.append(f'  <testcase classname="hdmigrate.kinds" name={quoteattr(kind)}>'
+                     f'<system-out>{escape(json.dumps(c))}</system-out></testcase>')
+    total = len(cases)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<testsuite name="hdmigrate" tests="{total}" failures="{len(failures)}" errors="0">\n'
+            + "\n".join(cases) + "\n</testsuite>\n")
