@@ -61,6 +61,9 @@ case "$SYSTEM:$ACTION" in
   rt:stop)   "$SHARED/request-tracker/stop.sh" "$WORKDIR" ;;
   django_helpdesk:setup)
     HD_PORT=$PORT "$SHARED/django-helpdesk/setup.sh" "$WORKDIR" >/dev/null
+    # The ticket custom field the django_helpdesk adapter stamps migrated tickets with (the API
+    # cannot create custom fields).
+    "$SHARED/django-helpdesk/manage.sh" "$WORKDIR" shell -c "from helpdesk.models import CustomField; CustomField.objects.get_or_create(name='hdmigrate_source_id', defaults={'label': 'hdmigrate source id', 'data_type': 'varchar', 'max_length': 200, 'required': False, 'staff_only': True})" >/dev/null
     echo "$WORKDIR/credentials.env" ;;
   django_helpdesk:start) HD_PORT=$PORT "$SHARED/django-helpdesk/start.sh" "$WORKDIR" >/dev/null; echo "$WORKDIR/credentials.env" ;;
   django_helpdesk:stop)  "$SHARED/django-helpdesk/stop.sh" "$WORKDIR" ;;

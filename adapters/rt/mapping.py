@@ -118,7 +118,9 @@ def user_to_canonical(user: dict) -> tuple[str, dict]:
              "created": rt_time(user.get("Created"))}
     active = str(user.get("Disabled") or "0") in ("0", "")
     if privileged:
-        record = {"id": person_id(name, True), "name": display, "email": email or "",
+        # The canonical agent needs an email; a placeholder in the reserved .invalid domain is
+        # flagged in extra so no target mistakes it for a real address.
+        record = {"id": person_id(name, True), "name": display, "email": email or f"{name}@unknown.invalid",
                   "role": "agent", "active": active, "extra": extra}
         if not email:
             extra["email_missing"] = True
@@ -189,7 +191,8 @@ def ticket_to_canonical(payload: dict):
             author = creator or author
         comment = {"id": txn_id, "ticket_id": tid, "author_id": author or requester,
                    "author_kind": (author or "c:")[:1] == "a" and "agent" or "contact",
-                   "public": kind != "Comment", "created_at": rt_time(txn.get("Created")),
+                   "public": kind != "Comment",
+                   "created_at": ticket["created_at"] if kind == "Create" and ticket["created_at"] else rt_time(txn.get("Created")),
                    "attachment_ids": [], "extra": {"rt_type": kind}}
         text = html = None
         for part in parts.get(txn_id, []):

@@ -1,0 +1,237 @@
+"""django-helpdesk 2.6 as a target, with the fidelity its API allows.
+
+Cannot be preserved through the API, always reported as degradations (dry run and load):
+ticket and follow-up times (`timestamp_not_preserved`: `created` is ignored, `date` read-only),
+follow-up authors (`author_not_preserved`: the API user is the author), a private opening
+message (`private_first_message`: "Ticket Opened" is public), agents and assignees (no user
+listing, user creation returns no id, staff cannot be made: `value_unmapped`), queues (no queue
+endpoint: every ticket goes to the plan's `queue`), Ccs, tags, type and channel, and file names
+outside the server's extension allow-list (`attachment_renamed`: ".txt" is appended, bytes kept).
+
+No customer mail: django-helpdesk mails the submitter on ticket creation and on public
+follow-ups, so the ticket is created without `submitter_email`, its follow-ups are posted, and the
+submitter, status and stamp are set last with a PATCH (which sends nothing).
+
+Idempotency: the ticket custom field `hdmigrate_source_id` (created by an admin, see
+docs/real-helpdesks.md) holds `<id>~partial` while follow-ups are written and `<id>` when the
+ticket is complete; a partial ticket found on resume is deleted and written again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.errors import RecordError, RecordRejected
+
+from . import mapping
+from .client import make_client
+
+
+class DjangoHelpdeskTarget(Target):
+    name = "django_helpdesk"
+    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
+                              Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE})
+    bundles_comments = True
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.http = make_client(ctx)
+        self.queue = int(ctx.config.get("queue", 1))
+        self.validate_types = bool(ctx.config.get("validate_attachment_types", True))
+        self.stamp_prefix = ctx.config.get("stamp_prefix", "")
+        self._stamps: dict[str, str] | None = None
+        self._has_stamp_field: bool | None = None
+
+    def check(self) -> None:
+        self.http.get_json("")
+
+    # ---- degradations (pure)
+    def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
+        rid = str(record.get("id"))
+        out: list[Degradation] = []
+
+        def add(field, code, detail):
+            out.append(Degradation(kind, rid, field, code, detail))
+
+        if kind in ("agent", "contact"):
+            if kind == "agent":
+                add("", "value_unmapped", "the API cannot list users, create staff or return new user ids; "
+                                          "agents are not created")
+        elif kind == "group":
+            add("", "value_unmapped", f"no queue endpoint: tickets go to queue {self.queue}")
+        elif kind == "custom_field":
+            add("", "value_unmapped", "custom fields cannot be created through the API")
+        elif kind == "ticket":
+            if record.get("created_at"):
+                add("created_at", "timestamp_not_preserved", "`created` is ignored on create")
+            if record.get("assignee_id"):
+                add("assignee_id", "value_unmapped", "agents cannot be resolved to user ids through the API")
+            if record.get("group_id"):
+                add("group_id", "value_unmapped", f"all tickets go to queue {self.queue}")
+            if record.get("status") in ("pending", "on_hold", "new"):
+                add("status", "value_unmapped", f"{record['status']} becomes Open")
+            for field in ("cc_ids", "tags", "type", "organization_id"):
+                if record.get(field):
+                    add(field, "value_unmapped", f"django-helpdesk's API has no {field}")
+            if record.get("channel"):
+                add("channel", "channel_not_preserved", "no channel")
+        elif kind == "comment":
+            if record.get("created_at"):
+                add("created_at", "timestamp_not_preserved", "follow-up `date` is read-only")
+            add("author_id", "author_not_preserved", "follow-ups are authored by the API user")
+            if record.get("channel"):
+                add("channel", "channel_not_preserved", "no channel")
+            if not isinstance(record.get("body_text"), str) and record.get("body_html"):
+                add("body_html", "value_unmapped", "HTML stored as the follow-up's plain text")
+            try:
+                siblings = ctx.comments(record["ticket_id"])
+            except Exception:  # noqa: BLE001
+                siblings = []
+            if siblings and str(siblings[0].get("id")) == rid and not record.get("public", True):
+                add("public", "private_first_message", "the opening follow-up is always public")
+        elif kind == "attachment":
+            if self.validate_types and not mapping.extension_allowed(record.get("file_name") or ""):
+                add("file_name", "attachment_renamed",
+                    "extension not in the server's allow-list: uploaded as <name>.txt, bytes unchanged")
+        return out
+
+    # ---- lookups
+    def _load_stamps(self) -> dict[str, str]:
+        if self._stamps is None:
+            stamps: dict[str, str] = {}
+            page = 1
+            while True:
+                r = self.http.request("GET", "tickets/", params={"page": page, "page_size": 500}, allow=(404,))
+                if r.status_code == 404:
+                    break
+                data = r.json()
+                for t in data.get("results", []):
+                    if f"custom_{mapping.STAMP_FIELD}" in t:
+                        self._has_stamp_field = True
+                        if t[f"custom_{mapping.STAMP_FIELD}"]:
+                            stamps[t[f"custom_{mapping.STAMP_FIELD}"]] = str(t["id"])
+                if not data.get("next"):
+                    break
+                page += 1
+            self._stamps = stamps
+        return self._stamps
+
+    def find_existing(self, kind: str, record: dict, ctx) -> str | None:
+        if kind == "ticket":
+            return self._load_stamps().get(f"{self.stamp_prefix}{record['id']}")
+        if kind in ("agent", "contact"):
+            return record.get("email") or None
+        if kind == "group":
+            return str(self.queue)
+        return None
+
+    # ---- writes
+    def write(self, kind: str, record: dict, ctx) -> WriteResult:
+        if kind in ("agent", "contact"):
+            # Contacts are plain submitter addresses; agents cannot be made staff or found by id.
+            return WriteResult(record.get("email") or f"none:{record['id']}")
+        if kind == "group":
+            return WriteResult(str(self.queue))
+        if kind == "custom_field":
+            return WriteResult(f"custom_{record['key']}")
+        if kind == "ticket":
+            return self._write_ticket(record, ctx)
+        raise RecordError(f"django_helpdesk: {kind} records are written with their ticket",
+                          kind=kind, id=record.get("id"))
+
+    def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> None:
+        name = att["file_name"]
+        data = Path(path).read_bytes()
+        ctype = att.get("content_type") or "application/octet-stream"
+        if self.validate_types and not mapping.extension_allowed(name):
+            name = name + ".txt"
+        r = self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
+                              files={"file": (name, data, ctype)}, allow=(400,))
+        if r.status_code == 400 and "extension" in r.text and name == att["file_name"]:
+            name = name + ".txt"
+            degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_renamed",
+                                    f"server refused the extension; uploaded as {name}"))
+            r = self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
+                                  files={"file": (name, data, ctype)})
+        elif r.status_code == 400:
+            raise RecordRejected(f"django_helpdesk refused attachment {att['id']}: {r.text[:200]}", status=400)
+
+    @staticmethod
+    def _text(comment: dict | None) -> str:
+        if not comment:
+            return ""
+        body = comment.get("body_text")
+        return body if isinstance(body, str) else (comment.get("body_html") or "")
+
+    def _write_ticket(self, record: dict, ctx) -> WriteResult:
+        rid = str(record["id"])
+        stamp = f"{self.stamp_prefix}{rid}"
+        stamps = self._load_stamps()
+        partial = stamps.get(stamp + mapping.PARTIAL)
+        if partial:
+            self.http.request("DELETE", f"tickets/{partial}/", allow=(404,))
+            stamps.pop(stamp + mapping.PARTIAL, None)
+        comments = list(ctx.comments(rid))
+        degr: list[Degradation] = []
+        first = comments[0] if comments else None
+        body = {"queue": self.queue, "title": record.get("subject") or "", "description": self._text(first),
+                "priority": mapping.PRIORITY_TO_HD.get(record.get("priority"), 3), "status": 1}
+        if self._has_stamp_field is not False:
+            body[f"custom_{mapping.STAMP_FIELD}"] = stamp + mapping.PARTIAL
+        r = self.http.request("POST", "tickets/", json=body)
+        created = r.json()
+        tid = str(created["id"])
+        if f"custom_{mapping.STAMP_FIELD}" in created:
+            self._has_stamp_field = True
+            stamps[stamp + mapping.PARTIAL] = tid
+        else:
+            self._has_stamp_field = False
+            self.ctx.log("django_helpdesk: no custom field hdmigrate_source_id; resumed runs may duplicate tickets")
+        children = {}
+        followups = created.get("followup_set") or []
+        for index, comment in enumerate(comments):
+            if index == 0 and followups:
+                fid = followups[0]["id"]
+            else:
+                fr = self.http.request("POST", "followups/", json={
+                    "ticket": int(tid), "comment": self._text(comment), "public": bool(comment.get("public"))})
+                fid = fr.json()["id"]
+            children[("comment", str(comment["id"]))] = str(fid)
+            for att, path in ctx.attachments(comment):
+                self._upload(fid, att, path, degr)
+                children[("attachment", str(att["id"]))] = str(fid)
+        final = {"status": mapping.STATUS_TO_HD.get(record.get("status"), 1)}
+        requester = ctx.person(record.get("requester_id"))
+        email = (ctx.record(requester[0], record["requester_id"]) or {}).get("email") if requester else None
+        if email:
+            final["submitter_email"] = email
+        if record.get("due_at"):
+            final["due_date"] = record["due_at"]
+        if (record.get("extra") or {}).get("resolution"):
+            final["resolution"] = record["extra"]["resolution"]
+        if self._has_stamp_field:
+            final[f"custom_{mapping.STAMP_FIELD}"] = stamp
+        for key, value in (record.get("custom_fields") or {}).items():
+            if f"custom_{key}" in created:
+                final[f"custom_{key}"] = value
+            else:
+                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", "value_unmapped",
+                                        f"no custom field {key!r} in django-helpdesk"))
+        self.http.request("PATCH", f"tickets/{tid}/", json=final)
+        if self._has_stamp_field:
+            stamps.pop(stamp + mapping.PARTIAL, None)
+            stamps[stamp] = tid
+        return WriteResult(tid, children=children, degradations=degr)
+
+    def delete(self, kind: str, target_id: str) -> None:
+        if kind == "ticket":
+            self.http.request("DELETE", f"tickets/{target_id}/", allow=(404,))
+
+    def count(self, kind: str) -> int | None:
+        if kind == "ticket":
+            return (self.http.get_json("tickets/", params={"page_size": 1}) or {}).get("count")
+        return None
+
+    def close(self) -> None:
+        self.http.close()
