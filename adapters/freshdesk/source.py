@@ -1,0 +1,557 @@
+"""Freshdesk as a source: fetch (paged, resumable) and to_canonical (pure).
+
+Streams and how they are read:
+- `ticket_fields`, `contact_fields`, `company_fields` -> `custom_field` records (custom fields
+  only; ticket fields keep their `cf_` key, contact/company fields their plain name).
+- `companies`, `groups`, `agents` (full lists), `contacts` (active, then `state=deleted`, then
+  `state=blocked`; delta runs with `_updated_since`).
+- `tickets`: `GET /tickets` shows only tickets created in the last 30 days unless
+  `updated_since` is given, and stops at page 300. We always pass `updated_since` and
+  `order_by=updated_at&order_type=asc`; when page 300 still has a next page, a new window starts
+  at the last `updated_at` seen. Each listed ticket is read once more with
+  `GET /tickets/{id}?include=conversations` (the list carries neither the description's
+  attachments nor the conversations; one detail call gets both, plus up to 10 conversations; a
+  ticket with more is completed from `/tickets/{id}/conversations`). The description becomes the
+  ticket's first comment (id `<ticket id>-description`).
+- `archived_tickets`: archived tickets appear in no list. Ids missing between 1 and the highest
+  ticket id seen are probed with `GET /tickets/archived/{id}` (404 = deleted, skipped).
+- `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`.
+Agents and contacts are both Freshdesk users with one id space; canonical ids are prefixed
+(`a<id>` agents, `c<id>` contacts). Which user ids are agents is looked up at fetch time and
+written into the raw payload (`_hdm_agent_ids`), so to_canonical stays pure.
+Cursors are JSON strings committed by the engine after each page; an interrupted extract resumes
+at the page after the last staged one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from hdmigrate.adapter import Capability, Page, Source
+from hdmigrate.errors import FatalApiError
+
+from . import mapping as m
+from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
+
+EPOCH = "1970-01-01T00:00:00Z"
+MAX_LIST_PAGE = 300          # Freshdesk stops listing tickets here
+CONVERSATIONS_IN_DETAIL = 10  # include=conversations returns at most this many
+INLINE_IMG = re.compile(r"<img\b[^>]*>", re.I)
+ATTR = re.compile(r'([\w-]+)\s*=\s*"([^"]*)"')
+
+STREAMS = ("ticket_fields", "contact_fields", "company_fields", "companies", "groups", "agents",
+           "contacts", "tickets", "archived_tickets", "satisfaction_ratings")
+TICKET_DROP_FROM_EXTRA = {"id", "subject", "status", "requester_id", "priority", "type", "source",
+                          "responder_id", "group_id", "company_id", "tags", "custom_fields", "due_by",
+                          "created_at", "updated_at", "description", "description_text",
+                          "attachments", "conversations"}
+
+
+def person_id(user_id, agent_ids) -> str | None:
+    if user_id is None:
+        return None
+    return ("a" if int(user_id) in agent_ids else "c") + str(user_id)
+
+
+def _hints(payload: dict) -> set[int]:
+    return {int(x) for x in payload.get("_hdm_agent_ids") or []}
+
+
+def _without(d: dict, drop) -> dict:
+    return {k: v for k, v in d.items() if k not in drop and not k.startswith("_hdm")}
+
+
+def inline_images(html: str | None) -> list[dict]:
+    """Inline images Freshdesk keeps out of `attachments`: <img data-id=... src=".../inline/attachment?token=...">."""
+    out = []
+    for tag in INLINE_IMG.findall(html or ""):
+        attrs = dict(ATTR.findall(tag))
+        src = attrs.get("src", "")
+        if "/inline/attachment" in src or attrs.get("data-id"):
+            out.append({"id": attrs.get("data-id") or str(abs(hash(src))), "url": src})
+    return out
+
+
+class FreshdeskSource(Source):
+    name = "freshdesk"
+    capabilities = frozenset({Capability.INCREMENTAL, Capability.PRIVATE_NOTES, Capability.ATTACHMENTS,
+                              Capability.INLINE_IMAGES, Capability.CUSTOM_FIELDS,
+                              Capability.SATISFACTION_RATINGS})
+    default_rate_limit = DEFAULT_RATE_LIMIT
+
+    def __init__(self, ctx, transport=None):
+        super().__init__(ctx)
+        cfg = ctx.config
+        self.client = FreshdeskClient(cfg.get("url", ""), ctx.secrets.get("api_key", ""),
+                                      rate_limit=ctx.rate_limit, transport=transport)
+        self.archived = cfg.get("archived", True)
+        self._agent_ids: set[int] | None = None
+        self._status_names: dict[int, str] | None = None
+        self._seen_ticket_ids: set[int] = set()
+        self._seen_file = Path(ctx.workdir) / "freshdesk-ticket-ids.json" if ctx.workdir else None
+
+    # --- checks ---------------------------------------------------------------------------
+    def check(self) -> None:
+        me = self.client.get_json("agents/me")
+        if not isinstance(me, dict) or "id" not in me:
+            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key")
+
+    def discover(self) -> dict:
+        fields = self.client.all("ticket_fields")
+        status = next((f for f in fields if f.get("name") == "status"), {})
+        return {
+            "statuses": {k: v[0] if isinstance(v, list) else v for k, v in (status.get("choices") or {}).items()},
+            "priorities": {str(k): v for k, v in m.PRIORITY_TO_CANONICAL.items()},
+            "groups": [g["name"] for g in self.client.all("groups")],
+            "agents": [a.get("contact", {}).get("email") for a in self.client.all("agents")],
+            "fields": [f["name"] for f in fields if not f.get("default")],
+            "counts": {},
+        }
+
+    def streams(self) -> list[str]:
+        return list(STREAMS)
+
+    # --- lookups kept for the fetch ---------------------------------------------------------
+    def agent_ids(self) -> set[int]:
+        if self._agent_ids is None:
+            self._agent_ids = {int(a["id"]) for a in self.client.all("agents")}
+        return self._agent_ids
+
+    def status_names(self) -> dict[int, str]:
+        if self._status_names is None:
+            names = {}
+            for f in self.client.all("ticket_fields"):
+                if f.get("name") == "status" and isinstance(f.get("choices"), dict):
+                    for code, labels in f["choices"].items():
+                        try:
+                            names[int(code)] = labels[0] if isinstance(labels, list) else str(labels)
+                        except (TypeError, ValueError):
+                            pass
+            self._status_names = names
+        return self._status_names
+
+    # --- fetch ----------------------------------------------------------------------------
+    def fetch(self, stream: str, cursor: str | None = None, since: str | None = None) -> Iterator[Page]:
+        state = json.loads(cursor) if cursor else {}
+        if stream in ("ticket_fields", "contact_fields", "company_fields", "companies", "groups", "agents"):
+            yield from self._simple(stream, state)
+        elif stream == "contacts":
+            yield from self._contacts(state, since)
+        elif stream == "tickets":
+            yield from self._tickets(state, since)
+        elif stream == "archived_tickets":
+            yield from self._archived(state)
+        elif stream == "satisfaction_ratings":
+            yield from self._ratings(state, since)
+        else:
+            raise ValueError(f"freshdesk: unknown stream {stream!r}")
+
+    def _simple(self, stream: str, state: dict) -> Iterator[Page]:
+        start = int(state.get("page", 1))
+        got = False
+        for page, items, has_next in self.client.pages(stream, start_page=start):
+            got = True
+            if stream == "agents" and self._agent_ids is not None:
+                self._agent_ids |= {int(a["id"]) for a in items}
+            yield Page([(str(i.get("id", i.get("name"))), i) for i in items],
+                       cursor=json.dumps({"page": page + 1}) if has_next else None, done=not has_next)
+        if not got:
+            yield Page([], None, True)
+
+    def _contacts(self, state: dict, since: str | None) -> Iterator[Page]:
+        phases = [None, "deleted", "blocked"]
+        phase = int(state.get("phase", 0))
+        page0 = int(state.get("page", 1))
+        since = since or state.get("since")
+        stamp = state.get("stamp")
+        for i in range(phase, len(phases)):
+            params = {}
+            if phases[i]:
+                params["state"] = phases[i]
+            if since:
+                params["_updated_since"] = since
+            last = None
+            for page, items, has_next in self.client.pages("contacts", params, start_page=page0 if i == phase else 1):
+                for c in items:
+                    stamp = max(stamp or "", c.get("updated_at") or "") or None
+                last = (page, has_next)
+                final = i == len(phases) - 1 and not has_next
+                nxt = ({"phase": i, "page": page + 1} if has_next else {"phase": i + 1, "page": 1})
+                nxt.update(since=since, stamp=stamp)
+                if final:
+                    nxt = {"since": stamp or since}
+                yield Page([("c" + str(c["id"]), c) for c in items], cursor=json.dumps(nxt), done=final)
+            if last is None and i == len(phases) - 1:
+                yield Page([], json.dumps({"since": stamp or since}), True)
+
+    # tickets -----------------------------------------------------------------------------
+    def _ticket_payload(self, ticket: dict, archived: bool = False) -> dict:
+        tid = ticket["id"]
+        prefix = f"tickets/archived/{tid}" if archived else f"tickets/{tid}"
+        if archived:
+            detail = ticket
+            convs = self.client.all(f"{prefix}/conversations")
+        else:
+            detail = self.client.get_json(prefix, {"include": "conversations"}, allow=(404,)) or dict(ticket)
+            convs = detail.get("conversations")
+            if convs is None or len(convs) >= CONVERSATIONS_IN_DETAIL:
+                convs = self.client.all(f"{prefix}/conversations")
+        detail = dict(detail)
+        detail["conversations"] = convs
+        agents = self.agent_ids()
+        users = {detail.get("requester_id"), detail.get("responder_id")} | {c.get("user_id") for c in convs}
+        detail["_hdm_agent_ids"] = sorted(int(u) for u in users if u is not None and int(u) in agents)
+        name = self.status_names().get(int(detail.get("status") or 0))
+        if name:
+            detail["_hdm_status_name"] = name
+        if archived:
+            detail["_hdm_archived"] = True
+        return detail
+
+    def _tickets(self, state: dict, since: str | None) -> Iterator[Page]:
+        window = since or state.get("since") or EPOCH
+        page = int(state.get("page", 1))
+        high = state.get("high")
+        self._load_seen()
+        while True:
+            params = {"updated_since": window, "order_by": "updated_at", "order_type": "asc"}
+            restart = None
+            for number, items, has_next in self.client.pages("tickets", params, start_page=page,
+                                                             max_page=MAX_LIST_PAGE):
+                out = []
+                for t in items:
+                    self._seen_ticket_ids.add(int(t["id"]))
+                    high = max(high or "", t.get("updated_at") or "") or None
+                    out.append((str(t["id"]), self._ticket_payload(t)))
+                self._save_seen()
+                if has_next and number >= MAX_LIST_PAGE:
+                    last = items[-1].get("updated_at") or window
+                    restart = last if last != window else _plus_one_second(window)
+                    yield Page(out, cursor=json.dumps({"since": restart, "page": 1, "high": high}))
+                elif has_next:
+                    yield Page(out, cursor=json.dumps({"since": window, "page": number + 1, "high": high}))
+                else:
+                    yield Page(out, cursor=json.dumps({"since": high or window, "page": 1}), done=True)
+                    return
+            if restart is None:
+                yield Page([], cursor=json.dumps({"since": high or window, "page": 1}), done=True)
+                return
+            window, page = restart, 1
+
+    def _archived(self, state: dict) -> Iterator[Page]:
+        if not self.archived:
+            yield Page([], None, True)
+            return
+        self._load_seen()
+        if not self._seen_ticket_ids:
+            yield Page([], None, True)
+            return
+        top = max(self._seen_ticket_ids)
+        probe = [i for i in range(int(state.get("next", 1)), top + 1) if i not in self._seen_ticket_ids]
+        batch: list = []
+        for n, tid in enumerate(probe):
+            t = self.client.get_json(f"tickets/archived/{tid}", allow=(404,))
+            if isinstance(t, dict) and t.get("id") is not None:
+                batch.append((str(t["id"]), self._ticket_payload(t, archived=True)))
+            if len(batch) >= 20 or n == len(probe) - 1:
+                yield Page(batch, cursor=json.dumps({"next": tid + 1}), done=n == len(probe) - 1)
+                batch = []
+        if not probe:
+            yield Page([], None, True)
+
+    def _ratings(self, state: dict, since: str | None) -> Iterator[Page]:
+        created_since = since or state.get("since") or EPOCH
+        start = int(state.get("page", 1))
+        high = state.get("high")
+        got = False
+        for page, items, has_next in self.client.pages("surveys/satisfaction_ratings",
+                                                       {"created_since": created_since}, start_page=start):
+            got = True
+            for r in items:
+                high = max(high or "", r.get("updated_at") or r.get("created_at") or "") or None
+            cur = ({"since": created_since, "page": page + 1, "high": high} if has_next
+                   else {"since": high or created_since})
+            yield Page([(str(r["id"]), r) for r in items], cursor=json.dumps(cur), done=not has_next)
+        if not got:
+            yield Page([], json.dumps({"since": created_since}), True)
+
+    def _load_seen(self) -> None:
+        if not self._seen_ticket_ids and self._seen_file and self._seen_file.exists():
+            try:
+                self._seen_ticket_ids = set(json.loads(self._seen_file.read_text()))
+            except (ValueError, OSError):
+                pass
+
+    def _save_seen(self) -> None:
+        if self._seen_file:
+            try:
+                tmp = self._seen_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(sorted(self._seen_ticket_ids)))
+                tmp.replace(self._seen_file)
+            except OSError:
+                pass
+
+    # --- attachments ----------------------------------------------------------------------
+    def fetch_attachment(self, record: dict) -> bytes:
+        extra = record.get("extra") or {}
+        url = extra.get("attachment_url") or extra.get("inline_url")
+        if not url:
+            raise FatalApiError(f"freshdesk: attachment {record.get('id')} has no URL")
+        try:
+            return self.client.download(url)
+        except Exception:
+            # Freshdesk attachment URLs are pre-signed and expire after 5 minutes: re-read the
+            # ticket (or its conversations) for a fresh URL and try once more.
+            fresh = self._fresh_url(record)
+            if not fresh or fresh == url:
+                raise
+            return self.client.download(fresh)
+
+    def _fresh_url(self, record: dict) -> str | None:
+        extra = record.get("extra") or {}
+        tid = record.get("ticket_id")
+        if not tid:
+            return None
+        prefix = f"tickets/archived/{tid}" if extra.get("archived") else f"tickets/{tid}"
+        want = str(extra.get("freshdesk_id", record.get("id")))
+        candidates = []
+        t = self.client.get_json(prefix, allow=(404,)) or {}
+        candidates += [("", t.get("description") or "", t.get("attachments") or [])]
+        for c in self.client.all(f"{prefix}/conversations"):
+            candidates.append(("", c.get("body") or "", c.get("attachments") or []))
+        for _, html, atts in candidates:
+            for a in atts:
+                if str(a.get("id")) == want:
+                    return a.get("attachment_url")
+            for img in inline_images(html):
+                if "inline-" + img["id"] == record.get("id"):
+                    return img["url"]
+        return None
+
+    # --- to_canonical (pure) --------------------------------------------------------------
+    def to_canonical(self, stream: str, payload: dict) -> Iterator[tuple[str, dict]]:
+        if stream in m.ENTITY_OF_STREAM:
+            if not payload.get("default"):
+                yield "custom_field", field_record(m.ENTITY_OF_STREAM[stream], payload)
+        elif stream == "companies":
+            yield "organization", company_record(payload)
+        elif stream == "groups":
+            yield "group", group_record(payload)
+        elif stream == "agents":
+            yield "agent", agent_record(payload)
+        elif stream == "contacts":
+            yield "contact", contact_record(payload)
+        elif stream in ("tickets", "archived_tickets"):
+            yield from ticket_records(payload)
+        elif stream == "satisfaction_ratings":
+            yield "satisfaction_rating", rating_record(payload)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _plus_one_second(stamp: str) -> str:
+    from datetime import timedelta
+    t = m.parse_time(stamp)
+    return (t + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ") if t else stamp
+
+
+def _times(payload: dict) -> dict:
+    out = {}
+    for k in ("created_at", "updated_at"):
+        v = m.rfc3339(payload.get(k))
+        if v:
+            out[k] = v
+    return out
+
+
+def field_record(entity: str, f: dict) -> dict:
+    choices = f.get("choices")
+    options = None
+    if isinstance(choices, list):
+        options = [{"value": str(c), "label": str(c)} for c in choices]
+    elif isinstance(choices, dict):
+        options = [{"value": str(k), "label": str(k)} for k in choices]
+    rec = {"id": f"{entity}:{f['name']}", "entity": entity, "key": f["name"],
+           "type": m.field_type_to_canonical(f.get("type", "")), "title": f.get("label") or f["name"],
+           "required": bool(f.get("required_for_agents")), "active": True, **_times(f),
+           "extra": _without(f, {"name", "label", "choices", "created_at", "updated_at"})}
+    rec["extra"]["source_type"] = f.get("type")
+    if options is not None:
+        rec["options"] = options
+    return rec
+
+
+def company_record(c: dict) -> dict:
+    notes = "\n\n".join(x for x in (c.get("description"), c.get("note")) if x)
+    rec = {"id": str(c["id"]), "name": c.get("name") or f"company {c['id']}",
+           "domains": list(c.get("domains") or []), "custom_fields": dict(c.get("custom_fields") or {}),
+           **_times(c), "extra": _without(c, {"id", "name", "domains", "custom_fields", "created_at",
+                                               "updated_at"})}
+    if notes:
+        rec["notes"] = notes
+    return rec
+
+
+def group_record(g: dict) -> dict:
+    rec = {"id": str(g["id"]), "name": g.get("name") or f"group {g['id']}", **_times(g),
+           "extra": _without(g, {"id", "name", "description", "created_at", "updated_at"})}
+    if g.get("description"):
+        rec["description"] = g["description"]
+    return rec
+
+
+def agent_record(a: dict) -> dict:
+    c = a.get("contact") or {}
+    role = "light" if a.get("occasional") else "agent"
+    rec = {"id": "a" + str(a["id"]), "name": c.get("name") or c.get("email") or f"agent {a['id']}",
+           "email": c.get("email") or "", "role": role,
+           "group_ids": [str(g) for g in a.get("group_ids") or []], "active": bool(c.get("active", True)),
+           **_times(a), "extra": _without(a, {"id", "group_ids", "created_at", "updated_at"})}
+    return rec
+
+
+def _iana(tz: str | None) -> str | None:
+    return tz if tz and "/" in tz else None
+
+
+def contact_record(c: dict) -> dict:
+    phones = [p for p in (c.get("phone"), c.get("mobile")) if p]
+    rec = {"id": "c" + str(c["id"]), "name": c.get("name") or c.get("email") or f"contact {c['id']}",
+           "email": c.get("email"), "emails": list(c.get("other_emails") or []),
+           "phones": [str(p) for p in phones], "tags": list(c.get("tags") or []),
+           "custom_fields": dict(c.get("custom_fields") or c.get("custom_field") or {}),
+           "active": not c.get("deleted", False), **_times(c),
+           "extra": _without(c, {"id", "name", "email", "other_emails", "phone", "mobile", "tags",
+                                 "custom_fields", "custom_field", "company_id", "customer_id",
+                                 "description", "created_at", "updated_at"})}
+    org = c.get("company_id") or c.get("customer_id")
+    if org is not None:
+        rec["organization_id"] = str(org)
+    if c.get("language"):
+        rec["language"] = c["language"]
+    tz = _iana(c.get("time_zone"))
+    if tz:
+        rec["time_zone"] = tz
+    if c.get("description"):
+        rec["notes"] = c["description"]
+    return rec
+
+
+def _attachment(att: dict, comment_id: str, ticket_id: str, archived: bool) -> dict:
+    rec = {"id": str(att["id"]), "comment_id": comment_id, "ticket_id": ticket_id,
+           "file_name": att.get("name") or f"attachment-{att['id']}",
+           "content_type": att.get("content_type") or "application/octet-stream",
+           "size": int(att.get("size", att.get("file_size")) or 0), "inline": False, **_times(att),
+           "extra": {"attachment_url": att.get("attachment_url"), "freshdesk_id": att["id"]}}
+    if archived:
+        rec["extra"]["archived"] = True
+    return rec
+
+
+def _inline(img: dict, comment_id: str, ticket_id: str, archived: bool) -> dict:
+    rec = {"id": "inline-" + img["id"], "comment_id": comment_id, "ticket_id": ticket_id,
+           "file_name": f"inline-{img['id']}", "content_type": "application/octet-stream",
+           "size": 0, "inline": True, "content_id": img["id"],
+           "extra": {"inline_url": img["url"], "size_unknown": True}}
+    if archived:
+        rec["extra"]["archived"] = True
+    return rec
+
+
+def ticket_records(t: dict) -> Iterator[tuple[str, dict]]:
+    agents = _hints(t)
+    tid = str(t["id"])
+    archived = bool(t.get("_hdm_archived"))
+    status, exact = m.status_to_canonical(t.get("status"), t.get("_hdm_status_name"))
+    channel = m.channel_to_canonical(t.get("source"))
+    extra = _without(t, TICKET_DROP_FROM_EXTRA)
+    if not exact:
+        extra["source_status"] = t.get("status")
+        if t.get("_hdm_status_name"):
+            extra["source_status_name"] = t["_hdm_status_name"]
+    extra["source"] = t.get("source")
+    if archived:
+        extra["archived"] = True
+    ticket = {"id": tid, "number": tid, "subject": t.get("subject") or "", "status": status,
+              "requester_id": person_id(t.get("requester_id"), agents) or "c0",
+              "tags": list(t.get("tags") or []), "custom_fields": dict(t.get("custom_fields") or {}),
+              **_times(t), "extra": extra}
+    if channel:
+        ticket["channel"] = channel
+    prio = m.priority_to_canonical(t.get("priority"))
+    if prio:
+        ticket["priority"] = prio
+    ttype = m.type_to_canonical(t.get("type"))
+    if ttype:
+        ticket["type"] = ttype
+    elif t.get("type"):
+        extra["source_type"] = t["type"]
+    if t.get("responder_id") is not None:
+        ticket["assignee_id"] = "a" + str(t["responder_id"])
+    if t.get("group_id") is not None:
+        ticket["group_id"] = str(t["group_id"])
+    if t.get("company_id") is not None:
+        ticket["organization_id"] = str(t["company_id"])
+    if t.get("due_by"):
+        ticket["due_at"] = m.rfc3339(t["due_by"])
+    stats = t.get("stats") or {}
+    if stats.get("resolved_at"):
+        ticket["solved_at"] = m.rfc3339(stats["resolved_at"])
+    yield "ticket", ticket
+
+    # The description is the opening message.
+    if t.get("description") is not None or t.get("description_text") is not None or t.get("attachments"):
+        cid = f"{tid}-description"
+        atts = [_attachment(a, cid, tid, archived) for a in t.get("attachments") or []]
+        imgs = [_inline(i, cid, tid, archived) for i in inline_images(t.get("description"))]
+        comment = {"id": cid, "ticket_id": tid, "author_id": ticket["requester_id"],
+                   "author_kind": "agent" if ticket["requester_id"].startswith("a") else "contact",
+                   "public": True, "body_html": t.get("description") or "",
+                   "attachment_ids": [a["id"] for a in atts + imgs], "extra": {"description": True}}
+        if t.get("description_text") is not None:
+            comment["body_text"] = t["description_text"]
+        if channel:
+            comment["channel"] = channel
+        if t.get("created_at"):
+            comment["created_at"] = m.rfc3339(t["created_at"])
+        yield "comment", comment
+        for a in atts + imgs:
+            yield "attachment", a
+
+    for c in t.get("conversations") or []:
+        cid = str(c["id"])
+        author = person_id(c.get("user_id"), agents) or ticket["requester_id"]
+        atts = [_attachment(a, cid, tid, archived) for a in c.get("attachments") or []]
+        imgs = [_inline(i, cid, tid, archived) for i in inline_images(c.get("body"))]
+        comment = {"id": cid, "ticket_id": tid, "author_id": author,
+                   "author_kind": "agent" if author.startswith("a") else "contact",
+                   "public": not c.get("private", False), "body_html": c.get("body") or "",
+                   "attachment_ids": [a["id"] for a in atts + imgs], **_times(c),
+                   "extra": _without(c, {"id", "ticket_id", "user_id", "private", "body", "body_text",
+                                         "attachments", "created_at", "updated_at"})}
+        if c.get("body_text") is not None:
+            comment["body_text"] = c["body_text"]
+        ch = m.conversation_channel(c.get("source"), channel)
+        if ch:
+            comment["channel"] = ch
+        yield "comment", comment
+        for a in atts + imgs:
+            yield "attachment", a
+
+
+def rating_record(r: dict) -> dict:
+    ratings = r.get("ratings") or {}
+    raw = ratings.get("default_question", next(iter(ratings.values()), None) if ratings else None)
+    score, scale = m.csat_to_canonical(raw)
+    rec = {"id": str(r["id"]), "ticket_id": str(r.get("ticket_id")), "score": score, "scale": scale,
+           **_times(r), "extra": _without(r, {"id", "ticket_id", "feedback", "user_id", "created_at",
+                                              "updated_at"})}
+    if r.get("feedback"):
+        rec["comment"] = r["feedback"]
+    if r.get("user_id") is not None:
+        rec["contact_id"] = "c" + str(r["user_id"])
+    return rec

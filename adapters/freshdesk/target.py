@@ -1,0 +1,682 @@
+"""Freshdesk as a target.
+
+What Freshdesk v2 cannot do, and what this target does instead (api-facts.md section 2):
+- No backdating (create-ticket and notes take no `created_at`): every description and note starts
+  with a visible origin line (original time, author, channel, public/private, and the stamp
+  `hdm-<source id>`), and `timestamp_not_preserved` is reported per ticket and comment.
+- Replies (`/reply`) e-mail the requester, so every later comment is written as a note:
+  public comments as public notes (`private: false`), private ones as private notes, with
+  `user_id` = the author and `incoming` = the author is a contact; no `notify_emails` is sent.
+  Ticket creation itself runs the account's automations and new-ticket e-mails; no API switch
+  exists, so `check()`/`discover()` list the rules the user must switch off first.
+- The opening message is always the public description; a private first comment becomes a
+  public placeholder description plus the private note (`private_first_message`).
+- Attachments go multipart with the comment that owns them; all files of one ticket must stay
+  under 20 MB together: the ones that do not fit (in comment order) are left out, reported as
+  `attachment_too_large`, and their bytes stay in staging.
+- Re-runs never duplicate: tickets carry the tag `hdm-<source id>` (found again through
+  `GET /tickets?requester_id=`, which has no search-index lag), notes carry the stamp in their
+  origin line (found in `/tickets/{id}/conversations`), contacts are matched by e-mail, then
+  `unique_external_id` `hdm-<source id>`, companies and groups by name, agents by e-mail.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.errors import FatalApiError, RecordError, RecordRejected
+
+from . import mapping as m
+from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
+
+MAX_TICKET_ATTACHMENTS = 20 * 1024 * 1024
+EPOCH = "1970-01-01T00:00:00Z"
+AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
+SUPPORTED_LANGUAGES = {"ar", "ca", "cs", "da", "de", "en", "es", "et", "fi", "fr", "he", "hu", "id", "it",
+                       "ja", "ko", "lv", "nb", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "th", "tr",
+                       "uk", "vi", "zh"}
+
+
+def stamp(source_id: str) -> str:
+    return f"hdm-{source_id}"
+
+
+class FreshdeskTarget(Target):
+    name = "freshdesk"
+    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
+                              Capability.CREATE_CUSTOM_FIELDS, Capability.SATISFACTION_RATINGS,
+                              Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE})
+    default_rate_limit = DEFAULT_RATE_LIMIT
+
+    def __init__(self, ctx, transport=None, **http_options):
+        super().__init__(ctx)
+        self.client = FreshdeskClient(ctx.config.get("url", ""), ctx.secrets.get("api_key", ""),
+                                      rate_limit=ctx.rate_limit, transport=transport, **http_options)
+        self._agents: dict[str, int] | None = None      # email -> agent id
+        self._agent_ids: set[int] = set()
+        self._fields: dict[str, dict] = {}               # entity -> {name: field}
+        self._field_map_file = Path(ctx.workdir) / "freshdesk-field-map.json" if ctx.workdir else None
+        self._field_map: dict[str, str] = self._load_field_map()   # "entity:key" -> freshdesk name
+        self._companies: dict[str, int] | None = None
+        self._groups: dict[str, int] | None = None
+        self._ratings: dict[str, int] | None = None
+
+    # --- account state (read-only lookups, cached) ------------------------------------------
+    def agents(self) -> dict[str, int]:
+        if self._agents is None:
+            self._agents = {}
+            for a in self.client.all("agents"):
+                email = ((a.get("contact") or {}).get("email") or "").lower()
+                self._agent_ids.add(int(a["id"]))
+                if email:
+                    self._agents[email] = int(a["id"])
+        return self._agents
+
+    def fields(self, entity: str) -> dict[str, dict]:
+        if entity not in self._fields:
+            self._fields[entity] = {f["name"]: f for f in self.client.all(m.FIELDS_PATH[entity])}
+        return self._fields[entity]
+
+    def _load_field_map(self) -> dict[str, str]:
+        if self._field_map_file and self._field_map_file.exists():
+            try:
+                return json.loads(self._field_map_file.read_text())
+            except (ValueError, OSError):
+                pass
+        return {}
+
+    def _save_field_map(self) -> None:
+        if self._field_map_file:
+            tmp = self._field_map_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._field_map, sort_keys=True))
+            tmp.replace(self._field_map_file)
+
+    def automation_warnings(self) -> list[str]:
+        out = []
+        for type_id, label in AUTOMATION_TYPES.items():
+            try:
+                rules = self.client.get_json(f"automations/{type_id}/rules", allow=(403, 404)) or []
+            except FatalApiError:
+                rules = []
+            active = [r.get("name", "?") for r in rules if isinstance(r, dict) and r.get("active", True)]
+            if active:
+                out.append(f"Freshdesk automations on {label} are active and will run on migrated tickets: "
+                           + ", ".join(active) + " (switch them off for the migration)")
+        out.append("Freshdesk sends its new-ticket e-mail notifications on every API-created ticket; switch "
+                   "off Admin > Email Notifications (requester: 'New ticket created', agents: 'New ticket "
+                   "created', 'Ticket assigned') before the migration. Comments are written as notes "
+                   "without notify_emails, so they notify nobody.")
+        return out
+
+    def check(self) -> None:
+        me = self.client.get_json("agents/me")
+        if not isinstance(me, dict) or "id" not in me:
+            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key")
+        for line in self.automation_warnings():
+            self.ctx.log(line)
+
+    def discover(self) -> dict:
+        tf = self.fields("ticket")
+        status = (tf.get("status") or {}).get("choices") or {}
+        return {
+            "statuses": {k: v[0] if isinstance(v, list) else v for k, v in status.items()},
+            "priorities": {str(k): v for k, v in m.PRIORITY_TO_CANONICAL.items()},
+            "types": (tf.get("ticket_type") or {}).get("choices") or [],
+            "groups": sorted(self._group_map()),
+            "agents": sorted(self.agents()),
+            "fields": {e: [n for n, f in self.fields(e).items() if not f.get("default")]
+                       for e in ("ticket", "contact", "organization")},
+            "warnings": self.automation_warnings(),
+            "counts": {},
+        }
+
+    def _group_map(self) -> dict[str, int]:
+        if self._groups is None:
+            self._groups = {g["name"].lower(): int(g["id"]) for g in self.client.all("groups")}
+        return self._groups
+
+    def _company_map(self) -> dict[str, int]:
+        if self._companies is None:
+            self._companies = {c["name"].lower(): int(c["id"]) for c in self.client.all("companies")}
+        return self._companies
+
+    def _type_choices(self) -> list[str] | None:
+        try:
+            return list((self.fields("ticket").get("ticket_type") or {}).get("choices") or [])
+        except Exception:  # noqa: BLE001 - dry run without a reachable target: assume defaults
+            return None
+
+    # --- degradations (no writes) -------------------------------------------------------------
+    def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
+        rid = str(record.get("id"))
+        out: list[Degradation] = []
+
+        def add(field, code, detail=""):
+            out.append(Degradation(kind, rid, field, code, detail))
+
+        if kind == "ticket":
+            if record.get("created_at"):
+                add("created_at", "timestamp_not_preserved",
+                    f"Freshdesk cannot backdate; original {record['created_at']} is in the description's origin line")
+            channel = record.get("channel")
+            _, exact = m.channel_from_canonical(channel, (ctx.mapping or {}).get("channel"))
+            if not exact:
+                add("channel", "channel_not_preserved", f"no Freshdesk source for {channel!r}; written as Portal, "
+                    "original named in the origin line")
+            status = record.get("status")
+            if status in m.STATUS_NEAREST_ONLY and status not in ((ctx.mapping or {}).get("status") or {}):
+                add("status", "value_unmapped", f"{status!r} has no Freshdesk status; written as "
+                    f"{m.status_from_canonical(status)}")
+            if record.get("type") and m.type_from_canonical(record["type"], self._type_choices(),
+                                                            (ctx.mapping or {}).get("type")) is None:
+                add("type", "value_unmapped", f"ticket type {record['type']!r} is not a Freshdesk type here")
+            comments = ctx.comments(rid) if hasattr(ctx, "comments") else []
+            first = comments[0] if comments else None
+            if first is not None and not first.get("public", True):
+                add("public", "private_first_message", "the opening message is private: the ticket gets a public "
+                    "placeholder description and the message follows as a private note")
+            if first is not None and first.get("public", True) and first.get("author_id") != record.get("requester_id"):
+                add("author_id", "author_not_preserved", "the description is always the requester's; its "
+                    "original author is named in the origin line")
+            due = m.parse_time(record.get("due_at"))
+            if record.get("due_at"):
+                add("due_at", "timestamp_not_preserved", "Freshdesk sets due dates from its SLA policies; the "
+                    "original due date is kept in the origin line")
+            del due
+        elif kind == "comment":
+            if record.get("created_at"):
+                add("created_at", "timestamp_not_preserved",
+                    f"Freshdesk cannot backdate; original {record['created_at']} is in the origin line")
+            if record.get("channel"):
+                add("channel", "channel_not_preserved", f"written as a note; channel {record['channel']!r} is "
+                    "named in the origin line")
+            for att, path, code, detail in self._attachment_plan(record, ctx)[1]:
+                out.append(Degradation("attachment", str(att.get("id")), "size", code, detail))
+        elif kind == "satisfaction_rating":
+            if record.get("created_at"):
+                add("created_at", "timestamp_not_preserved", "Freshdesk stores the rating with the time of the migration")
+        elif kind == "contact":
+            if record.get("time_zone"):
+                add("time_zone", "value_unmapped", "Freshdesk takes its own time zone names; left unset")
+            lang = (record.get("language") or "").split("-")[0].lower()
+            if record.get("language") and lang not in SUPPORTED_LANGUAGES:
+                add("language", "value_unmapped", f"language {record['language']!r} left unset")
+        return out
+
+    # --- attachments ------------------------------------------------------------------------
+    def _attachment_plan(self, comment: dict, ctx):
+        """(files to send [(name, path, content_type, att)], skipped [(att, path, code, detail)])
+        for one comment: the ticket's files in comment order, until 20 MB are used."""
+        send, skipped = [], []
+        if not comment.get("attachment_ids") or not hasattr(ctx, "attachments"):
+            return send, skipped
+        used = 0
+        for c in ctx.comments(comment["ticket_id"]):
+            pairs = ctx.attachments(c) if c.get("attachment_ids") else []
+            for att, path in pairs:
+                size = _size(att, path)
+                mine = c.get("id") == comment.get("id")
+                if size == 0:
+                    if mine:
+                        skipped.append((att, path, "attachment_empty", "Freshdesk rejects empty files"))
+                    continue
+                if used + size > MAX_TICKET_ATTACHMENTS:
+                    if mine:
+                        skipped.append((att, path, "attachment_too_large",
+                                        f"{size} bytes do not fit in the 20 MB Freshdesk allows per ticket "
+                                        f"({used} used); the file stays in staging"))
+                    continue
+                used += size
+                if mine:
+                    send.append((att.get("file_name") or "file", path, att.get("content_type")
+                                 or "application/octet-stream", att))
+                    if att.get("inline"):
+                        skipped.append((att, path, "inline_image_detached",
+                                        "attached as a regular file; the inline reference is not rewritten"))
+        return send, skipped
+
+    @staticmethod
+    def _files(send) -> list[tuple[str, bytes, str]]:
+        return [(name, Path(path).read_bytes(), ctype) for name, path, ctype, _ in send]
+
+    # --- find_existing ------------------------------------------------------------------------
+    def find_existing(self, kind: str, record: dict, ctx) -> str | None:
+        rid = str(record.get("id"))
+        if kind == "ticket":
+            person = ctx.person(record.get("requester_id"))
+            if not person:
+                return None
+            for _, items, _ in self.client.pages("tickets", {"requester_id": person[1], "updated_since": EPOCH}):
+                for t in items:
+                    if stamp(rid) in (t.get("tags") or []):
+                        return str(t["id"])
+            return None
+        if kind == "comment":
+            ticket = ctx.target_id("ticket", record.get("ticket_id"))
+            if not ticket:
+                return None
+            if self._is_description(record, ctx):
+                return f"{ticket}:description"
+            marker = f"[{stamp(rid)}]"
+            for c in self.client.all(f"tickets/{ticket}/conversations"):
+                if marker in (c.get("body") or "") or marker in (c.get("body_text") or ""):
+                    return str(c["id"])
+            return None
+        if kind == "contact":
+            return self._find_contact(record)
+        if kind == "agent":
+            email = (record.get("email") or "").lower()
+            override = ((ctx.mapping or {}).get("users") or {}).get(record.get("email"))
+            if override:
+                email = override.lower()
+            if email in self.agents():
+                return str(self.agents()[email])
+            found = self._find_contact({"id": rid, "email": record.get("email")})
+            return found
+        if kind == "organization":
+            cid = self._company_map().get((record.get("name") or "").lower())
+            return str(cid) if cid else None
+        if kind == "group":
+            gid = self._group_map().get((record.get("name") or "").lower())
+            return str(gid) if gid else None
+        if kind == "custom_field":
+            name = self._existing_field(record)
+            return name
+        if kind == "satisfaction_rating":
+            ticket = ctx.target_id("ticket", record.get("ticket_id"))
+            if ticket and self._ratings is None:
+                self._ratings = {str(r.get("ticket_id")): int(r["id"])
+                                 for r in self.client.all("surveys/satisfaction_ratings", {"created_since": EPOCH})}
+            rid_t = (self._ratings or {}).get(str(ticket))
+            return str(rid_t) if rid_t else None
+        return None
+
+    def _find_contact(self, record: dict) -> str | None:
+        email = record.get("email")
+        if email:
+            found = self.client.get_json("contacts", {"email": email}) or []
+            if found:
+                return str(found[0]["id"])
+        found = self.client.get_json("contacts", {"unique_external_id": stamp(record["id"])}) or []
+        return str(found[0]["id"]) if found else None
+
+    def _is_description(self, comment: dict, ctx) -> bool:
+        comments = ctx.comments(comment["ticket_id"])
+        return bool(comments) and comments[0].get("id") == comment.get("id") and comments[0].get("public", True)
+
+    # --- custom fields ------------------------------------------------------------------------
+    def _existing_field(self, record: dict) -> str | None:
+        entity, key = record.get("entity"), str(record.get("key"))
+        fields = self.fields(entity)
+        override = ((self.ctx.mapping or {}).get("fields") or {}).get(entity, {}).get(key)
+        title_slug = m.slug(record.get("title") or key)
+        for name in (override, key, "cf_" + m.slug(key), "cf_" + title_slug, title_slug):
+            if name and name in fields and not fields[name].get("default"):
+                self._remember(entity, key, name)
+                return name
+        for name, f in fields.items():
+            if not f.get("default") and (f.get("label") or "").lower() == (record.get("title") or "").lower():
+                self._remember(entity, key, name)
+                return name
+        return None
+
+    def _remember(self, entity: str, key: str, name: str) -> None:
+        if self._field_map.get(f"{entity}:{key}") != name:
+            self._field_map[f"{entity}:{key}"] = name
+            self._save_field_map()
+
+    def _create_field(self, record: dict) -> str:
+        entity = record["entity"]
+        fd_type = m.FIELD_TYPE_FROM_CANONICAL.get(record.get("type"), "custom_text")
+        label = record.get("title") or str(record["key"])
+        body: dict = {"label": label, "type": fd_type}
+        if entity == "ticket":
+            body.update(label_for_customers=label, customers_can_edit=False, displayed_to_customers=False)
+            path = "admin/ticket_fields"
+        else:
+            body.update(label_for_customers=label)
+            path = m.FIELDS_PATH[entity]
+        if fd_type == "custom_dropdown":
+            opts = record.get("options") or []
+            values = [str(o.get("value") if o.get("value") is not None else o.get("label")) for o in opts]
+            if entity == "ticket":
+                body["choices"] = [{"value": v, "position": i + 1} for i, v in enumerate(values)]
+            else:
+                body["choices"] = [{"value": v, "position": i + 1} for i, v in enumerate(values)]
+        created = self.client.post_json(path, body).json()
+        self._fields.setdefault(entity, {})[created["name"]] = created
+        self._remember(entity, str(record["key"]), created["name"])
+        return created["name"]
+
+    def _custom_fields(self, entity: str, values: dict | None, degr: list, kind: str, rid: str) -> dict:
+        out = {}
+        if not values:
+            return out
+        fields = self.fields(entity)
+        overrides = ((self.ctx.mapping or {}).get("fields") or {}).get(entity, {})
+        for key, value in values.items():
+            name = overrides.get(key) or self._field_map.get(f"{entity}:{key}")
+            if not name:
+                for cand in (key, "cf_" + m.slug(key)):
+                    if cand in fields and not fields[cand].get("default"):
+                        name = cand
+                        break
+            if not name or name not in fields:
+                if value is not None:
+                    degr.append(Degradation(kind, rid, f"custom_fields.{key}", "value_unmapped",
+                                            "no Freshdesk field for this key (map it in [mapping.fields])"))
+                continue
+            coerced = m.field_value_from_canonical(fields[name].get("type"), value)
+            if coerced is None and value is not None:
+                degr.append(Degradation(kind, rid, f"custom_fields.{key}", "field_type_changed",
+                                        f"{value!r} does not fit the Freshdesk {fields[name].get('type')} field"))
+                continue
+            choices = fields[name].get("choices")
+            if isinstance(choices, list) and coerced is not None and choices and coerced not in choices:
+                degr.append(Degradation(kind, rid, f"custom_fields.{key}", "value_unmapped",
+                                        f"{coerced!r} is not a choice of {name}"))
+                continue
+            if coerced is not None:
+                out[name] = coerced
+        return out
+
+    # --- the origin line ---------------------------------------------------------------------
+    def _origin(self, comment: dict, ctx, ticket: dict | None = None) -> str:
+        author = ""
+        aid = comment.get("author_id")
+        for k in ("agent", "contact"):
+            rec = ctx.record(k, aid) if aid else None
+            if rec:
+                author = rec.get("name") or ""
+                if rec.get("email"):
+                    author += f" <{rec['email']}>"
+                break
+        parts = [f"Originally {comment.get('created_at') or 'at an unknown time'}"]
+        if author:
+            parts.append(f"by {author}")
+        if comment.get("channel"):
+            parts.append(f"via {comment['channel']}")
+        parts.append("public" if comment.get("public", True) else "private")
+        if ticket is not None:
+            if ticket.get("channel"):
+                parts.append(f"ticket channel {ticket['channel']}")
+            if ticket.get("due_at"):
+                parts.append(f"due {ticket['due_at']}")
+            if ticket.get("number"):
+                parts.append(f"source ticket #{ticket['number']}")
+        text = html.escape(" · ".join(parts)) + f" [{stamp(comment.get('id'))}]"
+        return f'<p class="hdm-origin"><small>{text}</small></p>'
+
+    @staticmethod
+    def _body(comment: dict) -> str:
+        if comment.get("body_html") is not None and comment.get("body_html") != "":
+            return comment["body_html"]
+        text = comment.get("body_text") or ""
+        return "<div>" + html.escape(text).replace("\n", "<br>") + "</div>"
+
+    # --- writes -------------------------------------------------------------------------------
+    def write(self, kind: str, record: dict, ctx) -> WriteResult:
+        method = getattr(self, f"_write_{kind}", None)
+        if method is None:
+            raise RecordError(f"freshdesk target does not write {kind!r}", kind=kind, id=record.get("id"))
+        return method(record, ctx)
+
+    def _write_custom_field(self, record, ctx) -> WriteResult:
+        name = self._existing_field(record) or self._create_field(record)
+        return WriteResult(name)
+
+    def _write_organization(self, record, ctx) -> WriteResult:
+        degr: list = []
+        body = {"name": record["name"], "description": record.get("notes"),
+                "domains": [d for d in record.get("domains") or [] if d],
+                "custom_fields": self._custom_fields("organization", record.get("custom_fields"), degr,
+                                                     "organization", str(record["id"]))}
+        body = {k: v for k, v in body.items() if v not in (None, [], {})}
+        r = self.client.request("POST", "companies", json=body, allow=(409,))
+        if r.status_code == 409:
+            self._companies = None
+            existing = self._company_map().get(record["name"].lower())
+            if existing is None:
+                raise RecordRejected(f"freshdesk: company {record['name']!r} conflicts: {r.text[:200]}")
+            return WriteResult(str(existing), degradations=degr)
+        cid = int(r.json()["id"])
+        self._company_map()[record["name"].lower()] = cid
+        return WriteResult(str(cid), degradations=degr)
+
+    def _write_group(self, record, ctx) -> WriteResult:
+        body = {"name": record["name"]}
+        if record.get("description"):
+            body["description"] = record["description"]
+        r = self.client.request("POST", "groups", json=body, allow=(409,))
+        if r.status_code == 409:
+            self._groups = None
+            gid = self._group_map().get(record["name"].lower())
+            if gid is None:
+                raise RecordRejected(f"freshdesk: group {record['name']!r} conflicts")
+            return WriteResult(str(gid))
+        gid = int(r.json()["id"])
+        self._group_map()[record["name"].lower()] = gid
+        return WriteResult(str(gid))
+
+    def _contact_body(self, record, ctx, degr) -> dict:
+        phones = list(record.get("phones") or [])
+        body = {"name": record.get("name") or record.get("email") or f"contact {record['id']}",
+                "email": record.get("email") or None,
+                "other_emails": [e for e in record.get("emails") or [] if e and e != record.get("email")][:10],
+                "phone": phones[0] if phones else None, "mobile": phones[1] if len(phones) > 1 else None,
+                "description": record.get("notes"), "tags": list(record.get("tags") or []),
+                "unique_external_id": stamp(record["id"])}
+        lang = (record.get("language") or "").split("-")[0].lower()
+        if lang in SUPPORTED_LANGUAGES:
+            body["language"] = lang
+        org = ctx.target_id("organization", record.get("organization_id")) if record.get("organization_id") else None
+        if org:
+            body["company_id"] = int(org)
+        cf = self._custom_fields("contact", record.get("custom_fields"), degr, "contact", str(record["id"]))
+        if cf:
+            body["custom_fields"] = cf
+        return {k: v for k, v in body.items() if v not in (None, [], {}, "")}
+
+    def _write_contact(self, record, ctx) -> WriteResult:
+        degr: list = []
+        body = self._contact_body(record, ctx, degr)
+        r = self.client.request("POST", "contacts", json=body, allow=(409,))
+        if r.status_code == 409:
+            found = self._find_contact(record)
+            if not found:
+                raise RecordRejected(f"freshdesk: contact {record['id']} conflicts: {r.text[:300]}", status=409)
+            return WriteResult(found, degradations=degr)
+        return WriteResult(str(r.json()["id"]), degradations=degr)
+
+    def _write_agent(self, record, ctx) -> WriteResult:
+        email = (record.get("email") or "").lower()
+        override = ((ctx.mapping or {}).get("users") or {}).get(record.get("email"))
+        if override:
+            email = override.lower()
+        if email in self.agents():
+            return WriteResult(str(self.agents()[email]))
+        # Freshdesk agents are paid seats: an agent the account does not have becomes a contact,
+        # so the people references (requesters, note authors) still resolve.
+        contact = {"id": record["id"], "name": record.get("name"), "email": record.get("email"),
+                   "tags": ["hdm-agent"]}
+        degr = [Degradation("agent", str(record["id"]), "role", "value_unmapped",
+                            f"no Freshdesk agent with e-mail {record.get('email')!r}: created as a contact; "
+                            "map it in [mapping.users] to an existing agent to keep assignments")]
+        res = self._write_contact(contact, ctx)
+        res.degradations.extend(degr)
+        return res
+
+    def _real_agent(self, target_id: str | None) -> int | None:
+        if not target_id:
+            return None
+        self.agents()
+        return int(target_id) if int(target_id) in self._agent_ids else None
+
+    def _write_ticket(self, record, ctx) -> WriteResult:
+        rid = str(record["id"])
+        degr: list = []
+        mp = ctx.mapping or {}
+        comments = ctx.comments(rid)
+        first = comments[0] if comments else None
+        requester = ctx.person(record.get("requester_id"))
+        if not requester:
+            raise RecordError(f"ticket {rid}: requester {record.get('requester_id')!r} is not in Freshdesk",
+                              kind="ticket", id=rid, field="requester_id")
+        source, _ = m.channel_from_canonical(record.get("channel"), mp.get("channel"))
+        tags = list(dict.fromkeys([*(record.get("tags") or []), stamp(rid)]))
+        if (ctx.options or {}).get("tag_migrated"):
+            tags.append(str(ctx.options["tag_migrated"]))
+        body: dict = {
+            "subject": record.get("subject") or "(no subject)",
+            "requester_id": int(requester[1]),
+            "status": m.status_from_canonical(record.get("status"), mp.get("status")),
+            "priority": m.priority_from_canonical(record.get("priority"), mp.get("priority")),
+            "source": source,
+            "tags": list(dict.fromkeys(tags)),
+        }
+        ttype = m.type_from_canonical(record.get("type"), self._type_choices(), mp.get("type"))
+        if ttype:
+            body["type"] = ttype
+        responder = self._real_agent(ctx.target_id("agent", record.get("assignee_id"))) \
+            if record.get("assignee_id") else None
+        if responder:
+            body["responder_id"] = responder
+        elif record.get("assignee_id"):
+            degr.append(Degradation("ticket", rid, "assignee_id", "value_unmapped",
+                                    "the assignee is not a Freshdesk agent"))
+        group = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
+        if group:
+            body["group_id"] = int(group)
+        org = ctx.target_id("organization", record.get("organization_id")) if record.get("organization_id") else None
+        if org:
+            req_rec = ctx.record(requester[0], record.get("requester_id")) or {}
+            if req_rec.get("organization_id") == record.get("organization_id"):
+                body["company_id"] = int(org)
+        cc = []
+        for pid in record.get("cc_ids") or []:
+            for k in ("contact", "agent"):
+                p = ctx.record(k, pid)
+                if p and p.get("email"):
+                    cc.append(p["email"])
+                    break
+        if cc:
+            body["cc_emails"] = cc[:50]
+        cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", rid)
+        if cf:
+            body["custom_fields"] = cf
+        files: list = []
+        children: dict = {}
+        if first is not None and first.get("public", True):
+            body["description"] = self._origin(first, ctx, record) + self._body(first)
+            send, _ = self._attachment_plan(first, ctx)
+            files = self._files(send)
+        else:
+            note = ("<p>The opening message of this ticket was private; it follows as a private note.</p>"
+                    if first is not None else "<p>(no description)</p>")
+            body["description"] = self._origin(first or {"id": rid}, ctx, record) + note
+        if files:
+            r = self.client.post_multipart("tickets", body, files)
+        else:
+            r = self.client.post_json("tickets", body)
+        created = r.json()
+        tid = str(created["id"])
+        if first is not None and first.get("public", True):
+            children[("comment", str(first["id"]))] = f"{tid}:description"
+            for (name, path, ctype, att), a in zip(send, created.get("attachments") or []):
+                children[("attachment", str(att["id"]))] = str(a.get("id"))
+        return WriteResult(tid, children=children, degradations=degr)
+
+    def _write_comment(self, record, ctx) -> WriteResult:
+        rid = str(record["id"])
+        ticket = ctx.target_id("ticket", record.get("ticket_id"))
+        if not ticket:
+            raise RecordError(f"comment {rid}: ticket not in Freshdesk", kind="comment", id=rid, field="ticket_id")
+        send, _ = self._attachment_plan(record, ctx)
+        if self._is_description(record, ctx):
+            # Written with the ticket as its description.
+            return WriteResult(f"{ticket}:description")
+        author = ctx.person(record.get("author_id"))
+        body: dict = {"body": self._origin(record, ctx) + self._body(record),
+                      "private": not record.get("public", True)}
+        degr: list = []
+        if author:
+            body["user_id"] = int(author[1])
+            body["incoming"] = author[0] == "contact"
+        else:
+            degr.append(Degradation("comment", rid, "author_id", "author_not_preserved",
+                                    "author not in Freshdesk; named in the origin line"))
+        files = self._files(send)
+        path = f"tickets/{ticket}/notes"
+        r = self.client.post_multipart(path, body, files) if files else self.client.post_json(path, body)
+        created = r.json()
+        children = {("attachment", str(att["id"])): str(a.get("id"))
+                    for (_, _, _, att), a in zip(send, created.get("attachments") or [])}
+        return WriteResult(str(created["id"]), children=children, degradations=degr)
+
+    def _write_attachment(self, record, ctx) -> WriteResult:
+        # Attachments are uploaded with their comment; this only reports where they went.
+        comment = ctx.target_id("comment", record.get("comment_id"))
+        if not comment:
+            raise RecordError(f"attachment {record['id']}: its comment is not in Freshdesk",
+                              kind="attachment", id=record.get("id"), field="comment_id")
+        return WriteResult(f"{comment}:{record.get('file_name')}")
+
+    def _write_satisfaction_rating(self, record, ctx) -> WriteResult:
+        ticket = ctx.target_id("ticket", record.get("ticket_id"))
+        body = {"ratings": {"default_question": m.csat_from_canonical(record.get("score"), record.get("scale"))}}
+        if record.get("comment"):
+            body["feedback"] = record["comment"]
+        r = self.client.post_json(f"tickets/{ticket}/satisfaction_ratings", body)
+        return WriteResult(str(r.json()["id"]))
+
+    # --- delta runs and rollback ----------------------------------------------------------------
+    def update(self, kind: str, target_id: str, record: dict, ctx) -> WriteResult:
+        degr: list = []
+        mp = ctx.mapping or {}
+        if kind == "ticket":
+            body = {"status": m.status_from_canonical(record.get("status"), mp.get("status")),
+                    "priority": m.priority_from_canonical(record.get("priority"), mp.get("priority")),
+                    "tags": list(dict.fromkeys([*(record.get("tags") or []), stamp(record["id"])])),
+                    "subject": record.get("subject") or "(no subject)"}
+            cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", str(record["id"]))
+            if cf:
+                body["custom_fields"] = cf
+            self.client.put_json(f"tickets/{target_id}", body)
+        elif kind == "contact":
+            body = self._contact_body(record, ctx, degr)
+            body.pop("unique_external_id", None)
+            self.client.put_json(f"contacts/{target_id}", body)
+        elif kind == "organization":
+            body = {"name": record["name"], "description": record.get("notes"),
+                    "domains": record.get("domains") or None}
+            self.client.put_json(f"companies/{target_id}", {k: v for k, v in body.items() if v is not None})
+        elif kind == "comment" and ":" not in target_id:
+            self.client.put_json(f"conversations/{target_id}", {"body": self._origin(record, ctx) + self._body(record)})
+        return WriteResult(target_id, degradations=degr)
+
+    def delete(self, kind: str, target_id: str) -> None:
+        path = {"ticket": "tickets", "contact": "contacts", "organization": "companies", "group": "groups",
+                "comment": "conversations", "agent": None}.get(kind, None)
+        if kind == "agent":
+            if self._real_agent(target_id):
+                return   # matched an existing agent; never ours to delete
+            path = "contacts"
+        if path is None or ":" in str(target_id):
+            return
+        self.client.delete(f"{path}/{target_id}")
+
+    def count(self, kind: str) -> int | None:
+        return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _size(att: dict, path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except (OSError, TypeError):
+        return int(att.get("size") or 0)
