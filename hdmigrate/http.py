@@ -47,6 +47,8 @@ REJECT_STATUSES = frozenset({400, 404, 409, 413, 422})
 RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 EXCERPT_CHARS = 500
 REDACTED = "***"
+# Shorter "secrets" are placeholders (Freshdesk's password "X"); redacting them would mangle text.
+MIN_SECRET_CHARS = 4
 
 
 # --------------------------------------------------------------------------- redaction
@@ -96,7 +98,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     header), Authorization header values and credential query parameters replaced by ***."""
     if not text:
         return text
-    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    known = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
     if known:
         text = _B64_RUN.sub(lambda m: REDACTED if _decodes_to_secret(m.group(0), known) else m.group(0),
                             text)
@@ -477,7 +479,9 @@ class HttpClient:
         if isinstance(auth, tuple) and len(auth) == 2:
             user, password = (str(part) for part in auth)
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            return httpx.BasicAuth(user, password), [password, token]
+            # `key:X` (Freshdesk) or `token:` style: the user part is the credential.
+            credential = password if len(password) >= MIN_SECRET_CHARS else user
+            return httpx.BasicAuth(user, password), [credential, token]
         if isinstance(auth, httpx.Auth):
             return auth, []
         raise ConfigError(f"unsupported auth {type(auth).__name__}: give (user, password) or an httpx.Auth")
@@ -694,7 +698,7 @@ class HttpClient:
     def paginate_link_header(self, path: str, params: Any = None) -> Iterator[httpx.Response]:
         """RFC 5988 `Link: <…>; rel="next"` pagination (Freshdesk); yields each page's response."""
         url: str | None = path
-        seen: set[str] = set()
+        seen: set[str] = set() if params else {str(self._url(path))}
         first = True
         while url:
             response = self.request("GET", url, params=params if first else None)
@@ -708,7 +712,7 @@ class HttpClient:
         """Pagination where the JSON body names the next URL (Zendesk links.next / next_page /
         after_url, RT next_page); yields each page's JSON body."""
         url: str | None = path
-        seen: set[str] = set()
+        seen: set[str] = set() if params else {str(self._url(path))}
         first = True
         while url:
             body = self.get_json(url, params=params if first else None)

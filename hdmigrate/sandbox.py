@@ -32,6 +32,7 @@ import os
 import random
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -470,6 +471,9 @@ class SandboxStats:
                     "faults": dict(faults or {})}
 
 
+_copy = copy.deepcopy   # Store methods take a `copy` flag that shadows the module
+
+
 class Store:
     """Thread-safe in-memory records by kind, with per-kind integer ids.
 
@@ -496,10 +500,10 @@ class Store:
                 id = self.next_id(kind)
             else:
                 self._bump(kind, id)
-            stored = copy.deepcopy(record)
+            stored = _copy(record)
             stored[id_field] = id
             self._data.setdefault(kind, {})[str(id)] = stored
-            return copy.deepcopy(stored)
+            return _copy(stored)
 
     def _bump(self, kind: str, id: int | str) -> None:
         # Seeded ids must never be handed out again.
@@ -508,31 +512,35 @@ class Store:
             peek = next(current) if current else self._first_id
             self._ids[kind] = itertools.count(max(peek, int(id) + 1))
 
-    def get(self, kind: str, id: int | str) -> dict | None:
+    def get(self, kind: str, id: int | str, *, copy: bool = True) -> dict | None:
         with self.lock:
             record = self._data.get(kind, {}).get(str(id))
-            return copy.deepcopy(record) if record is not None else None
+            return _copy(record) if copy and record is not None else record
 
     def update(self, kind: str, id: int | str, changes: dict) -> dict | None:
         with self.lock:
             record = self._data.get(kind, {}).get(str(id))
             if record is None:
                 return None
-            record.update(copy.deepcopy(changes))
-            return copy.deepcopy(record)
+            record.update(_copy(changes))
+            return _copy(record)
 
     def delete(self, kind: str, id: int | str) -> bool:
         with self.lock:
             return self._data.get(kind, {}).pop(str(id), None) is not None
 
-    def all(self, kind: str) -> list[dict]:
+    def all(self, kind: str, *, copy: bool = True) -> list[dict]:
+        """Every record of a kind in insertion order. `copy=False` skips the deep copies (large
+        list endpoints); the records must then be treated as read-only."""
         with self.lock:
-            return copy.deepcopy(list(self._data.get(kind, {}).values()))
+            records = list(self._data.get(kind, {}).values())
+            return _copy(records) if copy else records
 
-    def find(self, kind: str, **equals: Any) -> list[dict]:
+    def find(self, kind: str, *, copy: bool = True, **equals: Any) -> list[dict]:
         with self.lock:
-            return copy.deepcopy([r for r in self._data.get(kind, {}).values()
-                                  if all(r.get(k) == v for k, v in equals.items())])
+            records = [r for r in self._data.get(kind, {}).values()
+                       if all(r.get(k) == v for k, v in equals.items())]
+            return _copy(records) if copy else records
 
     def count(self, kind: str) -> int:
         with self.lock:
@@ -553,6 +561,7 @@ class SandboxServer:
 
     platform = "sandbox"
     env: dict[str, str] = {}
+    fault_names: tuple[str, ...] = KNOWN_FAULTS   # vendors may add their own
     _routes: list[Route] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -576,7 +585,7 @@ class SandboxServer:
         self.data = data
         self.port = port
         self.rate_limit = rate_limit
-        self.faults = parse_faults(faults, seed=seed)
+        self.faults = parse_faults(faults, seed=seed, known=self.fault_names)
         self.seed = seed
         self.clock = clock
         self.sleep = sleep
@@ -610,8 +619,8 @@ class SandboxServer:
     def start(self) -> "SandboxServer":
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self.port), _handler_class(self))
+        server.sandbox = self
         self._server = server
         self.port = server.server_address[1]
         self._stopped.clear()
@@ -755,13 +764,20 @@ class SandboxServer:
 
     def _run_handler(self, route: Route, request: Request) -> Response:
         try:
-            return _as_response(self.call(route, request))
+            response = _as_response(self.call(route, request))
+            response.encode()           # a body that cannot be sent is the handler's bug too
+            return response
         except HttpAbort as abort:
             return abort.response
         except Exception:  # noqa: BLE001 - a crashing handler answers 500 and is recorded for tests
-            self.stats.handler_errors.append(traceback.format_exc())
-            self.log(f"handler {route.name} crashed:\n{traceback.format_exc()}")
-            return Response(500, json={"error": "sandbox handler crashed", "route": route.name})
+            return self.crashed(route.name)
+
+    def crashed(self, where: str) -> Response:
+        """Record the current exception (tests assert none happened) and answer 500."""
+        trace = traceback.format_exc()
+        self.stats.handler_errors.append(trace)
+        self.log(f"sandbox {where} crashed:\n{trace}")
+        return Response(500, json={"error": "sandbox handler crashed", "route": where})
 
     def log(self, message: str) -> None:
         if self._log is not None:
@@ -776,6 +792,17 @@ Sandbox = SandboxServer   # the name other modules may prefer
 
 # --------------------------------------------------------------------------- the HTTP glue
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: SandboxServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (a test's timeout, a killed run) are normal; anything else is logged.
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            self.sandbox.log(f"sandbox connection from {client_address} failed:\n{traceback.format_exc()}")
+
+
 def _handler_class(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class Handler(_SandboxHandler):
         pass
@@ -789,6 +816,12 @@ class _SandboxHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60                       # idle keep-alive connections end eventually
     sandbox: SandboxServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without NODELAY, Nagle plus delayed ACKs
+        # add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass                            # the sandbox's own stats and log replace stderr noise
@@ -809,6 +842,8 @@ class _SandboxHandler(BaseHTTPRequestHandler):
             response, fault = sandbox.handle(request)
         except HttpAbort as abort:
             response, fault = abort.response, None
+        except Exception:  # noqa: BLE001 - a crashing hook (authenticate, classify…) answers 500
+            response, fault = sandbox.crashed("hook"), None
         dropped = sandbox.faults.hit("drop")
         route_name = request.route.name if request.route else None
         sandbox.stats.record(LogEntry(request.method, request.path, route_name,

@@ -250,6 +250,21 @@ def test_token_never_leaks_into_logs_errors_or_excerpts(fake):
     assert any("***" in t for t in texts)
 
 
+@respx.mock
+def test_api_key_as_basic_user_is_redacted_and_placeholder_password_is_not(fake):
+    key = "fdApiKey0123456789"
+    logs: list[str] = []
+    c = HttpClient("https://acme.freshdesk.com", auth=(key, "X"), sleep=fake.sleep, clock=fake.clock,
+                   log=logs.append, max_attempts=2)
+    respx.get("https://acme.freshdesk.com/api/v2/tickets").mock(
+        return_value=httpx.Response(500, text=f"X-Request failed for key {key}"))
+    with pytest.raises(TransientApiError) as info:
+        c.request("GET", "/api/v2/tickets")
+    for text in logs + [str(info.value)]:
+        assert key not in text
+    assert "X-Request failed for key ***" in info.value.excerpt
+
+
 def test_plain_http_refused_except_loopback():
     with pytest.raises(ConfigError, match="refusing plain HTTP to acme.example.com"):
         HttpClient("http://acme.example.com")

@@ -198,6 +198,35 @@ def test_multipart_bytes_round_trip_exactly():
     assert captured["data"] == data
 
 
+def test_crashing_hooks_and_unencodable_bodies_answer_500():
+    class Broken(ToySandbox):
+        def authenticate(self, request):
+            if request.path == "/items/1":
+                raise KeyError("hook bug")
+            return True
+
+        @route("GET", r"/unencodable", name="unencodable")
+        def unencodable(self, request):
+            return {"when": object()}
+
+    with Broken() as sandbox, raw(sandbox) as http:
+        assert http.get("/items/1").status_code == 500
+        assert http.get("/unencodable").status_code == 500
+        assert http.get("/items/2").status_code == 200      # the server lives on
+    assert len(sandbox.stats.handler_errors) == 2
+    assert "hook bug" in sandbox.stats.handler_errors[0]
+
+
+def test_vendor_fault_names_extend_the_known_ones():
+    class Vendor(ToySandbox):
+        fault_names = ToySandbox.fault_names + ("ticket_lock",)
+
+    with pytest.raises(ConfigError, match="unknown fault 'ticket_lock'"):
+        ToySandbox(faults="ticket_lock=0.1")
+    sandbox = Vendor(faults="ticket_lock=1", seed=1)
+    assert sandbox.faults.hit("ticket_lock") and sandbox.faults.injected["ticket_lock"] == 1
+
+
 def test_auth_hook_answers_401(toy):
     assert httpx.get(f"{toy.url}/items/1").status_code == 401
     assert httpx.get(f"{toy.url}/items/1", headers={"Authorization": "Bearer wrong"}).status_code == 401
