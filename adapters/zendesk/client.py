@@ -37,7 +37,7 @@ CONFIG_SCHEMA = {
 }
 
 
-def make_client(ctx: AdapterContext, transport: Any = None) -> HttpClient:
+def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpClient:
     url = (ctx.config.get("url") or "").rstrip("/")
     if not url:
         raise ConfigError(f"zendesk {ctx.role}: `url` is required (e.g. https://acme.zendesk.com)")
@@ -48,7 +48,7 @@ def make_client(ctx: AdapterContext, transport: Any = None) -> HttpClient:
     return HttpClient(url, auth=(f"{email}/token", token),
                       rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
                       secrets=[token], log=ctx.log,
-                      headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"})
+                      headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"}, **kw)
 
 
 def check_account(client: HttpClient) -> dict:

@@ -777,6 +777,13 @@ class ZendeskSandbox(SandboxServer):
         threading.Thread(target=run, daemon=True, name=f"zendesk-job-{job_id[:6]}").start()
         return Response(200, json={"job_status": dict(job)})
 
+    @route("GET", r"/api/v2/job_statuses(\.json)?")
+    def list_jobs(self, request: Request):
+        with self._job_lock:
+            jobs = json.loads(json.dumps(list(self._jobs.values())[-100:]))
+        return {"job_statuses": jobs, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
+                "links": {"next": None, "prev": None}}
+
     @route("GET", r"/api/v2/job_statuses/(?P<id>[0-9a-zA-Z-]+)(\.json)?")
     def job_status(self, request: Request):
         with self._job_lock:

@@ -49,6 +49,7 @@ class ZendeskTarget(Target):
         super().__init__(ctx)
         self._transport = transport
         self._client = None
+        self._once = None
         self._sleep = sleep
         self.archive_immediately = bool(ctx.config.get("archive_immediately", False))
         self.poll = float(ctx.config.get("job_poll_seconds", 1.0))
@@ -64,6 +65,38 @@ class ZendeskTarget(Target):
         if self._client is None:
             self._client = make_client(self.ctx, self._transport)
         return self._client
+
+    @property
+    def once(self):
+        """A client that never repeats a request by itself: for creates that are not idempotent
+        (a retried import whose first answer was lost would import the tickets twice)."""
+        if self._once is None:
+            self._once = make_client(self.ctx, self._transport, max_attempts=1, limiter=self.client.limiter)
+        return self._once
+
+    def _create(self, path: str, payload: dict, find, params: dict | None = None, attempts: int = 6):
+        """POST a create once; after a lost or refused answer, look the record up before
+        trying again (find() -> existing answer or None)."""
+        last: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                return self.once.request("POST", path, json=payload, params=params, allow=(409,))
+            except TransientApiError as e:
+                last = e
+                self._sleep(min(0.5 * 2 ** attempt, 8) + (e.retry_after or 0))
+                self._settle_jobs()
+                found = find()
+                if found is not None:
+                    return found
+        raise last  # type: ignore[misc]
+
+    def _settle_jobs(self) -> None:
+        """Wait until the account has no queued or running job (a lost answer's job may still run)."""
+        for _ in range(60):
+            body = self.client.get_json("/api/v2/job_statuses") or {}
+            if not any(j.get("status") in ("queued", "working") for j in body.get("job_statuses") or []):
+                return
+            self._sleep(self.poll)
 
     def _opt(self, ctx: LoadContext | None, name: str, default=None):
         options = (getattr(ctx, "options", None) if ctx is not None else None) or self.ctx.options or {}
@@ -124,12 +157,7 @@ class ZendeskTarget(Target):
             found = body.get("tickets") or []
             return str(found[0]["id"]) if found else None
         if kind == "organization":
-            for params in ({"external_id": stamp}, {"name": record.get("name")}):
-                body = self.client.get_json("/api/v2/organizations/search", params=params) or {}
-                found = body.get("organizations") or []
-                if found:
-                    return str(found[0]["id"])
-            return None
+            return self._find_org(stamp, record.get("name"))
         if kind in ("agent", "contact"):
             return self._find_user(stamp, record.get("email"))
         if kind == "group":
@@ -148,10 +176,15 @@ class ZendeskTarget(Target):
                 raise result
             return result
         if kind == "group":
-            body = self.client.request("POST", "/api/v2/groups",
-                                       json={"group": mapping.group_body(record)}).json()
+            def find():
+                self._groups = None
+                existing = self.find_existing("group", record, ctx)
+                return WriteResult(existing) if existing else None
+            answer = self._create("/api/v2/groups", {"group": mapping.group_body(record)}, find)
             self._groups = None
-            return WriteResult(str(body["group"]["id"]))
+            if isinstance(answer, WriteResult):
+                return answer
+            return WriteResult(str(answer.json()["group"]["id"]))
         if kind == "custom_field":
             return self._write_field(record, ctx)
         if kind == "satisfaction_rating":
@@ -178,20 +211,55 @@ class ZendeskTarget(Target):
         return (body.get("count") or {}).get("value")
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        for client in (self._client, self._once):
+            if client is not None:
+                client.close()
 
     # ------------------------------------------------------------ jobs
-    def _job(self, path: str, payload: dict, n: int, params: dict | None = None) -> list[WriteResult | Exception]:
+    def _job(self, path: str, payload: dict, n: int, params: dict | None = None,
+             find_all=None) -> list[WriteResult | Exception]:
+        """POST a bulk create and wait for its job. When the answer is lost, `find_all()` returns
+        the per-item target ids already created (None where absent); only the rest is sent again."""
+        key = next(iter(payload))
+        items = list(payload[key])
+        found: list[str | None] = [None] * n
+
+        def recover():
+            if find_all is None:
+                return None
+            for i, target in enumerate(find_all(items)):
+                if target is not None and found[i] is None:
+                    found[i] = target
+            return "recovered" if all(f is not None for f in found) else None
+
+        response = None
         for attempt in range(5):
-            # Zendesk answers an import racing on a requester with 409 "Requester creation
-            # collision - please try again" (plain text; recorded by its Ruby client).
-            response = self.client.request("POST", path, json=payload, params=params, allow=(409,))
-            if response.status_code != 409:
-                break
-            self._sleep(min(2 ** attempt, 10))
+            todo = [i for i in range(n) if found[i] is None]
+            try:
+                response = self.once.request("POST", path, json={key: [items[i] for i in todo]},
+                                             params=params, allow=(409,))
+            except TransientApiError as e:
+                self._sleep(min(0.5 * 2 ** attempt, 8) + (e.retry_after or 0))
+                self._settle_jobs()
+                if recover() == "recovered":
+                    return [WriteResult(f) for f in found]  # type: ignore[arg-type]
+                continue
+            if response.status_code == 409:
+                # Zendesk answers an import racing on a requester with 409 "Requester creation
+                # collision - please try again" (plain text; recorded by its Ruby client).
+                self._sleep(min(2 ** attempt, 10))
+                continue
+            break
         else:
-            raise TransientApiError(f"POST {path}: HTTP 409 five times: {response.text[:200]}", status=409)
+            raise TransientApiError(f"POST {path}: no usable answer after 5 attempts")
+        sent = [i for i in range(n) if found[i] is None]
+        sub = self._job_results(path, response, len(sent))
+        out: list[WriteResult | Exception] = [WriteResult(f) if f is not None else None for f in found]  # type: ignore[misc]
+        for i, result in zip(sent, sub):
+            out[i] = result
+        return out
+
+    def _job_results(self, path: str, response, n: int) -> list[WriteResult | Exception]:
         job = (response.json() or {}).get("job_status") or {}
         status = wait_for_job(self.client, job, poll=self.poll, timeout=self.job_timeout,
                               sleep=self._sleep)
@@ -220,7 +288,8 @@ class ZendeskTarget(Target):
         tag = self._opt(ctx, "tag_migrated")
         keys = self._field_keys(ctx, "organization")
         bodies = [mapping.organization_body(r, tag, keys) for r in records]
-        return self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(records))
+        return self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(records),
+                         find_all=lambda items: [self._find_org(b["external_id"], None) for b in items])
 
     def _users(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
         tag = self._opt(ctx, "tag_migrated")
@@ -269,6 +338,23 @@ class ZendeskTarget(Target):
                 results[index] = WriteResult(str(item["id"]))
         return [r if r is not None else RecordRejected(f"user item {i}: no result") for i, r in enumerate(results)]
 
+    def _find_tickets(self, bodies: list[dict]) -> list[str | None]:
+        out = []
+        for body in bodies:
+            found = (self.client.get_json("/api/v2/tickets", params={"external_id": body["external_id"]})
+                     or {}).get("tickets") or []
+            out.append(str(found[0]["id"]) if found else None)
+        return out
+
+    def _find_org(self, stamp: str, name: str | None) -> str | None:
+        for params in ({"external_id": stamp}, {"name": name}):
+            if params.get("name", "") is None:
+                continue
+            found = (self.client.get_json("/api/v2/organizations/search", params=params) or {}).get("organizations") or []
+            if found:
+                return str(found[0]["id"])
+        return None
+
     def _find_user(self, stamp: str, email: str | None) -> str | None:
         body = self.client.get_json("/api/v2/users/search", params={"external_id": stamp}) or {}
         found = body.get("users") or []
@@ -295,7 +381,8 @@ class ZendeskTarget(Target):
             params = {"archive_immediately": "true"} if archive else None
             try:
                 results = self._job("/api/v2/imports/tickets/create_many",
-                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params)
+                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params,
+                                    find_all=self._find_tickets)
             finally:
                 # the call went out: Zendesk may have consumed these tokens
                 for _, body, _, _ in items:
@@ -455,9 +542,14 @@ class ZendeskTarget(Target):
             raise RecordError(f"custom field {record['key']!r} is mapped to {mapped!r}, which the "
                               "target does not have", kind="custom_field", id=record["id"], field="key")
         path, single = FIELD_ENDPOINTS[record["entity"]]
-        body = self.client.request("POST", f"/api/v2/{path}",
-                                   json={single: mapping.custom_field_body(record)}).json()
-        created = body[single]
+        def find():
+            self._fields.pop(record["entity"], None)
+            existing = self._find_field(record, ctx)
+            return WriteResult(existing) if existing else None
+        answer = self._create(f"/api/v2/{path}", {single: mapping.custom_field_body(record)}, find)
+        if isinstance(answer, WriteResult):
+            return answer
+        created = answer.json()[single]
         self._fields.setdefault(record["entity"], []).append(created)
         return WriteResult(str(created["id"]) if record["entity"] == "ticket" else str(created["key"]))
 
