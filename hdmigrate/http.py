@@ -39,12 +39,13 @@ from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordReje
 
 __all__ = [
     "HttpClient", "HttpStats", "RateLimiter", "limiter_for", "reset_limiters", "redact",
-    "parse_retry_after", "rate_limit_info", "rate_limit_observations", "should_retry", "is_loopback", "check_url_scheme",
+    "parse_retry_after", "rate_limit_info", "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "is_loopback", "check_url_scheme",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507, 520, 521, 522, 523, 524})
 REJECT_STATUSES = frozenset({400, 404, 409, 413, 422})
 RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+UNSENT_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 EXCERPT_CHARS = 500
 REDACTED = "***"
 # Shorter "secrets" are placeholders (Freshdesk's password "X"); redacting them would mangle text.
@@ -420,11 +421,16 @@ class HttpStats:
 
 # --------------------------------------------------------------------------- retry predicates
 
-def should_retry(allow: Collection[int], retry_state: tenacity.RetryCallState) -> bool:
-    """Pure retry predicate: transport failures and retryable statuses not in `allow`."""
+def should_retry(allow: Collection[int], retry_state: tenacity.RetryCallState, *,
+                 idempotent: bool = True) -> bool:
+    """Pure retry predicate: transport failures and retryable statuses not in `allow`. When the
+    request is not idempotent, only failures before it was sent (connect) are retried."""
     outcome = retry_state.outcome
     if outcome.failed:
-        return isinstance(outcome.exception(), RETRY_EXCEPTIONS)
+        error = outcome.exception()
+        if not idempotent:
+            return isinstance(error, UNSENT_EXCEPTIONS)
+        return isinstance(error, RETRY_EXCEPTIONS)
     result = outcome.result()
     if not isinstance(result, httpx.Response):
         return False
@@ -551,7 +557,10 @@ class HttpClient:
             if response.status_code == 429 or "retry-after" in response.headers:
                 # The server throttles the whole host: pause its limiter, and let the next
                 # acquire() do the waiting, so this worker and every other waits exactly once.
-                self._limiter_for_url(response.request.url).pause(wait)
+                url = response.request.url
+                self._limiter_for_url(url).pause(wait)
+                if self._same_host(url):    # an injected per-endpoint limiter: the host waits too
+                    limiter_for(self.host, None, clock=self._clock, sleep=self._sleep).pause(wait)
                 return 0.0
         return wait
 
@@ -566,9 +575,9 @@ class HttpClient:
                 else f"HTTP {outcome.result().status_code}")
         return f"{method} {url} → {what}"
 
-    def _retrying(self, allow: Collection[int]) -> tenacity.Retrying:
+    def _retrying(self, allow: Collection[int], idempotent: bool = True) -> tenacity.Retrying:
         return tenacity.Retrying(
-            retry=functools.partial(should_retry, frozenset(allow)),
+            retry=functools.partial(should_retry, frozenset(allow), idempotent=idempotent),
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
             sleep=self._retry_sleep,
@@ -577,10 +586,15 @@ class HttpClient:
         )
 
     def _run(self, attempt: Callable[[str, httpx.URL], Any], method: str, url: httpx.URL,
-             allow: Collection[int]) -> Any:
+             allow: Collection[int], idempotent: bool = True) -> Any:
         """Run `attempt(method, url)` with retries; returns its result or raises an ApiError."""
         try:
-            result = self._retrying(allow)(attempt, method, url)
+            result = self._retrying(allow, idempotent)(attempt, method, url)
+        except RETRY_EXCEPTIONS as e:       # not retried (idempotent=False): still transient
+            raise TransientApiError(
+                self.redact(f"{method} {url}: {type(e).__name__}: {e} (not retried: the request "
+                            "may have reached the server)"),
+                method=method, url=self.redact(str(url))) from None
         except _TooLongToWait as e:
             raise TransientApiError(
                 self.redact(f"{method} {url}: the server asks to wait {e.args[0]:.0f}s, "
@@ -658,8 +672,11 @@ class HttpClient:
     # ---- public API
     def request(self, method: str, url_or_path: str, *, params: Any = None, json: Any = None,
                 content: Any = None, files: Any = None, data: Any = None, headers: dict | None = None,
-                ok: Collection[int] = (200, 201, 202, 204), allow: Collection[int] = ()) -> httpx.Response:
-        """Send with retries; statuses in `ok` or `allow` come back, others raise (module doc)."""
+                ok: Collection[int] = (200, 201, 202, 204), allow: Collection[int] = (),
+                idempotent: bool = True) -> httpx.Response:
+        """Send with retries; statuses in `ok` or `allow` come back, others raise (module doc).
+        `idempotent=False`: a write that may have reached the server (timeout or connection
+        dropped after sending) is not sent again; TransientApiError lets the caller look it up."""
         method = method.upper()
         url = self._url(url_or_path)
         files = _rewindable_files(files)
@@ -670,7 +687,7 @@ class HttpClient:
             return self._send(request)
 
         try:
-            response = self._run(attempt, method, url, allow)
+            response = self._run(attempt, method, url, allow, idempotent)
         except httpx.HTTPError as e:
             raise self._translate(method, url, e) from None
         return self._check(method, url, response, ok, allow)

@@ -614,7 +614,7 @@ class SandboxServer:
     @property
     def plan_section(self) -> dict:
         """A plan [source]/[target] table pointing at this sandbox (vendors add their keys)."""
-        return {"type": self.platform, "url": self.url}
+        return {"adapter": self.platform, "url": self.url}
 
     def start(self) -> "SandboxServer":
         if self._server is not None:

@@ -140,6 +140,18 @@ def test_dropped_connection_and_timeout_are_retried(client, fake):
 
 
 @respx.mock
+def test_non_idempotent_write_is_not_resent_after_a_drop(client):
+    route = respx.post(f"{BASE}/api/v2/tickets.json").mock(side_effect=[
+        httpx.ConnectError("refused"),                       # never sent: safe to retry
+        httpx.RemoteProtocolError("peer closed connection"),  # may have been written
+        httpx.Response(201, json={}),
+    ])
+    with pytest.raises(TransientApiError, match="not retried"):
+        client.request("POST", "/api/v2/tickets.json", json={}, idempotent=False)
+    assert route.call_count == 2
+
+
+@respx.mock
 def test_connect_errors_exhausted_raise_transient(client):
     respx.get(f"{BASE}/x").mock(side_effect=httpx.ConnectError("connection refused"))
     with pytest.raises(TransientApiError, match="ConnectError"):
@@ -153,6 +165,17 @@ def test_retry_after_beyond_max_wait_gives_up(fake):
     with pytest.raises(TransientApiError) as info:
         c.request("GET", "/x")
     assert info.value.retry_after == 3600 and fake.waits == []
+
+
+@respx.mock
+def test_429_on_an_injected_endpoint_limiter_pauses_the_host_too(fake):
+    endpoint = limiter_for("acme.zendesk.com#search", 10, clock=fake.clock, sleep=fake.sleep)
+    searcher = HttpClient(BASE, limiter=endpoint, clock=fake.clock, sleep=lambda s: None)
+    respx.get(f"{BASE}/search").mock(side_effect=[httpx.Response(429, headers={"Retry-After": "20"}),
+                                                  httpx.Response(200)])
+    searcher.request("GET", "/search")
+    assert endpoint.held_for() == pytest.approx(20)
+    assert limiter_for("acme.zendesk.com", None, clock=fake.clock).held_for() == pytest.approx(20)
 
 
 # ---------------------------------------------------------------- status mapping

@@ -136,7 +136,7 @@ def test_binds_loopback_on_a_free_port_and_stops():
     try:
         assert sandbox.url == f"http://127.0.0.1:{port}"
         assert sandbox._server.server_address[0] == "127.0.0.1"
-        assert sandbox.plan_section == {"type": "toy", "url": sandbox.url, "token_env": "TOY_TOKEN"}
+        assert sandbox.plan_section == {"adapter": "toy", "url": sandbox.url, "token_env": "TOY_TOKEN"}
         assert httpx.get(f"{sandbox.url}/echo").status_code == 200
     finally:
         sandbox.stop()
