@@ -114,7 +114,10 @@ class FreshdeskClient:
                        method: str = "POST") -> httpx.Response:
         """Freshdesk multipart: arrays as repeated `key[]` fields, custom fields as
         `custom_fields[key]`, files as `attachments[]`."""
-        return self.request(method, path, data=form_fields(body),
+        data: dict[str, list[str]] = {}
+        for key, value in form_fields(body):
+            data.setdefault(key, []).append(value)
+        return self.request(method, path, data=data,
                             files=[("attachments[]", (name, data, ctype)) for name, data, ctype in files])
 
     def delete(self, path: str, allow=(404,)) -> httpx.Response:

@@ -193,8 +193,12 @@ class FreshdeskTarget(Target):
             if record.get("channel"):
                 add("channel", "channel_not_preserved", f"written as a note; channel {record['channel']!r} is "
                     "named in the origin line")
-            for att, path, code, detail in self._attachment_plan(record, ctx)[1]:
-                out.append(Degradation("attachment", str(att.get("id")), "size", code, detail))
+        elif kind == "attachment":
+            comment = ctx.record("comment", record.get("comment_id")) if record.get("comment_id") else None
+            if comment is not None:
+                for att, path, code, detail in self._attachment_plan(comment, ctx)[1]:
+                    if str(att.get("id")) == rid:
+                        add("size" if code != "inline_image_detached" else "inline", code, detail)
         elif kind == "satisfaction_rating":
             if record.get("created_at"):
                 add("created_at", "timestamp_not_preserved", "Freshdesk stores the rating with the time of the migration")
