@@ -26,7 +26,6 @@ import random
 import re
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -368,7 +367,8 @@ def excerpt_of(response: httpx.Response, secrets: Iterable[str] = (), limit: int
         raw = response.content
     except httpx.ResponseNotRead:
         return ""
-    text = raw.decode(response.encoding or "utf-8", "replace")
+    # Cut huge bodies first (a 5 MB HTML error page); the final cut comes after redaction.
+    text = raw[: limit * 8].decode(response.encoding or "utf-8", "replace")
     try:
         text = jsonlib.dumps(jsonlib.loads(text), ensure_ascii=False, separators=(",", ":"))
     except ValueError:
