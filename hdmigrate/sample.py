@@ -409,6 +409,10 @@ def _ascii(s: str) -> str:
     return unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
 
 
+def _slug(s: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in s).split())
+
+
 def _pairs(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(tuple(p.split("/")) for p in text.split())  # type: ignore[misc]
 
@@ -552,15 +556,20 @@ def _offset(minutes: int) -> str:
     return f"{sign}{m // 60:02d}:{m % 60:02d}"
 
 
+_hms: list[str | None] = [None] * _DAY
+
+
 def _ts(epoch: int, off: int = 0, suffix: str = "Z", ms: int = -1) -> str:
     """RFC 3339 for a UTC epoch second, written in the fixed offset `off` (minutes)."""
-    t = epoch + off * 60
-    d, s = divmod(t, _DAY)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
+    d, s = divmod(epoch + off * 60, _DAY)
+    day = _date_cache.get(d) or _day(d)
+    hms = _hms[s]
+    if hms is None:
+        h, r = divmod(s, 3600)
+        hms = _hms[s] = f"T{h:02d}:{r // 60:02d}:{r % 60:02d}"
     if ms >= 0:
-        return f"{_day(d)}T{h:02d}:{m:02d}:{s:02d}.{ms:03d}{suffix}"
-    return f"{_day(d)}T{h:02d}:{m:02d}:{s:02d}{suffix}"
+        return f"{day}{hms}.{ms:03d}{suffix}"
+    return day + hms + suffix
 
 
 def _esc(s: str) -> str:
@@ -601,7 +610,26 @@ def _json_escaped(fragment: str) -> str:
 # Files, made in code
 
 
+_png_idat: dict[tuple[int, int, int], bytes] = {}
+
+
 def _png(width: int, height: int, k: int) -> bytes:
+    """A checkered RGB PNG; the pixels repeat every 64 values of k, the tEXt chunk makes each file
+    unique."""
+    key = (width, height, k % 64)
+    idat = _png_idat.get(key)
+    if idat is None:
+        idat = _png_idat[key] = zlib.compress(_png_pixels(width, height, k % 64), 6)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"tEXt", b"Comment\x00hdmigrate sample image %d" % k) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+def _png_pixels(width: int, height: int, k: int) -> bytes:
     r, g, b = (k * 97) % 256, (k * 57 + 80) % 256, (k * 29 + 160) % 256
     rows = []
     for y in range(height):
@@ -612,14 +640,7 @@ def _png(width: int, height: int, k: int) -> bytes:
             else:
                 row += bytes((255 - x * 4 % 256, 255 - y * 4 % 256, 240))
         rows.append(bytes(row))
-    raw = b"".join(rows)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"tEXt", b"Software\x00hdmigrate sample") + chunk(b"IDAT", zlib.compress(raw, 6))
-            + chunk(b"IEND", b""))
+    return b"".join(rows)
 
 
 def _gif(width: int, height: int, k: int) -> bytes:
@@ -645,7 +666,7 @@ def _gif(width: int, height: int, k: int) -> bytes:
         data.append(bits & 0xFF)
     blocks = b"".join(bytes([len(data[i:i + 255])]) + bytes(data[i:i + 255]) for i in range(0, len(data), 255))
     return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0x81, 0, 0) + palette
-            + b"!\xfe" + bytes([21]) + b"hdmigrate sample file" + b"\x00"
+            + b"!\xfe" + bytes([len(note := b"hdmigrate sample image %d" % k)]) + note + b"\x00"
             + b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02" + blocks + b"\x00;")
 
 
@@ -754,13 +775,11 @@ class _Sample:
         combos = len(p0) * len(p1) * len(p2)
         name = base if i < combos else f"{base} ({i // combos + 1})"
         h = _mix(self.seed ^ 0x0A, i)
-        slug = _ascii(p0[i % len(p0)]).lower()
-        slug = "".join(c if c.isalnum() else "-" for c in slug).strip("-") or f"kunde{i}"
-        domains = [f"{slug}{i + 1}.example"]
+        domains = [self._org_domain(i)]
         if h % 7 == 0 and not p0[i % len(p0)].isascii():
-            label = "".join(c if c.isalnum() else "-" for c in p0[i % len(p0)].lower()).strip("-")
+            label = _slug(p0[i % len(p0)].lower())
             try:
-                domains.append(label.encode("idna").decode("ascii") + f"{i + 1}.example")
+                domains.append(f"{label}{i + 1}".encode("idna").decode("ascii") + ".example")
             except UnicodeError:
                 pass
         created = self.t0 - 900 * _DAY + (h >> 20) % (800 * _DAY)
@@ -846,9 +865,7 @@ class _Sample:
 
     def _org_domain(self, i: int) -> str:
         p0 = ORG_PARTS[0]
-        slug = _ascii(p0[i % len(p0)]).lower()
-        slug = "".join(c if c.isalnum() else "-" for c in slug).strip("-") or f"kunde{i}"
-        return f"{slug}{i + 1}.example"
+        return f"{_slug(_ascii(p0[i % len(p0)]).lower()) or 'kunde'}{i + 1}.example"
 
     # -- tickets ----------------------------------------------------------------------------
 
@@ -1042,8 +1059,12 @@ class _Sample:
                          cust_close[int(rnd() * len(cust_close))].format(**fmt_names)]
             elif role == "reply":
                 c_channel = _REPLY_CHANNEL.get(channel, channel)
-                body = replies[int(rnd() * len(replies))] if p == 1 else \
-                    AGENT_FOLLOW_UPS[lang][int(rnd() * len(AGENT_FOLLOW_UPS[lang]))]
+                if p == 1:
+                    body = replies[int(rnd() * len(replies))]
+                elif solved_at is not None and p >= n_comments - 2:
+                    body = AGENT_FOLLOW_UPS[lang][2]  # the closing reply
+                else:
+                    body = AGENT_FOLLOW_UPS[lang][int(rnd() * 2)]
                 paras = [ag_greet[int(rnd() * len(ag_greet))].format(**fmt_names), body.format(**v),
                          ag_close[int(rnd() * len(ag_close))].format(agent=agent_name)]
             elif role == "note":
@@ -1051,7 +1072,9 @@ class _Sample:
                 paras = [NOTES[int(rnd() * len(NOTES))].format(date=v["date"], n=v["n"], amount=v["amount_de"])]
             else:
                 c_channel = channel if rnd() < 0.75 else ("email", "phone", "chat")[int(rnd() * 3)]
-                paras = [FOLLOW_UPS[lang][int(rnd() * len(FOLLOW_UPS[lang]))],
+                ups = FOLLOW_UPS[lang]
+                # thanks at the end of a solved conversation, otherwise questions and reminders
+                paras = [ups[0] if solved_at is not None and p >= n_comments - 3 else ups[1 + int(rnd() * (len(ups) - 1))],
                          cust_close[int(rnd() * len(cust_close))].format(**fmt_names)]
             files = files_at.get(p)
             as_html = (c_channel in _HTML_CHANNELS and role != "note") or files is not None
@@ -1153,17 +1176,25 @@ class _Sample:
         raise ValueError(cls)
 
     def _long(self, i: int, v: dict, text: str | None, body_html: str | None):
-        head = (text or "") + "\n\nHier das komplette Protokoll aus der App:\n"
-        lines = []
-        size = len(head)
-        j = 0
+        head = (text or "") + f"\n\nHier das komplette Protokoll aus der App (Bestellung {v['order']}):\n"
+        log = _long_log()
+        return head + log, (body_html or "") + f"\n<p>Protokoll zu {v['order']}:</p>\n<pre>" + _esc(log) + "</pre>"
+
+
+_long_log_cache: list[str] = []
+
+
+def _long_log() -> str:
+    """About LONG_BODY_CHARS of an app log (made once per process)."""
+    if not _long_log_cache:
+        lines, size, j = [], 0, 0
         while size < LONG_BODY_CHARS:
-            line = _LOG_LINE.format(d=v["date"], m=j % 60, s=(j * 7) % 60, n=i * 1000 + j)
+            line = _LOG_LINE.format(d=f"2021-03-{1 + j // 3600 % 28:02d}", m=j % 60, s=(j * 7) % 60, n=40000 + j)
             lines.append(line)
             size += len(line)
             j += 1
-        log = "".join(lines)
-        return head + log, (body_html or "") + "\n<pre>" + _esc(log) + "</pre>"
+        _long_log_cache.append("".join(lines))
+    return _long_log_cache[0]
 
 
 def generate(tickets: int = 60, comments_per_ticket: float = 6.0, attachments: int | None = None,

@@ -272,13 +272,13 @@ def test_generation_streams():
 
     def peak(n):
         tracemalloc.start()
-        for _ in sample.generate(tickets=n, comments_per_ticket=2):
+        for _ in sample.generate(tickets=n, comments_per_ticket=1.5):
             pass
         _, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         return top
 
-    small, large = peak(400), peak(4000)
+    small, large = peak(200), peak(1600)
     assert large < small * 2 + 2_000_000
 
 
