@@ -71,6 +71,10 @@ class Engine:
         self.dry_run = dry_run
         since = since or self.plan.scope.get("since")
         self.run_id = self._open_run(dry_run, since)
+        # `hdmigrate verify --workdir DIR` reads the target back with this plan (names of env
+        # variables only, never their values).
+        self.store.set_state("plan", {"data": self.plan.data, "base_dir": str(self.plan.base_dir),
+                                      "path": str(self.plan.path) if self.plan.path else None})
         status, exit_code, error = "completed", 0, None
         try:
             for step in STEPS:

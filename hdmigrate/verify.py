@@ -1,0 +1,882 @@
+"""`hdmigrate verify`: read the target back and compare it with staging, record by record.
+
+The target is read through the *source* side of the target's own adapter, built from the plan's
+[target] section (architecture.md, "Reading back"), so both sides are compared in canonical form.
+Target ids are mapped back to source ids through the id map (reverse lookup); records the id map
+cannot place directly (a target that returns no id for a comment written inside its ticket) are
+paired by position within their parent. Then, per record:
+
+- missing      written according to the id map, absent from the target;
+- duplicate    two target records that are the same source record;
+- unrecorded   in the target, recognisably ours (same id / our stamp), but the id map does not
+               say it was written;
+- differs      a field differs: timestamps to the second, authors, public/private, tags, custom
+               fields, channel, attachment SHA-256 (of the bytes read back), bodies (where a
+               target rewrites HTML, the normalised comparison decides and the difference is kept);
+- per ticket   number of comments, public/private split, attachment hashes.
+
+A difference is *explained* when a degradation recorded for that record covers the field, when the
+target adapter does not declare the capability (e.g. no PRESERVE_TIMESTAMPS), or when the plan's
+mapping changed the value on purpose. Anything else is unexplained and makes `verify` exit 5.
+Private → public is never explained by a capability, only by a recorded `private_first_message`.
+
+CX metrics (first reply time, resolution time, CSAT distribution, channel mix, status mix) are
+computed over the migrated records on both sides and shown side by side.
+
+The result is stored in staging (`state.verify_report`), so `hdmigrate report` shows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from .adapter import Capability, Source
+from .canonical import KINDS, PERSON_KINDS, REFERENCES
+from .errors import ApiError, ConfigError, FatalApiError, HdmError
+from .plan import Plan
+from .store import Store, now
+
+EXIT_DIFFERENCES = 5
+MAX_STORED_FINDINGS = 2000
+# Targets that keep every field (unknown ones and `extra` included): compared on every key.
+LOSSLESS_TARGETS = frozenset({"jsonl"})
+TIME_FIELDS = ("created_at", "updated_at", "solved_at", "due_at")
+# Fields compared for every target (besides references and per-kind specials below).
+SKIP_ALWAYS = frozenset({"id", "extra"})
+ENUM_FIELDS = ("status", "priority", "type", "channel")
+
+# Which fields a degradation code covers (besides the field recorded with it).
+CODE_FIELDS: dict[str, frozenset[str]] = {
+    "timestamp_not_preserved": frozenset(TIME_FIELDS),
+    "author_not_preserved": frozenset({"author_id", "author_kind"}),
+    "channel_not_preserved": frozenset({"channel"}),
+    "private_first_message": frozenset({"public"}),
+    "attachment_too_large": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
+    "attachment_empty": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
+    "field_type_changed": frozenset({"custom_fields"}),
+    "value_unmapped": frozenset(),
+    "csat_not_writable": frozenset({"(record)", "score", "scale", "comment", "contact_id"}),
+    "inline_image_detached": frozenset({"body_html", "inline", "content_id", "attachment_ids"}),
+    "text_repaired": frozenset({"subject", "body_html", "body_text"}),
+}
+# What a missing capability of the target explains: capability -> (code, fields).
+CAPABILITY_FIELDS: dict[Capability, tuple[str, frozenset[str]]] = {
+    Capability.PRESERVE_TIMESTAMPS: ("timestamp_not_preserved", frozenset(TIME_FIELDS)),
+    Capability.PRESERVE_AUTHORS: ("author_not_preserved", frozenset({"author_id", "author_kind"})),
+    Capability.PRESERVE_CHANNEL: ("channel_not_preserved", frozenset({"channel"})),
+    Capability.CUSTOM_FIELDS: ("custom_fields_not_supported", frozenset({"custom_fields"})),
+    Capability.INLINE_IMAGES: ("inline_image_detached", frozenset({"inline", "content_id"})),
+}
+CAPABILITY_KINDS: dict[Capability, tuple[str, frozenset[str]]] = {
+    Capability.SATISFACTION_RATINGS: ("csat_not_writable", frozenset({"satisfaction_rating"})),
+    Capability.ATTACHMENTS: ("attachments_not_supported", frozenset({"attachment"})),
+    Capability.CREATE_CUSTOM_FIELDS: ("custom_field_not_created", frozenset({"custom_field"})),
+}
+# Values a target assigns itself: kept in the side archive, explained here.
+TARGET_ASSIGNED = {"ticket": {"number": "number_not_preserved"}}
+
+
+@dataclasses.dataclass
+class Finding:
+    kind: str
+    id: str
+    field: str
+    problem: str                   # missing, duplicate, unrecorded, extra, differs, unreadable
+    source: object = None
+    target: object = None
+    target_id: str | None = None
+    explained: bool = False
+    code: str = ""                 # the degradation / explanation code
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"kind": self.kind, "id": self.id, "field": self.field, "problem": self.problem,
+               "explained": self.explained, "code": self.code, "detail": self.detail}
+        if self.target_id is not None:
+            out["target_id"] = self.target_id
+        if self.problem == "differs":
+            out["source"] = _short_value(self.source)
+            out["target"] = _short_value(self.target)
+        return out
+
+
+def _short_value(value, limit: int = 300):
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… ({len(value)} characters)"
+    if isinstance(value, (list, dict)):
+        text = repr(value)
+        if len(text) > limit:
+            return text[:limit] + "…"
+    return value
+
+
+# -------------------------------------------------------------------------- normalisation helpers
+
+def parse_time(value) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return dt.astimezone(timezone.utc)
+
+
+def same_second(a, b) -> bool:
+    da, db = parse_time(a), parse_time(b)
+    if da is None or db is None:
+        return a == b
+    return int(da.timestamp()) == int(db.timestamp())
+
+
+class _Text(HTMLParser):
+    """Visible text of an HTML fragment (scripts and styles dropped), whitespace collapsed."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("br", "p", "div", "li", "tr", "h1", "h2", "h3", "blockquote"):
+            self.parts.append(" ")
+        if tag == "img":
+            src = dict(attrs).get("src") or ""
+            self.parts.append(f" [img {src.split('/')[-1]}] " if src else " ")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(value: str | None) -> str:
+    if not value:
+        return ""
+    parser = _Text()
+    try:
+        parser.feed(value)
+        parser.close()
+    except Exception:  # noqa: BLE001 - malformed markup: fall back to the raw string
+        return " ".join(html.unescape(value).split())
+    return " ".join("".join(parser.parts).split())
+
+
+def _norm_tag(tag) -> str:
+    return str(tag).strip().lower().replace(" ", "_")
+
+
+# -------------------------------------------------------------------------- reading the target
+
+@dataclasses.dataclass
+class TargetRecord:
+    kind: str
+    record: dict            # as read back (target ids)
+    source_id: str | None = None
+    translated: dict | None = None
+
+
+def target_source(plan: Plan, workdir: Path, log: Callable[[str], None] = lambda m: None) -> Source:
+    """The source side of the target's adapter, built from the plan's [target] section."""
+    spec = plan.spec("target")
+    if spec.source is None:
+        raise ConfigError(f"the {spec.name} adapter has no source side: verify cannot read the target back")
+    ctx = plan.adapter_context("target", workdir, log)
+    return spec.source(ctx)
+
+
+def read_back(source: Source, findings: list[Finding]) -> Iterator[tuple[str, dict]]:
+    """Every canonical record the target holds. A payload that cannot be mapped is a finding
+    (`unreadable`), not a crash; a fatal API error stops verify (exit 3)."""
+    source.check()
+    for stream in source.streams():
+        for page in source.fetch(stream):
+            for raw_id, payload in page.items:
+                try:
+                    produced = list(source.to_canonical(stream, payload))
+                except FatalApiError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - reported per record
+                    findings.append(Finding(stream, str(raw_id), "(record)", "unreadable",
+                                            detail=f"cannot read back: {str(e)[:300]}"))
+                    continue
+                yield from produced
+
+
+_STAMP = re.compile(r"^hdm[:\-]([a-z_]+)[:\-](.+)$")
+
+
+def stamp_of(record: dict) -> tuple[str, str] | None:
+    """(kind, source id) from an `hdm:<kind>:<id>` / `hdm-<kind>-<id>` external id the target
+    keeps in the read-back record's `extra`."""
+    extra = record.get("extra") or {}
+    if not isinstance(extra, dict):
+        return None
+    for key, value in extra.items():
+        if "external" in key and isinstance(value, str):
+            m = _STAMP.match(value)
+            if m:
+                return m.group(1), m.group(2)
+    return None
+
+
+# -------------------------------------------------------------------------- the verifier
+
+class Verifier:
+    """Compares the target with staging. `run()` returns the report (and stores it)."""
+
+    def __init__(self, store: Store, plan: Plan, workdir: Path | None = None,
+                 log: Callable[[str], None] = lambda m: None, check_bytes: bool = True):
+        self.store = store
+        self.plan = plan
+        self.workdir = Path(workdir or store.workdir)
+        self.log = log
+        self.check_bytes = check_bytes
+        self.findings: list[Finding] = []
+        spec = plan.spec("target")
+        self.target_name = spec.name
+        self.target_caps = frozenset(spec.target.capabilities) if spec.target else frozenset()
+        self.lossless = spec.name in LOSSLESS_TARGETS
+        self.tag_migrated = _norm_tag(plan.options.get("tag_migrated")) if plan.options.get("tag_migrated") else None
+        self.field_keys = {entity: {str(t): str(s) for s, t in (keys or {}).items()}
+                           for entity, keys in (plan.mapping.get("fields") or {}).items()}
+        # id map: kind -> source id -> target id (done), and reverse
+        self.done: dict[str, dict[str, str]] = defaultdict(dict)
+        self.rev: dict[str, dict[str, str]] = defaultdict(dict)
+        self.states: dict[str, dict[str, str]] = defaultdict(dict)
+        for kind, sid, tid, state in store.conn.execute("SELECT kind, id, target_id, state FROM id_map"):
+            self.states[kind][sid] = state
+            if state == "done" and tid is not None:
+                self.done[kind][sid] = tid
+                self.rev[kind].setdefault(str(tid), sid)
+        self.degradations: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for d in store.degradations():
+            self.degradations[(d["kind"], d["id"])].append(d)
+        self.source_reader: Source | None = None
+
+    # -- explanations ----------------------------------------------------------------------------
+    def explain(self, f: Finding) -> Finding:
+        root = f.field.split(".", 1)[0]
+        for d in self.degradations.get((f.kind, f.id), ()):
+            covered = CODE_FIELDS.get(d["code"], frozenset())
+            dfield = d["field"] or ""
+            if (dfield == "" or dfield == f.field or f.field.startswith(dfield + ".") or root == dfield
+                    or root in covered or f.field in covered):
+                if f.problem == "differs" and root == "public" and f.source is False and f.target is True \
+                        and d["code"] != "private_first_message":
+                    continue  # privacy: only the explicit degradation explains it
+                f.explained, f.code = True, d["code"]
+                f.detail = f.detail or (d["detail"] or "")
+                return f
+        if f.problem == "differs":
+            if root == "public":
+                return f  # never explained by a capability
+            for cap, (code, fields) in CAPABILITY_FIELDS.items():
+                if cap not in self.target_caps and root in fields:
+                    f.explained, f.code = True, code
+                    f.detail = f.detail or f"the {self.target_name} target does not declare {cap.value}"
+                    return f
+            if root in ENUM_FIELDS:
+                mapped = (self.plan.mapping.get(root) or {})
+                if isinstance(mapped, dict) and str(f.source) in mapped:
+                    f.explained, f.code = True, "value_mapped"
+                    f.detail = f"[mapping.{root}] maps {f.source!r} to {mapped[str(f.source)]!r}"
+                    return f
+            code = TARGET_ASSIGNED.get(f.kind, {}).get(root)
+            if code and not self.lossless:
+                f.explained, f.code = True, code
+                f.detail = f.detail or "assigned by the target; the original is kept in the side archive"
+                return f
+        if f.problem == "missing":
+            for cap, (code, kinds) in CAPABILITY_KINDS.items():
+                if cap not in self.target_caps and f.kind in kinds:
+                    f.explained, f.code = True, code
+                    f.detail = f"the {self.target_name} target does not declare {cap.value}"
+                    return f
+        return f
+
+    def add(self, f: Finding) -> None:
+        self.findings.append(self.explain(f))
+
+    # -- reading and placing target records ------------------------------------------------------
+    def _read_target(self) -> dict[str, list[TargetRecord]]:
+        self.source_reader = target_source(self.plan, self.workdir, self.log)
+        by_kind: dict[str, list[TargetRecord]] = defaultdict(list)
+        try:
+            for kind, record in read_back(self.source_reader, self.findings):
+                if kind in KINDS and isinstance(record, dict) and record.get("id") is not None:
+                    by_kind[kind].append(TargetRecord(kind, record))
+        except ApiError:
+            raise
+        except HdmError:
+            raise
+        return by_kind
+
+    def _place(self, by_kind: dict[str, list[TargetRecord]]) -> None:
+        """Give every target record its source id (id map reverse lookup, then the stamp, then
+        position within the parent for comments and attachments)."""
+        # Person kinds: a target may read an agent back as a contact or the other way round.
+        for kind in KINDS:
+            for tr in by_kind.get(kind, ()):
+                tid = str(tr.record["id"])
+                kinds = PERSON_KINDS if kind in PERSON_KINDS else (kind,)
+                for k in kinds:
+                    if tid in self.rev[k]:
+                        tr.source_id = self.rev[k][tid]
+                        if k != kind:
+                            tr.kind = k
+                        break
+        # Re-home person records under the kind they were written as.
+        persons = [tr for k in PERSON_KINDS for tr in by_kind.get(k, ())]
+        for k in PERSON_KINDS:
+            by_kind[k] = [tr for tr in persons if tr.kind == k]
+        # Children without a direct id match: pair by position within the parent.
+        for kind, parent_field, parent_kind in (("comment", "ticket_id", "ticket"),
+                                                ("attachment", "comment_id", "comment")):
+            self._place_by_position(by_kind, kind, parent_field, parent_kind)
+
+    def _parent_source_id(self, parent_kind: str, target_parent_id, by_kind) -> str | None:
+        if target_parent_id is None:
+            return None
+        return self.rev[parent_kind].get(str(target_parent_id)) or self._placed_child(by_kind, parent_kind, target_parent_id)
+
+    def _placed_child(self, by_kind, kind, target_id) -> str | None:
+        for tr in by_kind.get(kind, ()):
+            if str(tr.record["id"]) == str(target_id):
+                return tr.source_id
+        return None
+
+    def _place_by_position(self, by_kind, kind, parent_field, parent_kind) -> None:
+        unplaced = [tr for tr in by_kind.get(kind, ()) if tr.source_id is None]
+        if not unplaced:
+            return
+        placed_ids = {tr.source_id for tr in by_kind.get(kind, ()) if tr.source_id}
+        parent_index: dict[str, dict[str, str]] = {}
+        if parent_kind == "comment":
+            parent_index = {str(tr.record["id"]): tr.source_id for tr in by_kind.get("comment", ()) if tr.source_id}
+        groups: dict[str, list[TargetRecord]] = defaultdict(list)
+        for tr in unplaced:
+            tparent = tr.record.get(parent_field)
+            sparent = self.rev[parent_kind].get(str(tparent)) or parent_index.get(str(tparent))
+            if sparent:
+                groups[sparent].append(tr)
+        for sparent, trs in groups.items():
+            candidates = [r for r in self.store.records_by_parent(kind, sparent)
+                          if r["id"] in self.done[kind] and r["id"] not in placed_ids]
+            if kind == "attachment":
+                by_sha: dict[str, list[dict]] = defaultdict(list)
+                for r in candidates:
+                    by_sha[r.get("sha256")].append(r)
+                rest = []
+                for tr in trs:
+                    match = by_sha.get(tr.record.get("sha256"))
+                    if match:
+                        tr.source_id = match.pop(0)["id"]
+                    else:
+                        rest.append(tr)
+                trs = rest
+                candidates = [r for group in by_sha.values() for r in group]
+            trs = sorted(trs, key=lambda tr: (_sortable(tr.record.get("created_at")), str(tr.record["id"])))
+            for tr, r in zip(trs, candidates):
+                tr.source_id = r["id"]
+
+    def _translate(self, kind: str, record: dict) -> dict:
+        """A read-back record with source ids in its references (unknown ones marked)."""
+        out = dict(record)
+        for ref in REFERENCES[kind]:
+            value = record.get(ref.field)
+            if value is None:
+                continue
+            values = value if ref.many else [value]
+            mapped = []
+            for v in values:
+                sid = None
+                for k in ref.kinds:
+                    sid = self.rev[k].get(str(v))
+                    if sid is not None:
+                        break
+                mapped.append(sid if sid is not None else f"(target {v}: not in the id map)")
+            out[ref.field] = mapped if ref.many else mapped[0]
+        if kind == "comment" and isinstance(record.get("attachment_ids"), list):
+            out["attachment_ids"] = [self.rev["attachment"].get(str(a), f"(target {a})") for a in record["attachment_ids"]]
+        if isinstance(out.get("custom_fields"), dict):
+            entity = {"ticket": "ticket", "contact": "contact", "organization": "organization"}.get(kind)
+            back = self.field_keys.get(entity or "", {})
+            if back:
+                out["custom_fields"] = {back.get(k, k): v for k, v in out["custom_fields"].items()}
+        return out
+
+    # -- comparison ------------------------------------------------------------------------------
+    def _fields(self, kind: str, src: dict, tgt: dict) -> list[str]:
+        import schemas
+        props = set((schemas.load(kind).get("properties") or {}).keys())
+        if self.lossless:
+            props |= set(src) | set(tgt)
+        else:
+            props.discard("updated_at")  # a target touches it when it writes children
+        props -= SKIP_ALWAYS
+        if self.lossless:
+            props.add("extra")
+        return sorted(props)
+
+    def compare(self, kind: str, sid: str, tid: str, src: dict, tgt: dict) -> None:
+        for field in self._fields(kind, src, tgt):
+            a, b = src.get(field), tgt.get(field)
+            if field in TIME_FIELDS:
+                if not same_second(a, b):
+                    self.add(Finding(kind, sid, field, "differs", a, b, tid, detail="compared to the second"))
+                continue
+            if field == "tags":
+                self._compare_tags(kind, sid, tid, a, b)
+                continue
+            if field == "custom_fields" and (isinstance(a, dict) or isinstance(b, dict)):
+                a, b = a or {}, b or {}
+                for key in sorted(set(a) | set(b), key=str):
+                    if not _same(a.get(key), b.get(key)):
+                        self.add(Finding(kind, sid, f"custom_fields.{key}", "differs", a.get(key), b.get(key), tid))
+                continue
+            if kind == "comment" and field == "body_html":
+                self._compare_body(sid, tid, src, tgt)
+                continue
+            if kind == "comment" and field == "body_text":
+                if src.get("body_html") is not None or tgt.get("body_html") is not None:
+                    continue  # the body comparison covers it
+                if a != b:
+                    if " ".join(str(a or "").split()) == " ".join(str(b or "").split()):
+                        self.add(Finding(kind, sid, field, "differs", a, b, tid, explained=True,
+                                         code="whitespace_normalised", detail="equal after whitespace normalisation"))
+                    else:
+                        self.add(Finding(kind, sid, field, "differs", a, b, tid))
+                continue
+            if kind == "comment" and field == "attachment_ids":
+                # Order and membership; files the target dropped are findings of their own.
+                if list(a or []) != list(b or []):
+                    self.add(Finding(kind, sid, field, "differs", a, b, tid))
+                continue
+            if not _same(a, b):
+                self.add(Finding(kind, sid, field, "differs", a, b, tid))
+
+    def _compare_tags(self, kind, sid, tid, a, b) -> None:
+        a, b = list(a or []), list(b or [])
+        if sorted(map(str, a)) == sorted(map(str, b)):
+            return
+        na = {_norm_tag(t) for t in a}
+        nb = {_norm_tag(t) for t in b} - ({self.tag_migrated} if self.tag_migrated and self.tag_migrated not in na else set())
+        if na == nb:
+            self.add(Finding(kind, sid, "tags", "differs", a, b, tid, explained=True, code="tags_normalised",
+                             detail="equal after the target's tag normalisation (case, spaces) and the migration stamp"))
+        else:
+            self.add(Finding(kind, sid, "tags", "differs", a, b, tid,
+                             detail=f"only in source: {sorted(na - nb)}; only in target: {sorted(nb - na)}"))
+
+    def _compare_body(self, sid, tid, src, tgt) -> None:
+        sh, th = src.get("body_html"), tgt.get("body_html")
+        if sh == th and (sh is not None or src.get("body_text") == tgt.get("body_text")):
+            return
+        s_bytes = (sh if sh is not None else src.get("body_text") or "").encode("utf-8", "surrogatepass")
+        t_bytes = (th if th is not None else tgt.get("body_text") or "").encode("utf-8", "surrogatepass")
+        if s_bytes == t_bytes:
+            return  # same bytes, one side calls it text
+        s_norm = html_text(sh) if sh is not None else " ".join((src.get("body_text") or "").split())
+        t_norm = html_text(th) if th is not None else " ".join((tgt.get("body_text") or "").split())
+        detail = (f"{len(s_bytes)} bytes (sha256 {hashlib.sha256(s_bytes).hexdigest()[:12]}) in source, "
+                  f"{len(t_bytes)} bytes (sha256 {hashlib.sha256(t_bytes).hexdigest()[:12]}) in target")
+        if s_norm == t_norm:
+            self.add(Finding("comment", sid, "body_html", "differs", sh, th, tid, explained=True,
+                             code="html_rewritten",
+                             detail="the target rewrote the HTML; the normalised text is equal; " + detail))
+        else:
+            self.add(Finding("comment", sid, "body_html", "differs", s_norm, t_norm, tid,
+                             detail="normalised text differs; " + detail))
+
+    def _check_bytes(self, sid: str, tid: str, src: dict, tgt_raw: dict) -> None:
+        if not self.check_bytes or self.source_reader is None:
+            return
+        try:
+            data = self.source_reader.fetch_attachment(tgt_raw)
+        except FatalApiError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported per record
+            self.add(Finding("attachment", sid, "sha256", "differs", src.get("sha256"), None, tid,
+                             detail=f"bytes not readable from the target: {str(e)[:200]}"))
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != src.get("sha256"):
+            self.add(Finding("attachment", sid, "sha256", "differs", src.get("sha256"), sha, tid,
+                             detail=f"the target's bytes ({len(data)}) hash differently"))
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self) -> dict:
+        started = now()
+        try:
+            by_kind = self._read_target()
+        finally:
+            pass
+        try:
+            self._place(by_kind)
+            report = self._compare_all(by_kind)
+        finally:
+            if self.source_reader is not None:
+                try:
+                    self.source_reader.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        report["started_at"] = started
+        report["finished_at"] = now()
+        return report
+
+    def _compare_all(self, by_kind: dict[str, list[TargetRecord]]) -> dict:
+        counts: dict[str, dict[str, int]] = {}
+        target_by_sid: dict[str, dict[str, TargetRecord]] = defaultdict(dict)
+        for kind in KINDS:
+            c = counts.setdefault(kind, dict.fromkeys(
+                ("staged", "migrated", "failed", "not_loaded", "target", "matched", "missing", "duplicate",
+                 "unrecorded", "extra"), 0))
+            c["target"] = len(by_kind.get(kind, ()))
+            staged_ids = set()
+            for tr in by_kind.get(kind, ()):
+                if tr.source_id is None:
+                    stamped = stamp_of(tr.record)
+                    tid = str(tr.record["id"])
+                    ours = None
+                    if stamped and stamped[0] == kind:
+                        ours = stamped[1]
+                    elif self.lossless and self.store.has_record(kind, tid):
+                        ours = tid
+                    if ours is not None and ours in self.done[kind]:
+                        c["duplicate"] += 1
+                        self.add(Finding(kind, ours, "(record)", "duplicate", target_id=tid,
+                                         detail=f"a second target record carries source {kind} {ours} "
+                                                f"(the id map names {self.done[kind][ours]})"))
+                    elif ours is not None:
+                        c["unrecorded"] += 1
+                        self.add(Finding(kind, ours, "(record)", "unrecorded", target_id=tid,
+                                         detail=f"in the target, but the id map says {self.states[kind].get(ours) or 'nothing'}"))
+                    else:
+                        c["extra"] += 1
+                    continue
+                if tr.source_id in target_by_sid[kind]:
+                    c["duplicate"] += 1
+                    self.add(Finding(kind, tr.source_id, "(record)", "duplicate", target_id=str(tr.record["id"]),
+                                     detail=f"{kind} {tr.source_id} is in the target more than once"))
+                    continue
+                target_by_sid[kind][tr.source_id] = tr
+            for record, _h in self.store.iter_records(kind):
+                sid = record["id"]
+                staged_ids.add(sid)
+                c["staged"] += 1
+                state = self.states[kind].get(sid)
+                if state == "failed":
+                    c["failed"] += 1
+                    continue
+                if state != "done":
+                    c["not_loaded"] += 1
+                    continue
+                c["migrated"] += 1
+                tid = self.done[kind][sid]
+                tr = target_by_sid[kind].get(sid)
+                if tr is None:
+                    c["missing"] += 1
+                    self.add(Finding(kind, sid, "(record)", "missing", target_id=tid,
+                                     detail=f"written as {kind} {tid} according to the id map; not found in the target"))
+                    continue
+                c["matched"] += 1
+                tr.translated = self._translate(kind, tr.record)
+                self.compare(kind, sid, tid, record, tr.translated)
+                if kind == "attachment":
+                    self._check_bytes(sid, tid, record, tr.record)
+        per_ticket = self._per_ticket(target_by_sid)
+        metrics = {"source": self._metrics_source(), "target": self._metrics_target(target_by_sid)}
+        unexplained = [f for f in self.findings if not f.explained and f.problem != "extra"]
+        explained = [f for f in self.findings if f.explained]
+        by_code = Counter(f.code or f.problem for f in explained)
+        by_problem = Counter(f"{f.problem} {f.kind}.{f.field}" if f.problem == "differs" else f"{f.problem} {f.kind}"
+                             for f in unexplained)
+        exit_code = EXIT_DIFFERENCES if unexplained else 0
+        ordered = sorted(self.findings, key=lambda f: (f.explained, f.kind, f.id, f.field))
+        return {
+            "target": self.target_name,
+            "ok": not unexplained,
+            "exit_code": exit_code,
+            "counts": {k: v for k, v in counts.items() if any(v.values())},
+            "tickets": per_ticket,
+            "summary": {"unexplained": len(unexplained), "explained": len(explained),
+                        "explained_by_code": dict(sorted(by_code.items())),
+                        "unexplained_by_problem": dict(sorted(by_problem.items()))},
+            "findings": [f.as_dict() for f in ordered[:MAX_STORED_FINDINGS]],
+            "findings_total": len(self.findings),
+            "metrics": metrics,
+        }
+
+    def _per_ticket(self, target_by_sid) -> dict:
+        """Per ticket: comment count, public/private split and attachment hashes, both sides."""
+        checked = differing = 0
+        src_comments: dict[str, list[dict]] = defaultdict(list)
+        for comment, _h in self.store.iter_records("comment"):
+            if comment["id"] in self.done["comment"]:
+                src_comments[str(comment.get("ticket_id"))].append(comment)
+        tgt_comments: dict[str, list[dict]] = defaultdict(list)
+        for sid, tr in target_by_sid["comment"].items():
+            t = tr.translated or self._translate("comment", tr.record)
+            tgt_comments[str(t.get("ticket_id"))].append(t)
+        src_atts: dict[str, list[str]] = defaultdict(list)
+        for att, _h in self.store.iter_records("attachment"):
+            if att["id"] in self.done["attachment"]:
+                src_atts[str(att.get("comment_id"))].append(att.get("sha256"))
+        tgt_atts: dict[str, list[str]] = defaultdict(list)
+        for sid, tr in target_by_sid["attachment"].items():
+            t = tr.translated or self._translate("attachment", tr.record)
+            tgt_atts[str(t.get("comment_id"))].append(t.get("sha256"))
+        for tid in self.done["ticket"]:
+            checked += 1
+            s, t = src_comments.get(tid, []), tgt_comments.get(tid, [])
+            sp = sum(1 for c in s if c.get("public")), sum(1 for c in s if not c.get("public"))
+            tp = sum(1 for c in t if c.get("public")), sum(1 for c in t if not c.get("public"))
+            s_sha = sorted(x for c in s for x in src_atts.get(c["id"], []) if x)
+            t_sha = sorted(x for c in t for x in tgt_atts.get(str(c.get("id")), []) if x)
+            problems = []
+            if len(s) != len(t):
+                problems.append(("comments.count", len(s), len(t)))
+            if sp != tp:
+                problems.append(("comments.public_private", list(sp), list(tp)))
+            if s_sha != t_sha:
+                problems.append(("attachments.sha256", s_sha, t_sha))
+            if not problems:
+                continue
+            differing += 1
+            children = {(c_kind, cid) for c_kind, ids in (("comment", [c["id"] for c in s]),) for cid in ids}
+            children |= {("attachment", a["id"]) for c in s for a in self.store.records_by_parent("attachment", c["id"])}
+            child_findings = [f for f in self.findings if (f.kind, f.id) in children]
+            all_explained = bool(child_findings) and all(f.explained for f in child_findings)
+            for field, a, b in problems:
+                f = Finding("ticket", tid, field, "differs", a, b, self.done["ticket"][tid])
+                if all_explained:
+                    f.explained, f.code = True, "explained_by_records"
+                    f.detail = "every difference among this ticket's comments and files is explained"
+                    self.findings.append(f)
+                else:
+                    self.add(f)
+        return {"checked": checked, "with_differences": differing}
+
+    # -- CX metrics ------------------------------------------------------------------------------
+    def _metrics_source(self) -> dict:
+        tickets = [r for r, _ in self.store.iter_records("ticket") if r["id"] in self.done["ticket"]]
+        comments = [r for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
+        ratings = [r for r, _ in self.store.iter_records("satisfaction_rating")
+                   if r["id"] in self.done["satisfaction_rating"]]
+        return cx_metrics(tickets, comments, ratings, set(self.done["agent"]))
+
+    def _metrics_target(self, target_by_sid) -> dict:
+        def records(kind):
+            return [tr.translated or self._translate(kind, tr.record) for tr in target_by_sid[kind].values()]
+        for kind in ("ticket", "comment", "satisfaction_rating"):
+            for sid, tr in target_by_sid[kind].items():
+                if tr.translated is None:
+                    tr.translated = self._translate(kind, tr.record)
+        tickets = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["ticket"].items()]
+        comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
+        ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
+        del records
+        return cx_metrics(tickets, comments, ratings, set(target_by_sid["agent"]))
+
+
+def _same(a, b) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b)
+    if a in (None, [], {}, "") and b in (None, [], {}, ""):
+        return True
+    return False
+
+
+def _sortable(value) -> str:
+    dt = parse_time(value)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt else str(value or "")
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "median_s": None, "mean_s": None}
+    return {"n": len(values), "median_s": round(statistics.median(values), 1),
+            "mean_s": round(statistics.fmean(values), 1)}
+
+
+def cx_metrics(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str]) -> dict:
+    """First reply time, resolution time, CSAT distribution, channel mix and status mix."""
+    by_ticket: dict[str, list[dict]] = defaultdict(list)
+    for c in comments:
+        by_ticket[str(c.get("ticket_id"))].append(c)
+    first_reply, resolution = [], []
+    for t in tickets:
+        opened = parse_time(t.get("created_at"))
+        thread = sorted(by_ticket.get(t["id"], []), key=lambda c: _sortable(c.get("created_at")))
+        if opened is None and thread:
+            opened = parse_time(thread[0].get("created_at"))
+        if opened is not None:
+            for c in thread[1:] if thread else []:
+                is_agent = c.get("author_kind") == "agent" or str(c.get("author_id")) in agent_ids
+                when = parse_time(c.get("created_at"))
+                if c.get("public") and is_agent and when is not None and when >= opened:
+                    first_reply.append((when - opened).total_seconds())
+                    break
+            solved = parse_time(t.get("solved_at"))
+            if solved is not None and solved >= opened:
+                resolution.append((solved - opened).total_seconds())
+    csat = Counter(f"{r.get('scale') or '?'}:{r.get('score')}" for r in ratings)
+    return {
+        "tickets": len(tickets),
+        "comments": len(comments),
+        "first_reply_time": _stats(first_reply),
+        "resolution_time": _stats(resolution),
+        "csat": dict(sorted(csat.items())),
+        "channel_mix": dict(sorted(Counter(str(t.get("channel")) for t in tickets).items())),
+        "status_mix": dict(sorted(Counter(str(t.get("status")) for t in tickets).items())),
+    }
+
+
+# -------------------------------------------------------------------------- entry points
+
+def stored_plan(store: Store) -> Plan:
+    """The plan the last run used (the engine keeps it in staging state `plan`)."""
+    from .plan import plan_from_dict
+    saved = store.get_state("plan")
+    if not saved:
+        raise ConfigError(f"{store.workdir}: no plan recorded in staging (run `hdmigrate run PLAN` "
+                          "first, or give --plan PLAN)")
+    data = dict(saved["data"])
+    if isinstance(data.get("run"), dict):
+        data["run"] = {k: v for k, v in data["run"].items() if k != "include"}  # already merged
+    return plan_from_dict(data, Path(saved.get("base_dir") or store.workdir),
+                          Path(saved["path"]) if saved.get("path") else None)
+
+
+def verify(store: Store, plan: Plan | None = None, *, log: Callable[[str], None] = lambda m: None,
+           side_archive: bool = True, check_bytes: bool = True) -> dict:
+    """Read the target back, compare, compute metrics, write the side archive, store the report."""
+    plan = plan or stored_plan(store)
+    run = store.last_run(dry_run=False)
+    if run is None:
+        raise ConfigError(f"{store.workdir}: no migration run yet; nothing to verify")
+    report = Verifier(store, plan, store.workdir, log, check_bytes=check_bytes).run()
+    report["run_id"] = run["id"]
+    report["run_status"] = run["status"]
+    if run["status"] != "completed":
+        report["warning"] = f"the last run is {run['status']}: resume it before a cutover"
+    if side_archive:
+        from .side_archive import write_side_archive
+        report["side_archive"] = write_side_archive(store, plan, report)
+    store.set_state("verify_report", report)
+    return report
+
+
+# -------------------------------------------------------------------------- rendering
+
+def _fmt_seconds(value) -> str:
+    if value is None:
+        return "–"
+    value = float(value)
+    if value >= 86400:
+        return f"{value / 86400:.1f}d"
+    if value >= 3600:
+        return f"{value / 3600:.1f}h"
+    if value >= 60:
+        return f"{value / 60:.1f}m"
+    return f"{value:.0f}s"
+
+
+def render_text(report: dict, limit: int = 50) -> str:
+    lines = [f"verify: {report['target']} target — "
+             + ("no unexplained differences" if report["ok"] else
+                f"{report['summary']['unexplained']} unexplained differences")
+             + f" ({report['summary']['explained']} explained)"]
+    if report.get("warning"):
+        lines.append(f"warning: {report['warning']}")
+    cols = ("staged", "migrated", "failed", "target", "matched", "missing", "duplicate", "unrecorded", "extra")
+    lines.append(f"{'kind':<20}" + "".join(f"{c:>11}" for c in cols))
+    for kind, c in report["counts"].items():
+        lines.append(f"{kind:<20}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+    t = report["tickets"]
+    lines.append(f"tickets checked (comments, public/private, attachment hashes): {t['checked']}, "
+                 f"with differences: {t['with_differences']}")
+    unexplained = [f for f in report["findings"] if not f["explained"] and f["problem"] != "extra"]
+    if unexplained:
+        lines.append(f"\nUnexplained ({report['summary']['unexplained']}):")
+        for f in unexplained[:limit]:
+            lines.append("  " + _finding_line(f))
+        if len(unexplained) > limit:
+            lines.append(f"  … {len(unexplained) - limit} more (see --json)")
+    if report["summary"]["explained_by_code"]:
+        lines.append("\nExplained:")
+        for code, n in report["summary"]["explained_by_code"].items():
+            lines.append(f"  {code}: {n}")
+    m_s, m_t = report["metrics"]["source"], report["metrics"]["target"]
+    lines.append(f"\n{'CX metric':<28}{'source':>24}{'target':>24}")
+    for key in ("tickets", "comments"):
+        lines.append(f"{key:<28}{m_s[key]:>24}{m_t[key]:>24}")
+    for key in ("first_reply_time", "resolution_time"):
+        for stat in ("median_s", "mean_s"):
+            lines.append(f"{key + ' ' + stat[:-2]:<28}{_fmt_seconds(m_s[key][stat]):>24}{_fmt_seconds(m_t[key][stat]):>24}")
+    for key in ("csat", "channel_mix", "status_mix"):
+        for value in sorted(set(m_s[key]) | set(m_t[key])):
+            lines.append(f"{key + ' ' + value:<28}{m_s[key].get(value, 0):>24}{m_t[key].get(value, 0):>24}")
+    side = report.get("side_archive")
+    if side:
+        lines.append(f"\nside archive: {side['path']} ({side['records']} records, {side['blobs']} files)")
+    return "\n".join(lines)
+
+
+def _finding_line(f: dict) -> str:
+    where = f"{f['kind']} {f['id']}" + (f" (target {f['target_id']})" if f.get("target_id") else "")
+    if f["problem"] == "differs":
+        text = f"{where} {f['field']}: source {f.get('source')!r} ≠ target {f.get('target')!r}"
+    else:
+        text = f"{where}: {f['problem']}"
+    if f.get("detail"):
+        text += f" — {f['detail']}"
+    if f.get("code"):
+        text += f" [{f['code']}]"
+    return text
+
+
+def render_junit(report: dict) -> str:
+    """JUnit XML: a case per kind (counts) and a failing case per record with unexplained
+    differences, so CI can gate a cutover on it."""
+    per_record: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for f in report["findings"]:
+        if not f["explained"] and f["problem"] != "extra":
+            per_record[(f["kind"], f["id"])].append(f)
+    cases = []
+    for kind, c in report["counts"].items():
+        cases.append(f'  <testcase classname="hdmigrate.verify.counts" name={quoteattr(kind)}>'
+                     f'<system-out>{escape(repr(c))}</system-out></testcase>')
+    for (kind, rid), fs in per_record.items():
+        message = "; ".join(_finding_line(f) for f in fs)
+        cases.append(f'  <testcase classname={quoteattr("hdmigrate.verify." + kind)} name={quoteattr(f"{kind} {rid}")}>\n'
+                     f'    <failure message={quoteattr(message[:500])}>{escape(message)}</failure>\n'
+                     f'  </testcase>')
+    hidden = report["summary"]["unexplained"] - sum(len(v) for v in per_record.values())
+    if hidden > 0:
+        cases.append(f'  <testcase classname="hdmigrate.verify" name="more differences">\n'
+                     f'    <failure message="{hidden} more unexplained differences (see --json)"/>\n  </testcase>')
+    failures = len(per_record) + (1 if hidden > 0 else 0)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<testsuite name="hdmigrate.verify" tests="{len(cases)}" failures="{failures}" errors="0">\n'
+            + "\n".join(cases) + "\n</testsuite>\n")
