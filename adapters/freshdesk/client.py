@@ -37,7 +37,7 @@ def endpoint_limits(account_limit: float) -> dict[str, float]:
 
 
 def endpoint_class(method: str, path: str) -> str | None:
-    path = path.split("?", 1)[0].rstrip("/")
+    path = "/" + path.split("?", 1)[0].strip("/")
     if method == "POST":
         return "create"
     if method in ("PUT", "PATCH"):
@@ -88,6 +88,10 @@ class FreshdeskClient:
     # --- plain calls --------------------------------------------------------------------
     def request(self, method: str, path: str, **kw) -> httpx.Response:
         self.requests += 1
+        if method.upper() == "POST":
+            # A create that may have reached Freshdesk is not resent blindly: the engine looks it
+            # up again (find_existing) instead, so a dropped connection never duplicates it.
+            kw.setdefault("idempotent", False)
         cls = endpoint_class(method.upper(), path)
         self.by_class[cls or "other"] = self.by_class.get(cls or "other", 0) + 1
         if cls is None:
