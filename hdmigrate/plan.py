@@ -153,16 +153,30 @@ def validate_plan(data: dict, where: str) -> None:
             raise ConfigError(f"{where} [{role}] {key}: {e.message} (adapter {spec.name})") from None
 
 
+def _with_includes(data: dict, base_dir: Path, where: str, chain: tuple[Path, ...]) -> dict:
+    """`[run] include`: templates merged in order, each under the next, all under `data` (a later
+    file overrides an earlier one key by key; tables merge, other values are replaced). An
+    included file may include others (paths relative to that file); cycles are refused."""
+    includes = (data.get("run") or {}).get("include") or []
+    if not isinstance(includes, list) or not all(isinstance(i, str) and i for i in includes):
+        raise ConfigError(f"{where}: [run] include must be a list of file paths")
+    merged: dict = {}
+    for inc in includes:
+        inc_path = (base_dir / Path(inc).expanduser()).resolve()
+        if inc_path in chain:
+            raise ConfigError(f"{where}: [run] include {inc!r} includes itself (cycle)")
+        if not inc_path.is_file():
+            raise ConfigError(f"{where}: [run] include {inc!r}: {inc_path} not found")
+        included = _with_includes(_read_toml(inc_path), inc_path.parent, str(inc_path), chain + (inc_path,))
+        included.get("run", {}).pop("include", None)
+        merged = _merge(merged, included)
+    return _merge(merged, data)
+
+
 def plan_from_dict(data: dict, base_dir: Path | None = None, path: Path | None = None) -> Plan:
     base_dir = Path(base_dir or Path.cwd()).resolve()
     where = str(path) if path else "plan"
-    includes = (data.get("run") or {}).get("include") or []
-    merged: dict = {}
-    for inc in includes:
-        inc_path = (base_dir / inc).resolve()
-        included = _read_toml(inc_path)
-        merged = _merge(merged, included)
-    data = _merge(merged, data)
+    data = _with_includes(data, base_dir, where, (path.resolve(),) if path else ())
     validate_plan(data, where)
     for role in ("source", "target"):
         for key in PATH_KEYS:
