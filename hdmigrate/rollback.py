@@ -1,0 +1,201 @@
+"""`hdmigrate rollback`: remove from the target exactly what one run created.
+
+What a run created is read from the id map (rows in state `done` whose `run_id` is that run), so
+nothing the target held before, and nothing another run wrote, is touched. Records are deleted in
+reverse load order (ratings, attachments and comments before their tickets, tickets before the
+contacts and organizations they reference) through `Target.delete(kind, target_id)`. Rows of
+records written inside another's call (a Zendesk import's comments, a comment's attachments) carry
+a composite target id and go with their parent; the adapter's `delete` skips what it cannot
+address on its own.
+
+A target without the DELETE capability is not touched: if its adapter offers
+`tag_rolled_back(kind, target_id, tag)` the records are tagged instead; otherwise the command says
+so and exits 2. Each deleted record's id-map row is set to state `rolled_back`, so a later run
+writes it again cleanly (the engine writes every row that is not `done`).
+
+Exit codes: 0 all removed; 1 some deletions failed (named); 2 nothing to do / cannot (usage,
+plan, no DELETE); 3 fatal API error (run it again to continue); 4 interrupted (run it again).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .adapter import Capability
+from .canonical import LOAD_ORDER
+from .errors import ConfigError, FatalApiError, HdmError, StateError
+from .plan import Plan, load_plan
+from .store import Store, now
+
+ROLLED_BACK = "rolled_back"
+
+
+def find_plan(workdir: Path) -> Path | None:
+    """The plan whose work directory is `workdir`: the wizard's and the demo's plan.toml live in
+    it; `hdmigrate run` plans usually sit beside or above it (.hdmigrate/<stem>)."""
+    workdir = workdir.resolve()
+    candidates: list[Path] = []
+    for d in (workdir, workdir.parent, workdir.parent.parent, workdir.parent.parent.parent):
+        if d.is_dir():
+            candidates += sorted(d.glob("*.toml"))
+    store = Store(workdir, create=False)
+    try:
+        identities = {r["plan_identity"] for r in store.runs()}
+    finally:
+        store.close()
+    for path in candidates:
+        try:
+            plan = load_plan(path)
+        except HdmError:
+            continue
+        if plan.workdir() == workdir and plan.identity() in identities:
+            return path
+    return None
+
+
+def created_by(store: Store, run_id: int) -> list[tuple[str, str, str]]:
+    """(kind, source id, target id) a run created, in reverse load order."""
+    order = {k: i for i, k in enumerate(LOAD_ORDER)}
+    rows = list(store.done_entries(run_id))
+    rows.sort(key=lambda r: (-order.get(r[0], -1), r[1]))
+    return rows
+
+
+def _is_composite(target_id: str) -> bool:
+    return "#" in str(target_id)
+
+
+def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=lambda m: None) -> dict:
+    """Delete (or tag) what run `run_id` (default: the last real run) created. Returns counts and
+    the run id; raises ConfigError/StateError when it cannot, FatalApiError to stop."""
+    store = Store(workdir, create=False)
+    target = None
+    try:
+        if run_id is None:
+            runs = [r for r in store.runs() if not r["dry_run"]]
+            runs = [r for r in runs if any(True for _ in store.done_entries(r["id"]))]
+            if not runs:
+                raise StateError(f"{workdir}: no run has written anything to roll back")
+            run_id = runs[-1]["id"]
+        run = store.run(run_id)
+        if run is None:
+            raise ConfigError(f"{workdir}: there is no run {run_id}")
+        if run["dry_run"]:
+            raise ConfigError(f"run {run_id} was a dry run: it wrote nothing")
+        if run["plan_identity"] != plan.identity():
+            raise ConfigError(f"run {run_id} wrote to another target than this plan's")
+        rows = created_by(store, run_id)
+        spec = plan.spec("target")
+        target = spec.target(plan.adapter_context("target", workdir, say))
+        can_delete = Capability.DELETE in target.capabilities
+        tagger = getattr(target, "tag_rolled_back", None)
+        if not can_delete and tagger is None:
+            raise ConfigError(f"the {spec.name} target cannot delete records (no DELETE capability) "
+                              f"and offers no tagging; the {len(rows)} records run {run_id} created are "
+                              + (f"stamped {plan.options['tag_migrated']!r}" if plan.options.get("tag_migrated")
+                                 else "listed by `hdmigrate report`") + "; remove them by hand")
+        deleted = failed = skipped = 0
+        failures: list[str] = []
+        for kind, sid, tid in rows:
+            if _is_composite(tid):
+                skipped += 1          # written inside its parent's call; goes with the parent
+                _mark(store, kind, sid)
+                continue
+            try:
+                if can_delete:
+                    target.delete(kind, tid)
+                else:
+                    tagger(kind, tid, "hdmigrate-rolled-back")
+            except FatalApiError:
+                raise
+            except NotImplementedError:
+                failed += 1
+                failures.append(f"{kind} {sid} (target {tid}): the {spec.name} target cannot delete {kind} records")
+                continue
+            except HdmError as e:
+                failed += 1
+                failures.append(f"{kind} {sid} (target {tid}): {e}")
+                continue
+            _mark(store, kind, sid)
+            deleted += 1
+        try:
+            target.finish()
+        except NotImplementedError:
+            pass
+        store.set_state(f"rollback:{run_id}", {"time": now(), "deleted": deleted, "failed": failed,
+                                               "with_parent": skipped, "tagged": not can_delete})
+        for line in failures:
+            say(f"  not removed: {line}")
+        return {"run_id": run_id, "deleted": deleted, "failed": failed, "with_parent": skipped,
+                "total": len(rows), "tagged": not can_delete, "failures": failures}
+    finally:
+        if target is not None:
+            try:
+                target.close()
+            except Exception:  # noqa: BLE001
+                pass
+        store.close()
+
+
+def _mark(store: Store, kind: str, sid: str) -> None:
+    store.conn.execute("UPDATE id_map SET state=?, updated_at=? WHERE kind=? AND id=?",
+                       (ROLLED_BACK, now(), kind, sid))
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(file_okay=False), help="The migration's work directory.")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False),
+              help="The plan of that migration (found in or above the work directory when omitted).")
+@click.option("--run", "run_id", type=int, help="The run to undo (default: the last run that wrote).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (implied when stdin is not a terminal).")
+def rollback(workdir, plan_path, run_id, yes):
+    """Remove from the target exactly what one run created (from the id map), newest kinds first.
+
+    Where the target's API cannot delete, the records are tagged if the adapter can, else the
+    command says so and changes nothing.
+
+    Example: hdmigrate rollback --workdir hdmigrate-wizard --run 3
+    """
+    from .cli import handle_errors
+
+    handle_errors(_rollback)(workdir, plan_path, run_id, yes)
+
+
+def _rollback(workdir, plan_path, run_id, yes):
+    if plan_path:
+        plan = load_plan(plan_path)
+        wd = Path(workdir).resolve() if workdir else plan.workdir()
+    elif workdir:
+        wd = Path(workdir).resolve()
+        found = find_plan(wd)
+        if found is None:
+            raise ConfigError(f"cannot find the plan of {wd}; give --plan PLAN")
+        plan = load_plan(found)
+    else:
+        raise ConfigError("give --workdir DIR or --plan PLAN")
+    store = Store(wd, create=False)
+    try:
+        if run_id is None:
+            runs = [r for r in store.runs() if not r["dry_run"] and any(True for _ in store.done_entries(r["id"]))]
+            run_id = runs[-1]["id"] if runs else None
+        n = len(list(store.done_entries(run_id))) if run_id is not None else 0
+    finally:
+        store.close()
+    if run_id is None or n == 0:
+        click.echo(f"nothing to roll back in {wd}" + (f" for run {run_id}" if run_id else ""), err=True)
+        sys.exit(2)
+    where = plan.target.get("url") or plan.target.get("path") or ""
+    interactive = sys.stdin.isatty() and not yes
+    if interactive and not click.confirm(
+            f"Remove the {n} records run {run_id} created from the {plan.target['adapter']} target {where}?",
+            default=False, err=True):
+        click.echo("nothing done", err=True)
+        sys.exit(0)
+    result = rollback_run(plan, wd, run_id, say=lambda m: click.echo(m, err=True))
+    verb = "tagged" if result["tagged"] else "removed"
+    click.echo(f"run {run_id}: {result['deleted']} records {verb}, {result['with_parent']} went with their "
+               f"parent, {result['failed']} failed", err=True)
+    sys.exit(1 if result["failed"] else 0)

@@ -1,0 +1,536 @@
+"""The wizard: a state machine over the steps of cli-and-plan.md, persisted in the work directory.
+
+    source → target → scope → discover → mapping → dry-run → sample → migrate → verify
+
+Every answer is saved to `<workdir>/wizard.json` as soon as it is given (answers only: names of
+environment variables, never a secret), and every finished step is recorded there, so after
+Ctrl-C, a closed terminal or a reboot `hdmigrate wizard` in the same work directory continues at
+the first unfinished step. Secrets are typed hidden into this process's environment under the
+variable name the plan records, or read from a variable the person names; after a restart a typed
+secret is gone and is asked again.
+
+The wizard writes `<workdir>/plan.toml` (its `[run] workdir` is the wizard's work directory) and
+drives the same `Engine` as `hdmigrate run`: nothing is wizard-only except the questions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import tomli_w
+
+from hdmigrate import registry
+from hdmigrate.adapter import Capability
+from hdmigrate.canonical import KINDS
+from hdmigrate.engine import Engine
+from hdmigrate.errors import ConfigError, HdmError
+from hdmigrate.plan import Plan, plan_from_dict
+from hdmigrate.store import Store
+
+from . import checks, fidelity, mapping
+from .io import WizardIO
+
+STEPS = ("source", "target", "scope", "discover", "mapping", "dry-run", "sample", "migrate", "verify")
+TITLES = {
+    "source": "1/9 source: the helpdesk to migrate from",
+    "target": "2/9 target: the helpdesk to migrate to",
+    "scope": "3/9 scope: what to migrate",
+    "discover": "4/9 discovery of both sides",
+    "mapping": "5/9 mapping proposals",
+    "dry-run": "6/9 dry run: nothing is written",
+    "sample": "7/9 sample migration",
+    "migrate": "8/9 migration",
+    "verify": "9/9 verification",
+}
+STATE_FILE = "wizard.json"
+PLAN_FILE = "plan.toml"
+SECRET_WORDS = ("token", "key", "password", "secret")
+LOADABLE_KINDS = [k for k in KINDS if k != "attachment"]
+
+
+class WizardStopped(HdmError):
+    """The wizard stops on purpose (a check the person chose not to fix, a declined migration);
+    `exit_code` follows the contract: 0 nothing wrong, 2 configuration, 3 API/authentication."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WizardState:
+    """wizard.json: answers, finished steps, run ids, discovery and the accepted mapping."""
+
+    def __init__(self, workdir: Path):
+        self.path = workdir / STATE_FILE
+        self.data: dict = {"format": "hdmigrate-wizard", "version": 1, "answers": {}, "done": [],
+                           "runs": {}, "mapping": None, "discovery": {}}
+        if self.path.exists():
+            try:
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"{self.path}: unreadable ({e}); remove it to start the wizard over") from None
+            self.data.update(loaded)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @property
+    def answers(self) -> dict:
+        return self.data["answers"]
+
+    @property
+    def done(self) -> list[str]:
+        return self.data["done"]
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data["updated_at"] = _now()
+        tmp = self.path.with_name(STATE_FILE + ".tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.data, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, self.path)
+
+    def mark_done(self, step: str) -> None:
+        if step not in self.done:
+            self.done.append(step)
+        self.save()
+
+    def restart_from(self, step: str) -> None:
+        later = STEPS[STEPS.index(step):]
+        self.data["done"] = [s for s in self.done if s not in later]
+        self.save()
+
+    def next_step(self) -> str | None:
+        return next((s for s in STEPS if s not in self.done), None)
+
+
+class Wizard:
+    """Drive the steps with an IO (a person or a script). `run()` returns the exit code."""
+
+    def __init__(self, workdir: Path | str, io: WizardIO, *, restart_from: str | None = None,
+                 env=None, resume: bool | None = None):
+        self.workdir = Path(workdir).resolve()
+        self.io = io
+        self.env = os.environ if env is None else env
+        self.restart = restart_from
+        self.resume = resume
+        if restart_from is not None and restart_from not in STEPS:
+            raise ConfigError(f"--restart-from {restart_from!r}: steps are {', '.join(STEPS)}")
+        self.state = WizardState(self.workdir)
+        self.plan_path = self.workdir / PLAN_FILE
+        self.exit_code = 0
+        self.summaries: dict[str, dict] = {}
+
+    # -- the machine ----------------------------------------------------------------------------
+    def run(self) -> int:
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = self.state
+        if self.restart:
+            st.restart_from(self.restart)
+            self.io.say(f"Going back to step {self.restart!r} (earlier answers are offered as defaults).")
+        elif st.exists and st.done:
+            nxt = st.next_step()
+            if nxt is None:
+                self.io.say(f"The migration in {self.workdir} is finished.")
+                self.io.say(f"Repeat it (a delta run: only what is new or changed): {self.run_command()}")
+                if not self.io.confirm("wizard.again", "Run the dry run and the migration again now?", False):
+                    return 0
+                st.restart_from("dry-run")
+            else:
+                cont = self.resume if self.resume is not None else self.io.confirm(
+                    "wizard.resume", f"A wizard stopped here before step {nxt!r}. Continue where it stopped?", True)
+                if not cont:
+                    back = self.io.ask("wizard.restart_from", "Go back to which step?", "source", STEPS)
+                    st.restart_from(back)
+                else:
+                    self.io.say(f"Continuing at step {nxt!r}.")
+        st.save()
+        for step in STEPS:
+            if step in st.done:
+                continue
+            self.io.step(step, TITLES[step])
+            getattr(self, "step_" + step.replace("-", "_"))()
+            st.mark_done(step)
+        return self.exit_code
+
+    # -- answers --------------------------------------------------------------------------------
+    def ask(self, key, prompt, default=None, choices=None) -> str:
+        previous = self.state.answers.get(key)
+        value = self.io.ask(key, prompt, previous if previous is not None else default, choices)
+        self.state.answers[key] = value
+        self.state.save()
+        return value
+
+    def confirm(self, key, prompt, default=True) -> bool:
+        previous = self.state.answers.get(key)
+        value = self.io.confirm(key, prompt, previous if isinstance(previous, bool) else default)
+        self.state.answers[key] = value
+        self.state.save()
+        return value
+
+    # -- steps 1 and 2: the two sides -----------------------------------------------------------
+    def step_source(self) -> None:
+        self._side("source")
+
+    def step_target(self) -> None:
+        self._side("target")
+
+    def _side(self, role: str) -> None:
+        while True:
+            spec, section = self._ask_side(role)
+            self.io.say(f"Checking the {role} connection …")
+            failure = checks.check_side(spec, role, section, self.workdir, log=self.io.say)
+            if failure is None:
+                self.io.say(f"The {role} ({spec.name}) answered: connection, credentials and rights are fine.")
+                return
+            self.io.say(failure.message(role, spec.name))
+            if not self.confirm(f"{role}.retry", "Change the settings and try again?", True):
+                raise WizardStopped(f"{role} connection check failed: {failure.cause}",
+                                    exit_code=2 if failure.cause in (checks.CONFIG, checks.BAD_URL) else 3)
+
+    def _ask_side(self, role: str):
+        adapters = registry.all_adapters()
+        names = [n for n, s in adapters.items() if (s.source if role == "source" else s.target)]
+        adapter = self.ask(f"{role}.adapter", f"{role.capitalize()} platform", "jsonl", names)
+        spec = adapters[adapter]
+        schema = spec.config_schema or {}
+        props = schema.get("properties") or {}
+        section: dict = {"adapter": adapter}
+        for key in [k for k in schema.get("required", []) if k != "adapter"]:
+            desc = (props.get(key) or {}).get("description") or key
+            if key.endswith("_env"):
+                section[key] = self._secret(role, adapter, key[: -len("_env")])
+            elif key == "path":
+                value = self.ask(f"{role}.path", f"{role.capitalize()} directory ({desc})",
+                                 str(self.workdir / f"{role}-dump") if role == "target" else None)
+                section[key] = str(Path(value).expanduser().resolve())
+            else:
+                section[key] = self.ask(f"{role}.{key}", f"{role.capitalize()} {key} ({desc})")
+        return spec, section
+
+    def _secret(self, role: str, adapter: str, name: str) -> str:
+        """Ask which environment variable holds a credential; when it is not set, have the secret
+        typed hidden and put it into this process's environment only. Returns the variable name."""
+        other = "target" if role == "source" else "source"
+        default = f"{adapter}_{name}".upper()
+        if self.state.answers.get(f"{other}.adapter") == adapter:
+            default = f"{adapter}_{role}_{name}".upper()
+        var = self.ask(f"{role}.{name}_env",
+                       f"Environment variable holding the {role} {name} (if it is not set you type "
+                       "the value hidden; it is kept in memory only)", default)
+        if not var.replace("_", "").isalnum():
+            raise ConfigError(f"{var!r} is not an environment variable name")
+        if not self.env.get(var):
+            value = self.io.secret(f"{role}.{name}", f"{role.capitalize()} {name} (typed hidden, never written to disk)")
+            self.env[var] = value
+        return var
+
+    def _section(self, role: str) -> dict:
+        a = self.state.answers
+        adapter = a[f"{role}.adapter"]
+        spec = registry.get(adapter)
+        section = {"adapter": adapter}
+        for key in [k for k in (spec.config_schema or {}).get("required", []) if k != "adapter"]:
+            if key.endswith("_env"):
+                var = a.get(f"{role}.{key}")
+                if var and not self.env.get(var):
+                    self.io.say(f"The {role} {key[:-4]} (variable {var}) is not in this session's environment.")
+                    self.env[var] = self.io.secret(f"{role}.{key[:-4]}",
+                                                   f"{role.capitalize()} {key[:-4]} (typed hidden, never written to disk)")
+                section[key] = var
+            elif key == "path":
+                section[key] = str(Path(a[f"{role}.path"]).expanduser().resolve())
+            else:
+                section[key] = a.get(f"{role}.{key}")
+        return section
+
+    # -- step 3: scope ---------------------------------------------------------------------------
+    def step_scope(self) -> None:
+        kinds = self.ask("scope.kinds", f"Kinds to migrate, comma-separated ({', '.join(LOADABLE_KINDS)}) or 'all'", "all")
+        if kinds.strip().lower() != "all":
+            unknown = [k for k in _split(kinds) if k not in KINDS]
+            if unknown:
+                raise ConfigError(f"unknown kinds: {', '.join(unknown)}; kinds are {', '.join(LOADABLE_KINDS)}")
+        since = self.ask("scope.since", "Only records updated since (RFC 3339, e.g. 2021-01-01T00:00:00Z; empty: all)", "")
+        if since:
+            try:
+                datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(f"{since!r} is not an RFC 3339 time") from None
+        self.ask("scope.tags", "Only tickets with one of these tags, comma-separated (empty: all tickets)", "")
+        self.ask("options.tag_migrated", "Tag stamped on every record the migration creates (empty: none)", "hdmigrate")
+        self.write_plan()
+        self.io.say(f"Plan written: {self.plan_path}")
+
+    # -- the plan --------------------------------------------------------------------------------
+    def plan_data(self) -> dict:
+        a = self.state.answers
+        data: dict = {"source": self._section("source"), "target": self._section("target")}
+        scope = {}
+        kinds = a.get("scope.kinds", "all")
+        if kinds and kinds.strip().lower() != "all":
+            scope["kinds"] = _split(kinds)
+        if a.get("scope.since"):
+            scope["since"] = a["scope.since"]
+        if a.get("scope.tags"):
+            scope["tags"] = _split(a["scope.tags"])
+        if scope:
+            data["scope"] = scope
+        if self.state.data.get("mapping"):
+            data["mapping"] = self.state.data["mapping"]
+        options = {}
+        if a.get("options.tag_migrated"):
+            options["tag_migrated"] = a["options.tag_migrated"]
+        if options:
+            data["options"] = options
+        data["run"] = {"workdir": "."}
+        return data
+
+    def write_plan(self) -> Plan:
+        data = self.plan_data()
+        plan = plan_from_dict(data, self.workdir, self.plan_path)   # validates before writing
+        text = ("# Written by `hdmigrate wizard`. Secrets are not here: the *_env keys name the\n"
+                "# environment variables that hold them. Repeat the migration with:\n"
+                f"#   hdmigrate run {self.plan_path} --yes\n" + tomli_w.dumps(data))
+        tmp = self.plan_path.with_name(PLAN_FILE + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.plan_path)
+        return plan
+
+    def plan(self, **options) -> Plan:
+        data = self.plan_data()
+        if options:
+            data["options"] = {**data.get("options", {}), **options}
+        return plan_from_dict(data, self.workdir, self.plan_path)
+
+    def run_command(self) -> str:
+        return f"hdmigrate run {self.plan_path} --yes"
+
+    # -- step 4: discovery -----------------------------------------------------------------------
+    def step_discover(self) -> None:
+        plan = self.write_plan()
+        found = {}
+        for role in ("source", "target"):
+            spec = plan.spec(role)
+            adapter = None
+            try:
+                adapter = checks.open_adapter(spec, role, plan.data[role], self.workdir, log=self.io.say)
+                found[role] = _jsonable(adapter.discover() or {})
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # noqa: BLE001 - discovery is advisory; the run itself checks again
+                self.io.say(f"  {role} discovery incomplete: {checks.classify(e).detail}")
+                found[role] = {}
+            finally:
+                if adapter is not None:
+                    try:
+                        adapter.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+        self.state.data["discovery"] = found
+        self.state.save()
+        tgt = found.get("target") or {}
+        for role, d in found.items():
+            parts = [f"{k}: {len(v)}" for k, v in d.items() if isinstance(v, (list, dict)) and k != "counts" and v]
+            self.io.say(f"{role}: " + (", ".join(parts) if parts else "no catalogue offered by the adapter"))
+        for line in tgt.get("warnings") or []:
+            self.io.say(f"  target warning: {line}")
+        self.io.say("Reading the source into the staging database (nothing is written to the target) …")
+        summary = self._engine(plan, dry_run=True, stop_after="normalize")
+        store = Store(self.workdir)
+        try:
+            counts = store.count_records()
+        finally:
+            store.close()
+        self.io.say("Staged from the source: " + (", ".join(f"{k} {counts[k]}" for k in KINDS if k in counts) or "nothing"))
+        if summary["exit_code"] in (2, 3):
+            raise WizardStopped(f"reading the source stopped: {summary.get('error')}", summary["exit_code"])
+
+    # -- step 5: mapping -------------------------------------------------------------------------
+    def step_mapping(self) -> None:
+        plan = self.plan()
+        disc = self.state.data.get("discovery") or {}
+        store = Store(self.workdir)
+        try:
+            props = mapping.propose(store, disc.get("source") or {}, disc.get("target") or {},
+                                    plan.spec("target").target.capabilities)
+        finally:
+            store.close()
+        for line in mapping.render(props):
+            self.io.say(line)
+        if not self.confirm("mapping.accept", "Accept these proposals?", True):
+            self._edit(props)
+        self.state.data["mapping"] = props.to_plan_mapping()
+        self.state.save()
+        self.write_plan()
+        self.io.say(f"Mapping saved in the plan's [mapping.*] tables: {self.plan_path}")
+
+    def _edit(self, props: mapping.Proposals) -> None:
+        self.io.say("Edit each proposal: type the target value, '-' for the adapter's default, Enter keeps it.")
+        for name, rows in props.enums.items():
+            for r in rows:
+                value = self.ask(f"mapping.{name}.{r['value']}", f"{name} {r['value']} →", r["target"] or "-")
+                r["target"] = None if value in ("", "-") else value
+        for a in props.agents:
+            if not a.get("email"):
+                continue
+            value = self.ask(f"mapping.users.{a['email']}", f"agent {a['email']} → target email", a["target"] or "-")
+            a["target"] = None if value in ("", "-") else value
+        for f in props.fields:
+            value = self.ask(f"mapping.fields.{f['entity']}.{f['key']}", f"field {f['entity']}.{f['key']} → target field",
+                             f["target"] or "-")
+            f["target"] = None if value in ("", "-") else value
+
+    # -- step 6: dry run -------------------------------------------------------------------------
+    def step_dry_run(self) -> None:
+        plan = self.write_plan()
+        summary = self._engine(plan, dry_run=True)
+        if summary["exit_code"] in (2, 3, 4):
+            raise WizardStopped(f"the dry run stopped: {summary.get('error')}", summary["exit_code"])
+        store = Store(self.workdir)
+        try:
+            fid = fidelity.fidelity(summary, store.failures(summary["run_id"]), store.degradations(summary["run_id"]))
+            pages = sum(int((s.get("counts") or {}).get("pages", 0)) for s in store.steps(summary["run_id"])
+                        if s["step"] == "extract")
+        finally:
+            store.close()
+        rates = (plan.run.get("rate_limit") or {})
+        est = fidelity.estimate(summary, source_pages=pages, target_cls=plan.spec("target").target,
+                                source_rate=rates.get("source") or plan.spec("source").source.default_rate_limit,
+                                target_rate=rates.get("target") or plan.spec("target").target.default_rate_limit)
+        self.state.data["dry_run"] = {"run_id": summary["run_id"], "exit_code": summary["exit_code"],
+                                      "estimate": est}
+        self.state.save()
+        for line in fidelity.render_fidelity(fid):
+            self.io.say(line)
+        self.io.say(fidelity.render_estimate(est))
+        if summary["exit_code"] == 1:
+            if not self.confirm("dry-run.continue", "Some records would fail (named above). Continue anyway?", True):
+                raise WizardStopped("stopped after the dry run; fix the mapping with "
+                                    "`hdmigrate wizard --restart-from mapping`", 1)
+
+    # -- step 7: sample ---------------------------------------------------------------------------
+    def step_sample(self) -> None:
+        n = self.ask("sample.tickets", "Migrate a sample of N tickets first, with everything they reference "
+                     "(real writes, tagged, reversible)? 0 skips", "5")
+        try:
+            n_int = int(n)
+        except ValueError:
+            raise ConfigError(f"sample size {n!r} is not a number") from None
+        if n_int <= 0:
+            self.io.say("No sample.")
+            return
+        tag = self.state.answers.get("options.tag_migrated") or "hdmigrate"
+        plan = self.plan(sample=n_int, tag_migrated=tag)
+        summary = self._engine(plan, dry_run=False, kind="sample")
+        self.state.data["runs"]["sample"] = summary["run_id"]
+        self.state.save()
+        self._show_counts(summary)
+        self.io.say(f"Sample written (run {summary['run_id']}), tagged {tag!r}. Look at it in the target now.")
+        if not self.confirm("sample.keep", "Keep the sample (the full migration then skips what it holds)? "
+                            "No removes it from the target", True):
+            from hdmigrate.rollback import rollback_run
+            result = rollback_run(plan, self.workdir, summary["run_id"], say=self.io.say)
+            self.io.say(f"Sample rolled back: {result['deleted']} removed, {result['failed']} failed.")
+
+    # -- step 8: migrate --------------------------------------------------------------------------
+    def step_migrate(self) -> None:
+        if not self.confirm("migrate.go", "Migrate everything now?", True):
+            raise WizardStopped(f"not migrated yet; run `hdmigrate wizard --workdir {self.workdir}` again "
+                                "to continue", 0)
+        plan = self.write_plan()
+        summary = self._engine(plan, dry_run=False, kind="migrate")
+        self.state.data["runs"]["migrate"] = summary["run_id"]
+        self.state.save()
+        self._show_counts(summary)
+        self.exit_code = summary["exit_code"]
+        if summary["exit_code"] == 1:
+            self.io.say("Some records failed; each is named in `hdmigrate report --workdir "
+                        f"{self.workdir}`.")
+
+    # -- step 9: verify ---------------------------------------------------------------------------
+    def step_verify(self) -> None:
+        plan = self.plan()
+        result = _external_verify(plan, self.workdir)
+        if result is not None:
+            self.io.say(result["text"])
+            if result.get("exit_code") == 5 and self.exit_code == 0:
+                self.exit_code = 5
+        store = Store(self.workdir)
+        try:
+            checked = store.get_state("internal_verify") or {}
+        finally:
+            store.close()
+        missing = 0
+        self.io.say(f"{'kind':<22}{'staged':>8}{'written':>9}{'failed':>8}{'missing':>9}")
+        for kind, v in checked.items():
+            missing += v.get("missing", 0)
+            self.io.say(f"{kind:<22}{v['staged']:>8}{v['done']:>9}{v['failed']:>8}{v['missing']:>9}")
+        self.io.say("Nothing missing." if not missing else f"{missing} records missing: see `hdmigrate report`.")
+        if missing and self.exit_code == 0:
+            self.exit_code = 1
+        self.io.say(f"\nPlan: {self.plan_path}")
+        self.io.say(f"Report: hdmigrate report --workdir {self.workdir}")
+        self.io.say(f"Repeat it in CI (same plan, same engine; a delta run when repeated):\n  {self.run_command()}")
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _engine(self, plan: Plan, *, dry_run: bool, stop_after: str | None = None, kind: str = "") -> dict:
+        reporter = self.io.reporter()
+        engine = Engine(plan, self.workdir, reporter)
+        try:
+            summary = engine.run(dry_run=dry_run, stop_after=stop_after)
+        finally:
+            reporter.close()
+            engine.store.close()
+        self.summaries[kind or ("dry-run" if dry_run else "run")] = summary
+        if summary["exit_code"] == 4:
+            raise KeyboardInterrupt
+        if summary["exit_code"] in (2, 3) and not dry_run:
+            raise WizardStopped(f"the {kind or 'run'} stopped: {summary.get('error')} — fix it and run "
+                                f"`hdmigrate wizard --workdir {self.workdir}` to resume", summary["exit_code"])
+        return summary
+
+    def _show_counts(self, summary: dict) -> None:
+        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        self.io.say(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
+        for kind, c in (summary.get("kinds") or {}).items():
+            self.io.say(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _external_verify(plan: Plan, workdir: Path) -> dict | None:
+    """`hdmigrate verify` (the read-back comparison) when this version has it: a function
+    `verify_workdir(plan, workdir)` or `run_verify(plan, workdir)` in hdmigrate.verify returning a
+    dict with `exit_code` (and optionally `text`). None when absent."""
+    try:
+        import hdmigrate.verify as v  # noqa: PLC0415 - optional feature
+    except ModuleNotFoundError:
+        return None
+    fn = getattr(v, "verify_workdir", None) or getattr(v, "run_verify", None)
+    if fn is None:
+        return None
+    try:
+        out = fn(plan, workdir)
+    except HdmError as e:
+        return {"exit_code": e.exit_code, "text": f"read-back verification could not run: {e}"}
+    if not isinstance(out, dict):
+        return None
+    out.setdefault("text", f"read-back verification: exit code {out.get('exit_code')}")
+    return out
