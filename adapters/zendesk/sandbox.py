@@ -762,11 +762,11 @@ class ZendeskSandbox(SandboxServer):
                 except HttpAbort as abort:
                     payload = abort.response.json if isinstance(abort.response.json, dict) else {}
                     details = payload.get("details") or payload.get("description")
-                    results.append({"index": index, "error": payload.get("error", "Failed"),
+                    results.append({"index": index, "action": "create", "error": payload.get("error", "Failed"),
                                     "details": json.dumps(details) if not isinstance(details, str) else details,
                                     "status": "Failed", "success": False})
                 except Exception as e:  # noqa: BLE001 - a crashing item fails that item
-                    results.append({"index": index, "error": "InternalError", "details": str(e),
+                    results.append({"index": index, "action": "create", "error": "InternalError", "details": str(e),
                                     "status": "Failed", "success": False})
                 with self._job_lock:
                     job["progress"] = index + 1
