@@ -1,0 +1,113 @@
+"""respx unit tests of the zendesk source and target (no sandbox)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import respx
+
+from adapters.zendesk import mapping
+from adapters.zendesk.source import ZendeskSource
+from adapters.zendesk.target import ZendeskTarget
+from hdmigrate.adapter import AdapterContext, WriteResult
+from hdmigrate.errors import RecordRejected
+
+BASE = "https://acme.zendesk.com"
+
+
+def _ctx(**kw):
+    return AdapterContext(config={"url": BASE}, secrets={"email": "a@acme.com", "token": "sekret"}, **kw)
+
+
+def test_channel_strings_and_via_ids():
+    assert mapping.channel({"channel": "mail"}) == ("email", "mail")
+    assert mapping.channel({"channel": 4}) == ("email", 4)
+    assert mapping.channel({"channel": 5}) == ("api", 5)
+    assert mapping.channel({"channel": 999}) == ("other", 999)
+    assert mapping.channel({"channel": "rule"}) == ("other", "rule")
+
+
+def test_ticket_mapping_hold_ccs_and_fields():
+    rec = mapping.ticket({"id": 9, "status": "hold", "requester_id": 1, "collaborator_ids": [2],
+                          "email_cc_ids": [2, 3], "custom_fields": [{"id": 5, "value": ["a", "b"]},
+                                                                    {"id": 6, "value": True}],
+                          "via": {"channel": 29}, "created_at": "2020-01-01T00:00:00Z"})
+    assert rec["status"] == "on_hold" and rec["number"] == "9" and rec["channel"] == "chat"
+    assert rec["cc_ids"] == ["u2", "u3"] and rec["custom_fields"] == {"5": ["a", "b"], "6": True}
+
+
+@respx.mock(base_url=BASE)
+def test_source_cursor_pages_and_comment_fallback(respx_mock):
+    respx_mock.get("/api/v2/incremental/tickets/cursor", params={"start_time": "0"}).mock(
+        return_value=httpx.Response(200, json={"tickets": [{"id": 1, "status": "open", "requester_id": 5}],
+                                               "after_cursor": "c1", "end_of_stream": False}))
+    respx_mock.get("/api/v2/incremental/tickets/cursor", params={"cursor": "c1"}).mock(
+        return_value=httpx.Response(200, json={"tickets": [{"id": 2, "status": "closed", "requester_id": 5}],
+                                               "after_cursor": "c2", "end_of_stream": True}))
+    respx_mock.get("/api/v2/incremental/ticket_events").mock(return_value=httpx.Response(200, json={
+        "ticket_events": [{"ticket_id": 1, "child_events": [{"id": 11, "event_type": "Comment", "body": "hi",
+                                                              "public": False, "author_id": 5,
+                                                              "created_at": "2020-01-01T00:00:00Z"}]}],
+        "end_time": 100, "end_of_stream": True}))
+    fallback = respx_mock.get("/api/v2/tickets/2/comments").mock(return_value=httpx.Response(200, json={
+        "comments": [{"id": 21, "body": "x", "public": True, "author_id": 5}], "meta": {"has_more": False}}))
+    source = ZendeskSource(_ctx())
+    pages = list(source.fetch("tickets"))
+    assert [p.cursor for p in pages] == ["c1", "c2"] and pages[-1].done
+    pages = list(source.fetch("ticket_events"))
+    ids = [rid for p in pages for rid, _ in p.items]
+    assert ids == ["11", "21"] and fallback.call_count == 1 and pages[-1].done
+    kind, comment = next(source.to_canonical("ticket_events", pages[0].items[0][1]))
+    assert comment["public"] is False and comment["ticket_id"] == "1"
+
+
+class FakeLoad:
+    options = {"tag_migrated": "hdm"}
+    mapping = {}
+
+    def target_id(self, kinds, source_id):
+        return "300" if source_id else None
+
+    def person(self, source_id):
+        return ("contact", "100") if source_id else None
+
+    def record(self, kind, source_id):
+        return None
+
+    def comments(self, ticket_id):
+        return [{"id": f"c{ticket_id}", "ticket_id": ticket_id, "author_id": "u1", "public": False,
+                 "body_text": "note", "created_at": "2020-01-01T00:00:00Z"}]
+
+    def attachments(self, comment):
+        return []
+
+
+@respx.mock(base_url=BASE)
+def test_target_import_item_error_fails_only_that_ticket(respx_mock):
+    route = respx_mock.post("/api/v2/imports/tickets/create_many").mock(return_value=httpx.Response(
+        200, json={"job_status": {"id": "J1", "status": "queued"}}))
+    respx_mock.get("/api/v2/job_statuses/J1").mock(return_value=httpx.Response(200, json={"job_status": {
+        "id": "J1", "status": "completed",
+        "results": [{"index": 0, "id": 501}, {"index": 1, "error": "RecordInvalid", "details": "bad"}]}}))
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    records = [{"id": str(i), "subject": "s", "status": "closed", "requester_id": "u1"} for i in (1, 2)]
+    out = target.write_batch("ticket", records, FakeLoad())
+    assert isinstance(out[0], WriteResult) and out[0].target_id == "501"
+    assert out[0].children == {("comment", "c1"): "501:0"}
+    assert isinstance(out[1], RecordRejected)
+    sent = json.loads(route.calls[0].request.content)["tickets"][0]
+    assert sent["comments"][0]["public"] is False and sent["external_id"] == "hdm:ticket:1"
+    assert sent["comments"][0]["created_at"] == "2020-01-01T00:00:00Z"
+    assert "hdm" in sent["tags"]
+
+
+@respx.mock(base_url=BASE)
+def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
+    respx_mock.post("/api/v2/users/create_or_update_many").mock(return_value=httpx.Response(
+        403, json={"error": "Forbidden"}))
+    single = respx_mock.post("/api/v2/users/create_or_update").mock(
+        return_value=httpx.Response(201, json={"user": {"id": 77}}))
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    out = target.write_batch("contact", [{"id": "u1", "name": "A", "email": "a@x.org"}], FakeLoad())
+    assert out[0].target_id == "77" and single.call_count == 1 and target.bulk_users is False
