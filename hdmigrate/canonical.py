@@ -92,6 +92,10 @@ def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
         if missing and e.rule == "required":
             return (missing.group(1), "required field is missing")
         field = ".".join(str(p) for p in (e.path or [])[1:])
+        if e.rule == "pattern" and field.endswith("_at"):
+            return (field, f"not an RFC 3339 time with an offset or Z: {str(e.value)[:40]!r}")
+        if e.rule == "pattern" and field == "sha256":
+            return (field, f"not a lowercase hex SHA-256: {str(e.value)[:70]!r}")
         return (field, e.message.replace("data.", "", 1).replace("data ", "record ", 1))
     return None
 

@@ -78,7 +78,38 @@ def open_store(workdir: Path):
     return Store(workdir, create=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Commands that live in their own modules load when asked for, so those modules can import
+    this one (and a feature missing from a build simply does not appear)."""
+
+    optional = {"wizard": "wizard.cli", "verify": "hdmigrate.verify_cli", "batch": "hdmigrate.batch",
+                "rollback": "hdmigrate.rollback"}
+
+    def _load(self, name: str):
+        import importlib
+
+        module = self.optional[name]
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):
+                return None
+            raise
+        return getattr(mod, name, None)
+
+    def list_commands(self, ctx):
+        names = set(super().list_commands(ctx))
+        names |= {n for n in self.optional if n not in names and self._load(n) is not None}
+        return sorted(names)
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in self.optional:
+            command = self._load(name)
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hdmigrate")
 def cli():
     """hdmigrate: move a helpdesk's whole history (organizations, contacts, agents, groups,
@@ -285,24 +316,6 @@ def demo(workdir, tickets, as_json):
 
     code = run_demo(Path(workdir), tickets=tickets, as_json=as_json)
     sys.exit(code)
-
-
-def _register_optional_commands() -> None:
-    """Commands living in their own modules (wizard, verify, batch, rollback) register here."""
-    import importlib
-
-    for module, name in (("wizard.cli", "wizard"), ("hdmigrate.verify_cli", "verify"),
-                         ("hdmigrate.batch", "batch"), ("hdmigrate.rollback", "rollback")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):
-                continue  # that feature is not in this version
-            raise
-        cli.add_command(getattr(mod, name))
-
-
-_register_optional_commands()
 
 
 def main():

@@ -213,6 +213,8 @@ class JsonlTarget(Target):
     def finish(self):
         if self._writer is not None:
             self._writer.flush()
+        for kind in KINDS:  # whatever a crash left half-written goes, even where nothing new came
+            dump.cut_torn_tail(self.root / f"{kind}.jsonl")
         for kind in self._updated:
             _compact(self.root / f"{kind}.jsonl")
         self._updated.clear()

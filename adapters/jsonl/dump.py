@@ -87,7 +87,7 @@ def blob_path(root: Path, sha256: str) -> Path:
     return Path(root) / "attachments" / sha256
 
 
-def _cut_torn_tail(path: Path) -> None:
+def cut_torn_tail(path: Path) -> None:
     """Drop a last line without its newline (left by a crash mid-write)."""
     if not path.exists() or path.stat().st_size == 0:
         return
@@ -127,7 +127,7 @@ class DumpWriter:
         f = self._files.get(kind)
         if f is None:
             path = self.root / f"{kind}.jsonl"
-            _cut_torn_tail(path)
+            cut_torn_tail(path)
             f = self._files[kind] = open(path, "a", encoding="utf-8", newline="\n")
         return f
 

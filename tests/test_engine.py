@@ -1,0 +1,242 @@
+"""Engine semantics over the jsonl source and a dummy target with failure knobs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.jsonl.dump import DumpWriter
+from hdmigrate import registry
+from hdmigrate.adapter import AdapterSpec, Capability, Degradation, Target, WriteResult
+from hdmigrate.engine import Engine
+from hdmigrate.errors import FatalApiError, RecordRejected
+from hdmigrate.plan import plan_from_dict
+from hdmigrate.report import CollectingReporter
+
+
+class DummyTarget(Target):
+    """Keeps writes in memory (class-level, so a test can inspect them across runs)."""
+
+    name = "dummy"
+    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS})
+    written: dict = {}
+    calls: list = []
+    knobs: dict = {}
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.bundles_comments = self.knobs.get("bundles", False)
+        self.batch_sizes = {"ticket": self.knobs.get("ticket_batch", 1)}
+
+    def degradations(self, kind, record, ctx):
+        if kind == "comment" and record.get("created_at"):
+            return [Degradation(kind, record["id"], "created_at", "timestamp_not_preserved", "dummy")]
+        return []
+
+    def find_existing(self, kind, record, ctx):
+        return self.written.get((kind, record["id"]), {}).get("target_id")
+
+    def write(self, kind, record, ctx):
+        self.calls.append((kind, record["id"]))
+        if record["id"] in self.knobs.get("reject", ()):
+            raise RecordRejected(f"422 {kind} {record['id']} invalid", status=422)
+        if record["id"] in self.knobs.get("fatal", ()):
+            raise FatalApiError("401 bad credentials", status=401)
+        interrupt_at = self.knobs.get("interrupt_after")
+        if interrupt_at is not None and len(self.calls) > interrupt_at:
+            raise KeyboardInterrupt
+        tid = f"T-{kind}-{record['id']}"
+        body = {"target_id": tid, "record": record}
+        children = {}
+        if kind == "ticket" and self.bundles_comments:
+            body["comments"] = [c["id"] for c in ctx.comments(record["id"])]
+            for c in ctx.comments(record["id"]):
+                children[("comment", c["id"])] = f"T-comment-{c['id']}"
+        if kind == "comment":
+            body["attachments"] = [(a["id"], p.read_bytes()) for a, p in ctx.attachments(record)]
+            body["ticket_target"] = ctx.target_id("ticket", record["ticket_id"])
+        self.written[(kind, record["id"])] = body
+        return WriteResult(tid, children)
+
+
+SPEC = AdapterSpec(name="dummy", description="test target", target=DummyTarget)
+
+
+@pytest.fixture(autouse=True)
+def dummy_registered(monkeypatch):
+    adapters = dict(registry.all_adapters())
+    adapters["dummy"] = SPEC
+    monkeypatch.setattr(registry, "all_adapters", lambda: adapters)
+    DummyTarget.written, DummyTarget.calls, DummyTarget.knobs = {}, [], {}
+    yield
+
+
+@pytest.fixture
+def dump(tmp_path):
+    root = tmp_path / "src"
+    w = DumpWriter(root, source="test")
+    w.add("organization", {"id": "o1", "name": "Ölwerke AG"})
+    w.add("agent", {"id": "a1", "name": "Ana", "email": "ana@example.org"})
+    w.add("contact", {"id": "c1", "name": "Chen 陈", "email": "chen@example.org", "organization_id": "o1"})
+    w.add("contact", {"id": "c2", "name": "Dora", "organization_id": "o-missing"})
+    sha = w.add_blob(b"%PDF-1.4 invoice")
+    for t in range(1, 6):
+        w.add("ticket", {"id": f"t{t}", "subject": f"Rechnung {t}", "status": "open", "requester_id": "c1",
+                         "assignee_id": "a1", "created_at": f"2021-0{t}-01T08:00:00Z"})
+        for m in range(3):
+            comment = {"id": f"t{t}m{m}", "ticket_id": f"t{t}", "author_id": "c1" if m == 0 else "a1",
+                       "public": m != 2, "body_html": f"<p>Nachricht {m}</p>",
+                       "created_at": f"2021-0{t}-01T{8 + m:02d}:00:00Z"}
+            if t == 1 and m == 0:
+                comment["attachment_ids"] = ["f1"]
+            w.add("comment", comment)
+    w.add("attachment", {"id": "f1", "comment_id": "t1m0", "file_name": "rechnung.pdf",
+                         "content_type": "application/pdf", "size": 16, "sha256": sha})
+    w.add("ticket", {"id": "t9", "subject": "orphan", "status": "new", "requester_id": "c404"})
+    w.add("comment", {"id": "t9m0", "ticket_id": "t9", "author_id": "a1", "public": True, "body_text": "x"})
+    w.close()
+    return root
+
+
+def make_plan(tmp_path, dump, **extra):
+    data = {"source": {"adapter": "jsonl", "path": str(dump)}, "target": {"adapter": "dummy"}}
+    for k, v in extra.items():
+        data[k] = v
+    return plan_from_dict(data, tmp_path)
+
+
+def run(tmp_path, dump, dry_run=False, **extra):
+    reporter = CollectingReporter()
+    engine = Engine(make_plan(tmp_path, dump, **extra), tmp_path / "wd", reporter)
+    try:
+        summary = engine.run(dry_run=dry_run)
+    finally:
+        engine.store.close()
+    return summary, reporter
+
+
+def test_full_run_writes_in_reference_order_and_names_failures(tmp_path, dump):
+    summary, rep = run(tmp_path, dump)
+    assert summary["exit_code"] == 1
+    kinds = summary["kinds"]
+    assert kinds["ticket"]["created"] == 5 and kinds["ticket"]["failed"] == 1
+    assert kinds["comment"]["created"] == 15 and kinds["comment"]["failed"] == 1
+    assert kinds["attachment"]["created"] == 1
+    order = [k for k, _ in DummyTarget.calls]
+    assert order.index("organization") < order.index("contact") < order.index("ticket") < order.index("comment")
+    failed = {(e["kind"], e["id"]): e["reason"] for e in rep.events if e["event"] == "record_failed"}
+    assert "c404" in failed[("ticket", "t9")] and "does not exist in the source" in failed[("ticket", "t9")]
+    assert "ticket t9" in failed[("comment", "t9m0")]
+    # the attachment travels with its comment, byte for byte
+    assert DummyTarget.written[("comment", "t1m0")]["attachments"] == [("f1", b"%PDF-1.4 invoice")]
+    assert DummyTarget.written[("comment", "t1m0")]["ticket_target"] == "T-ticket-t1"
+    # the optional broken reference is dropped with a degradation, not a failure
+    assert DummyTarget.written[("contact", "c2")]["record"]["organization_id"] is None
+    assert kinds["contact"]["degraded"] == 1
+    assert rep.events[-1]["event"] == "summary"
+
+
+def test_dry_run_writes_nothing_and_reports_the_same_outcome(tmp_path, dump):
+    summary, rep = run(tmp_path, dump, dry_run=True)
+    assert DummyTarget.calls == []
+    assert summary["dry_run"] and summary["exit_code"] == 1
+    assert summary["kinds"]["ticket"]["created"] == 5 and summary["kinds"]["ticket"]["failed"] == 1
+    assert summary["kinds"]["comment"]["degraded"] == 16 - 1
+    codes = {e["code"] for e in rep.events if e["event"] == "record_degraded"}
+    assert {"timestamp_not_preserved", "reference_missing"} <= codes
+    # a real run afterwards writes everything the dry run promised
+    real, _ = run(tmp_path, dump)
+    assert real["kinds"]["ticket"]["created"] == 5 and real["kinds"]["comment"]["created"] == 15
+
+
+def test_rerun_repeats_no_write_and_counts_unchanged(tmp_path, dump):
+    run(tmp_path, dump)
+    calls = len(DummyTarget.calls)
+    summary, _ = run(tmp_path, dump)
+    # only the records that failed are tried again
+    assert {x for x in DummyTarget.calls[calls:]} <= {("ticket", "t9")}
+    assert summary["kinds"]["ticket"]["unchanged"] == 5
+    assert summary["kinds"]["comment"]["unchanged"] == 15
+
+
+def test_changed_record_is_updated_on_delta_run(tmp_path, dump):
+    run(tmp_path, dump)
+    lines = (dump / "ticket.jsonl").read_text(encoding="utf-8").splitlines()
+    t1 = json.loads(lines[0])
+    t1["status"] = "solved"
+    lines[0] = json.dumps(t1, ensure_ascii=False)
+    (dump / "ticket.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary, _ = run(tmp_path, dump)
+    assert summary["kinds"]["ticket"]["updated"] == 1
+    assert summary["kinds"]["ticket"]["unchanged"] == 4
+
+
+def test_rejected_record_fails_alone(tmp_path, dump):
+    DummyTarget.knobs = {"reject": {"t2"}}
+    summary, rep = run(tmp_path, dump)
+    assert summary["kinds"]["ticket"]["created"] == 4
+    reasons = {e["id"]: e["reason"] for e in rep.events if e["event"] == "record_failed"}
+    assert "422 ticket t2 invalid" in reasons["t2"]
+    assert "ticket t2" in reasons["t2m0"]  # its comments are reported as blocked by it
+    assert summary["kinds"]["comment"]["created"] == 12
+
+
+def test_fatal_api_error_stops_with_exit_3_and_resumes(tmp_path, dump):
+    DummyTarget.knobs = {"fatal": {"t3"}}
+    summary, _ = run(tmp_path, dump)
+    assert summary["exit_code"] == 3 and "bad credentials" in summary["error"]
+    DummyTarget.knobs = {}
+    summary, _ = run(tmp_path, dump)
+    assert summary["exit_code"] == 1  # only t9 (missing requester) fails
+    assert len([k for k in DummyTarget.written if k[0] == "ticket"]) == 5
+
+
+@pytest.mark.parametrize("after", [1, 4, 9, 17, 22])
+def test_interrupt_then_resume_writes_each_record_once(tmp_path, dump, after):
+    DummyTarget.knobs = {"interrupt_after": after}
+    summary, _ = run(tmp_path, dump)
+    assert summary["exit_code"] == 4
+    DummyTarget.knobs = {}
+    summary, _ = run(tmp_path, dump)
+    writes = [c for c in DummyTarget.calls]
+    successful = [c for c in writes if c in DummyTarget.written]
+    assert len(set(DummyTarget.written)) == 1 + 1 + 2 + 5 + 15  # org, agent, contacts, tickets, comments
+    # each record was written once: the call that was interrupted raised before writing
+    assert len(writes) - writes.count(writes[after]) + 1 >= len(set(successful))
+    assert summary["kinds"]["ticket"]["created"] == 5
+
+
+def test_bundling_target_gets_comments_with_the_ticket(tmp_path, dump):
+    DummyTarget.knobs = {"bundles": True, "ticket_batch": 2}
+    summary, _ = run(tmp_path, dump)
+    assert ("comment", "t1m0") not in DummyTarget.calls  # comments travel inside the ticket write
+    assert DummyTarget.written[("ticket", "t1")]["comments"] == ["t1m0", "t1m1", "t1m2"]
+    assert summary["kinds"]["comment"]["created"] == 15
+    again, _ = run(tmp_path, dump)
+    assert again["kinds"]["comment"]["unchanged"] == 15
+
+
+def test_sample_loads_n_tickets_and_what_they_reference(tmp_path, dump):
+    summary, _ = run(tmp_path, dump, options={"sample": 3})
+    tickets = summary["kinds"]["ticket"]
+    assert tickets["created"] + tickets["failed"] == 3  # t9 (no created_at) sorts first and fails
+    assert summary["kinds"]["comment"]["created"] == 3 * (tickets["created"])
+    assert ("contact", "c2") not in DummyTarget.written  # not referenced by the sample
+    assert ("contact", "c1") in DummyTarget.written and ("organization", "o1") in DummyTarget.written
+
+
+def test_scope_kinds_limits_the_load(tmp_path, dump):
+    summary, _ = run(tmp_path, dump, scope={"kinds": ["organization", "contact"]})
+    assert set(summary["kinds"]) <= {"organization", "contact"}
+    assert not any(k == "ticket" for k, _ in DummyTarget.calls)
+
+
+def test_workdir_of_another_migration_is_refused(tmp_path, dump):
+    run(tmp_path, dump)
+    other = plan_from_dict({"source": {"adapter": "jsonl", "path": str(tmp_path)}, "target": {"adapter": "dummy"}}, tmp_path)
+    engine = Engine(other, tmp_path / "wd", CollectingReporter())
+    from hdmigrate.errors import StateError
+    with pytest.raises(StateError, match="another migration"):
+        engine.run()
+    engine.store.close()
