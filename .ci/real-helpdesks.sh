@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up / start / stop the real helpdesk servers used by tests/real (loopback only, no mail sent).
 #
-#   .ci/real-helpdesks.sh setup|start|stop|env  rt|django_helpdesk  [INSTANCE]
+#   .ci/real-helpdesks.sh setup|reset|start|stop|env  rt|django_helpdesk  [INSTANCE]
+#
+# reset = setup on an emptied instance (its data wiped; packages and venv kept).
 #
 # INSTANCE (default "main") lets tests run a second, independent server of the same system
 # (e.g. "target" for an RT -> jsonl -> fresh RT round trip); each instance has its own workdir
@@ -51,6 +53,9 @@ rt_stamp_field() {
   "$SHARED/request-tracker/admin.sh" "$WORKDIR" apply-cf "$RT_STAMP_CF" >/dev/null
 }
 
+if [ "$ACTION" = reset ]; then   # setup on an emptied instance (data wiped, packages/venv kept)
+  export RT_RESET=1 HD_RESET=1; ACTION=setup
+fi
 case "$SYSTEM:$ACTION" in
   rt:setup)
     [ "$(id -u)" = 0 ] || { echo "rt setup needs root (apt-get)" >&2; exit 3; }

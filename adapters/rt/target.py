@@ -76,6 +76,9 @@ class RtTarget(Target):
             self._queue_cfs[queue] = names
         return self._queue_cfs[queue]
 
+    def _queue_id(self, name: str) -> str:
+        return str(self.http.get_json(f"queue/{name}")["id"])
+
     def _find_ticket(self, stamp: str) -> str | None:
         data = self.http.get_json("tickets", params={
             "query": f"CF.{{{mapping.STAMP_CF}}} = '{stamp}'", "per_page": 2, "orderby": "id"})
@@ -176,14 +179,22 @@ class RtTarget(Target):
             user = self.http.get_json(f"user/{name}")
             if CREATED_MARK in (user.get("Comments") or ""):
                 # Created by an earlier (interrupted) run of this tool: give it a fresh password.
+                # REST2 in RT 5.0.3 answers 500 to a password change; where it works, use it.
                 password = secrets_mod.token_urlsafe(24)
-                self.http.request("PUT", f"user/{name}", json={"Password": password})
-                self._passwords[name] = password
                 self.http.secrets = tuple(self.http.secrets) + (password,)
+                r = self.http.request("PUT", f"user/{name}", json={"Password": password}, allow=(400, 500))
+                if r.status_code < 300:
+                    self._passwords[name] = password
         return name
 
     # ---- writes
     def write(self, kind: str, record: dict, ctx) -> WriteResult:
+        if kind in ("group", "agent", "contact", "custom_field"):
+            # Queues, users and fields may already exist in the target (General, root, a
+            # colleague's account): match them instead of failing on "already exists".
+            found = self.find_existing(kind, record, ctx)
+            if found:
+                return WriteResult(found)
         if kind == "group":
             r = self.http.request("POST", "queue", json={"Name": record["name"],
                                                          "Description": record.get("description") or ""})
@@ -250,7 +261,7 @@ class RtTarget(Target):
         degr: list[Degradation] = []
         comments = list(ctx.comments(rid))
         queue = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
-        queue = queue or self.default_queue
+        queue = queue or self._queue_id(self.default_queue)
         queue_cfs = self._cfs_of_queue(queue)
         if mapping.STAMP_CF not in queue_cfs:
             raise FatalApiError(f"rt: custom field {mapping.STAMP_CF!r} is not applied to queue {queue}; "
