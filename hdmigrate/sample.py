@@ -33,6 +33,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
+from functools import cache
 from pathlib import Path
 
 SOURCE = "sample"
@@ -500,7 +501,8 @@ CUSTOM_FIELDS = (
     ("ticket", "quantity", "integer", "Menge", None),
     ("ticket", "purchase_date", "date", "Kaufdatum", None),
     ("ticket", "affected_systems", "multiselect", "Betroffene Systeme",
-     (("webshop", "Webshop"), ("app", "App"), ("payment", "Zahlung"), ("erp", "ERP"), ("carrier", "Versanddienstleister"))),
+     (("webshop", "Webshop"), ("app", "App"), ("payment", "Zahlung"), ("erp", "ERP"),
+      ("carrier", "Versanddienstleister"))),
     ("ticket", "refund_amount", "decimal", "Erstattungsbetrag (€)", None),
     ("ticket", "serial_number", "regexp", "Seriennummer", None),
     ("ticket", "internal_summary", "textarea", "Interne Zusammenfassung", None),
@@ -548,6 +550,7 @@ def _day(days: int) -> str:
     return s
 
 
+@cache
 def _offset(minutes: int) -> str:
     if minutes == 0:
         return "Z"
@@ -857,7 +860,8 @@ class _Sample:
                "notes": None, "active": (h >> 61) % 25 != 0,
                "created_at": _ts(created, off, _offset(off)), "updated_at": _ts(created + 3600, off, _offset(off))}
         if (h >> 62) % 2 and i % 11 == 0:
-            rec["notes"] = "Bevorzugt Rückruf am Vormittag." if text_lang == "de" else "Prefers a call back in the morning."
+            rec["notes"] = ("Bevorzugt Rückruf am Vormittag." if text_lang == "de"
+                            else "Prefers a call back in the morning.")
         rec["_lang"] = text_lang
         rec["_off"] = off
         rec["_first"] = f[0]
@@ -990,8 +994,8 @@ class _Sample:
         if rnd() < 0.3:
             tags.append(_EXTRA_TAGS[int(rnd() * len(_EXTRA_TAGS))])
         cf: dict = {"order_number": v["order"] if topic != "login" else None}
-        product = ("kettle_aurora", "toaster_borealis", "coffee_cirrus", "app", "gift_card")[h % 5 if topic != "login" else 3]
-        cf["product"] = product
+        cf["product"] = ("kettle_aurora", "toaster_borealis", "coffee_cirrus", "app",
+                         "gift_card")[h % 5 if topic != "login" else 3]
         if topic in ("damaged", "return", "order"):
             cf["quantity"] = 1 + (h >> 10) % 3
             cf["purchase_date"] = _day((created - (20 + (h >> 12) % 300) * _DAY) // _DAY)
@@ -1074,7 +1078,8 @@ class _Sample:
                 c_channel = channel if rnd() < 0.75 else ("email", "phone", "chat")[int(rnd() * 3)]
                 ups = FOLLOW_UPS[lang]
                 # thanks at the end of a solved conversation, otherwise questions and reminders
-                paras = [ups[0] if solved_at is not None and p >= n_comments - 3 else ups[1 + int(rnd() * (len(ups) - 1))],
+                thanks = solved_at is not None and p >= n_comments - 3
+                paras = [ups[0] if thanks else ups[1 + int(rnd() * (len(ups) - 1))],
                          cust_close[int(rnd() * len(cust_close))].format(**fmt_names)]
             files = files_at.get(p)
             as_html = (c_channel in _HTML_CHANNELS and role != "note") or files is not None

@@ -298,3 +298,22 @@ def test_write_dump(tmp_path):
     assert list(iter_records(root, "comment")) == generated
     with pytest.raises(ConfigError):
         sample.write_dump(root, tickets=5)
+
+
+def test_start_and_time_spread():
+    tickets = [r for k, r in sample.generate(tickets=30, start="2021-06-01T00:00:00+02:00") if k == "ticket"]
+    first = min(when(t["created_at"]) for t in tickets)
+    assert first >= when("2021-06-01T00:00:00+02:00")
+    created = [when(t["created_at"]) for t in tickets]
+    assert created == sorted(created)                      # ticket ids follow creation time
+    assert (created[-1] - created[0]).days > 4 * 365        # spread over years
+
+
+def test_tiny_and_empty_datasets_are_consistent():
+    for kw in (dict(tickets=0), dict(tickets=1, comments_per_ticket=0.2), dict(tickets=3, attachments=7)):
+        recs, _ = collect(**kw)
+        assert len(recs["ticket"]) == kw["tickets"]
+        assert len(recs["attachment"]) == (kw.get("attachments") or 0 if kw["tickets"] else 0)
+        for kind in KINDS:
+            for rec in recs[kind]:
+                assert validation_error(kind, rec) is None
