@@ -100,10 +100,14 @@ def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
     return None
 
 
+def canonical_text(record: dict) -> str:
+    """The JSON text a record is stored and hashed as: sorted keys, UTF-8 as is, compact."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(record: dict) -> str:
     """A stable hash of a record's JSON value (key order does not matter)."""
-    data = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_text(record).encode("utf-8")).hexdigest()
 
 
 def dumps(record: dict) -> str:

@@ -63,6 +63,7 @@ class Engine:
         self.dry_run = False
         self.selection: dict[str, set[str]] | None = None
         self._dry_failed: set[tuple[str, str]] = set()
+        self._done: dict[tuple[str, str], str] = {}
 
     # -- public ---------------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, since: str | None = None,
@@ -367,14 +368,13 @@ class Engine:
         batch_size = max(1, int(target.batch_sizes.get(kind, 1)))
         pending_units: list[tuple[dict, str, str | None, str | None]] = []
         done = 0
-        for record, rhash in self.store.iter_records(kind):
+        for record, rhash, entry in self.store.iter_records_with_state(kind):
             done += 1
             if done % 200 == 0 or done == kind_total:
                 self.reporter.event("progress", step="load", kind=kind, done=done, total=kind_total)
             rid = record["id"]
             if not self._selected(kind, rid):
                 continue
-            entry = self.store.id_entry(kind, rid)
             state = entry["state"] if entry else None
             if state == "done":
                 if entry["run_id"] == self.run_id:
@@ -452,9 +452,14 @@ class Engine:
         return out, degradations
 
     def _ref_status(self, kinds: tuple[str, ...], sid: str) -> tuple[str, str]:
+        for k in kinds:
+            if (k, sid) in self._done:
+                return "ok", ""
         failed_reason = None
         for k in kinds:
             entry = self.store.id_entry(k, sid)
+            if entry and entry["state"] == "done":
+                self._remember(k, sid, entry["target_id"])
             if entry and entry["state"] == "done":
                 return "ok", ""
             if self.dry_run and (k, sid) in self._dry_failed:
@@ -517,6 +522,17 @@ class Engine:
                 results = target.write_batch(kind, [r[0] for r in ready], ctx)
         finally:
             ctx.forget_bundle()
+        done_entries: list = []
+        degradations_all: list[Degradation] = []
+        try:
+            self._record_results(kind, ready, results, target, ctx, done_entries, degradations_all)
+        finally:
+            # One transaction for the whole batch; written even when a fatal error stops the run.
+            if done_entries:
+                self.store.mark_done(self.run_id, done_entries)
+            self._degrade(degradations_all)
+
+    def _record_results(self, kind, ready, results, target, ctx, done_entries, degradations_all) -> None:
         for (rec, rhash, degradations, children), result in zip(ready, results):
             if isinstance(result, FatalApiError):
                 raise result
@@ -528,8 +544,9 @@ class Engine:
                 for ckind, crec, _h in children:
                     self._fail(ckind, crec["id"], "load", f"not written: its {kind} {rec['id']} failed ({reason})")
                 continue
-            self._degrade(degradations + list(result.degradations))
-            self._mark_unit_done(kind, rec, rhash, result, ctx, counted="created", children=children)
+            degradations_all.extend(degradations + list(result.degradations))
+            self._mark_unit_done(kind, rec, rhash, result, ctx, counted="created", children=children,
+                                 defer=done_entries)
 
     def _children(self, kind: str, record: dict, target: Target, ctx: "_LoadContext",
                   degradations: list[Degradation]) -> list[tuple[str, dict, str]] | None:
@@ -582,16 +599,29 @@ class Engine:
         return out, deg
 
     def _mark_unit_done(self, kind, record, rhash, result: WriteResult, ctx, *, counted: str,
-                        children: list | None = None) -> None:
+                        children: list | None = None, defer: list | None = None) -> None:
+        """Mark a written record and its children done (now, or appended to `defer` so a whole
+        batch is marked in one transaction)."""
         if children is None:
             children = self._children_for_done(kind, record, ctx)
         entries = [(kind, record["id"], str(result.target_id), rhash)]
-        for position, (ckind, crec, chash) in enumerate(children):
+        for ckind, crec, chash in children:
             tid = result.children.get((ckind, crec["id"])) or f"{result.target_id}#{ckind}:{crec['id']}"
             entries.append((ckind, crec["id"], str(tid), chash))
             self.counts.add(ckind, counted)
-        self.store.mark_done(self.run_id, entries)
+        for ekind, eid, tid, _h in entries:
+            self._remember(ekind, eid, tid)
         self.counts.add(kind, counted)
+        if defer is not None:
+            defer.extend(entries)
+        else:
+            self.store.mark_done(self.run_id, entries)
+
+    def _remember(self, kind: str, id: str, target_id: str) -> None:
+        # A bounded cache of written records' target ids: references are resolved mostly from here.
+        if len(self._done) > 200_000:
+            self._done.clear()
+        self._done[(kind, id)] = target_id
 
     def _children_for_done(self, kind, record, ctx) -> list[tuple[str, dict, str]]:
         """Children of a unit found already written (resume): they were written with it."""
@@ -702,6 +732,7 @@ class _LoadContext:
         self.dry_run = engine.dry_run
         self.source_info = engine.source.describe() if engine.source is not None else {}
         self._bundle: dict[str, list[dict]] = {}
+        self._with_attachments: set[str] | None = None  # comment ids that have staged files
 
     def target_id(self, kinds, source_id):
         if source_id is None:
@@ -746,6 +777,11 @@ class _LoadContext:
         self._bundle.clear()
 
     def attachments(self, comment):
+        if self._with_attachments is None:
+            self._with_attachments = {r[0] for r in self.store.conn.execute(
+                "SELECT DISTINCT parent FROM records WHERE kind='attachment'")}
+        if comment["id"] not in self._with_attachments:
+            return []
         staged = {a["id"]: a for a in self.store.records_by_parent("attachment", comment["id"])}
         order = [str(x) for x in comment.get("attachment_ids") or []]
         ordered = [staged.pop(a) for a in order if a in staged] + sorted(staged.values(), key=lambda a: a["id"])

@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .canonical import content_hash, dumps
+from .canonical import canonical_text, dumps
 from .errors import StateError
 
 DB_NAME = "staging.db"
@@ -226,8 +226,9 @@ class Store:
         normalized (or failed: those are normalized again by the next run), in one transaction."""
         rows = []
         for kind, record, stream, raw_id in records:
-            rows.append((kind, record["id"], dumps(record), content_hash(record), _parent(kind, record),
-                         _sort_key(record), stream, raw_id))
+            text = canonical_text(record)  # stored as hashed: one encoding per record
+            rows.append((kind, record["id"], text, hashlib.sha256(text.encode()).hexdigest(),
+                         _parent(kind, record), _sort_key(record), stream, raw_id))
         with self.transaction():
             self.conn.executemany(
                 """INSERT INTO records(kind, id, data, hash, parent, sort_key, stream, raw_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -263,6 +264,28 @@ class Store:
             last = rows[-1][:3]
             for row in rows:
                 yield json.loads(row[3]), row[4]
+
+    def iter_records_with_state(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str, dict | None]]:
+        """Like iter_records, with each record's id map entry (or None) from the same query."""
+        cols = "r.parent, r.sort_key, r.id"
+        select = (f"SELECT {cols}, r.data, r.hash, m.target_id, m.state, m.attempts, m.error, m.hash, m.run_id "
+                  "FROM records r LEFT JOIN id_map m ON m.kind = r.kind AND m.id = r.id WHERE r.kind=?")
+        last = None
+        while True:
+            if last is None:
+                rows = self.conn.execute(f"{select} ORDER BY {cols} LIMIT ?", (kind, batch)).fetchall()
+            else:
+                rows = self.conn.execute(f"{select} AND ({cols}) > (?, ?, ?) ORDER BY {cols} LIMIT ?",
+                                         (kind, *last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][:3]
+            for row in rows:
+                entry = None
+                if row[6] is not None:
+                    entry = {"target_id": row[5], "state": row[6], "attempts": row[7], "error": row[8],
+                             "hash": row[9], "run_id": row[10]}
+                yield json.loads(row[3]), row[4], entry
 
     def count_kind(self, kind: str) -> int:
         return self.conn.execute("SELECT count(*) FROM records WHERE kind=?", (kind,)).fetchone()[0]
@@ -438,6 +461,8 @@ def _sort_key(record: dict) -> str:
 def _utc_sortable(value: str) -> str:
     if not value:
         return ""
+    if len(value) == 20 and value[-1] == "Z" and value[10] == "T":
+        return value[:-1] + ".000000"  # the common case, without parsing
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -193,11 +193,15 @@ class JsonlTarget(Target):
                 self.writer.add(kind, record)
                 known.add(record["id"])
             results.append(WriteResult(record["id"], children))
+        # On disk (fsync) before the engine marks the batch done: a crash or power loss after
+        # this point cannot lose a record the id map calls written.
+        self.writer.flush()
         return results
 
     def update(self, kind, target_id, record, ctx):
         # Append the new version; finish() compacts the file so each id stays on one line.
         self.writer.add(kind, record)
+        self.writer.flush()
         self._updated.add(kind)
         return WriteResult(target_id)
 

@@ -120,6 +120,7 @@ class DumpWriter:
         self.source = source
         (self.root / "attachments").mkdir(parents=True, exist_ok=True)
         self._files: dict[str, object] = {}
+        self._dirty: set[str] = set()
 
     def _file(self, kind: str):
         if kind not in KINDS:
@@ -132,9 +133,9 @@ class DumpWriter:
         return f
 
     def add(self, kind: str, record: dict) -> None:
-        f = self._file(kind)
-        f.write(dumps(record) + "\n")
-        f.flush()
+        """Buffered: call flush() before telling anyone the record is written."""
+        self._file(kind).write(dumps(record) + "\n")
+        self._dirty.add(kind)
 
     def add_blob(self, data: bytes, sha256: str | None = None) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -157,9 +158,12 @@ class DumpWriter:
             os.replace(tmp, path)
 
     def flush(self) -> None:
-        for f in self._files.values():
+        """Write buffered lines through to the disk (only the files written since last time)."""
+        for kind in self._dirty:
+            f = self._files[kind]
             f.flush()
             os.fsync(f.fileno())
+        self._dirty.clear()
 
     def close(self, counts: dict[str, int] | None = None) -> None:
         self.flush()
