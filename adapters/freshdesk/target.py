@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
-from hdmigrate.errors import FatalApiError, RecordError, RecordRejected
+from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
@@ -426,7 +426,17 @@ class FreshdeskTarget(Target):
         method = getattr(self, f"_write_{kind}", None)
         if method is None:
             raise RecordError(f"freshdesk target does not write {kind!r}", kind=kind, id=record.get("id"))
-        return method(record, ctx)
+        try:
+            return method(record, ctx)
+        except TransientApiError as e:
+            # The connection broke after the request went out (the HTTP layer does not resend a
+            # create): Freshdesk may hold it already. Look it up before anybody writes it again.
+            if e.status is not None:
+                raise
+            found = self.find_existing(kind, record, ctx)
+            if found:
+                return WriteResult(found)
+            raise
 
     def _write_custom_field(self, record, ctx) -> WriteResult:
         name = self._existing_field(record) or self._create_field(record)
