@@ -221,10 +221,10 @@ class Emitter:
         self.as_json = as_json
         self.lock = threading.Lock()
 
-    def event(self, name: str, **fields) -> None:
+    def event(self, _event: str, /, **fields) -> None:
         if not self.as_json:
             return
-        line = json.dumps({"event": name, "time": _now(), **fields}, ensure_ascii=False)
+        line = json.dumps({"event": _event, "time": _now(), **fields}, ensure_ascii=False)
         with self.lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -267,6 +267,17 @@ class Runner:
     def run_one(self, job: PlanJob) -> PlanJob:
         if self.stopping.is_set():
             return job
+        try:
+            return self._run_one(job)
+        except Exception as e:  # noqa: BLE001 - one plan's trouble never stops the batch
+            job.status, job.exit_code = "failed", job.exit_code if job.exit_code not in (None, 0) else 3
+            job.error = f"batch could not run this plan: {e.__class__.__name__}: {e}"
+            self.state.save(job)
+            self.emit.event("plan_finished", **_plan_event(job))
+            self.emit.say(f"✗ {job.name}: {job.error}")
+            return job
+
+    def _run_one(self, job: PlanJob) -> PlanJob:
         logs = self.state.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         job.log = logs / f"{_safe(job.name)}.stderr.log"
@@ -381,9 +392,9 @@ def _last_error(log: Path | None) -> str | None:
 
 def _plan_event(job: PlanJob) -> dict:
     row = job.row()
-    return {k: row[k] for k in ("plan", "name", "status", "exit_code", "error", "kinds", "totals",
-                                "duration_s", "workdir", "skipped", "html_report")} | {"plan": job.name,
-                                                                                          "path": str(job.path)}
+    out = {k: row[k] for k in ("name", "status", "exit_code", "error", "kinds", "totals", "duration_s",
+                               "workdir", "skipped", "html_report")}
+    return {"plan": job.name, "path": str(job.path), **out}
 
 
 # -- summary --------------------------------------------------------------------------------------
