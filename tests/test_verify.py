@@ -1,0 +1,182 @@
+"""`hdmigrate verify` over jsonl → jsonl: a clean migration verifies (exit 0); every kind of
+tampering with the target is found (exit 5) and named per record; degradations explain; JSON,
+JUnit and the side archive."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent / "reliability"))
+import rkit  # noqa: E402
+
+from adapters.jsonl.dump import iter_records  # noqa: E402
+from hdmigrate.adapter import Degradation  # noqa: E402
+from hdmigrate.canonical import dumps  # noqa: E402
+from hdmigrate.cli import cli  # noqa: E402
+from hdmigrate.store import Store  # noqa: E402
+
+
+@pytest.fixture
+def migrated(tmp_path):
+    records, blobs = rkit.build_dump(tmp_path / "src", tickets=12, comments=3, seed=5)
+    plan = rkit.write_plan(tmp_path, {"adapter": "jsonl", "path": "src"}, {"adapter": "jsonl", "path": "out"})
+    result = CliRunner().invoke(cli, ["run", str(plan), "--yes"])
+    assert result.exit_code == 0, result.output
+    return tmp_path, records, blobs
+
+
+def _verify(workdir: Path, *extra):
+    result = CliRunner().invoke(cli, ["verify", "--workdir", str(workdir), "--json", *extra])
+    doc = json.loads(result.stdout) if result.stdout.strip().startswith("{") else None
+    return result.exit_code, doc, result
+
+
+def _rewrite(root: Path, kind: str, change):
+    path = root / f"{kind}.jsonl"
+    lines = []
+    for record in iter_records(root, kind):
+        out = change(record)
+        if out is None:
+            continue
+        for r in (out if isinstance(out, list) else [out]):
+            lines.append(dumps(r) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_clean_migration_verifies(migrated):
+    tmp, records, _ = migrated
+    code, doc, _ = _verify(tmp / "state")
+    assert code == 0 and doc["ok"]
+    assert doc["counts"]["ticket"]["matched"] == len(records["ticket"]) == doc["counts"]["ticket"]["target"]
+    assert doc["counts"]["attachment"]["matched"] == len(records["attachment"])
+    assert doc["tickets"]["checked"] == len(records["ticket"]) and doc["tickets"]["with_differences"] == 0
+    assert doc["metrics"]["source"] == doc["metrics"]["target"]
+    assert doc["metrics"]["source"]["status_mix"] == {
+        s: sum(1 for t in records["ticket"] if t["status"] == s) for s in {t["status"] for t in records["ticket"]}}
+    # the report command shows verify's findings too
+    store = Store(tmp / "state")
+    try:
+        assert store.get_state("verify_report")["ok"] is True
+    finally:
+        store.close()
+    # --plan finds the same work directory
+    result = CliRunner().invoke(cli, ["verify", "--plan", str(tmp / "plan.toml")])
+    assert result.exit_code == 0, result.output
+    assert "no unexplained differences" in result.output
+
+
+@pytest.mark.parametrize("case", ["missing", "duplicate", "private_leak", "time", "author", "tags", "custom_field",
+                                  "channel", "body", "blob", "rating"])
+def test_tampering_is_found(migrated, case):
+    tmp, records, _ = migrated
+    out = tmp / "out"
+    victim = {"missing": ("comment", records["comment"][4]["id"])}.get(case)
+    private = next(c for c in records["comment"] if not c["public"])
+    if case == "missing":
+        _rewrite(out, "comment", lambda r: None if r["id"] == victim[1] else r)
+        want = ("comment", victim[1], "missing")
+    elif case == "duplicate":
+        _rewrite(out, "ticket", lambda r: [r, r] if r["id"] == "t3" else r)
+        want = ("ticket", "t3", "duplicate")
+    elif case == "private_leak":
+        _rewrite(out, "comment", lambda r: dict(r, public=True) if r["id"] == private["id"] else r)
+        want = ("comment", private["id"], "differs")
+    elif case == "time":
+        _rewrite(out, "ticket", lambda r: dict(r, created_at="2001-01-01T00:00:00Z") if r["id"] == "t2" else r)
+        want = ("ticket", "t2", "differs")
+    elif case == "author":
+        _rewrite(out, "comment", lambda r: dict(r, author_id="a0" if r["author_id"] != "a0" else "a1")
+                 if r["id"] == "t1-m1" else r)
+        want = ("comment", "t1-m1", "differs")
+    elif case == "tags":
+        _rewrite(out, "ticket", lambda r: dict(r, tags=["other"]) if r["id"] == "t4" else r)
+        want = ("ticket", "t4", "differs")
+    elif case == "custom_field":
+        _rewrite(out, "ticket", lambda r: dict(r, custom_fields={**r["custom_fields"], "seats": 9999})
+                 if r["id"] == "t5" else r)
+        want = ("ticket", "t5", "differs")
+    elif case == "channel":
+        _rewrite(out, "ticket", lambda r: dict(r, channel="letter") if r["id"] == "t6" else r)
+        want = ("ticket", "t6", "differs")
+    elif case == "body":
+        _rewrite(out, "comment", lambda r: dict(r, body_html="<p>something else</p>") if r["id"] == "t7-m0" else r)
+        want = ("comment", "t7-m0", "differs")
+    elif case == "blob":
+        att = records["attachment"][0]
+        (out / "attachments" / att["sha256"]).write_bytes(b"not the original bytes")
+        want = ("attachment", att["id"], "differs")
+    else:
+        rating = records["satisfaction_rating"][0]
+        _rewrite(out, "satisfaction_rating", lambda r: dict(r, score=2 if r["score"] != 2 else 5)
+                 if r["id"] == rating["id"] else r)
+        want = ("satisfaction_rating", rating["id"], "differs")
+    code, doc, result = _verify(tmp / "state", "--junit", str(tmp / "verify.xml"))
+    assert code == 5, result.output
+    unexplained = [f for f in doc["findings"] if not f["explained"]]
+    assert any((f["kind"], f["id"], f["problem"]) == want for f in unexplained), unexplained[:5]
+    junit = ET.parse(tmp / "verify.xml").getroot()
+    failing = [tc.get("name") for tc in junit.iter("testcase") if tc.find("failure") is not None]
+    assert f"{want[0]} {want[1]}" in failing
+    text = CliRunner().invoke(cli, ["verify", "--workdir", str(tmp / "state")])
+    assert text.exit_code == 5 and f"{want[0]} {want[1]}" in text.output
+
+
+def test_private_leak_is_never_explained_by_a_capability(migrated):
+    tmp, records, _ = migrated
+    private = next(c for c in records["comment"] if not c["public"])
+    _rewrite(tmp / "out", "comment", lambda r: dict(r, public=True) if r["id"] == private["id"] else r)
+    store = Store(tmp / "state")
+    try:  # an unrelated degradation on the record does not excuse it
+        store.add_degradations(1, [Degradation("comment", private["id"], "", "author_not_preserved", "x")])
+    finally:
+        store.close()
+    code, doc, _ = _verify(tmp / "state")
+    assert code == 5
+    leak = [f for f in doc["findings"] if f["id"] == private["id"] and f["field"] == "public"]
+    assert leak and not leak[0]["explained"]
+
+
+def test_recorded_degradation_explains_and_lands_in_side_archive(migrated):
+    tmp, records, _ = migrated
+    _rewrite(tmp / "out", "ticket", lambda r: dict(r, channel="web") if r["id"] == "t8" else r)
+    store = Store(tmp / "state")
+    try:
+        store.add_degradations(1, [Degradation("ticket", "t8", "channel", "channel_not_preserved", "test")])
+    finally:
+        store.close()
+    code, doc, _ = _verify(tmp / "state")
+    assert code == 0, doc["summary"]
+    found = [f for f in doc["findings"] if f["id"] == "t8" and f["field"] == "channel"]
+    assert found and found[0]["explained"] and found[0]["code"] == "channel_not_preserved"
+    archive = Path(doc["side_archive"]["path"])
+    archived = {r["id"]: r for r in iter_records(archive, "ticket")}
+    original = next(t for t in records["ticket"] if t["id"] == "t8")
+    assert archived["t8"]["channel"] == original["channel"]
+    assert archived["t8"]["extra"]["side_archive"] == {"reasons": ["channel_not_preserved"], "target_id": "t8"}
+    assert json.loads((archive / "manifest.json").read_text())["format"] == "hdmigrate-dump"
+
+
+def test_unrecorded_write_is_found(migrated):
+    """A record in the target that the id map does not hold as written (a lost `done`)."""
+    tmp, _, _ = migrated
+    store = Store(tmp / "state")
+    try:
+        store.conn.execute("UPDATE id_map SET state='pending' WHERE kind='ticket' AND id='t9'")
+    finally:
+        store.close()
+    code, doc, _ = _verify(tmp / "state")
+    assert code == 5
+    assert any(f["problem"] == "unrecorded" and f["id"] == "t9" for f in doc["findings"])
+
+
+def test_config_errors_exit_2(tmp_path):
+    result = CliRunner().invoke(cli, ["verify", "--workdir", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "run `hdmigrate run PLAN` first" in result.output
+    result = CliRunner().invoke(cli, ["verify"])
+    assert result.exit_code == 2
