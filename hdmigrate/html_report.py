@@ -160,7 +160,9 @@ def bar_chart(chart_id: str, title: str, labels: list[str], series: list[tuple[s
            f'<text x="0" y="16" class="ct">{e(title)}</text>']
     y = 28
     for i, label in enumerate(labels):
-        out.append(f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.0f}" text-anchor="end" class="cl">{e(label)}</text>')
+        short = label if len(label) <= 34 else label[:33] + "…"
+        out.append(f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.0f}" text-anchor="end" class="cl">'
+                   f'<title>{e(label)}</title>{e(short)}</text>')
         if stacked:
             x = label_w
             for (name, _), vals in zip(series, values):
@@ -251,7 +253,7 @@ def _failures_section(failures: list[dict]) -> str:
     group_rows = "".join(
         f'<tr data-failure-group="{i}"><td>{e(step)}</td><td>{e(reason)}</td><td class="n" data-count="failures">{n}</td></tr>'
         for i, ((step, reason), n) in enumerate(ordered))
-    chart = bar_chart("chart-failures", "Failures by reason", [f"{s}: {r}"[:60] for (s, r), _ in ordered[:15]],
+    chart = bar_chart("chart-failures", "Failures by reason", [f"{s}: {r}" for (s, r), _ in ordered[:15]],
                       [("failed", [n for _, n in ordered[:15]])])
     by_kind = Counter(f.get("kind") for f in failures)
     kind_cells = "".join(f'<li>{e(k)}: <b data-failed-kind="{e(k)}">{n}</b></li>' for k, n in sorted(by_kind.items()))
