@@ -337,7 +337,7 @@ class Runner:
             mark = "✓" if job.exit_code == 0 else "✗"
             extra = f" — {job.error}" if job.error else ""
             self.emit.say(f"{mark} {job.name}: exit {job.exit_code} in {job.duration_s:.1f} s "
-                          f"(created {t.get('created', 0)}, updated {t.get('updated', 0)}, "
+                          f"(created {t.get('created', 0)}, updated {t.get('updated', 0)}, unchanged {t.get('unchanged', 0)}, "
                           f"failed {t.get('failed', 0)}, degraded {t.get('degraded', 0)}){extra}")
         return job
 

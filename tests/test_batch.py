@@ -125,6 +125,29 @@ def first_batch(clients):
     return p, events
 
 
+def test_include_errors_are_plan_errors(tmp_path):
+    from hdmigrate.errors import ConfigError
+    from hdmigrate.plan import load_plan
+    (tmp_path / "a.toml").write_text('[run]\ninclude = ["b.toml"]\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[run]\ninclude = ["a.toml"]\n', encoding="utf-8")
+    plan = tmp_path / "p.toml"
+    plan.write_text(jsonl("source", tmp_path) + jsonl("target", tmp_path / "o") + '[run]\ninclude = ["a.toml"]\n')
+    with pytest.raises(ConfigError, match="cycle"):
+        load_plan(plan)
+    plan.write_text(jsonl("source", tmp_path) + jsonl("target", tmp_path / "o") + '[run]\ninclude = ["missing.toml"]\n')
+    with pytest.raises(ConfigError, match="missing.toml"):
+        load_plan(plan)
+    # nested includes resolve against the including file; the plan overrides them all
+    (tmp_path / "house").mkdir()
+    (tmp_path / "house" / "base.toml").write_text('[mapping.status]\nnew = "open"\nsolved = "closed"\n')
+    (tmp_path / "house" / "zd-fd.toml").write_text('[run]\ninclude = ["base.toml"]\n[mapping.status]\nsolved = "resolved"\n')
+    plan.write_text(jsonl("source", tmp_path) + jsonl("target", tmp_path / "o")
+                    + '[mapping.status]\nnew = "new"\n[run]\ninclude = ["house/zd-fd.toml"]\n')
+    loaded = load_plan(plan)
+    assert loaded.mapping["status"] == {"new": "new", "solved": "resolved"}
+    assert loaded.run["include"] == ["house/zd-fd.toml"]
+
+
 def test_batch_of_mixed_plans_isolates_failures(clients, first_batch):
     p, events = first_batch
     plans, expect = clients["plans"], clients["expect"]
