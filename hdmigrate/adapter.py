@@ -62,7 +62,8 @@ class Degradation:
 @dataclass
 class Page:
     """One page of a source stream: raw items as (raw_id, payload) and the cursor after it.
-    `cursor=None` with `done=True` means the stream is complete."""
+    `done=True` marks the stream complete; a cursor given with it is kept, and a delta run of an
+    INCREMENTAL source continues from it."""
 
     items: list[tuple[str, dict]]
     cursor: str | None = None

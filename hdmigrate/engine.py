@@ -384,7 +384,9 @@ class Engine:
                     continue
                 self._update(kind, record, rhash, entry["target_id"], target, ctx)
                 continue
-            if state == "pending" and not self.dry_run:
+            # A write left pending (a crash) or failed (perhaps a timeout after the target had
+            # already created it) is looked up first, so it is never created twice.
+            if state in ("pending", "failed") and not self.dry_run:
                 found = self._find_existing(kind, record, target, ctx)
                 if found:
                     self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
