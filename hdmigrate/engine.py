@@ -275,6 +275,12 @@ class Engine:
     def _stage_blob(self, record: dict, source: Source) -> dict | None:
         rid = str(record["id"])
         declared = record.get("sha256")
+        if declared is not None and not (isinstance(declared, str) and len(declared) == 64
+                                         and all(c in "0123456789abcdef" for c in declared)):
+            # checked before the name is used as a path (a hostile "../x" crashed the run)
+            self._fail("attachment", rid, "normalize",
+                       f"invalid sha256 {str(declared)[:80]!r} (64 lowercase hex digits expected)", "sha256")
+            return None
         if declared and self.store.has_blob(declared):
             return record
         limit = int(self.plan.options.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES))
@@ -366,37 +372,54 @@ class Engine:
     def _load_kind(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
         kind_total = self.store.count_kind(kind)
         batch_size = max(1, int(target.batch_sizes.get(kind, 1)))
-        pending_units: list[tuple[dict, str, str | None, str | None]] = []
+        workers = 1 if self.dry_run else max(1, int(self.plan.run.get("workers", 1)))
+        pool = _Lanes(self, kind, target, ctx, workers)
+        lanes: dict[int, list] = {}
         done = 0
-        for record, rhash, entry in self.store.iter_records_with_state(kind):
-            done += 1
-            if done % 200 == 0 or done == kind_total:
-                self.reporter.event("progress", step="load", kind=kind, done=done, total=kind_total)
-            rid = record["id"]
-            if not self._selected(kind, rid):
-                continue
-            state = entry["state"] if entry else None
-            if state == "done":
-                if entry["run_id"] == self.run_id:
-                    continue  # written earlier in this run (before a resume, or with its ticket)
-                if entry["hash"] == rhash:
-                    self.counts.add(kind, "unchanged")
+        try:
+            for record, rhash, entry in self.store.iter_records_with_state(kind):
+                done += 1
+                if done % 200 == 0 or done == kind_total:
+                    self.reporter.event("progress", step="load", kind=kind, done=done, total=kind_total)
+                rid = record["id"]
+                if not self._selected(kind, rid):
                     continue
-                self._update(kind, record, rhash, entry["target_id"], target, ctx)
-                continue
-            # A write left pending (a crash) or failed (perhaps a timeout after the target had
-            # already created it) is looked up first, so it is never created twice.
-            if state in ("pending", "failed") and not self.dry_run:
-                found = self._find_existing(kind, record, target, ctx)
-                if found:
-                    self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+                state = entry["state"] if entry else None
+                if state == "done":
+                    if entry["run_id"] == self.run_id:
+                        continue  # written earlier in this run (before a resume, or with its ticket)
+                    if entry["hash"] == rhash:
+                        self._count_unchanged(kind, record, ctx)
+                        continue
+                    pool.flush_all()  # an update must not overtake pending creates it may reference
+                    self._update(kind, record, rhash, entry["target_id"], target, ctx)
                     continue
-            pending_units.append((record, rhash, state, None))
-            if len(pending_units) >= batch_size:
-                self._write_units(kind, pending_units, target, ctx)
-                pending_units = []
-        if pending_units:
-            self._write_units(kind, pending_units, target, ctx)
+                # A write left pending (a crash) or failed (perhaps a timeout after the target had
+                # already created it) is looked up first, so it is never created twice.
+                if state in ("pending", "failed") and not self.dry_run:
+                    found = self._find_existing(kind, record, target, ctx)
+                    if found:
+                        self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+                        continue
+                # Records of one ticket share a lane, so a ticket's comments are written in order.
+                lane = pool.lane_of(record)
+                units = lanes.setdefault(lane, [])
+                units.append((record, rhash, state, None))
+                if len(units) >= batch_size:
+                    pool.submit(lane, units)
+                    lanes[lane] = []
+            for lane, units in lanes.items():
+                if units:
+                    pool.submit(lane, units)
+            pool.flush_all()
+        finally:
+            pool.close()
+
+    def _count_unchanged(self, kind: str, record: dict, ctx: "_LoadContext") -> None:
+        self.counts.add(kind, "unchanged")
+        if kind == "comment":  # a comment's files travel with it: unchanged with it
+            for _att, _path in ctx.attachments(record):
+                self.counts.add("attachment", "unchanged")
 
     def _find_existing(self, kind, record, target, ctx) -> str | None:
         try:
@@ -486,8 +509,14 @@ class Engine:
             return [Degradation(kind, record["id"], "", "value_unmapped", f"degradation check failed: {_short(e)}")]
 
     def _write_units(self, kind: str, units, target: Target, ctx: "_LoadContext") -> None:
-        """Resolve, record degradations, mark pending, write (in one batch call where the target
-        takes batches), mark done. Per-record failures never stop the others."""
+        """Prepare, write and record one batch in this thread (the one-worker path)."""
+        ready = self._prepare_units(kind, units, target, ctx)
+        if ready:
+            self._finish_units(kind, ready, self._call_target(kind, ready, target, ctx), target, ctx)
+
+    def _prepare_units(self, kind: str, units, target: Target, ctx: "_LoadContext") -> list:
+        """Resolve references, record degradations, mark pending (main thread). In a dry run the
+        outcome is counted here and nothing is returned to write."""
         ready: list[tuple[dict, str, list[Degradation], list]] = []
         for record, rhash, _state, _ in units:
             resolved = self._resolve(kind, record)
@@ -500,36 +529,44 @@ class Engine:
                 continue
             ready.append((rec, rhash, degradations, children))
         if not ready:
-            return
+            return []
         if self.dry_run:
             for rec, _, degradations, children in ready:
                 self.counts.add(kind, "created")
                 for ckind, crec, _h in children:
                     self.counts.add(ckind, "created")
                 self._degrade(degradations)
-            return
+            return []
         entries = [(kind, r[0]["id"]) for r in ready]
         for _, _, _, children in ready:
             entries += [(ckind, crec["id"]) for ckind, crec, _h in children]
         self.store.mark_pending(self.run_id, entries)
+        return ready
+
+    @staticmethod
+    def _call_target(kind: str, ready: list, target: Target, ctx: "_LoadContext") -> list:
+        """The network part (any thread): one write, or one batch call with per-item results."""
         try:
             if len(ready) == 1 and max(1, int(target.batch_sizes.get(kind, 1))) == 1:
                 try:
-                    results: list = [target.write(kind, ready[0][0], ctx)]
+                    return [target.write(kind, ready[0][0], ctx)]
                 except FatalApiError:
                     raise
-                except Exception as e:  # noqa: BLE001 - classified below, per record
-                    results = [e]
-            else:
-                results = target.write_batch(kind, [r[0] for r in ready], ctx)
+                except Exception as e:  # noqa: BLE001 - classified per record afterwards
+                    return [e]
+            return target.write_batch(kind, [r[0] for r in ready], ctx)
         finally:
-            ctx.forget_bundle()
+            for rec, *_ in ready:
+                ctx.forget_bundle(rec["id"])
+
+    def _finish_units(self, kind: str, ready: list, results: list, target: Target, ctx) -> None:
+        """Record a batch's outcome (main thread): done rows in one transaction."""
         done_entries: list = []
         degradations_all: list[Degradation] = []
         try:
             self._record_results(kind, ready, results, target, ctx, done_entries, degradations_all)
         finally:
-            # One transaction for the whole batch; written even when a fatal error stops the run.
+            # Written even when a fatal error stops the run, so finished writes are never repeated.
             if done_entries:
                 self.store.mark_done(self.run_id, done_entries)
             self._degrade(degradations_all)
@@ -705,6 +742,13 @@ class Engine:
             if self.selection is not None:
                 n_staged = len(self.selection.get(kind, ()))
             missing = max(0, n_staged - states.get("done", 0) - states.get("failed", 0))
+            if self.selection is None:
+                # Counted by joining, not by subtracting: records that failed before staging
+                # (normalize) are in the id map as failed but not in `records`, and hid others.
+                missing = self.store.conn.execute(
+                    """SELECT count(*) FROM records r LEFT JOIN id_map m ON m.kind=r.kind AND m.id=r.id
+                       WHERE r.kind=? AND (m.state IS NULL OR m.state NOT IN ('done','failed'))""",
+                    (kind,)).fetchone()[0]
             missing_total += missing
             result[kind] = {"staged": n_staged, "done": states.get("done", 0),
                             "failed": states.get("failed", 0), "pending": states.get("pending", 0),
@@ -719,7 +763,17 @@ class Engine:
             """SELECT r.id FROM records r LEFT JOIN id_map m ON m.kind=r.kind AND m.id=r.id
                WHERE r.kind=? AND (m.state IS NULL OR m.state NOT IN ('done','failed'))""", (kind,)).fetchall()
         for (rid,) in rows:
-            self._fail(kind, rid, "verify", "staged but neither written nor failed (internal check)")
+            self._fail(kind, rid, "verify", self._missing_reason(kind, rid))
+
+    def _missing_reason(self, kind: str, rid: str) -> str:
+        """Why a staged record was never written: a broken required reference (attachments are
+        written with their comment, so an orphan one is only found here), else the internal check."""
+        record = self.store.record(kind, rid) or {}
+        for ref, sid in references(kind, record):
+            status, why = self._ref_status(ref.kinds, str(sid))
+            if ref.required and status != "ok":
+                return f"not written: {ref.field} → {'/'.join(ref.kinds)} {sid}: {why}"
+        return "staged but neither written nor failed (internal check)"
 
 
 class _LoadContext:
@@ -775,12 +829,15 @@ class _LoadContext:
     def set_bundle(self, ticket_id, comments):
         self._bundle[ticket_id] = comments
 
-    def forget_bundle(self):
-        self._bundle.clear()
+    def forget_bundle(self, ticket_id=None):
+        if ticket_id is None:
+            self._bundle.clear()
+        else:
+            self._bundle.pop(ticket_id, None)
 
     def attachments(self, comment):
         if self._with_attachments is None:
-            self._with_attachments = {r[0] for r in self.store.conn.execute(
+            self._with_attachments = {r[0] for r in self.store.read_conn().execute(
                 "SELECT DISTINCT parent FROM records WHERE kind='attachment'")}
         if comment["id"] not in self._with_attachments:
             return []
@@ -793,6 +850,69 @@ class _LoadContext:
             if path.exists():
                 out.append((att, path))
         return out
+
+
+class _Lanes:
+    """A bounded pool of worker lanes for one kind. Each lane is one thread, so the batches of a
+    lane (one ticket's comments always share a lane) are written in order; different lanes write
+    in parallel, sharing the target's per-host rate limiter. Batches are prepared and their results
+    recorded in the engine's thread, which alone uses the staging connection."""
+
+    def __init__(self, engine: Engine, kind: str, target: Target, ctx: "_LoadContext", workers: int):
+        self.engine, self.kind, self.target, self.ctx = engine, kind, target, ctx
+        self.workers = workers
+        self.inflight: list[tuple[object, list]] = []
+        self.executors = []
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            self.executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hdm-load-{i}")
+                              for i in range(workers)]
+
+    def lane_of(self, record: dict) -> int:
+        if self.workers == 1:
+            return 0
+        key = record.get("ticket_id") if self.kind in ("comment", "satisfaction_rating") else record["id"]
+        return hash(str(key)) % self.workers
+
+    def submit(self, lane: int, units: list) -> None:
+        if self.workers == 1:
+            self.engine._write_units(self.kind, units, self.target, self.ctx)
+            return
+        ready = self.engine._prepare_units(self.kind, units, self.target, self.ctx)
+        if not ready:
+            return
+        future = self.executors[lane].submit(Engine._call_target, self.kind, ready, self.target, self.ctx)
+        self.inflight.append((future, ready))
+        while len(self.inflight) > 2 * self.workers:  # bounded: memory stays flat
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        future, ready = self.inflight.pop(0)
+        try:
+            results = future.result()
+        except FatalApiError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a batch call that raised fails its records
+            results = [e] * len(ready)
+        self.engine._finish_units(self.kind, ready, results, self.target, self.ctx)
+
+    def flush_all(self) -> None:
+        while self.inflight:
+            self._finish_oldest()
+
+    def close(self) -> None:
+        if not self.executors:
+            return
+        try:
+            # Record what finished before a stop, so it is not written again on resume.
+            for future, ready in list(self.inflight):
+                if future.done() and not future.exception():
+                    self.engine._finish_units(self.kind, ready, future.result(), self.target, self.ctx)
+        except Exception:  # noqa: BLE001 - best effort while stopping; pending rows are looked up later
+            pass
+        self.inflight.clear()
+        for executor in self.executors:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def run_plan(plan: Plan, *, workdir=None, reporter=None, dry_run=False, since=None) -> dict:

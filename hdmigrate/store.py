@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +86,9 @@ class Store:
                                    check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.conn = conn
+            self._owner = threading.get_ident()
+            self._local = threading.local()
+            self._readers: list[sqlite3.Connection] = []
             self.db.enable_wal()
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -102,7 +106,22 @@ class Store:
         migrations.apply(self.db)
 
     def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
         self.conn.close()
+
+    def read_conn(self) -> sqlite3.Connection:
+        """The connection for reads in this thread: the store's own in the thread that opened it,
+        a read-only one per worker thread elsewhere (workers never share the writer's connection)."""
+        if threading.get_ident() == self._owner:
+            return self.conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            self._readers.append(conn)
+        return conn
 
     def transaction(self):
         return _Tx(self.conn)
@@ -239,11 +258,11 @@ class Store:
             self.conn.executemany("UPDATE raw SET state='failed' WHERE stream=? AND raw_id=?", raw_failed)
 
     def record(self, kind: str, id: str) -> dict | None:
-        row = self.conn.execute("SELECT data FROM records WHERE kind=? AND id=?", (kind, id)).fetchone()
+        row = self.read_conn().execute("SELECT data FROM records WHERE kind=? AND id=?", (kind, id)).fetchone()
         return json.loads(row[0]) if row else None
 
     def has_record(self, kind: str, id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM records WHERE kind=? AND id=?", (kind, id)).fetchone() is not None
+        return self.read_conn().execute("SELECT 1 FROM records WHERE kind=? AND id=?", (kind, id)).fetchone() is not None
 
     def iter_records(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str]]:
         """(record, content hash) of one kind in load order (children by parent, then time).
@@ -291,7 +310,7 @@ class Store:
         return self.conn.execute("SELECT count(*) FROM records WHERE kind=?", (kind,)).fetchone()[0]
 
     def records_by_parent(self, kind: str, parent: str) -> list[dict]:
-        return [json.loads(r[0]) for r in self.conn.execute(
+        return [json.loads(r[0]) for r in self.read_conn().execute(
             "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, id", (kind, parent))]
 
     def count_records(self) -> dict[str, int]:
@@ -299,7 +318,7 @@ class Store:
 
     # -- id map ---------------------------------------------------------------------------------
     def id_entry(self, kind: str, id: str) -> dict | None:
-        row = self.conn.execute("SELECT target_id, state, attempts, error, hash, run_id FROM id_map WHERE kind=? AND id=?",
+        row = self.read_conn().execute("SELECT target_id, state, attempts, error, hash, run_id FROM id_map WHERE kind=? AND id=?",
                                 (kind, id)).fetchone()
         if row is None:
             return None

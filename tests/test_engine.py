@@ -240,3 +240,27 @@ def test_workdir_of_another_migration_is_refused(tmp_path, dump):
     with pytest.raises(StateError, match="another migration"):
         engine.run()
     engine.store.close()
+
+
+class SlowOrderedTarget(DummyTarget):
+    """Answers slowly and checks that a ticket's comments arrive in their order."""
+
+    def write(self, kind, record, ctx):
+        import time
+        time.sleep(0.002)
+        if kind == "comment":
+            seen = [c for k, c in self.calls if k == "comment" and c.startswith(record["ticket_id"] + "m")]
+            assert all(c < record["id"] for c in seen), (seen, record["id"])
+        return super().write(kind, record, ctx)
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_parallel_workers_write_everything_once_and_in_ticket_order(tmp_path, dump, monkeypatch, workers):
+    monkeypatch.setattr(SPEC, "target", SlowOrderedTarget)
+    summary, _ = run(tmp_path, dump, run={"workers": workers})
+    assert summary["kinds"]["comment"]["created"] == 15
+    assert len(SlowOrderedTarget.calls) == len(set(SlowOrderedTarget.calls))  # no record written twice
+    assert DummyTarget.written[("comment", "t1m0")]["attachments"] == [("f1", b"%PDF-1.4 invoice")]
+    again, _ = run(tmp_path, dump, run={"workers": workers})
+    assert again["kinds"]["comment"]["unchanged"] == 15
+    assert again["kinds"]["attachment"]["unchanged"] == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from hdmigrate.adapter import AdapterSpec, Capability, Page, Source, Target, WriteResult
@@ -147,15 +148,16 @@ class JsonlTarget(Target):
         self._ids: dict[str, set[str]] = {}
         self._updated: set[str] = set()
         self._source_name = _existing_source(self.root) or "jsonl"
+        self._lock = threading.Lock()  # one writer per file, whatever the number of workers
 
     def check(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"[target] path {self.root}: exists and is not a directory")
-        parent = self.root.parent
-        if not parent.exists():
-            raise ConfigError(f"[target] path {self.root}: parent directory {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise ConfigError(f"[target] path {self.root}: {parent} is not writable")
+        existing = self.root
+        while not existing.exists():  # the dump directory and its parents are created as needed
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise ConfigError(f"[target] path {self.root}: {existing} is not a writable directory")
 
     @property
     def writer(self) -> dump.DumpWriter:
@@ -170,12 +172,17 @@ class JsonlTarget(Target):
         return self._ids[kind]
 
     def find_existing(self, kind, record, ctx):
-        return record["id"] if record["id"] in self._known(kind) else None
+        with self._lock:
+            return record["id"] if record["id"] in self._known(kind) else None
 
     def write(self, kind, record, ctx):
         return self.write_batch(kind, [record], ctx)[0]
 
     def write_batch(self, kind, records, ctx):
+        with self._lock:
+            return self._write_batch(kind, records, ctx)
+
+    def _write_batch(self, kind, records, ctx):
         self._source_name = (getattr(ctx, "source_info", None) or {}).get("source", self._source_name)
         known = self._known(kind)
         results = []

@@ -118,7 +118,7 @@ class DumpWriter:
     def __init__(self, root: Path, source: str = "hdmigrate"):
         self.root = Path(root)
         self.source = source
-        (self.root / "attachments").mkdir(parents=True, exist_ok=True)
+        (self.root / "attachments").mkdir(parents=True, exist_ok=True)  # parents too: like mkdir -p
         self._files: dict[str, object] = {}
         self._dirty: set[str] = set()
 
