@@ -196,3 +196,16 @@ def assert_dump_complete(source: Path | dict, target: Path, *, expect_missing: d
         assert not unexpected, f"{kind}: in the target but should not be: {unexpected[:10]}"
         counts[kind] = len(got)
     return counts
+
+
+def verify_inproc(workdir: Path) -> tuple[int, dict, str]:
+    """`hdmigrate verify --json` in this process (faster than a subprocess for many small cases)."""
+    from click.testing import CliRunner
+
+    from hdmigrate.cli import cli
+    result = CliRunner().invoke(cli, ["verify", "--workdir", str(workdir), "--json"])
+    try:
+        doc = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        doc = {}
+    return result.exit_code, doc, result.stderr
