@@ -62,6 +62,10 @@ class DjangoHelpdeskTarget(Target):
             add("", "value_unmapped", f"no queue endpoint: tickets go to queue {self.queue}")
         elif kind == "custom_field":
             add("", "value_unmapped", "custom fields cannot be created through the API")
+        elif kind == "organization":
+            add("", "value_unmapped", "django-helpdesk has no organizations")
+        elif kind == "satisfaction_rating":
+            add("", "csat_not_writable", "django-helpdesk has no satisfaction ratings")
         elif kind == "ticket":
             if record.get("created_at"):
                 add("created_at", "timestamp_not_preserved", "`created` is ignored on create")
@@ -91,6 +95,8 @@ class DjangoHelpdeskTarget(Target):
             if siblings and str(siblings[0].get("id")) == rid and not record.get("public", True):
                 add("public", "private_first_message", "the opening follow-up is always public")
         elif kind == "attachment":
+            if record.get("inline"):
+                add("inline", "inline_image_detached", "kept as a regular follow-up attachment")
             if self.validate_types and not mapping.extension_allowed(record.get("file_name") or ""):
                 add("file_name", "attachment_renamed",
                     "extension not in the server's allow-list: uploaded as <name>.txt, bytes unchanged")
@@ -137,8 +143,11 @@ class DjangoHelpdeskTarget(Target):
             return WriteResult(f"custom_{record['key']}")
         if kind == "ticket":
             return self._write_ticket(record, ctx)
-        raise RecordError(f"django_helpdesk: {kind} records are written with their ticket",
-                          kind=kind, id=record.get("id"))
+        if kind in ("comment", "attachment"):
+            raise RecordError(f"django_helpdesk: {kind} records are written with their ticket",
+                              kind=kind, id=record.get("id"))
+        # organizations, satisfaction ratings: nothing to write them to (listed by degradations())
+        return WriteResult(f"none:{record['id']}")
 
     def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> None:
         name = att["file_name"]

@@ -123,6 +123,12 @@ class RtTarget(Target):
                 if record.get(field):
                     code = "channel_not_preserved" if field == "channel" else "value_unmapped"
                     out.append(Degradation(kind, rid, field, code, f"RT tickets have no {field}"))
+        elif kind == "organization":
+            out.append(Degradation(kind, rid, "", "value_unmapped", "RT has no organizations (users keep a name)"))
+        elif kind == "satisfaction_rating":
+            out.append(Degradation(kind, rid, "", "csat_not_writable", "RT has no satisfaction ratings"))
+        elif kind == "attachment" and record.get("inline"):
+            out.append(Degradation(kind, rid, "inline", "inline_image_detached", "kept as a regular attachment"))
         elif kind == "comment":
             first = False
             try:
@@ -207,8 +213,7 @@ class RtTarget(Target):
             return self._write_ticket(record, ctx)
         if kind in ("comment", "attachment"):
             raise RecordError(f"rt: {kind} records are written with their ticket", kind=kind, id=record.get("id"))
-        return WriteResult("", degradations=[Degradation(kind, str(record.get("id")), "", "value_unmapped",
-                                                         f"RT has no {kind}")])
+        return WriteResult(f"none:{record.get('id')}")   # listed by degradations()
 
     def _write_user(self, kind: str, record: dict) -> WriteResult:
         extra = record.get("extra") or {}

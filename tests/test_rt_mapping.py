@@ -1,0 +1,61 @@
+"""RT REST2 payload ↔ canonical mapping (pure; no server)."""
+
+from hdmigrate.canonical import validation_error
+
+from adapters.rt import mapping
+
+
+def payload():
+    user = lambda n: {"id": n, "type": "user"}  # noqa: E731
+    return {
+        "ticket": {"id": 7, "Subject": "Printer", "Status": "stalled", "Priority": "80", "Queue": {"id": "3"},
+                   "Created": "2019-01-02T03:04:05Z", "LastUpdated": "2020-01-01T00:00:00Z",
+                   "Resolved": "1970-01-01T00:00:00Z", "Due": "1970-01-01T00:00:00Z",
+                   "Creator": user("alice"), "Owner": user("bob"), "Requestor": [user("alice"), user("dave@x.test")],
+                   "Cc": [user("carol@x.test")], "AdminCc": [],
+                   "CustomFields": [{"name": "Severity", "values": ["high"]},
+                                    {"name": mapping.STAMP_CF, "values": ["OLD-1"]}]},
+        "history": [{"id": 10, "Type": "Create", "Creator": user("root"), "Created": "2026-01-01T00:00:00Z"},
+                    {"id": 11, "Type": "EmailRecord", "Creator": user("RT_System"), "Created": "2026-01-01T00:00:00Z"},
+                    {"id": 12, "Type": "Comment", "Creator": user("bob"), "Created": "2026-01-02T00:00:00Z"}],
+        "attachments": [{"id": "1", "TransactionId": "10", "ContentType": "text/plain", "Filename": ""},
+                        {"id": "2", "TransactionId": "12", "ContentType": "multipart/mixed", "Filename": ""},
+                        {"id": "3", "TransactionId": "12", "ContentType": "text/plain", "Filename": ""},
+                        {"id": "4", "TransactionId": "12", "ContentType": "application/octet-stream",
+                         "Filename": "x.bin", "ContentLength": "4"}],
+        "bodies": {"1": "Opening", "3": "Private note"},
+        "files": {"4": {"size": 4, "sha256": "a" * 64}},
+        "people": {"alice": False, "bob": True, "dave@x.test": False, "carol@x.test": False},
+    }
+
+
+def test_ticket_comments_and_files_map_and_validate():
+    out = list(mapping.ticket_to_canonical(payload()))
+    for kind, rec in out:
+        assert validation_error(kind, rec) is None, (kind, rec, validation_error(kind, rec))
+    ticket = next(r for k, r in out if k == "ticket")
+    assert ticket["status"] == "pending" and ticket["extra"]["source_status"] == "stalled"
+    assert ticket["priority"] == "high" and ticket["extra"]["source_priority"] == 80
+    assert ticket["requester_id"] == "c:alice" and ticket["extra"]["additional_requester_ids"] == ["c:dave@x.test"]
+    assert ticket["assignee_id"] == "a:bob" and ticket["cc_ids"] == ["c:carol@x.test"]
+    assert ticket["creator_id"] == "c:alice" and ticket["custom_fields"] == {"Severity": "high"}
+    assert ticket["extra"]["stamp"] == "OLD-1" and ticket["solved_at"] is None
+    comments = [r for k, r in out if k == "comment"]
+    assert [c["id"] for c in comments] == ["10", "12"]          # EmailRecord is not a comment
+    assert comments[0]["author_id"] == "c:alice"                 # Create: the ticket's Creator
+    assert comments[0]["created_at"] == "2019-01-02T03:04:05Z"
+    assert comments[0]["public"] and not comments[1]["public"]
+    assert comments[1]["body_text"] == "Private note" and comments[1]["attachment_ids"] == ["4"]
+    att = next(r for k, r in out if k == "attachment")
+    assert att["file_name"] == "x.bin" and att["sha256"] == "a" * 64
+
+
+def test_times_statuses_and_people():
+    assert mapping.sql_time("2019-02-03T04:05:06+02:00") == "2019-02-03 02:05:06"
+    assert mapping.rt_time("1970-01-01T00:00:00Z") is None
+    for rt_status, canonical in mapping.STATUS_TO_CANONICAL.items():
+        assert canonical in mapping.STATUS_TO_RT
+    kind, rec = mapping.user_to_canonical({"id": 14, "Name": "root", "Privileged": 1, "EmailAddress": ""})
+    assert kind == "agent" and rec["id"] == "a:root" and rec["email"].endswith(".invalid")
+    assert validation_error(kind, rec) is None
+    assert mapping.user_name("c:alice") == "alice"
