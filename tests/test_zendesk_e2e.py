@@ -98,11 +98,11 @@ def test_sandbox_to_sandbox_with_faults(tmp_path, monkeypatch):
 def test_sandbox_to_sandbox_large(tmp_path, monkeypatch):
     source, target, runs, wall = _migrate(tmp_path, monkeypatch, tickets=2000, comments=10, attachments=500)
     try:
-        _check(source, target)
         n = source.store.count("ticket")
         print(f"\n{n} tickets, {source.store.count('comment')} comments, wall {wall:.1f}s; requests per "
               f"ticket: source {source.stats.total / n:.3f}, target {target.stats.total / n:.3f}; "
-              f"runs {len(runs)}")
+              f"runs {len(runs)}", flush=True)
+        _check(source, target)
     finally:
         source.stop()
         target.stop()

@@ -794,12 +794,11 @@ class ZendeskSandbox(SandboxServer):
 
     # ------------------------------------------------------------ for tests
     def tickets_with_comments(self) -> list[tuple[dict, list[dict]]]:
-        out = []
-        for t in sorted(self.store.all("ticket"), key=lambda t: t["id"]):
-            comments = sorted((c for c in self.store.all("comment") if c["_ticket_id"] == t["id"]),
-                              key=lambda c: c["id"])
-            out.append((t, comments))
-        return out
+        by_ticket: dict[int, list[dict]] = {}
+        for c in self.store.all("comment"):
+            by_ticket.setdefault(c["_ticket_id"], []).append(c)
+        return [(t, sorted(by_ticket.get(t["id"], []), key=lambda c: c["id"]))
+                for t in sorted(self.store.all("ticket"), key=lambda t: t["id"])]
 
 
 def _field_type(canonical: str | None) -> str:
