@@ -299,6 +299,10 @@ class Engine:
         except (RecordError, OSError) as e:
             self._fail("attachment", rid, "normalize", f"attachment bytes unavailable: {_short(e)}", "sha256")
             return None
+        except Exception as e:  # noqa: BLE001 - e.g. httpx.InvalidURL for a file name with NUL in its URL
+            self._fail("attachment", rid, "normalize",
+                       f"attachment bytes unavailable: {e.__class__.__name__}: {_short(e)}", "sha256")
+            return None
         if len(data) > limit:
             self._fail("attachment", rid, "normalize",
                        f"attachment {record.get('file_name')!r} is {len(data)} bytes, over the limit of {limit}", "size")
