@@ -1,91 +1,160 @@
 """`hdmigrate demo`: a complete migration with no credentials and no network.
 
 It generates the project's own sample helpdesk (multilingual, with real-world text defects,
-attachments and inline images), writes a plan, runs the dry run, the migration and the check,
-then prints where to look. Running it again resumes or re-runs without duplicating anything.
+attachments and inline images), starts two local sandboxes on loopback — a Zendesk account seeded
+with that sample as the SOURCE and an empty Freshdesk account as the TARGET — and runs the
+wizard's own flow non-interactively (`wizard.flow.Wizard` with scripted answers): connection
+checks, discovery, mapping proposals, dry run with the fidelity report, the migration and the
+verification. Then it prints where to look.
+
+When a sandbox is not available in this version (or fails to start), that side falls back to the
+`jsonl` dump adapter and the demo says so. The sandboxes keep their data in memory, so each demo
+run with a sandbox target starts from a fresh staging database; with a jsonl target, running the
+demo again is a delta run over the same work directory and creates nothing twice.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import click
-import tomli_w
 
-from .engine import Engine
-from .plan import load_plan
-from .report import ConsoleReporter, JsonLinesReporter, collect, render_text
+from . import registry
+from .report import collect, render_text
+from .store import Store
+
+LOOPBACK_RATE = 100_000   # requests per minute: the sandboxes are local, nothing to be polite to
+STATE_NAMES = ("wizard.json", "plan.toml", "staging.db", "staging.db-wal", "staging.db-shm",
+               "blobs", "side-archive", "freshdesk-ticket-ids.json")
 
 
-def prepare(workdir: Path, tickets: int) -> Path:
-    """Generate the sample dump (once) and write the demo plan; returns the plan's path."""
-    from .sample import write_dump
+def _start_sandbox(platform: str, data: Path | None, say):
+    """A started sandbox of `platform`, or None (with the reason said) when it is not available."""
+    try:
+        spec = registry.get(platform)
+        if not spec.sandbox:
+            say(f"  the {platform} adapter has no sandbox in this version")
+            return None
+        box = registry.load_object(spec.sandbox)(data=data, port=0, rate_limit=LOOPBACK_RATE,
+                                                 faults=None, seed=None)
+        box.start()
+        return box
+    except Exception as e:  # noqa: BLE001 - the demo falls back to jsonl for that side and says why
+        say(f"  the {platform} sandbox could not start ({e.__class__.__name__}: {e})")
+        return None
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    source = workdir / "source-dump"
-    if not (source / "manifest.json").exists():
-        write_dump(source, tickets=tickets)
-    plan_path = workdir / "demo-plan.toml"
-    plan = {
-        "source": {"adapter": "jsonl", "path": "source-dump"},
-        "target": {"adapter": "jsonl", "path": "target-dump"},
-        "options": {"tag_migrated": "hdmigrate-demo"},
-        "run": {"workdir": "state"},
-    }
-    plan_path.write_text("# Written by `hdmigrate demo`; run it again with: hdmigrate run demo-plan.toml\n"
-                         + tomli_w.dumps(plan), encoding="utf-8")
-    return plan_path
+
+def _reset(workdir: Path) -> None:
+    for name in STATE_NAMES:
+        p = workdir / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
 
 
 def run_demo(workdir: Path, *, tickets: int = 60, as_json: bool = False) -> int:
+    """The `hdmigrate demo` command's body; returns the exit code."""
+    return demo(workdir, tickets=tickets, as_json=as_json)["exit_code"]
+
+
+def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandboxes: bool = True,
+         say=None) -> dict:
+    """Run the demo; returns {"exit_code", "workdir", "source", "target", "verify", "summary"}.
+    `use_sandboxes=False` runs jsonl → jsonl (what the demo falls back to without sandboxes)."""
+    from wizard.flow import Wizard, WizardStopped
+    from wizard.io import ScriptedIO
+
+    from .sample import write_dump
+
+    say = say or (lambda m: click.echo(m, err=True))
     workdir = workdir.resolve()
-    say = (lambda m: click.echo(m, err=True))
+    workdir.mkdir(parents=True, exist_ok=True)
     say(f"hdmigrate demo in {workdir}")
-    plan_path = prepare(workdir, tickets)
-    plan = load_plan(plan_path)
-    state = plan.workdir()
-    for dry_run in (True, False):
-        say("\n== dry run: nothing is written ==" if dry_run else "\n== migration ==")
-        reporter = JsonLinesReporter() if as_json else ConsoleReporter()
-        engine = Engine(plan, state, reporter)
-        try:
-            summary = engine.run(dry_run=dry_run)
-        finally:
-            reporter.close()
-            engine.store.close()
-        if not as_json:
-            _table(summary)
-        if summary["exit_code"] not in (0, 1):
-            return summary["exit_code"]
-    from .store import Store
+    dump = workdir / "source-dump"
+    if not (dump / "manifest.json").exists():
+        say(f"Generating the sample helpdesk ({tickets} tickets, multilingual, with attachments) …")
+        write_dump(dump, tickets=tickets)
 
-    store = Store(state)
+    boxes = []
+    answers: dict = {"sample.tickets": "0", "options.tag_migrated": "hdmigrate-demo"}
+    zd = fd = None
+    if use_sandboxes:
+        say("Starting the local sandboxes (loopback only, no network, no credentials of yours) …")
+        zd = _start_sandbox("zendesk", dump, say)
+        fd = _start_sandbox("freshdesk", None, say)
     try:
-        doc = collect(store)
+        if zd is not None:
+            boxes.append(zd)
+            os.environ.update(zd.env)     # the sandbox's own throwaway credentials, this process only
+            answers.update({"source.adapter": "zendesk", "source.url": zd.url})
+            answers.update({f"source.{k}": v for k, v in zd.plan_section.items() if k.endswith("_env")})
+            source_label = f"Zendesk sandbox at {zd.url}, seeded with {dump}"
+        else:
+            answers.update({"source.adapter": "jsonl", "source.path": str(dump)})
+            source_label = f"jsonl dump {dump} (Zendesk sandbox unavailable)"
+        if fd is not None:
+            boxes.append(fd)
+            os.environ.update(fd.env)
+            answers.update({"target.adapter": "freshdesk", "target.url": fd.url})
+            answers.update({f"target.{k}": v for k, v in fd.plan_section.items() if k.endswith("_env")})
+            target_label = f"Freshdesk sandbox at {fd.url} (in memory: gone when the demo ends)"
+            _reset(workdir)   # a fresh target account: start from a fresh staging database
+        else:
+            answers.update({"target.adapter": "jsonl", "target.path": str(workdir / "target-dump")})
+            target_label = f"jsonl dump {workdir / 'target-dump'}"
+            if (workdir / "wizard.json").exists():
+                state = json.loads((workdir / "wizard.json").read_text(encoding="utf-8"))
+                if state.get("answers", {}).get("target.adapter") != "jsonl":
+                    _reset(workdir)
+        say(f"  source: {source_label}")
+        say(f"  target: {target_label}")
+
+        from .report import ConsoleReporter, JsonLinesReporter
+        io = ScriptedIO(answers, echo=not as_json,
+                        forward=(JsonLinesReporter if as_json else ConsoleReporter))
+        restart = "source" if (workdir / "wizard.json").exists() else None
+        wiz = Wizard(workdir, io, restart_from=restart, resume=True,
+                     plan_overrides={"run": {"rate_limit": {"source": LOOPBACK_RATE, "target": LOOPBACK_RATE}}})
+        try:
+            code = wiz.run()
+        except WizardStopped as e:
+            say(f"demo stopped: {e}")
+            return {"exit_code": e.exit_code, "workdir": str(workdir)}
+        store = Store(workdir)
+        try:
+            doc = collect(store)
+            verify_report = store.get_state("verify_report")
+        finally:
+            store.close()
         (workdir / "report.txt").write_text(render_text(doc) + "\n", encoding="utf-8")
-        (workdir / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        checked = store.get_state("internal_verify") or {}
+        (workdir / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n",
+                                             encoding="utf-8")
     finally:
-        store.close()
-    missing = sum(v.get("missing", 0) for v in checked.values())
-    say("\n== verification (staging against the id map) ==")
-    for kind, v in checked.items():
-        say(f"  {kind:<20} staged {v['staged']:>6}  written {v['done']:>6}  failed {v['failed']:>4}  missing {v['missing']:>3}")
-    say(f"\n{'Nothing missing.' if not missing else f'{missing} records missing!'}")
-    say("Where to look:")
-    say(f"  plan              {plan_path}")
-    say(f"  source dump       {workdir / 'source-dump'}")
-    say(f"  migrated dump     {workdir / 'target-dump'}")
-    say(f"  staging database  {state / 'staging.db'}")
-    say(f"  report            {workdir / 'report.txt'}  (and report.json; `hdmigrate report --workdir {state}`)")
-    say(f"Repeat it in CI:   hdmigrate run {plan_path} --yes --json")
-    return summary["exit_code"] if not missing else 1
+        for box in boxes:
+            try:
+                box.stop()
+            except Exception:  # noqa: BLE001 - stopping a local server must not hide the outcome
+                pass
 
-
-def _table(summary: dict) -> None:
-    kinds = summary.get("kinds") or {}
-    verb = "would create" if summary.get("dry_run") else "created"
-    click.echo(f"{'kind':<22}{verb:>13}{'unchanged':>11}{'failed':>8}{'degraded':>10}", err=True)
-    for kind, c in kinds.items():
-        click.echo(f"{kind:<22}{c['created']:>13}{c['unchanged']:>11}{c['failed']:>8}{c['degraded']:>10}", err=True)
+    say("\nWhere to look:")
+    say(f"  plan              {workdir / 'plan.toml'}")
+    say(f"  source dump       {dump}")
+    if fd is None:
+        say(f"  migrated dump     {workdir / 'target-dump'}")
+    say(f"  staging database  {workdir / 'staging.db'}")
+    say(f"  report            {workdir / 'report.txt'}  (and report.json; `hdmigrate report --workdir {workdir}`)")
+    if (workdir / "side-archive").exists():
+        say(f"  side archive      {workdir / 'side-archive'}")
+    if fd is None and zd is None:
+        say(f"Repeat it in CI:   hdmigrate run {workdir / 'plan.toml'} --yes --json")
+    else:
+        say("The sandboxes stopped with the demo; against real accounts the same plan runs with "
+            "`hdmigrate run PLAN --yes` (start sandboxes yourself with `hdmigrate sandbox zendesk --data DUMP`).")
+    say(f"Demo finished with exit code {code}.")
+    return {"exit_code": code, "workdir": str(workdir), "source": answers["source.adapter"],
+            "target": answers["target.adapter"], "verify": verify_report,
+            "summary": wiz.summaries.get("migrate")}

@@ -34,8 +34,9 @@ ROLLED_BACK = "rolled_back"
 
 
 def find_plan(workdir: Path) -> Path | None:
-    """The plan whose work directory is `workdir`: the wizard's and the demo's plan.toml live in
-    it; `hdmigrate run` plans usually sit beside or above it (.hdmigrate/<stem>)."""
+    """The plan file whose work directory is `workdir`: the one the engine recorded in staging
+    state `plan` when it still exists, else a plan in or above the work directory (the wizard's
+    plan.toml lives in it; `hdmigrate run` plans sit above .hdmigrate/<stem>)."""
     workdir = workdir.resolve()
     candidates: list[Path] = []
     for d in (workdir, workdir.parent, workdir.parent.parent, workdir.parent.parent.parent):
@@ -44,8 +45,11 @@ def find_plan(workdir: Path) -> Path | None:
     store = Store(workdir, create=False)
     try:
         identities = {r["plan_identity"] for r in store.runs()}
+        recorded = (store.get_state("plan") or {}).get("path")
     finally:
         store.close()
+    if recorded and Path(recorded).is_file():
+        candidates.insert(0, Path(recorded))
     for path in candidates:
         try:
             plan = load_plan(path)

@@ -82,15 +82,13 @@ def classify(error: BaseException) -> CheckFailure:
     return CheckFailure(OTHER, f"{error.__class__.__name__}: {text}")
 
 
-def check_side(spec, role: str, section: dict, workdir, log=None) -> CheckFailure | None:
-    """Build the adapter for one side of the plan and run its check(); None when it passed."""
+def check_side(spec, role: str, section: dict, workdir, log=None, rate_limit=None) -> CheckFailure | None:
+    """Build the adapter for one side of the plan and run its check(); None when it passed.
+    `rate_limit` must be the plan's: the HTTP layer shares one limiter per host per process and
+    keeps the lowest rate any client asked for."""
     adapter = None
     try:
-        secrets = resolve_secrets(section, f"[{role}]")
-        ctx = AdapterContext(config=dict(section), secrets=secrets, options={}, mapping={},
-                             workdir=workdir, role=role, log=log or (lambda m: None))
-        cls = spec.source if role == "source" else spec.target
-        adapter = cls(ctx)
+        adapter = open_adapter(spec, role, section, workdir, log, rate_limit)
         adapter.check()
         return None
     except KeyboardInterrupt:
@@ -107,10 +105,10 @@ def check_side(spec, role: str, section: dict, workdir, log=None) -> CheckFailur
                 pass
 
 
-def open_adapter(spec, role: str, section: dict, workdir, log=None):
-    """The adapter for one side (for discovery); the caller closes it."""
+def open_adapter(spec, role: str, section: dict, workdir, log=None, rate_limit=None):
+    """The adapter for one side (checks, discovery); the caller closes it."""
     secrets = resolve_secrets(section, f"[{role}]")
     ctx = AdapterContext(config=dict(section), secrets=secrets, options={}, mapping={},
-                         workdir=workdir, role=role, log=log or (lambda m: None))
+                         workdir=workdir, role=role, log=log or (lambda m: None), rate_limit=rate_limit)
     cls = spec.source if role == "source" else spec.target
     return cls(ctx)

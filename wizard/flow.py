@@ -118,7 +118,7 @@ class Wizard:
     """Drive the steps with an IO (a person or a script). `run()` returns the exit code."""
 
     def __init__(self, workdir: Path | str, io: WizardIO, *, restart_from: str | None = None,
-                 env=None, resume: bool | None = None):
+                 env=None, resume: bool | None = None, plan_overrides: dict | None = None):
         self.workdir = Path(workdir).resolve()
         self.io = io
         self.env = os.environ if env is None else env
@@ -127,6 +127,8 @@ class Wizard:
         if restart_from is not None and restart_from not in STEPS:
             raise ConfigError(f"--restart-from {restart_from!r}: steps are {', '.join(STEPS)}")
         self.state = WizardState(self.workdir)
+        if plan_overrides is not None:
+            self.state.data["plan_overrides"] = plan_overrides
         self.plan_path = self.workdir / PLAN_FILE
         self.exit_code = 0
         self.summaries: dict[str, dict] = {}
@@ -189,7 +191,8 @@ class Wizard:
         while True:
             spec, section = self._ask_side(role)
             self.io.say(f"Checking the {role} connection …")
-            failure = checks.check_side(spec, role, section, self.workdir, log=self.io.say)
+            failure = checks.check_side(spec, role, section, self.workdir, log=self.io.say,
+                                        rate_limit=self._rate(role))
             if failure is None:
                 self.io.say(f"The {role} ({spec.name}) answered: connection, credentials and rights are fine.")
                 return
@@ -234,6 +237,11 @@ class Wizard:
             value = self.io.secret(f"{role}.{name}", f"{role.capitalize()} {name} (typed hidden, never written to disk)")
             self.env[var] = value
         return var
+
+    def _rate(self, role: str):
+        """The plan's [run] rate_limit for one side (None: the adapter's documented default)."""
+        run = (self.state.data.get("plan_overrides") or {}).get("run") or {}
+        return (run.get("rate_limit") or {}).get(role)
 
     def _section(self, role: str) -> dict:
         a = self.state.answers
@@ -294,6 +302,8 @@ class Wizard:
         if options:
             data["options"] = options
         data["run"] = {"workdir": "."}
+        for table, values in (self.state.data.get("plan_overrides") or {}).items():
+            data[table] = {**data.get(table, {}), **values}
         return data
 
     def write_plan(self) -> Plan:
@@ -324,7 +334,8 @@ class Wizard:
             spec = plan.spec(role)
             adapter = None
             try:
-                adapter = checks.open_adapter(spec, role, plan.data[role], self.workdir, log=self.io.say)
+                adapter = checks.open_adapter(spec, role, plan.data[role], self.workdir, log=self.io.say,
+                                              rate_limit=self._rate(role))
                 found[role] = _jsonable(adapter.discover() or {})
             except KeyboardInterrupt:
                 raise
@@ -461,17 +472,21 @@ class Wizard:
     # -- step 9: verify ---------------------------------------------------------------------------
     def step_verify(self) -> None:
         plan = self.plan()
-        result = _external_verify(plan, self.workdir)
+        result = _external_verify(plan, self.workdir, self.io.say)
         if result is not None:
+            self.io.say("Read-back comparison (hdmigrate verify):")
             self.io.say(result["text"])
-            if result.get("exit_code") == 5 and self.exit_code == 0:
-                self.exit_code = 5
+            if result.get("exit_code") == 5:
+                # Exit code 5 belongs to `hdmigrate verify`; here the migration's code stands.
+                self.io.say("The read-back found differences no recorded degradation explains (listed "
+                            f"above); `hdmigrate verify --workdir {self.workdir}` shows them all.")
         store = Store(self.workdir)
         try:
             checked = store.get_state("internal_verify") or {}
         finally:
             store.close()
         missing = 0
+        self.io.say("Internal check (staging against the id map):")
         self.io.say(f"{'kind':<22}{'staged':>8}{'written':>9}{'failed':>8}{'missing':>9}")
         for kind, v in checked.items():
             missing += v.get("missing", 0)
@@ -515,22 +530,19 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def _external_verify(plan: Plan, workdir: Path) -> dict | None:
-    """`hdmigrate verify` (the read-back comparison) when this version has it: a function
-    `verify_workdir(plan, workdir)` or `run_verify(plan, workdir)` in hdmigrate.verify returning a
-    dict with `exit_code` (and optionally `text`). None when absent."""
+def _external_verify(plan: Plan, workdir: Path, say) -> dict | None:
+    """`hdmigrate verify` (read the target back, compare with staging) when this version has it;
+    None when it does not (the engine's internal check is shown either way)."""
     try:
-        import hdmigrate.verify as v  # noqa: PLC0415 - optional feature
+        from hdmigrate import verify as verify_lib  # noqa: PLC0415 - optional feature
     except ModuleNotFoundError:
         return None
-    fn = getattr(v, "verify_workdir", None) or getattr(v, "run_verify", None)
-    if fn is None:
-        return None
+    store = Store(workdir)
     try:
-        out = fn(plan, workdir)
+        report = verify_lib.verify(store, plan, log=say)
+        text = verify_lib.render_text(report)
     except HdmError as e:
         return {"exit_code": e.exit_code, "text": f"read-back verification could not run: {e}"}
-    if not isinstance(out, dict):
-        return None
-    out.setdefault("text", f"read-back verification: exit code {out.get('exit_code')}")
-    return out
+    finally:
+        store.close()
+    return {"exit_code": report.get("exit_code", 0), "text": text}

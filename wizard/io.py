@@ -90,12 +90,14 @@ class ScriptedIO(WizardIO):
     `interrupt_after=N`, at the N-th engine event inside that step (mid-run)."""
 
     def __init__(self, answers: dict | None = None, *, secrets: dict | None = None,
-                 interrupt_at: str | None = None, interrupt_after: int = 0, echo: bool = False):
+                 interrupt_at: str | None = None, interrupt_after: int = 0, echo: bool = False,
+                 forward=None):
         self.answers = {k: (list(v) if isinstance(v, list) else v) for k, v in (answers or {}).items()}
         self.secrets = dict(secrets or {})
         self.interrupt_at = interrupt_at
         self.interrupt_after = interrupt_after
         self.echo = echo
+        self.forward = forward      # a Reporter class engine events are also shown with
         self.lines: list[str] = []
         self.asked: list[str] = []
         self.steps: list[str] = []
@@ -175,17 +177,28 @@ class ScriptedIO(WizardIO):
             raise KeyboardInterrupt
 
     def reporter(self):
-        return _EventHook(self)
+        return _EventHook(self, self.forward() if self.forward else None)
 
 
 class _EventHook(Reporter):
-    """Forwards engine events to a ScriptedIO (which may raise KeyboardInterrupt from them)."""
+    """Forwards engine events to a ScriptedIO (which may raise KeyboardInterrupt from them), and
+    to a display reporter when one is given."""
 
-    def __init__(self, io: ScriptedIO):
+    def __init__(self, io: ScriptedIO, display: Reporter | None = None):
         self.io = io
+        self.display = display
 
     def event(self, name, **fields):
+        if self.display is not None:
+            self.display.event(name, **fields)
         self.io.event(name, fields)
 
     def message(self, text):
-        self.io.say(text)
+        if self.display is not None:
+            self.display.message(text)
+        else:
+            self.io.say(text)
+
+    def close(self):
+        if self.display is not None:
+            self.display.close()
