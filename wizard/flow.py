@@ -157,6 +157,9 @@ class Wizard:
                 else:
                     self.io.say(f"Continuing at step {nxt!r}.")
         st.save()
+        for role in ("source", "target"):
+            if role in st.done:
+                self._section(role)   # a secret typed in an earlier session is asked again now
         for step in STEPS:
             if step in st.done:
                 continue
