@@ -104,6 +104,8 @@ class LoadContext(Protocol):
     def person(self, source_id: str | None) -> tuple[str, str] | None:
         """(kind, target id) of an agent or contact."""
     def record(self, kind: str, source_id: str) -> dict | None: ...
+    def custom_field(self, entity: str, key: str) -> tuple[dict, str | None] | None:
+        """The staged custom_field of (entity, key) and its target id (None while unwritten)."""
     def comments(self, ticket_id: str) -> list[dict]:
         """The staged comments of a ticket in created_at order (for bundles_comments targets)."""
     def attachments(self, comment: dict) -> list[tuple[dict, Path]]:

@@ -18,12 +18,17 @@ from pathlib import Path
 from . import canonical
 from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, references, validation_error
-from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError
+from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
 from .plan import Plan
 from .report import Reporter
 from .store import Store
 
 STEPS = ("check", "extract", "normalize", "load", "verify")
+# Kinds whose records of one ticket must be written in order: they share the ticket's lane.
+ORDERED_KINDS = ("comment", "satisfaction_rating")
+# Kinds loaded by one lane whatever `[run] workers` says: a few dozen records, and targets keep
+# account-wide caches of them (field lists, a field-map file) that parallel creates would race on.
+SERIAL_KINDS = ("custom_field",)
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
@@ -64,6 +69,7 @@ class Engine:
         self.selection: dict[str, set[str]] | None = None
         self._dry_failed: set[tuple[str, str]] = set()
         self._done: dict[tuple[str, str], str] = {}
+        self._retry_later: list[tuple[str, str]] = []
 
     # -- public ---------------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, since: str | None = None,
@@ -377,7 +383,10 @@ class Engine:
         kind_total = self.store.count_kind(kind)
         batch_size = max(1, int(target.batch_sizes.get(kind, 1)))
         workers = 1 if self.dry_run else max(1, int(self.plan.run.get("workers", 1)))
-        pool = _Lanes(self, kind, target, ctx, workers)
+        if kind in SERIAL_KINDS:
+            workers = 1
+        pool = _Lanes(self, kind, target, ctx, workers, batch_size)
+        ordered = kind in ORDERED_KINDS
         lanes: dict[int, list] = {}
         done = 0
         try:
@@ -406,18 +415,36 @@ class Engine:
                         self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
                         continue
                 # Records of one ticket share a lane, so a ticket's comments are written in order.
-                lane = pool.lane_of(record)
+                # Other kinds fill one batch at a time, handed to the lanes in turn: full batches
+                # (one bulk call per batch_size records), not one partial batch per lane.
+                lane = pool.lane_of(record) if ordered else -1
                 units = lanes.setdefault(lane, [])
                 units.append((record, rhash, state, None))
                 if len(units) >= batch_size:
-                    pool.submit(lane, units)
+                    pool.submit(lane if ordered else pool.next_lane(), units)
                     lanes[lane] = []
             for lane, units in lanes.items():
                 if units:
-                    pool.submit(lane, units)
+                    pool.submit(lane if ordered else pool.next_lane(), units)
             pool.flush_all()
         finally:
             pool.close()
+        self._retry_transient(kind, target, ctx)
+
+    def _retry_transient(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
+        """Items a target failed for a passing reason (a job item that failed, a 5xx after every
+        retry) get one more try in the same run: looked up first, written only if absent."""
+        retry, self._retry_later = self._retry_later, []
+        for rid, rhash in retry:
+            record = self.store.record(kind, rid)
+            if record is None:
+                continue
+            found = self._find_existing(kind, record, target, ctx)
+            if found:
+                self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+            else:
+                self._write_units(kind, [(record, rhash, "failed", None)], target, ctx)
+        self._retry_later = []
 
     def _count_unchanged(self, kind: str, record: dict, ctx: "_LoadContext") -> None:
         self.counts.add(kind, "unchanged")
@@ -570,15 +597,19 @@ class Engine:
         try:
             self._record_results(kind, ready, results, target, ctx, done_entries, degradations_all)
         finally:
-            # Written even when a fatal error stops the run, so finished writes are never repeated.
-            if done_entries:
-                self.store.mark_done(self.run_id, done_entries)
-            self._degrade(degradations_all)
+            # Written even when a fatal error stops the run, so finished writes are never repeated;
+            # done rows and their degradations in one transaction (one commit per batch).
+            with self.store.transaction():
+                if done_entries:
+                    self.store.mark_done(self.run_id, done_entries)
+                self._degrade(degradations_all)
 
     def _record_results(self, kind, ready, results, target, ctx, done_entries, degradations_all) -> None:
         for (rec, rhash, degradations, children), result in zip(ready, results):
             if isinstance(result, FatalApiError):
                 raise result
+            if isinstance(result, TransientApiError):
+                self._retry_later.append((rec["id"], rhash))
             if isinstance(result, BaseException):
                 reason = _short(result)
                 if isinstance(result, NotImplementedError):
@@ -792,13 +823,20 @@ class _LoadContext:
         self.dry_run = engine.dry_run
         self.source_info = engine.source.describe() if engine.source is not None else {}
         self._bundle: dict[str, list[dict]] = {}
+        self._comments: dict[str, list[dict]] = {}
         self._with_attachments: set[str] | None = None  # comment ids that have staged files
+        self._fields: dict | None = None
 
     def target_id(self, kinds, source_id):
         if source_id is None:
             return None
         if isinstance(kinds, str):
             kinds = (kinds,)
+        done = self.engine._done  # written records' target ids (no SQL for the common case)
+        for kind in kinds:
+            found = done.get((kind, str(source_id)))
+            if found is not None:
+                return found
         for kind in kinds:
             entry = self.store.id_entry(kind, str(source_id))
             if entry and entry["state"] == "done":
@@ -812,6 +850,11 @@ class _LoadContext:
     def person(self, source_id):
         if source_id is None:
             return None
+        done = self.engine._done
+        for kind in PERSON_KINDS:
+            found = done.get((kind, str(source_id)))
+            if found is not None:
+                return kind, found
         for kind in PERSON_KINDS:
             entry = self.store.id_entry(kind, str(source_id))
             if entry and entry["state"] == "done":
@@ -825,10 +868,31 @@ class _LoadContext:
     def record(self, kind, source_id):
         return self.store.record(kind, str(source_id))
 
+    def custom_field(self, entity: str, key: str) -> tuple[dict, str | None] | None:
+        """The staged custom_field record of (entity, key) and its target id (None if unwritten)."""
+        if self._fields is None:
+            fields = {}
+            for (data,) in self.store.read_conn().execute("SELECT data FROM records WHERE kind='custom_field'"):
+                field = json.loads(data)
+                fields[(field.get("entity"), str(field.get("key")))] = field
+            self._fields = fields
+        field = self._fields.get((entity, str(key)))
+        if field is None:
+            return None
+        return field, self.target_id("custom_field", field["id"])
+
     def comments(self, ticket_id):
         if ticket_id in self._bundle:
             return self._bundle[ticket_id]
-        return self.store.records_by_parent("comment", ticket_id)
+        # Targets that write comments one by one ask for the ticket's comments on every one of
+        # them (is this the description?): the last few tickets' lists are kept, read-only.
+        cached = self._comments.get(ticket_id)
+        if cached is None:
+            cached = self.store.records_by_parent("comment", ticket_id)
+            if len(self._comments) >= 64:
+                self._comments.clear()
+            self._comments[ticket_id] = cached
+        return [dict(c) for c in cached]
 
     def set_bundle(self, ticket_id, comments):
         self._bundle[ticket_id] = comments
@@ -862,10 +926,17 @@ class _Lanes:
     in parallel, sharing the target's per-host rate limiter. Batches are prepared and their results
     recorded in the engine's thread, which alone uses the staging connection."""
 
-    def __init__(self, engine: Engine, kind: str, target: Target, ctx: "_LoadContext", workers: int):
+    def __init__(self, engine: Engine, kind: str, target: Target, ctx: "_LoadContext", workers: int,
+                 batch_size: int = 1):
         self.engine, self.kind, self.target, self.ctx = engine, kind, target, ctx
         self.workers = workers
         self.inflight: list[tuple[object, list]] = []
+        self._turn = 0
+        # Batches queued or in flight at once. Single-record writes (Freshdesk notes) queue deeper:
+        # one ticket's comments all go to one lane, and only a queue spanning several tickets
+        # keeps every lane busy. Bounded either way (memory stays flat); every queued write is
+        # already marked pending, so a crash leaves at most these few to look up on resume.
+        self.max_inflight = 2 * workers if batch_size > 1 else 16 * workers
         self.executors = []
         if workers > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -878,6 +949,10 @@ class _Lanes:
         key = record.get("ticket_id") if self.kind in ("comment", "satisfaction_rating") else record["id"]
         return hash(str(key)) % self.workers
 
+    def next_lane(self) -> int:
+        self._turn = (self._turn + 1) % self.workers
+        return self._turn
+
     def submit(self, lane: int, units: list) -> None:
         if self.workers == 1:
             self.engine._write_units(self.kind, units, self.target, self.ctx)
@@ -887,11 +962,21 @@ class _Lanes:
             return
         future = self.executors[lane].submit(Engine._call_target, self.kind, ready, self.target, self.ctx)
         self.inflight.append((future, ready))
-        while len(self.inflight) > 2 * self.workers:  # bounded: memory stays flat
+        if len(self.inflight) > self.max_inflight // 2:
+            self._finish_done()
+        while len(self.inflight) > self.max_inflight:  # bounded: memory stays flat
             self._finish_oldest()
 
+    def _finish_done(self) -> None:
+        """Record every batch already answered, whatever its lane (never blocks)."""
+        for item in [i for i in self.inflight if i[0].done()]:
+            self.inflight.remove(item)
+            self._finish(*item)
+
     def _finish_oldest(self) -> None:
-        future, ready = self.inflight.pop(0)
+        self._finish(*self.inflight.pop(0))
+
+    def _finish(self, future, ready) -> None:
         try:
             results = future.result()
         except FatalApiError:

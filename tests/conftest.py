@@ -30,3 +30,10 @@ def shared_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+def pytest_collection_modifyitems(config, items):
+    # Slow runs (hundreds of kills, thousands of tickets) get an hour instead of the default limit.
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(3600))

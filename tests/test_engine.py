@@ -264,3 +264,58 @@ def test_parallel_workers_write_everything_once_and_in_ticket_order(tmp_path, du
     again, _ = run(tmp_path, dump, run={"workers": workers})
     assert again["kinds"]["comment"]["unchanged"] == 15
     assert again["kinds"]["attachment"]["unchanged"] == 1
+
+
+class FlakyBatchTarget(DummyTarget):
+    """A bulk target whose job fails some items with a passing error, once."""
+
+    failed_once: set = set()
+
+    def write_batch(self, kind, records, ctx):
+        from hdmigrate.errors import TransientApiError
+        out = []
+        for record in records:
+            if kind == "ticket" and record["id"] in ("t2", "t4") and record["id"] not in self.failed_once:
+                self.failed_once.add(record["id"])
+                out.append(TransientApiError("job item failed: internal error"))
+            else:
+                out.append(self.write(kind, record, ctx))
+        return out
+
+
+def test_transient_item_failures_are_retried_in_the_same_run(tmp_path, dump, monkeypatch):
+    monkeypatch.setattr(SPEC, "target", FlakyBatchTarget)
+    FlakyBatchTarget.failed_once = set()
+    DummyTarget.knobs = {"ticket_batch": 5}
+    summary, _ = run(tmp_path, dump)
+    assert summary["kinds"]["ticket"]["created"] == 5
+    assert summary["kinds"]["ticket"]["failed"] == 1  # only t9, whose requester does not exist
+    assert summary["kinds"]["comment"]["created"] == 15
+
+
+def test_custom_field_lookup_by_entity_and_key(tmp_path):
+    from adapters.jsonl.dump import DumpWriter
+    src = tmp_path / "src"
+    w = DumpWriter(src, source="t")
+    w.add("custom_field", {"id": "ticket:plan", "entity": "ticket", "key": "plan", "type": "dropdown"})
+    w.add("contact", {"id": "c1", "name": "n"})
+    w.add("ticket", {"id": "t1", "subject": "s", "status": "open", "requester_id": "c1", "custom_fields": {"plan": "pro"}})
+    w.close()
+    seen = {}
+
+    class FieldTarget(DummyTarget):
+        def write(self, kind, record, ctx):
+            if kind == "ticket":
+                seen["field"] = ctx.custom_field("ticket", "plan")
+                seen["none"] = ctx.custom_field("contact", "plan")
+            return super().write(kind, record, ctx)
+
+    import hdmigrate.registry as reg
+    SPEC.target = FieldTarget
+    try:
+        run(tmp_path, src)
+    finally:
+        SPEC.target = DummyTarget
+    field, target_id = seen["field"]
+    assert field["key"] == "plan" and target_id == "T-custom_field-ticket:plan"
+    assert seen["none"] is None
