@@ -41,7 +41,7 @@ def _kill_round(plan, rng: random.Random, kills_wanted: int, whole: float, env=N
     while kills < kills_wanted:
         proc = rkit.popen_cli(["run", str(plan), *RUN], env=env)
         try:
-            proc.wait(timeout=rng.uniform(0.25 * whole, whole))
+            proc.wait(timeout=rng.uniform(0.15 * whole, 0.85 * whole))
             return kills, True
         except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: still running, kill it
             proc.kill()  # SIGKILL
@@ -70,10 +70,13 @@ def _assert_verified(workdir, env=None) -> dict:
 
 # ------------------------------------------------------------------------------ jsonl → jsonl
 
-def jsonl_kills(tmp_path, *, rounds: int, kills_per_round: int, tickets: int, seed: int) -> dict:
+def jsonl_kills(tmp_path, *, kills: int, kills_per_round: int, tickets: int, seed: int, max_rounds: int = 40) -> dict:
+    """Fresh migrations (rounds) killed again and again until `kills` kills landed on live runs."""
     rng = random.Random(seed)
     totals = {"kills": 0, "rounds": 0, "records": 0}
-    for r in range(rounds):
+    for r in range(max_rounds):
+        if totals["kills"] >= kills:
+            break
         base = tmp_path / f"round{r}"
         base.mkdir()
         records, blobs = rkit.build_dump(base / "src", tickets=tickets, comments=4, seed=seed * 100 + r)
@@ -94,14 +97,14 @@ def jsonl_kills(tmp_path, *, rounds: int, kills_per_round: int, tickets: int, se
 
 
 def test_kill_resume_jsonl_ci(tmp_path):
-    totals = jsonl_kills(tmp_path, rounds=2, kills_per_round=4, tickets=40, seed=7)
+    totals = jsonl_kills(tmp_path, kills=7, kills_per_round=4, tickets=40, seed=7)
     print(f"\njsonl→jsonl: {totals}")
-    assert totals["kills"] >= 4, totals  # kills landed on live runs
+    assert totals["kills"] >= 7, totals  # kills landed on live runs
 
 
 @pytest.mark.slow
 def test_kill_resume_jsonl_full(tmp_path):
-    totals = jsonl_kills(tmp_path, rounds=6, kills_per_round=10, tickets=400, seed=1234)
+    totals = jsonl_kills(tmp_path, kills=50, kills_per_round=10, tickets=400, seed=1234)
     print(f"\njsonl→jsonl full: {totals}")
     assert totals["kills"] >= 50, totals
 
@@ -183,4 +186,4 @@ def test_kill_resume_sandbox_pairs_full(tmp_path, pair):
     out = sandbox_kills(tmp_path, source_platform=pair[0], target_platform=pair[1], tickets=300, kills=50,
                         seed=99)
     print(f"\n{pair[0]}→{pair[1]} full: {out}")
-    assert out["kills"] >= 50 or out["kills"] >= 10, out
+    assert out["kills"] >= 50, out
