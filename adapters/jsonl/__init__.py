@@ -173,7 +173,16 @@ class JsonlTarget(Target):
 
     def find_existing(self, kind, record, ctx):
         with self._lock:
-            return record["id"] if record["id"] in self._known(kind) else None
+            if record["id"] not in self._known(kind):
+                return None
+            if kind == "comment":
+                # Lines are buffered per file: a kill -9 can leave the comment's line on disk
+                # and not its attachments'. Then it is "not found", and writing it again adds
+                # the missing files (the comment line itself is never written twice).
+                atts = self._known("attachment")
+                if any(att["id"] not in atts for att, _path in ctx.attachments(record)):
+                    return None
+            return record["id"]
 
     def write(self, kind, record, ctx):
         return self.write_batch(kind, [record], ctx)[0]
