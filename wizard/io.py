@@ -52,18 +52,33 @@ class WizardIO:
         return Reporter()
 
 
+def _interruptible(fn):
+    """click turns Ctrl-C and end-of-input (a closed terminal) at a prompt into Abort; the wizard
+    treats both as an interruption: answers so far are kept and the next run continues."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None
+
+    return wrapper
+
+
 class ClickIO(WizardIO):
     interactive = True
 
     def __init__(self, out=None):
         self.out = out
 
+    @_interruptible
     def ask(self, key, prompt, default=None, choices=None):
         kind = click.Choice(list(choices)) if choices else str
         value = click.prompt(prompt, default=default if default not in (None,) else None, type=kind,
                              show_choices=bool(choices), show_default=default not in (None, ""))
         return str(value).strip()
 
+    @_interruptible
     def secret(self, key, prompt):
         while True:
             value = click.prompt(prompt, hide_input=True, default="", show_default=False)
@@ -71,6 +86,7 @@ class ClickIO(WizardIO):
                 return value
             click.echo("  (nothing typed; try again)")
 
+    @_interruptible
     def confirm(self, key, prompt, default=True):
         return click.confirm(prompt, default=default)
 
