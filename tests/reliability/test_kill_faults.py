@@ -84,13 +84,13 @@ def jsonl_kills(tmp_path, *, kills: int, kills_per_round: int, tickets: int, see
                               workdir="ref-state", name="ref.toml")
         whole = _reference_duration(ref)
         plan = rkit.write_plan(base, {"adapter": "jsonl", "path": "src"}, {"adapter": "jsonl", "path": "out"})
-        kills, _ = _kill_round(plan, rng, kills_per_round, whole)
+        landed, _ = _kill_round(plan, rng, kills_per_round, whole)
         codes = _finish(plan)
         assert codes[-1] == 0, codes
         result = _assert_verified(base / "state")
         assert result["exit"] == 0, result["doc"]["summary"]
         counts = rkit.assert_dump_complete(base / "src", base / "out")
-        totals["kills"] += kills
+        totals["kills"] += landed
         totals["rounds"] += 1
         totals["records"] += sum(counts.values())
     return totals
