@@ -70,6 +70,7 @@ CODE_FIELDS: dict[str, frozenset[str]] = {
     "csat_not_writable": frozenset({"(record)", "score", "scale", "comment", "contact_id"}),
     "inline_image_detached": frozenset({"body_html", "inline", "content_id", "attachment_ids"}),
     "text_repaired": frozenset({"subject", "body_html", "body_text"}),
+    "csat_scale_changed": frozenset({"score", "scale"}),
 }
 # What a missing capability of the target explains: capability -> (code, fields).
 CAPABILITY_FIELDS: dict[Capability, tuple[str, frozenset[str]]] = {

@@ -112,10 +112,26 @@ def _get(sb, path, **params):
     ("/api/v2/ticket_fields", "/api/v2/ticket_fields", {}),
     ("/api/v2/user_fields", "/api/v2/user_fields", {}),
     ("/api/v2/tickets/1/comments", "/api/v2/tickets/{ticket_id}/comments", {}),
+    ("/api/v2/users", "/api/v2/users", {"role": "agent"}),
+    ("/api/v2/users", "/api/v2/users", {"role[]": "admin", "page[size]": 1}),
 ])
 def test_sandbox_responses_match_the_oas(oas, sandbox, path, api_path, params):
     body = _get(sandbox, path, **params)
     _validate(oas, _response_schema(oas, api_path, "get"), body)
+
+
+def test_list_users_filters_by_role_and_keeps_the_filter_across_pages(sandbox):
+    admins = _get(sandbox, "/api/v2/users", role="admin")["users"]
+    agents = _get(sandbox, "/api/v2/users", role="agent")["users"]
+    assert admins and agents and {u["role"] for u in admins} == {"admin"} and {u["role"] for u in agents} == {"agent"}
+    seen, page = [], _get(sandbox, "/api/v2/users", **{"role": "agent", "page[size]": 2})
+    while True:
+        seen += page["users"]
+        if not page["meta"]["has_more"]:
+            break
+        page = httpx.get(page["links"]["next"], headers={"Authorization": "Basic " + base64.b64encode(
+            f"{EMAIL}/token:{TOKEN}".encode()).decode()}).json()
+    assert [u["id"] for u in seen] == [u["id"] for u in agents]
 
 
 def test_ticket_events_top_level(oas, sandbox):                                  # W3

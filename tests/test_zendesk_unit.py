@@ -52,6 +52,11 @@ def test_source_cursor_pages_and_comment_fallback(respx_mock):
         "end_time": 100, "end_of_stream": True}))
     fallback = respx_mock.get("/api/v2/tickets/2/comments").mock(return_value=httpx.Response(200, json={
         "comments": [{"id": 21, "body": "x", "public": True, "author_id": 5}], "meta": {"has_more": False}}))
+    # List Users by role: comment authors who are agents get author_kind "agent"
+    respx_mock.get("/api/v2/users", params={"role": "admin"}).mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 9, "role": "admin", "email": "boss@example.com"}], "meta": {"has_more": False}}))
+    respx_mock.get("/api/v2/users", params={"role": "agent"}).mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 5, "role": "agent", "email": "agent@example.com"}], "meta": {"has_more": False}}))
     source = ZendeskSource(_ctx())
     pages = list(source.fetch("tickets"))
     assert [p.cursor for p in pages] == ["c1", "c2"] and pages[-1].done
@@ -60,6 +65,7 @@ def test_source_cursor_pages_and_comment_fallback(respx_mock):
     assert ids == ["11", "21"] and fallback.call_count == 1 and pages[-1].done
     kind, comment = next(source.to_canonical("ticket_events", pages[0].items[0][1]))
     assert comment["public"] is False and comment["ticket_id"] == "1"
+    assert comment["author_kind"] == "agent" and "_hdm_author_kind" not in comment["extra"]
 
 
 class FakeLoad:

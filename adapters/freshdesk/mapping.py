@@ -208,6 +208,10 @@ def csat_to_canonical(value) -> tuple[int | str, str]:
     return table.get(v, 3), "1-5"
 
 
+CSAT_ANSWER_NAMES = {103: "extremely happy", 102: "very happy", 101: "happy", 100: "neutral",
+                     -101: "unhappy", -102: "very unhappy", -103: "extremely unhappy"}
+
+
 def csat_from_canonical(score, scale: str | None) -> int:
     if scale == "good_bad":
         return 103 if str(score).lower() in ("good", "1", "true") else -103

@@ -90,6 +90,8 @@ class FreshdeskSource(Source):
         self.archived = cfg.get("archived", True)
         self._agent_ids: set[int] | None = None
         self._status_names: dict[int, str] | None = None
+        self._number_fields: dict[str, str] | None = None     # ticket field name -> custom_number/decimal
+        self._people_by_email: dict[str, str | None] = {}     # e-mail -> canonical person id
         self._seen_ticket_ids: set[int] = set()
         self._seen_file = Path(ctx.workdir) / "freshdesk-ticket-ids.json" if ctx.workdir else None
 
@@ -132,6 +134,28 @@ class FreshdeskSource(Source):
                             pass
             self._status_names = names
         return self._status_names
+
+    def number_fields(self) -> dict[str, str]:
+        """Ticket custom fields whose values are numbers (Freshdesk may return them as strings)."""
+        if self._number_fields is None:
+            self._number_fields = {f["name"]: f["type"] for f in self.client.all("ticket_fields")
+                                   if f.get("type") in ("custom_number", "custom_decimal")}
+        return self._number_fields
+
+    def person_by_email(self, email: str) -> str | None:
+        """The canonical id (a…/c…) of the agent or contact with this e-mail, or None."""
+        key = (email or "").strip().lower()
+        if not key:
+            return None
+        if not self._people_by_email:
+            for a in self.client.all("agents"):
+                mail = ((a.get("contact") or {}).get("email") or "").lower()
+                if mail:
+                    self._people_by_email[mail] = "a" + str(a["id"])
+        if key not in self._people_by_email:
+            found = self.client.get_json("contacts", {"email": key}) or []
+            self._people_by_email[key] = "c" + str(found[0]["id"]) if found else None
+        return self._people_by_email[key]
 
     # --- fetch ----------------------------------------------------------------------------
     def fetch(self, stream: str, cursor: str | None = None, since: str | None = None) -> Iterator[Page]:
@@ -209,6 +233,11 @@ class FreshdeskSource(Source):
             detail["_hdm_status_name"] = name
         if archived:
             detail["_hdm_archived"] = True
+        numbers = {k: t for k, t in self.number_fields().items() if k in (detail.get("custom_fields") or {})}
+        if numbers:
+            detail["_hdm_number_fields"] = numbers
+        if detail.get("cc_emails"):
+            detail["_hdm_cc_ids"] = {e: self.person_by_email(e) for e in detail["cc_emails"] if e}
         return detail
 
     def _tickets(self, state: dict, since: str | None) -> Iterator[Page]:
@@ -462,6 +491,19 @@ def _inline(img: dict, comment_id: str, ticket_id: str, archived: bool) -> dict:
     return rec
 
 
+def _numbers(values: dict | None, types: dict | None) -> dict:
+    """Custom field values of number and decimal fields as numbers (Freshdesk may send strings)."""
+    out = dict(values or {})
+    for key, ftype in (types or {}).items():
+        v = out.get(key)
+        if isinstance(v, str) and v.strip():
+            try:
+                out[key] = int(v) if ftype == "custom_number" else float(v)
+            except ValueError:
+                pass
+    return out
+
+
 def ticket_records(t: dict) -> Iterator[tuple[str, dict]]:
     agents = _hints(t)
     tid = str(t["id"])
@@ -478,8 +520,12 @@ def ticket_records(t: dict) -> Iterator[tuple[str, dict]]:
         extra["archived"] = True
     ticket = {"id": tid, "number": tid, "subject": t.get("subject") or "", "status": status,
               "requester_id": person_id(t.get("requester_id"), agents) or "c0",
-              "tags": list(t.get("tags") or []), "custom_fields": dict(t.get("custom_fields") or {}),
+              "tags": list(t.get("tags") or []), "custom_fields": _numbers(t.get("custom_fields"),
+                                                                           t.get("_hdm_number_fields")),
               **_times(t), "extra": extra}
+    cc = [pid for pid in (t.get("_hdm_cc_ids") or {}).values() if pid]
+    if cc:
+        ticket["cc_ids"] = list(dict.fromkeys(cc))
     if channel:
         ticket["channel"] = channel
     prio = m.priority_to_canonical(t.get("priority"))

@@ -35,9 +35,42 @@ from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
 MAX_TICKET_ATTACHMENTS = 20 * 1024 * 1024
 EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
+INACTIVE_DETAIL = ("Freshdesk cannot keep an inactive person: deleting a contact also deletes its tickets, so "
+                   "it is written active; the original state stays in staging and the side archive")
+AGENT_AS_CONTACT = ("no Freshdesk agent with e-mail {email!r}: created as a contact; map it in [mapping.users] "
+                    "to an existing agent to keep assignments")
 SUPPORTED_LANGUAGES = {"ar", "ca", "cs", "da", "de", "en", "es", "et", "fi", "fr", "he", "hu", "id", "it",
                        "ja", "ko", "lv", "nb", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "th", "tr",
                        "uk", "vi", "zh"}
+
+
+def freshdesk_language(language: str | None) -> str | None:
+    """The Freshdesk language code written for a BCP 47 tag (None: not a Freshdesk language)."""
+    if not language:
+        return None
+    lang = language.split("-")[0].lower()
+    return lang if lang in SUPPORTED_LANGUAGES else None
+
+
+def _options(field: dict) -> list[dict]:
+    return [o for o in field.get("options") or [] if isinstance(o, dict)]
+
+
+def _label(field: dict, value):
+    """A choice value's label (Freshdesk choices are labels); the value itself when it has none."""
+    for o in _options(field):
+        if str(o.get("value")) == str(value) and o.get("label") not in (None, ""):
+            return str(o["label"])
+    return value
+
+
+def _choice_labels(field: dict) -> list[str] | None:
+    """The Freshdesk choices of a canonical dropdown: its labels, or its values where labels repeat."""
+    opts = _options(field)
+    labels = [str(o.get("label") if o.get("label") not in (None, "") else o.get("value")) for o in opts]
+    if len(set(labels)) != len(labels):
+        return None
+    return labels
 
 
 def stamp(source_id: str) -> str:
@@ -202,13 +235,104 @@ class FreshdeskTarget(Target):
         elif kind == "satisfaction_rating":
             if record.get("created_at"):
                 add("created_at", "timestamp_not_preserved", "Freshdesk stores the rating with the time of the migration")
+            scale = record.get("scale") or "1-5"
+            if scale != "1-5":
+                answer = m.csat_from_canonical(record.get("score"), record.get("scale"))
+                add("score", "csat_scale_changed",
+                    f"Freshdesk surveys answer on its own scale: {record.get('score')!r} on {scale} written as "
+                    f"{answer} ({m.CSAT_ANSWER_NAMES.get(answer, answer)}), read back as "
+                    f"{m.csat_to_canonical(answer)[0]} on 1-5; the original stays in staging and the side archive")
         elif kind == "contact":
             if record.get("time_zone"):
-                add("time_zone", "value_unmapped", "Freshdesk takes its own time zone names; left unset")
-            lang = (record.get("language") or "").split("-")[0].lower()
-            if record.get("language") and lang not in SUPPORTED_LANGUAGES:
-                add("language", "value_unmapped", f"language {record['language']!r} left unset")
+                add("time_zone", "value_unmapped", f"Freshdesk takes its own time zone names; "
+                    f"{record['time_zone']!r} left unset (kept in staging and the side archive)")
+            language = record.get("language")
+            written = freshdesk_language(language)
+            if language and written is None:
+                add("language", "value_unmapped", f"language {language!r} is not a Freshdesk language; left unset")
+            elif language and written != language:
+                add("language", "value_unmapped", f"Freshdesk keeps only its own language codes: {language!r} "
+                    f"written as {written!r}")
+            if record.get("active") is False:
+                add("active", "value_unmapped", INACTIVE_DETAIL)
+        elif kind == "agent":
+            if record.get("active") is False:
+                add("active", "value_unmapped", INACTIVE_DETAIL)
+            email = self._agent_email(record, ctx)
+            try:
+                is_agent = email in self.agents()
+            except Exception:  # noqa: BLE001 - dry run without a reachable target: cannot tell
+                is_agent = True
+            if not is_agent:
+                add("role", "value_unmapped", AGENT_AS_CONTACT.format(email=record.get("email")))
+                if record.get("group_ids"):
+                    add("group_ids", "value_unmapped", "written as a contact, which has no groups; "
+                        f"groups {record['group_ids']} kept in staging and the side archive")
+        elif kind == "organization":
+            if record.get("tags"):
+                add("tags", "value_unmapped", f"Freshdesk companies have no tags; {record['tags']} kept in "
+                    "staging and the side archive")
+        elif kind == "custom_field":
+            ctype = record.get("type")
+            if ctype in ("multiselect", "regexp"):
+                fd_type = m.FIELD_TYPE_FROM_CANONICAL[ctype]
+                detail = f"Freshdesk has no {ctype} field type; created as {fd_type}"
+                if ctype == "regexp":
+                    pattern = (record.get("extra") or {}).get("regexp_for_validation")
+                    detail += " (no validation)" + (f"; the pattern {pattern!r} is kept in staging" if pattern else "")
+                else:
+                    detail += " (one choice per record; further values are named in the ticket's origin line)"
+                add("type", "field_type_changed", detail)
+            relabelled = [(o.get("value"), o.get("label")) for o in _options(record)
+                          if o.get("label") not in (None, "") and str(o.get("label")) != str(o.get("value"))]
+            if relabelled:
+                add("options", "option_value_as_label", "Freshdesk choices are plain labels: the choices are the "
+                    "labels, values are written as their labels (" + ", ".join(
+                        f"{v!r} → {lab!r}" for v, lab in relabelled[:10]) + (", …" if len(relabelled) > 10 else "") + ")")
+        if kind in ("ticket", "contact", "organization"):
+            for key, value in (record.get("custom_fields") or {}).items():
+                d = self._value_degradation(kind, key, value, ctx)
+                if d:
+                    add(f"custom_fields.{key}", *d)
+        if kind == "ticket":
+            assignee = ctx.record("agent", record["assignee_id"]) if record.get("assignee_id") else None
+            if assignee is not None:
+                try:
+                    is_agent = self._agent_email(assignee, ctx) in self.agents()
+                except Exception:  # noqa: BLE001 - dry run without a reachable target: cannot tell
+                    is_agent = True
+                if not is_agent:
+                    add("assignee_id", "value_unmapped", f"the assignee {record['assignee_id']} is not a Freshdesk "
+                        "agent (written as a contact); the ticket is left unassigned")
+            for pid in record.get("cc_ids") or []:
+                person = next((p for p in (ctx.record("contact", pid), ctx.record("agent", pid)) if p), None)
+                if person is not None and not person.get("email"):
+                    add("cc_ids", "value_unmapped", f"CC {pid} has no e-mail address; Freshdesk takes CCs "
+                        "only as e-mail addresses")
         return out
+
+    def _value_degradation(self, entity: str, key, value, ctx) -> tuple[str, str] | None:
+        """(code, detail) when a choice value cannot be written as it is (pure: staged field only)."""
+        found = ctx.custom_field(entity, key) if hasattr(ctx, "custom_field") else None
+        if not found or value in (None, "", []):
+            return None
+        field = found[0]
+        if field.get("type") == "multiselect":
+            values = value if isinstance(value, list) else [value]
+            labels = [_label(field, v) for v in values]
+            where = " (all values are named in the origin line)" if entity == "ticket" and len(values) > 1 else ""
+            return ("field_type_changed", f"multiselect written to a Freshdesk dropdown: {values!r} written as "
+                    f"{labels[0]!r}{where}")
+        if field.get("type") == "dropdown":
+            label = _label(field, value)
+            if str(label) != str(value):
+                return ("option_value_as_label", f"{value!r} written as its label {label!r}")
+        return None
+
+    def _agent_email(self, record: dict, ctx) -> str:
+        email = (record.get("email") or "").lower()
+        override = ((ctx.mapping or {}).get("users") or {}).get(record.get("email"))
+        return override.lower() if override else email
 
     # --- attachments ------------------------------------------------------------------------
     def _attachment_plan(self, comment: dict, ctx):
@@ -344,18 +468,16 @@ class FreshdeskTarget(Target):
             body.update(label_for_customers=label)
             path = m.FIELDS_PATH[entity]
         if fd_type == "custom_dropdown":
-            opts = record.get("options") or []
-            values = [str(o.get("value") if o.get("value") is not None else o.get("label")) for o in opts]
-            if entity == "ticket":
-                body["choices"] = [{"value": v, "position": i + 1} for i, v in enumerate(values)]
-            else:
-                body["choices"] = [{"value": v, "position": i + 1} for i, v in enumerate(values)]
+            # Freshdesk choices are what agents see: the labels (values where labels repeat).
+            values = _choice_labels(record) or [str(o.get("value") if o.get("value") is not None else o.get("label"))
+                                                for o in _options(record)]
+            body["choices"] = [{"value": v, "position": i + 1} for i, v in enumerate(values)]
         created = self.client.post_json(path, body).json()
         self._fields.setdefault(entity, {})[created["name"]] = created
         self._remember(entity, str(record["key"]), created["name"])
         return created["name"]
 
-    def _custom_fields(self, entity: str, values: dict | None, degr: list, kind: str, rid: str) -> dict:
+    def _custom_fields(self, entity: str, values: dict | None, degr: list, kind: str, rid: str, ctx=None) -> dict:
         out = {}
         if not values:
             return out
@@ -373,12 +495,22 @@ class FreshdeskTarget(Target):
                     degr.append(Degradation(kind, rid, f"custom_fields.{key}", "value_unmapped",
                                             "no Freshdesk field for this key (map it in [mapping.fields])"))
                 continue
+            found = ctx.custom_field(entity, key) if ctx is not None and hasattr(ctx, "custom_field") else None
+            staged = found[0] if found else None
+            choices = fields[name].get("choices")
+            if staged and staged.get("type") in ("dropdown", "multiselect") and isinstance(choices, list):
+                values = value if isinstance(value, list) else [value]
+                labels = [_label(staged, v) for v in values if v not in (None, "")]
+                picked = next((x for x in labels if x in choices), None)
+                if picked is None:
+                    picked = next((v for v in values if v in choices), None)
+                if picked is not None:
+                    value = picked
             coerced = m.field_value_from_canonical(fields[name].get("type"), value)
             if coerced is None and value is not None:
                 degr.append(Degradation(kind, rid, f"custom_fields.{key}", "field_type_changed",
                                         f"{value!r} does not fit the Freshdesk {fields[name].get('type')} field"))
                 continue
-            choices = fields[name].get("choices")
             if isinstance(choices, list) and coerced is not None and choices and coerced not in choices:
                 degr.append(Degradation(kind, rid, f"custom_fields.{key}", "value_unmapped",
                                         f"{coerced!r} is not a choice of {name}"))
@@ -411,6 +543,11 @@ class FreshdeskTarget(Target):
                 parts.append(f"due {ticket['due_at']}")
             if ticket.get("number"):
                 parts.append(f"source ticket #{ticket['number']}")
+            for key, value in (ticket.get("custom_fields") or {}).items():
+                found = ctx.custom_field("ticket", key) if hasattr(ctx, "custom_field") else None
+                if found and found[0].get("type") == "multiselect" and isinstance(value, list) and len(value) > 1:
+                    title = found[0].get("title") or key
+                    parts.append(f"{title}: " + ", ".join(str(_label(found[0], v)) for v in value))
         text = html.escape(" · ".join(parts)) + f" [{stamp(comment.get('id'))}]"
         return f'<p class="hdm-origin"><small>{text}</small></p>'
 
@@ -447,7 +584,7 @@ class FreshdeskTarget(Target):
         body = {"name": record["name"], "description": record.get("notes"),
                 "domains": [d for d in record.get("domains") or [] if d],
                 "custom_fields": self._custom_fields("organization", record.get("custom_fields"), degr,
-                                                     "organization", str(record["id"]))}
+                                                     "organization", str(record["id"]), ctx)}
         body = {k: v for k, v in body.items() if v not in (None, [], {})}
         r = self.client.request("POST", "companies", json=body, allow=(409,))
         if r.status_code == 409:
@@ -483,13 +620,13 @@ class FreshdeskTarget(Target):
                 "phone": phones[0] if phones else None, "mobile": phones[1] if len(phones) > 1 else None,
                 "description": record.get("notes"), "tags": list(record.get("tags") or []),
                 "unique_external_id": stamp(record["id"])}
-        lang = (record.get("language") or "").split("-")[0].lower()
-        if lang in SUPPORTED_LANGUAGES:
+        lang = freshdesk_language(record.get("language"))
+        if lang:
             body["language"] = lang
         org = ctx.target_id("organization", record.get("organization_id")) if record.get("organization_id") else None
         if org:
             body["company_id"] = int(org)
-        cf = self._custom_fields("contact", record.get("custom_fields"), degr, "contact", str(record["id"]))
+        cf = self._custom_fields("contact", record.get("custom_fields"), degr, "contact", str(record["id"]), ctx)
         if cf:
             body["custom_fields"] = cf
         return {k: v for k, v in body.items() if v not in (None, [], {}, "")}
@@ -514,14 +651,10 @@ class FreshdeskTarget(Target):
             return WriteResult(str(self.agents()[email]))
         # Freshdesk agents are paid seats: an agent the account does not have becomes a contact,
         # so the people references (requesters, note authors) still resolve.
+        # (reported by degradations(): role value_unmapped)
         contact = {"id": record["id"], "name": record.get("name"), "email": record.get("email"),
                    "tags": ["hdm-agent"]}
-        degr = [Degradation("agent", str(record["id"]), "role", "value_unmapped",
-                            f"no Freshdesk agent with e-mail {record.get('email')!r}: created as a contact; "
-                            "map it in [mapping.users] to an existing agent to keep assignments")]
-        res = self._write_contact(contact, ctx)
-        res.degradations.extend(degr)
-        return res
+        return self._write_contact(contact, ctx)
 
     def _real_agent(self, target_id: str | None) -> int | None:
         if not target_id:
@@ -558,7 +691,7 @@ class FreshdeskTarget(Target):
             if record.get("assignee_id") else None
         if responder:
             body["responder_id"] = responder
-        elif record.get("assignee_id"):
+        elif record.get("assignee_id") and ctx.record("agent", record["assignee_id"]) is None:
             degr.append(Degradation("ticket", rid, "assignee_id", "value_unmapped",
                                     "the assignee is not a Freshdesk agent"))
         group = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
@@ -578,7 +711,7 @@ class FreshdeskTarget(Target):
                     break
         if cc:
             body["cc_emails"] = cc[:50]
-        cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", rid)
+        cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", rid, ctx)
         if cf:
             body["custom_fields"] = cf
         files: list = []
@@ -655,7 +788,7 @@ class FreshdeskTarget(Target):
                     "priority": m.priority_from_canonical(record.get("priority"), mp.get("priority")),
                     "tags": list(dict.fromkeys([*(record.get("tags") or []), stamp(record["id"])])),
                     "subject": record.get("subject") or "(no subject)"}
-            cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", str(record["id"]))
+            cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", str(record["id"]), ctx)
             if cf:
                 body["custom_fields"] = cf
             self.client.put_json(f"tickets/{target_id}", body)

@@ -244,7 +244,9 @@ def user(raw: dict, zone: str = "UTC") -> tuple[str, dict]:
         phones.insert(0, raw["phone"])
     name = raw.get("name") or email or f"user {uid}"
     used = {"id", "name", "email", "role", "active", "created_at", "updated_at", "identities"}
-    common = {"id": person_id(uid), "name": name, "active": bool(raw.get("active", True)),
+    # Deleted (active false) and suspended users are both inactive people.
+    common = {"id": person_id(uid), "name": name,
+              "active": raw.get("active", True) is not False and not raw.get("suspended"),
               **_times(raw, zone)}
     extra = _rest(raw, used)
     extra["source_role"] = role
@@ -366,7 +368,7 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
         })
     author = raw.get("author_id")
     extra = _rest(raw, {"id", "ticket_id", "author_id", "public", "body", "html_body",
-                        "attachments", "created_at", "via"})
+                        "attachments", "created_at", "via", "_hdm_author_kind"})
     extra["via"] = raw.get("via")
     if original is not None:
         extra["source_channel"] = original
@@ -381,6 +383,8 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
     if author in (None, -1):
         record["author_kind"] = "system"
         extra["source_author_id"] = author
+    elif raw.get("_hdm_author_kind"):
+        record["author_kind"] = raw["_hdm_author_kind"]     # from the source's agent list
     if record["body_html"] is None and record["body_text"] is None:
         record["body_text"] = ""
     return record, attachments

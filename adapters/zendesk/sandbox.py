@@ -24,6 +24,7 @@ Served, both ways:
 from __future__ import annotations
 
 import base64
+import html as _html
 import json
 import secrets as _secrets
 import threading
@@ -31,6 +32,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from hdmigrate.sandbox import HttpAbort, Request, Response, SandboxServer, route
 
@@ -188,7 +190,11 @@ class ZendeskSandbox(SandboxServer):
             items = [r for r in items if int(r["id"]) > last]
         chunk, more = items[:size], len(items) > size
         cursor = _encode_cursor(0, chunk[-1]["id"]) if chunk else None
-        next_url = f"{self._base()}{request.path}?page%5Bsize%5D={size}&page%5Bafter%5D={cursor}" if more else None
+        # The next link keeps the request's filters (role, external_id, …), as Zendesk's does.
+        kept = urlencode([(k, v) for k, vs in request.query.items() if not k.startswith("page") and k != "per_page"
+                          for v in vs])
+        next_url = (f"{self._base()}{request.path}?page%5Bsize%5D={size}&page%5Bafter%5D={cursor}"
+                    + (f"&{kept}" if kept else "")) if more else None
         return {key: [self._public(kind, r) for r in chunk],
                 "meta": {"has_more": more, "after_cursor": cursor if more else None, "before_cursor": None},
                 "links": {"next": next_url, "prev": None}}
@@ -388,7 +394,9 @@ class ZendeskSandbox(SandboxServer):
             html = c.get("html_body")
             text = c.get("body") if c.get("body") is not None else c.get("value")
             if html is None:
-                html = f'<div class="zd-comment" dir="auto"><p dir="auto">{text or ""}</p></div>'
+                # `body` is plain text: Zendesk escapes it for html_body
+                html = ('<div class="zd-comment" dir="auto"><p dir="auto">'
+                        + _html.escape(text or "", quote=False).replace("\n", "<br>") + "</p></div>")
             if text is None:
                 text = html
             cid = self.store.next_id("comment")
@@ -551,6 +559,21 @@ class ZendeskSandbox(SandboxServer):
         for c in page["comments"]:
             c["attachments"] = [self._attachment_out(a) for a in c["attachments"]]
         return page
+
+    @route("GET", r"/api/v2/users(\.json)?")
+    def list_users(self, request: Request):
+        """List Users (ZD-OAS ListUsers): filters `role` (end-user, agent, admin), `role[]`
+        (several), `external_id`; cursor or `per_page` pagination, at most 100 per page."""
+        users = self.store.all("user")
+        roles = [r for r in (request.query.get("role[]") or []) if r]
+        if request.arg("role"):
+            roles.append(request.arg("role"))
+        if roles:
+            users = [u for u in users if u.get("role") in roles]
+        external = request.arg("external_id")
+        if external is not None:
+            users = [u for u in users if (u.get("external_id") or "").lower() == external.lower()]
+        return self._page(request, users, "users", "user")
 
     @route("GET", r"/api/v2/organizations/search(\.json)?")
     def search_organizations(self, request: Request):

@@ -43,6 +43,7 @@ class ZendeskSource(Source):
         self.page_size = int(ctx.config.get("page_size") or 1000)
         self.tickets_seen: set[str] = set()          # non-deleted tickets exported by this process
         self.tickets_with_comments: set[str] = set()  # tickets the events export carried comments of
+        self._agent_ids: set[str] | None = None
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
 
@@ -226,10 +227,27 @@ class ZendeskSource(Source):
             for body in self.client.paginate_next_url(f"/api/v2/tickets/{ticket_id}/comments",
                                                       {"page[size]": 100}, next_url=_cursor_next):
                 for c in (body or {}).get("comments") or []:
-                    items.append((str(c.get("id")), {**c, "ticket_id": _int_or(ticket_id)}))
+                    items.append((str(c.get("id")), self._author_kind({**c, "ticket_id": _int_or(ticket_id)})))
             self.tickets_with_comments.add(ticket_id)
             yield Page(items, cursor=final, done=False)
         yield Page([], cursor=final, done=True)
+
+    def agent_ids(self) -> set[str]:
+        """Ids of the users read as agents (admin/agent role with an e-mail), from List Users:
+        comment authors get `author_kind` from it."""
+        if self._agent_ids is None:
+            ids: set[str] = set()
+            for role in ("admin", "agent"):
+                ids |= {str(u.get("id")) for u in self._list("/api/v2/users", "users", {"role": role})
+                        if u.get("email")}
+            self._agent_ids = ids
+        return self._agent_ids
+
+    def _author_kind(self, payload: dict) -> dict:
+        author = payload.get("author_id")
+        if author in (None, -1):
+            return payload
+        return {**payload, "_hdm_author_kind": "agent" if str(author) in self.agent_ids() else "contact"}
 
     def _comments_of_events(self, events: list[dict]) -> list[tuple[str, dict]]:
         items = []
@@ -237,7 +255,7 @@ class ZendeskSource(Source):
             ticket_id = event.get("ticket_id")
             for child in event.get("child_events") or []:
                 if child.get("event_type") == "Comment" or child.get("type") == "Comment":
-                    payload = {**child, "ticket_id": ticket_id}
+                    payload = self._author_kind({**child, "ticket_id": ticket_id})
                     payload.setdefault("created_at", event.get("created_at"))
                     items.append((str(child.get("id")), payload))
                     self.tickets_with_comments.add(str(ticket_id))

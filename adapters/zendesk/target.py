@@ -137,6 +137,15 @@ class ZendeskTarget(Target):
             if record.get("due_at") and record.get("type") != "task":
                 out.append(Degradation(kind, rid, "due_at", "value_unmapped",
                                        "Zendesk holds a due date on tasks only"))
+        if kind == "agent":
+            if record.get("group_ids"):
+                out.append(Degradation(kind, rid, "group_ids", "value_unmapped",
+                                       f"group memberships {record['group_ids']} are not written (this target "
+                                       "creates no group_memberships); kept in staging and the side archive"))
+            if record.get("role") not in (None, "admin", "agent"):
+                out.append(Degradation(kind, rid, "role", "value_unmapped",
+                                       f"role {record['role']!r} written as 'agent' (Zendesk light agents are a "
+                                       "custom role this target does not assign)"))
         if kind == "attachment":
             if record.get("inline"):
                 out.append(Degradation(kind, rid, "inline", "inline_image_detached",
@@ -563,10 +572,13 @@ class ZendeskTarget(Target):
         for key in (record.get("custom_fields") or {}):
             mapped = self._mapped_key(ctx, "ticket", key)
             target = None
+            staged = ctx.custom_field("ticket", key) if hasattr(ctx, "custom_field") else None
+            if staged is not None:
+                target = staged[1]
             for candidate in (key, f"ticket:{key}"):
-                target = ctx.target_id("custom_field", candidate)
                 if target:
                     break
+                target = ctx.target_id("custom_field", candidate)
             if mapped is not None:
                 found = self._match_field("ticket", key, None, mapped)
                 target = str(found["id"]) if found else None
