@@ -412,7 +412,7 @@ class Engine:
                 if state in ("pending", "failed") and not self.dry_run:
                     found = self._find_existing(kind, record, target, ctx)
                     if found:
-                        self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+                        self._adopt_existing(kind, record, rhash, found, target, ctx)
                         continue
                 # Records of one ticket share a lane, so a ticket's comments are written in order.
                 # Other kinds fill one batch at a time, handed to the lanes in turn: full batches
@@ -441,10 +441,23 @@ class Engine:
                 continue
             found = self._find_existing(kind, record, target, ctx)
             if found:
-                self._mark_unit_done(kind, record, rhash, WriteResult(found), ctx, counted="created")
+                self._adopt_existing(kind, record, rhash, found, target, ctx)
             else:
                 self._write_units(kind, [(record, rhash, "failed", None)], target, ctx)
         self._retry_later = []
+
+    def _adopt_existing(self, kind: str, record: dict, rhash: str, target_id: str, target: Target,
+                        ctx: "_LoadContext") -> None:
+        """A record an earlier, interrupted write already created: mark it (and the children
+        written with it) done, with the degradations a fresh write would have recorded, so
+        `verify` can explain what the target could not hold."""
+        children = self._children_for_done(kind, record, ctx)
+        degradations = self._target_degradations(target, kind, record, ctx)
+        for ckind, crec, _h in children:
+            degradations += self._target_degradations(target, ckind, crec, ctx)
+        self._degrade(degradations)
+        self._mark_unit_done(kind, record, rhash, WriteResult(target_id), ctx, counted="created",
+                             children=children)
 
     def _count_unchanged(self, kind: str, record: dict, ctx: "_LoadContext") -> None:
         self.counts.add(kind, "unchanged")

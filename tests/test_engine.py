@@ -319,3 +319,22 @@ def test_custom_field_lookup_by_entity_and_key(tmp_path):
     field, target_id = seen["field"]
     assert field["key"] == "plan" and target_id == "T-custom_field-ticket:plan"
     assert seen["none"] is None
+
+
+def test_records_found_after_an_interruption_keep_their_degradations(tmp_path, dump):
+    DummyTarget.knobs = {"interrupt_after": 10}
+    run(tmp_path, dump)
+    # the interrupted write landed in the target although the id map still says pending
+    interrupted = DummyTarget.calls[10]
+    DummyTarget.written[interrupted] = {"target_id": f"T-{interrupted[0]}-{interrupted[1]}"}
+    DummyTarget.knobs = {}
+    run(tmp_path, dump)
+    from hdmigrate.store import Store
+    store = Store(tmp_path / "wd")
+    try:
+        codes = {(d["kind"], d["id"]): d["code"] for d in store.degradations()}
+        comments = [r["id"] for r, _ in store.iter_records("comment")]
+    finally:
+        store.close()
+    # every comment written (including one adopted as found) carries its declared degradation
+    assert all(codes.get(("comment", c)) == "timestamp_not_preserved" for c in comments if c != "t9m0")
