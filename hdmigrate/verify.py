@@ -465,7 +465,8 @@ class Verifier:
                         rest.append(tr)
                 trs = rest
                 candidates = [r for group in by_sha.values() for r in group]
-            trs = sorted(trs, key=lambda tr: (_sortable(tr.record.get("created_at")), str(tr.record["id"])))
+            # ties on created_at (a target that keeps seconds only) go by id, numbers as numbers
+            trs = sorted(trs, key=lambda tr: (_sortable(tr.record.get("created_at")), _id_order(tr.record["id"])))
             for tr, r in zip(trs, candidates):
                 tr.source_id = r["id"]
 
@@ -793,6 +794,11 @@ def _same(a, b) -> bool:
     if a in (None, [], {}, "") and b in (None, [], {}, ""):
         return True
     return False
+
+
+def _id_order(value) -> tuple:
+    text = str(value)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
 def _sortable(value) -> str:

@@ -283,6 +283,9 @@ class FreshdeskTarget(Target):
                 else:
                     detail += " (one choice per record; further values are named in the ticket's origin line)"
                 add("type", "field_type_changed", detail)
+            if record.get("required"):
+                add("required", "value_unmapped", "created optional (a required field would refuse the migrated "
+                    "records that have no value); make it required in Freshdesk after the migration")
             relabelled = [(o.get("value"), o.get("label")) for o in _options(record)
                           if o.get("label") not in (None, "") and str(o.get("label")) != str(o.get("value"))]
             if relabelled:
@@ -411,6 +414,7 @@ class FreshdeskTarget(Target):
             gid = self._group_map().get((record.get("name") or "").lower())
             return str(gid) if gid else None
         if kind == "custom_field":
+            self._fields.pop(record.get("entity"), None)   # a create whose answer was lost: look again
             name = self._existing_field(record)
             return name
         if kind == "satisfaction_rating":
@@ -484,18 +488,27 @@ class FreshdeskTarget(Target):
         fields = self.fields(entity)
         overrides = ((self.ctx.mapping or {}).get("fields") or {}).get(entity, {})
         for key, value in values.items():
-            name = overrides.get(key) or self._field_map.get(f"{entity}:{key}")
+            found = ctx.custom_field(entity, key) if ctx is not None and hasattr(ctx, "custom_field") else None
+            name = overrides.get(key) or (found[1] if found and found[1] else None) \
+                or self._field_map.get(f"{entity}:{key}")
+            if found and not found[1] and not name and value not in (None, "", []):
+                # The field is staged but not in Freshdesk (its write failed): writing the record now
+                # would lose the value silently; it fails and is written again once the field is there.
+                raise RecordError(f"{kind} {rid}: custom field {key!r} is not in Freshdesk yet (its write failed); "
+                                  "written again once it is", kind=kind, id=rid, field=f"custom_fields.{key}")
             if not name:
                 for cand in (key, "cf_" + m.slug(key)):
                     if cand in fields and not fields[cand].get("default"):
                         name = cand
                         break
+            if name and name not in fields:
+                self._fields.pop(entity, None)      # created by another run or lane: look again
+                fields = self.fields(entity)
             if not name or name not in fields:
                 if value is not None:
                     degr.append(Degradation(kind, rid, f"custom_fields.{key}", "value_unmapped",
                                             "no Freshdesk field for this key (map it in [mapping.fields])"))
                 continue
-            found = ctx.custom_field(entity, key) if ctx is not None and hasattr(ctx, "custom_field") else None
             staged = found[0] if found else None
             choices = fields[name].get("choices")
             if staged and staged.get("type") in ("dropdown", "multiselect") and isinstance(choices, list):
@@ -784,10 +797,16 @@ class FreshdeskTarget(Target):
         degr: list = []
         mp = ctx.mapping or {}
         if kind == "ticket":
+            tags = [*(record.get("tags") or []), stamp(record["id"])]
+            if (ctx.options or {}).get("tag_migrated"):
+                tags.append(str(ctx.options["tag_migrated"]))
             body = {"status": m.status_from_canonical(record.get("status"), mp.get("status")),
                     "priority": m.priority_from_canonical(record.get("priority"), mp.get("priority")),
-                    "tags": list(dict.fromkeys([*(record.get("tags") or []), stamp(record["id"])])),
+                    "tags": list(dict.fromkeys(tags)),
                     "subject": record.get("subject") or "(no subject)"}
+            ttype = m.type_from_canonical(record.get("type"), self._type_choices(), mp.get("type"))
+            if ttype:
+                body["type"] = ttype
             cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", str(record["id"]), ctx)
             if cf:
                 body["custom_fields"] = cf

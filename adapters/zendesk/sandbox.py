@@ -545,6 +545,42 @@ class ZendeskSandbox(SandboxServer):
             raise HttpAbort(404, {"error": "RecordNotFound", "description": "Not found"})
         return {"ticket": self._public("ticket", ticket)}
 
+    @route("PUT", r"/api/v2/tickets/(?P<id>\d+)(\.json)?")
+    def update_ticket(self, request: Request):
+        """Update Ticket (ZD-OAS UpdateTicket): status, priority, type, subject, tags, custom_fields
+        (merged by field id). A closed (or archived) ticket cannot be updated: 422."""
+        ticket = self.store.get("ticket", request.params["id"])
+        if ticket is None or ticket.get("_archived"):
+            raise HttpAbort(404, {"error": "RecordNotFound", "description": "Not found"})
+        body = (request.json or {}).get("ticket") or {}
+        if ticket["status"] == "closed":
+            raise _invalid("status", "Status: closed prevents ticket update")
+        changes: dict[str, Any] = {}
+        if body.get("status") is not None:
+            if body["status"] not in ("new", "open", "pending", "hold", "solved", "closed"):
+                raise _invalid("status", f"Status: {body['status']} is not valid")
+            changes["status"] = body["status"]
+        for name, allowed in (("priority", ("urgent", "high", "normal", "low")),
+                              ("type", ("problem", "incident", "question", "task"))):
+            if name in body:
+                if body[name] is not None and body[name] not in allowed:
+                    raise _invalid(name, f"{name.title()}: {body[name]} is not valid")
+                changes[name] = body[name]
+        if body.get("subject") is not None:
+            changes.update(subject=body["subject"], raw_subject=body["subject"])
+        if body.get("tags") is not None:
+            changes["tags"] = sorted(set(body["tags"]))
+        values = body.get("custom_fields") if body.get("custom_fields") is not None else body.get("fields")
+        if values is not None:
+            merged = {f["id"]: f for f in ticket.get("custom_fields") or []}
+            for f in values:
+                merged[f["id"]] = {"id": f["id"], "value": f.get("value")}
+            changes["custom_fields"] = changes["fields"] = list(merged.values())
+        changes["updated_at"] = _now()
+        changes["_ts"] = self._tick()
+        self.store.update("ticket", ticket["id"], changes)
+        return {"ticket": self._public("ticket", self.store.get("ticket", ticket["id"])), "audit": {"events": []}}
+
     @route("GET", r"/api/v2/(?P<what>tickets|organizations|users)/count(\.json)?")
     def count(self, request: Request):
         kind = request.params["what"][:-1]

@@ -137,6 +137,11 @@ class ZendeskTarget(Target):
             if record.get("due_at") and record.get("type") != "task":
                 out.append(Degradation(kind, rid, "due_at", "value_unmapped",
                                        "Zendesk holds a due date on tasks only"))
+        if kind == "contact":
+            for field_name, what in (("time_zone", "time zone"), ("language", "locale")):
+                if not record.get(field_name):
+                    out.append(Degradation(kind, rid, field_name, "account_default_applied",
+                                           f"no {what} in the source: Zendesk gives the user the account's"))
         if kind == "agent":
             if record.get("group_ids"):
                 out.append(Degradation(kind, rid, "group_ids", "value_unmapped",
@@ -452,6 +457,34 @@ class ZendeskTarget(Target):
         if body["status"] not in ZD_STATUSES:
             body["status"] = "open"
         return body, children, degraded
+
+    # ------------------------------------------------------------ delta runs
+    def update(self, kind: str, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
+        """A changed ticket: status, priority, type, subject, tags and custom fields through Update
+        Ticket (comments and history stay as imported). Zendesk refuses to change a closed ticket:
+        that is reported (value_unmapped on the changed fields), not retried."""
+        if kind != "ticket":
+            return WriteResult(target_id)
+        mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
+        tags = list(record.get("tags") or [])
+        if record.get("channel") and record["channel"] != "api":
+            tags.append(f"channel_{record['channel']}")
+        body = mapping.ticket_body(
+            {**record, "tags": tags}, requester=self._person(ctx, record.get("requester_id")) or "0",
+            assignee=None, group=None, organization=None, ccs=[], comments=[],
+            tag_migrated=self._opt(ctx, "tag_migrated"),
+            status_map={**(mapping_.get("status") or {}), "on_hold": (mapping_.get("status") or {}).get("on_hold", "hold")},
+            priority_map=mapping_.get("priority") or {}, type_map=mapping_.get("type") or {},
+            field_ids=self._ticket_field_ids(record, ctx))
+        if body["status"] not in ZD_STATUSES:
+            body["status"] = "open"
+        change = {k: body[k] for k in ("status", "priority", "type", "subject", "tags", "custom_fields") if k in body}
+        r = self.client.request("PUT", f"/api/v2/tickets/{target_id}", json={"ticket": change}, allow=(422,))
+        if r.status_code == 422:
+            return WriteResult(target_id, degradations=[Degradation(
+                "ticket", str(record["id"]), "", "value_unmapped",
+                f"Zendesk does not change a closed ticket; the source's change is not applied: {r.text[:200]}")])
+        return WriteResult(target_id)
 
     def _person(self, ctx: LoadContext, source_id: str | None) -> str | None:
         if not source_id:
