@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from functools import cache
 
@@ -126,6 +127,20 @@ def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
             return (field, f"not a lowercase hex SHA-256: {str(e.value)[:70]!r}")
         return (field, e.message.replace("data.", "", 1).replace("data ", "record ", 1))
     return None
+
+
+def parse_time(value) -> "datetime | None":
+    """An RFC 3339 string as an aware UTC datetime; None for anything else (naive times included:
+    the canonical model never holds them)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return dt.astimezone(timezone.utc)
 
 
 def canonical_text(record: dict) -> str:

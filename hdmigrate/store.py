@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .canonical import canonical_text, dumps
+from .canonical import canonical_text, dumps, parse_time
 from .errors import StateError
 
 DB_NAME = "staging.db"
@@ -482,10 +482,5 @@ def _utc_sortable(value: str) -> str:
         return ""
     if len(value) == 20 and value[-1] == "Z" and value[10] == "T":
         return value[:-1] + ".000000"  # the common case, without parsing
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if dt.tzinfo is None:
-        return value
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    dt = parse_time(value)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt else value

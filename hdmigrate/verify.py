@@ -41,7 +41,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from .adapter import Capability, Source
-from .canonical import KINDS, PERSON_KINDS, REFERENCES
+from .canonical import KINDS, PERSON_KINDS, REFERENCES, parse_time
 from .errors import ApiError, ConfigError, FatalApiError, HdmError
 from .plan import Plan
 from .store import Store, now
@@ -127,16 +127,6 @@ def _short_value(value, limit: int = 300):
 
 # -------------------------------------------------------------------------- normalisation helpers
 
-def parse_time(value) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return None
-    return dt.astimezone(timezone.utc)
 
 
 def same_second(a, b) -> bool:
