@@ -29,6 +29,7 @@ ORDERED_KINDS = ("comment", "satisfaction_rating")
 # Kinds loaded by one lane whatever `[run] workers` says: a few dozen records, and targets keep
 # account-wide caches of them (field lists, a field-map file) that parallel creates would race on.
 SERIAL_KINDS = ("custom_field",)
+_UNREFERENCED = frozenset({"comment", "attachment", "satisfaction_rating"})
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
@@ -706,6 +707,10 @@ class Engine:
 
     def _remember(self, kind: str, id: str, target_id: str) -> None:
         # A bounded cache of written records' target ids: references are resolved mostly from here.
+        # Comments, files and ratings are referenced by nothing loaded after them (a comment's
+        # files travel with it): kept out, the cache holds tickets, people and groups only.
+        if kind in _UNREFERENCED:
+            return
         if len(self._done) > 200_000:
             self._done.clear()
         self._done[(kind, id)] = target_id

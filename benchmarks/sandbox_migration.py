@@ -1,0 +1,437 @@
+"""Sandbox → sandbox migrations of a generated helpdesk, measured against the vendors' limits.
+
+    python benchmarks/sandbox_migration.py                       # 5,000 tickets, both pairs, 1×
+    python benchmarks/sandbox_migration.py --scale 1,4,16 --pairs zendesk-zendesk
+    python benchmarks/sandbox_migration.py --tickets 20          # a smoke run (tests use it)
+
+What runs where. The dataset comes from `hdmigrate.sample.write_dump` (`--tickets` tickets ×
+`--comments-per-ticket` comments, `--attachments` files per 5,000 tickets, scaled with the
+size). Each sandbox (the seeded Zendesk source, the empty Zendesk or Freshdesk target) runs in a
+process of its own, started by this script, with the account limit `--rate-limit` (requests per
+minute; the sandboxes apply the vendors' per-endpoint ratios beneath it: Zendesk incremental
+exports 10/700 of the account, Freshdesk creates 40 %). `hdmigrate run PLAN --json` runs as a
+subprocess with the same limits in its plan (`[run] rate_limit`), so its CPU seconds and peak
+RSS (`os.wait4` of that one child) exclude the sandboxes and this script.
+
+Columns.
+- `src req/t`, `tgt req/t`: requests the sandbox received (retries and 429s included) per ticket,
+  and `min`: the fewest the documented API shapes allow for that dataset (below). `×min` is the
+  larger ratio of the two sides.
+- `rate %`: for the side and bucket that needs the most minutes of quota (requests / limit of
+  that bucket — the binding limit of the run), the requests per minute achieved while its step
+  ran (extract+normalize for the source, load for the target), as a share of that bucket's limit.
+- `429 %`: answers 429 / all requests, both sandboxes together.
+- `wall s`, `cpu s`, `peak MB`: wall time of `hdmigrate run`, user+system CPU seconds and peak
+  RSS of the hdmigrate process alone.
+
+Minimum requests (T tickets, C comments, A attachment records, U persons = agents + contacts,
+O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x/n⌉ = pages):
+- Zendesk source: 1 (GET users/me) + 3 field lists (⌈F_e/100⌉ each) + ⌈G/100⌉ groups
+  + incremental exports at 1,000 per page: ⌈O/1000⌉ organizations, ⌈U/1000⌉ users (identities
+  sideloaded), ⌈T/1000⌉ tickets (metric_sets sideloaded), ⌈E/1000⌉ ticket events with
+  `comment_events` sideloaded (E = audits that carry a comment; every comment is its own audit
+  in the sandbox, so E = C) + A downloads (one per attachment URL; Zendesk gives no hash to skip
+  a duplicate by).
+- Zendesk target: 1 (users/me) + 3 field lists + 1 group list (match before create) + F_created
+  + G (no bulk create for fields and groups) + 2·⌈O/100⌉ (organizations/create_many + one
+  job_statuses poll) + 2·⌈U/100⌉ (users/create_or_update_many + poll) + 2·⌈T/100⌉
+  (imports/tickets/create_many with every comment inline + poll) + A uploads (a token is consumed
+  by the one comment that uses it, so a file is uploaded once per comment that carries it;
+  zero-byte files are refused by Zendesk and cost nothing).
+- Freshdesk target: no bulk create exists for tickets or notes: 1 (agents/me) + ⌈agents/100⌉
+  + 3 field lists + F_created + O + G + U contacts (agents the account does not have are
+  created as contacts; the sandbox has none) + T tickets (the first
+  public comment is the description, its files multipart on the same call) + (C − T') notes,
+  T' = tickets whose first comment is public (a private first comment becomes a note too)
+  + R satisfaction ratings (one POST each; Zendesk cannot write them: 0 there).
+  Files travel multipart with their note: no separate upload request. Contacts and companies
+  could come in through the CSV import endpoints (one request per file), but those answer no
+  per-row ids, which the id map needs; one create per record is counted.
+Polls of asynchronous jobs are counted once per job: the least a client can do to learn the ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE_ATTACHMENTS = 500          # per 5,000 tickets (the issue's dataset), scaled with --tickets
+COLUMNS = ("pair", "tickets", "comments", "src req/t", "src min", "tgt req/t", "tgt min", "×min",
+           "binding", "rate %", "429 %", "wall s", "cpu s", "peak MB", "exit")
+
+
+# --------------------------------------------------------------------------- sandboxes (child processes)
+
+def _sandbox_main(platform: str, data: str | None, rate_limit: float | None, conn) -> None:
+    """Run one sandbox in this process; answer 'stats' and 'stop' over the pipe."""
+    import importlib
+
+    module = importlib.import_module(f"adapters.{platform}.sandbox")
+    sandbox = module.make_sandbox(data=data, rate_limit=rate_limit, seed=1)
+    if data is not None:
+        _read_only_speedups(platform, sandbox)
+    elif platform == "freshdesk":
+        _indexed_ticket_bytes(sandbox)
+    if hasattr(sandbox, "job_delay"):
+        sandbox.job_delay = 0.05
+    log: list[tuple[float, str, int, int]] = []
+    handle = sandbox.handle
+
+    def logged(request):
+        response, fault = handle(request)
+        bucket = sandbox.classify(request) if sandbox.buckets else None
+        log.append((time.monotonic(), bucket or "account", response.status, sandbox.request_cost(request)))
+        return response, fault
+
+    sandbox.handle = logged
+    sandbox.start()
+    limits = {name: b.limit for name, b in sandbox.buckets.items()}
+    conn.send({"url": sandbox.url, "env": dict(sandbox.env), "plan": sandbox.plan_section, "limits": limits})
+    while True:
+        command = conn.recv()
+        if command == "stats":
+            conn.send({"summary": sandbox.summary(), "log": list(log)})
+        elif command == "stop":
+            sandbox.stop()
+            conn.send("stopped")
+            return
+
+
+def _read_only_speedups(platform: str, sandbox) -> None:
+    """Harness only, for the seeded *source* sandbox, which serves reads alone during a migration.
+
+    The emulations deep-copy every stored record on every read and rebuild an export's whole
+    row list for each page (O(records) per request, O(records²) per extract): at 50,000 comments
+    the source sandbox, not hdmigrate, became the bottleneck. Here reads return the stored
+    records uncopied (no handler of a read route mutates them) and the Zendesk ticket-events
+    export builds its rows once, then serves each page from a slice of that sorted list through
+    the sandbox's own `_time_export` (same bodies, same cursors). The target sandboxes run
+    unchanged."""
+    import bisect
+
+    store = sandbox.store
+    all_, get, find = store.all, store.get, store.find
+    store.all = lambda kind, copy=False: all_(kind, copy=False)
+    store.get = lambda kind, id, copy=False: get(kind, id, copy=False)
+    store.find = lambda kind, copy=False, **eq: find(kind, copy=False, **eq)
+    if platform != "zendesk" or not hasattr(sandbox, "export_ticket_events"):
+        return
+    cls = type(sandbox)
+    original_export, original_time_export = cls.export_ticket_events, cls._time_export
+    cache: dict[bool, tuple[list, list]] = {}
+
+    def export_ticket_events(request):
+        with_comments = "comment_events" in (request.arg("include") or "")
+        if with_comments not in cache:
+            captured = {}
+
+            def capture(req, rows, key):
+                captured["rows"] = sorted(rows, key=lambda r: (r[0], r[1]["id"]))
+                return {}
+            sandbox._time_export = capture
+            try:
+                original_export(sandbox, request)
+            finally:
+                del sandbox._time_export
+            rows = captured["rows"]
+            cache[with_comments] = ([r[0] for r in rows], rows)
+        stamps, rows = cache[with_comments]
+        start = request.arg("start_time")
+        if start is None or not start.lstrip("-").isdigit():
+            return original_time_export(sandbox, request, [], "ticket_events")
+        i = bisect.bisect_left(stamps, int(start))
+        per_page = int(request.arg("per_page") or 1000)
+        return original_time_export(sandbox, request, rows[i:i + per_page + 1], "ticket_events")
+
+    for route in cls._routes:
+        if route.name == "export_ticket_events":
+            sandbox.extra_routes.insert(0, type(route)(route.method, route.pattern,
+                                                       lambda request: export_ticket_events(request),
+                                                       route.name, route.bucket, route.auth, route.cost,
+                                                       False))
+
+
+def _indexed_ticket_bytes(sandbox) -> None:
+    """Harness only, for the Freshdesk *target* sandbox: its 20 MB-per-ticket check sums the files
+    of every conversation of the account on each note (a scan of all conversations, O(notes²) per
+    load, which made the sandbox, not hdmigrate, the limit after ~30,000 notes). Same sum, from
+    an index of conversations by ticket kept as they are stored."""
+    store = sandbox.store
+    by_ticket: dict[int, list] = {}
+    insert = store.insert
+
+    def indexed_insert(kind, record, **kw):
+        stored = insert(kind, record, **kw)
+        if kind == "conversation":
+            by_ticket.setdefault(int(stored.get("ticket_id")), []).append(stored["id"])
+        return stored
+
+    def ticket_bytes(tid) -> int:
+        t = store.get("ticket", tid, copy=False) or {}
+        total = sum(a["size"] for a in t.get("attachments") or [])
+        for cid in by_ticket.get(int(tid), ()):
+            c = store.get("conversation", cid, copy=False)
+            if c is not None and c.get("ticket_id") == int(tid):
+                total += sum(a["size"] for a in c.get("attachments") or [])
+        return total
+
+    store.insert = indexed_insert
+    sandbox._ticket_bytes = ticket_bytes
+
+
+class SandboxProcess:
+    def __init__(self, platform: str, data: Path | None, rate_limit: float | None):
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_sandbox_main, args=(platform, str(data) if data else None,
+                                                             rate_limit, child), daemon=True)
+        self.process.start()
+        self.info = self.conn.recv()
+
+    def stats(self) -> dict:
+        self.conn.send("stats")
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send("stop")
+            self.conn.recv()
+        finally:
+            self.process.join(10)
+
+
+# --------------------------------------------------------------------------- minimum requests
+
+def dataset_counts(dump: Path) -> dict:
+    counts = json.loads((dump / "manifest.json").read_text())["counts"]
+    fields = Counter()
+    for line in (dump / "custom_field.jsonl").read_text().splitlines():
+        fields[json.loads(line)["entity"]] += 1
+    empty = 0
+    if (dump / "attachment.jsonl").exists():
+        for line in (dump / "attachment.jsonl").read_text().splitlines():
+            empty += json.loads(line).get("size") == 0
+    # tickets whose first comment is public (their description carries it on Freshdesk)
+    first_public, seen = 0, set()
+    with open(dump / "comment.jsonl", encoding="utf-8") as f:
+        for line in f:
+            c = json.loads(line)
+            if c["ticket_id"] not in seen:
+                seen.add(c["ticket_id"])
+                first_public += bool(c.get("public", True))
+    return {**counts, "fields_by_entity": dict(fields), "empty_files": empty, "first_public": first_public}
+
+
+def minimum_requests(pair: str, n: dict) -> tuple[int, int]:
+    """(source, target) minimum request counts for a dataset (see the module docstring)."""
+    T, C = n.get("ticket", 0), n.get("comment", 0)
+    A = n.get("attachment", 0)
+    agents, contacts = n.get("agent", 0), n.get("contact", 0)
+    U, O, G = agents + contacts, n.get("organization", 0), n.get("group", 0)
+    fe = n["fields_by_entity"]
+    pages = lambda x, size: max(1, math.ceil(x / size))  # noqa: E731
+    field_lists = sum(pages(fe.get(e, 0), 100) for e in ("ticket", "contact", "organization"))
+    source = (1 + field_lists + pages(G, 100) + pages(O, 1000) + pages(U, 1000) + pages(T, 1000)
+              + pages(C, 1000) + A)
+    F = sum(fe.values())
+    if pair.endswith("zendesk"):
+        target = (1 + field_lists + 1 + F + G + 2 * pages(O, 100) + 2 * pages(U, 100)
+                  + 2 * pages(T, 100) + (A - n["empty_files"]))
+    else:
+        # agents the target account does not have become contacts (one create each)
+        target = (1 + pages(agents, 100) + 3 + F + O + G + contacts + agents + T
+                  + (C - n["first_public"]) + n.get("satisfaction_rating", 0))
+    return source, target
+
+
+# --------------------------------------------------------------------------- one run
+
+def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit: float | None,
+               workers: int) -> None:
+    def section(name: str, values: dict) -> str:
+        lines = [f"[{name}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        return "\n".join(lines) + "\n"
+
+    run = {"workdir": str(workdir), "workers": workers}
+    text = section("source", source) + section("target", target) + section("run", run)
+    if rate_limit:
+        text += f"rate_limit = {{ source = {rate_limit:g}, target = {rate_limit:g} }}\n"
+    text += section("options", {"tag_migrated": "hdmigrate"})
+    path.write_text(text)
+
+
+def run_hdmigrate(plan: Path, env: dict, log_path: Path) -> dict:
+    """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage."""
+    steps: dict[str, list[float]] = {}
+    summary: dict = {}
+    t0 = time.monotonic()
+    with open(log_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes", "--json"],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=str(ROOT))
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            now = time.monotonic()
+            if event.get("event") == "step_started":
+                steps[event["step"]] = [now, now]
+            elif event.get("event") == "step_finished":
+                steps.setdefault(event["step"], [now, now])[1] = now
+            elif event.get("event") == "summary":
+                summary = event
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    return {"exit": proc.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mb": usage.ru_maxrss / 1024, "steps": steps, "summary": summary}
+
+
+def _window(steps: dict, names: tuple[str, ...]) -> tuple[float, float] | None:
+    spans = [steps[n] for n in names if n in steps]
+    if not spans:
+        return None
+    return min(s[0] for s in spans), max(s[1] for s in spans)
+
+
+def binding_rate(sides: dict, steps: dict) -> tuple[str, float]:
+    """The bucket needing the most minutes of quota, and its achieved rate (share of its limit)
+    over the step that uses it."""
+    best = None
+    for side, (stats, limits, step_names) in sides.items():
+        used = Counter()
+        for _t, bucket, _status, cost in stats["log"]:
+            used[bucket] += cost
+            if bucket != "account":
+                used["account"] += 0   # the account bucket counts every request below
+        used["account"] = sum(cost for *_x, cost in stats["log"])
+        for bucket, limit in limits.items():
+            minutes = used.get(bucket, 0) / limit
+            if best is None or minutes > best[0]:
+                best = (minutes, side, bucket, step_names)
+    if best is None:
+        return "-", float("nan")
+    minutes, side, bucket, step_names = best
+    window = _window(steps, step_names)
+    if not window or window[1] <= window[0]:
+        return f"{side}.{bucket}", float("nan")
+    return f"{side}.{bucket}", 100.0 * minutes / ((window[1] - window[0]) / 60.0)
+
+
+def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
+    from hdmigrate.sample import write_dump
+
+    source_platform, target_platform = pair.split("-")
+    dump = work / "dump"
+    attachments = max(1, round(BASE_ATTACHMENTS * tickets / 5000))
+    write_dump(dump, tickets=tickets, comments_per_ticket=args.comments_per_ticket,
+               attachments=attachments, seed=7)
+    counts = dataset_counts(dump)
+    rate = args.rate_limit or None
+    source = SandboxProcess(source_platform, dump, rate)
+    target = SandboxProcess(target_platform, None, rate)
+    try:
+        env = {**os.environ, **source.info["env"], **target.info["env"], "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        target_section = dict(target.info["plan"])
+        if target_platform == "zendesk" and args.job_poll is not None:
+            target_section["job_poll_seconds"] = args.job_poll
+        plan = work / "plan.toml"
+        write_plan(plan, source.info["plan"], target_section, work / "hdm", rate, args.workers)
+        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr")
+        src_stats, tgt_stats = source.stats(), target.stats()
+    finally:
+        source.stop()
+        target.stop()
+    # The records the source actually holds (the Zendesk source keeps one rating per ticket and
+    # adds its admin user) count for the minimum, as the run's summary reports them.
+    kinds = (result["summary"].get("kinds") or {})
+    staged = dict(counts)
+    for kind, c in kinds.items():
+        staged[kind] = sum(c.get(k, 0) for k in ("created", "updated", "unchanged", "failed"))
+    T = staged.get("ticket", 0) or 1
+    src_total, tgt_total = src_stats["summary"]["total"], tgt_stats["summary"]["total"]
+    src_min, tgt_min = minimum_requests(pair, staged)
+    throttled = src_stats["summary"]["throttled"] + tgt_stats["summary"]["throttled"]
+    binding, share = binding_rate({
+        "source": (src_stats, source.info["limits"], ("extract", "normalize")),
+        "target": (tgt_stats, target.info["limits"], ("load",))}, result["steps"])
+    totals = (result["summary"].get("totals") or {})
+    row = {
+        "pair": pair.replace("-", "→"), "tickets": counts.get("ticket", 0), "comments": counts.get("comment", 0),
+        "src req/t": f"{src_total / T:.3f}", "src min": f"{src_min / T:.3f}",
+        "tgt req/t": f"{tgt_total / T:.3f}", "tgt min": f"{tgt_min / T:.3f}",
+        "×min": f"{max(src_total / src_min, tgt_total / tgt_min):.2f}",
+        "binding": binding, "rate %": f"{share:.0f}" if share == share else "-",
+        "429 %": f"{100.0 * throttled / max(1, src_total + tgt_total):.2f}",
+        "wall s": f"{result['wall']:.1f}", "cpu s": f"{result['cpu']:.1f}",
+        "peak MB": f"{result['peak_mb']:.0f}", "exit": result["exit"],
+        # not in the table, kept for --json
+        "_requests": {"source": src_stats["summary"]["requests"], "target": tgt_stats["summary"]["requests"]},
+        "_min": {"source": src_min, "target": tgt_min}, "_counts": staged,
+        "_steps": {k: round(v[1] - v[0], 2) for k, v in result["steps"].items()},
+        "_created": totals.get("created"), "_failed": totals.get("failed"),
+        "_handler_errors": src_stats["summary"]["handler_errors"] + tgt_stats["summary"]["handler_errors"],
+    }
+    return row
+
+
+def print_row(row: dict | None, widths: dict) -> None:
+    if row is None:
+        print(" | ".join(c.ljust(widths[c]) for c in COLUMNS), flush=True)
+        print("-|-".join("-" * widths[c] for c in COLUMNS), flush=True)
+        return
+    print(" | ".join(str(row[c]).ljust(widths[c]) for c in COLUMNS), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tickets", type=int, default=5000, help="tickets at scale 1 (default 5000)")
+    ap.add_argument("--comments-per-ticket", type=float, default=10.0)
+    ap.add_argument("--scale", default="1", help="comma-separated multiples of --tickets, e.g. 1,4,16")
+    ap.add_argument("--pairs", default="zendesk-zendesk,zendesk-freshdesk")
+    ap.add_argument("--rate-limit", type=float, default=6000.0,
+                    help="account requests per minute of both sandboxes and of the plan (default 6000)")
+    ap.add_argument("--workers", type=int, default=4, help="[run] workers (default 4)")
+    ap.add_argument("--job-poll", type=float, default=None,
+                    help="Zendesk target: first wait between job status polls, seconds (default: "
+                         "the adapter's own, 1.0)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--json", type=Path, help="also write every row (with details) to this file")
+    args = ap.parse_args(argv)
+    widths = {c: max(len(c), 9) for c in COLUMNS}
+    widths["pair"], widths["binding"] = 19, 22
+    print(f"# rate limit {args.rate_limit:g}/min per account, workers {args.workers}, "
+          f"{args.comments_per_ticket:g} comments per ticket, {os.cpu_count()} CPUs", flush=True)
+    print_row(None, widths)
+    rows = []
+    for factor in (int(x) for x in args.scale.split(",")):
+        for pair in [p.strip() for p in args.pairs.split(",") if p.strip()]:
+            work = Path(tempfile.mkdtemp(prefix="hdm-sbx-bench-"))
+            try:
+                row = run_pair(pair, args.tickets * factor, args, work)
+            finally:
+                if not args.keep:
+                    shutil.rmtree(work, ignore_errors=True)
+            rows.append(row)
+            print_row(row, widths)
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return 0 if all(r["exit"] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
