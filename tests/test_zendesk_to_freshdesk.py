@@ -69,11 +69,13 @@ def _verify(workdir, env) -> subprocess.CompletedProcess:
     return p
 
 
-def _freshdesk_thread(fd, ticket) -> list[dict]:
-    """The description (as a public message) and the notes of one Freshdesk sandbox ticket."""
-    notes = sorted((c for c in fd.store.all("conversation") if c["ticket_id"] == ticket["id"]),
-                   key=lambda c: c["id"])
-    return [{"body": ticket["description"], "private": False, "attachments": ticket["attachments"]}, *notes]
+def _freshdesk_threads(fd) -> dict:
+    """Per Freshdesk sandbox ticket id: the description (as a public message) and the notes."""
+    notes: dict = {}
+    for c in fd.store.all("conversation"):
+        notes.setdefault(c["ticket_id"], []).append(c)
+    return {t["id"]: [{"body": t["description"], "private": False, "attachments": t["attachments"]},
+                      *sorted(notes.get(t["id"], []), key=lambda c: c["id"])] for t in fd.store.all("ticket")}
 
 
 def _stamp_of(body: str) -> str | None:
@@ -109,9 +111,10 @@ def _check_no_loss(m) -> None:
     assert set(by_stamp) == set(src), "every source ticket is in Freshdesk"
     assert all(len(v) == 1 for v in by_stamp.values()), "no duplicate ticket"
     private_seen = 0
+    threads = _freshdesk_threads(fd)
     for sid, zcomments in src.items():
         (ticket,) = by_stamp[sid]
-        thread = _freshdesk_thread(fd, ticket)
+        thread = threads[ticket["id"]]
         assert len(thread) == len(zcomments) + (0 if zcomments[0]["public"] else 1), sid
         notes = {(_stamp_of(c["body"])): c for c in thread[1:]}
         for zc in zcomments[1:] if zcomments[0]["public"] else zcomments:
