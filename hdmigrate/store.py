@@ -57,6 +57,15 @@ def m001_initial(db: sqlite_utils.Database):
     db["state"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m002_source_order_breaks_ties(db: sqlite_utils.Database):
+    # Records with the same created_at load in the order the source gave them (insertion rowid,
+    # kept by upserts), not by id as text ("100" before "99", "7-description" after a note).
+    db.execute("DROP INDEX IF EXISTS idx_records_kind_parent_sort_key_id")
+    db.execute("DROP INDEX IF EXISTS idx_records_kind_sort_key_id")
+    db["records"].create_index(["kind", "parent", "sort_key"], index_name="idx_records_load_order")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -267,7 +276,7 @@ class Store:
     def iter_records(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str]]:
         """(record, content hash) of one kind in load order (children by parent, then time).
         Keyset pagination: no cursor stays open while the caller writes, memory stays flat."""
-        cols = "parent, sort_key, id"
+        cols = "parent, sort_key, rowid"
         last = None
         while True:
             if last is None:
@@ -286,7 +295,7 @@ class Store:
 
     def iter_records_with_state(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str, dict | None]]:
         """Like iter_records, with each record's id map entry (or None) from the same query."""
-        cols = "r.parent, r.sort_key, r.id"
+        cols = "r.parent, r.sort_key, r.rowid"
         select = (f"SELECT {cols}, r.data, r.hash, m.target_id, m.state, m.attempts, m.error, m.hash, m.run_id "
                   "FROM records r LEFT JOIN id_map m ON m.kind = r.kind AND m.id = r.id WHERE r.kind=?")
         last = None
@@ -311,7 +320,7 @@ class Store:
 
     def records_by_parent(self, kind: str, parent: str) -> list[dict]:
         return [json.loads(r[0]) for r in self.read_conn().execute(
-            "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, id", (kind, parent))]
+            "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent))]
 
     def count_records(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())

@@ -93,3 +93,15 @@ def test_blobs_are_content_addressed(store):
     assert a == b and store.blob_path(a).read_bytes() == b"abc"
     with pytest.raises(ValueError):
         store.blob_path("../../etc/passwd")
+
+
+def test_same_time_children_keep_the_source_order(store):
+    same = "2021-05-05T10:00:00Z"
+    records = [("comment", {"id": cid, "ticket_id": "7", "created_at": same}, "s", cid)
+               for cid in ("7-description", "100", "99")]
+    store.put_records(records, [])
+    assert [r["id"] for r in store.records_by_parent("comment", "7")] == ["7-description", "100", "99"]
+    assert [r["id"] for r, _ in store.iter_records("comment", batch=1)] == ["7-description", "100", "99"]
+    # an upsert (a changed record) keeps its place
+    store.put_records([("comment", {"id": "7-description", "ticket_id": "7", "created_at": same, "x": 1}, "s", "7-description")], [])
+    assert [r["id"] for r, _, _ in store.iter_records_with_state("comment", batch=2)] == ["7-description", "100", "99"]
