@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import threading
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
@@ -123,7 +125,9 @@ class FreshdeskTarget(Target):
 
     def _save_field_map(self) -> None:
         if self._field_map_file:
-            tmp = self._field_map_file.with_suffix(".tmp")
+            # A name of its own per writer: parallel workers must not rename each other's file.
+            tmp = self._field_map_file.with_name(
+                f"{self._field_map_file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(json.dumps(self._field_map, sort_keys=True))
             tmp.replace(self._field_map_file)
 
