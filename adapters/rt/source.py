@@ -50,7 +50,7 @@ class RtSource(Source):
         if stream == "custom_fields":
             body = [{"field": "LookupType", "value": "RT::Queue-RT::Ticket"}]
             fields = "Name,Type,MaxValues,Description,Disabled,LookupType"
-            items = [cf for chunk in pages(self.http, "POST", "customfields", {"fields": fields}, body)
+            items = [cf for chunk in pages(self.http, "POST", "customfields", {"fields": fields, "find_disabled_rows": 1}, body)
                      for cf in chunk if cf.get("Name") != mapping.STAMP_CF]
             for cf in items:
                 if cf.get("Type") in ("Select", "Autocomplete"):
@@ -59,11 +59,13 @@ class RtSource(Source):
             yield Page([(f"ticket:{cf['Name']}", cf) for cf in items], None, True)
         elif stream == "queues":
             fields = "Name,Description,Lifecycle,Disabled"
-            items = [q for chunk in pages(self.http, "GET", "queues/all", {"fields": fields}) for q in chunk]
+            items = [q for chunk in pages(self.http, "GET", "queues/all", {"fields": fields, "find_disabled_rows": 1})
+                     for q in chunk]
             yield Page([(str(q["id"]), q) for q in items], None, True)
         elif stream == "users":
             fields = "Name,EmailAddress,RealName,Organization,Disabled,Created"
-            for chunk in pages(self.http, "POST", "users", {"fields": fields}, []):
+            # Disabled users (inactive contacts, former agents) still own tickets and comments.
+            for chunk in pages(self.http, "POST", "users", {"fields": fields, "find_disabled_rows": 1}, []):
                 out = []
                 for user in chunk:
                     if user.get("Name") in mapping.SYSTEM_USERS:

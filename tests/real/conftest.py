@@ -62,7 +62,7 @@ def rt_source(shared_dir):
     _stop(shared_dir, "rt", "main")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # per test: every test that writes into RT gets an instance nobody else wrote into
 def rt_target(shared_dir):
     info = _server(shared_dir, "rt", "target", True)
     yield info
