@@ -338,3 +338,31 @@ def test_records_found_after_an_interruption_keep_their_degradations(tmp_path, d
         store.close()
     # every comment written (including one adopted as found) carries its declared degradation
     assert all(codes.get(("comment", c)) == "timestamp_not_preserved" for c in comments if c != "t9m0")
+
+
+def test_files_without_a_declared_hash_are_not_downloaded_again(tmp_path, monkeypatch):
+    from adapters.jsonl import JsonlSource
+    from adapters.jsonl.dump import DumpWriter
+    src = tmp_path / "src"
+    w = DumpWriter(src, source="t")
+    w.add("contact", {"id": "c1", "name": "n"})
+    w.add("ticket", {"id": "t1", "subject": "s", "status": "open", "requester_id": "c1"})
+    w.add("comment", {"id": "m1", "ticket_id": "t1", "author_id": "c1", "public": True, "body_text": "x",
+                      "attachment_ids": ["f1"]})
+    sha = w.add_blob(b"bytes of a file")
+    w.close()
+    # like a vendor source: the record carries no hash, the bytes come from a download
+    with open(src / "attachment.jsonl", "w") as f:
+        f.write('{"id": "f1", "comment_id": "m1", "file_name": "a.txt", "content_type": "text/plain", "size": 15}\n')
+    downloads = []
+
+    def fetch(self, record):
+        downloads.append(record["id"])
+        return (src / "attachments" / sha).read_bytes()
+
+    monkeypatch.setattr(JsonlSource, "fetch_attachment", fetch)
+    run(tmp_path, src)
+    (src / "attachment.jsonl").write_text(  # a changed record makes the payload normalize again
+        '{"id": "f1", "comment_id": "m1", "file_name": "b.txt", "content_type": "text/plain", "size": 15}\n')
+    run(tmp_path, src)
+    assert downloads == ["f1"]
