@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import canonical
 from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
@@ -86,10 +85,7 @@ class Engine:
         status, exit_code, error = "completed", 0, None
         try:
             for step in STEPS:
-                if step == "load" and dry_run:
-                    self._step("load", self.plan_load)
-                else:
-                    self._step(step, getattr(self, step), *((since,) if step == "extract" else ()))
+                self._step(step, getattr(self, step), *((since,) if step == "extract" else ()))
                 if stop_after == step:
                     break
             exit_code = 1 if self.store.failures(self.run_id) else 0
@@ -365,24 +361,14 @@ class Engine:
         return kinds
 
     def load(self) -> dict:
+        """Write every selected record; in a dry run, everything up to the write."""
         _, target = self._adapters()
         self.selection = self._select()
         ctx = _LoadContext(self)
         for kind in self._kinds_to_load(target):
             self._load_kind(kind, target, ctx)
-        target.finish()
-        return {k: c for k, c in self.counts.kinds.items()}
-
-    def plan_load(self) -> dict:
-        """The dry run's load: everything up to the write, nothing written."""
-        return self.load_dry()
-
-    def load_dry(self) -> dict:
-        _, target = self._adapters()
-        self.selection = self._select()
-        ctx = _LoadContext(self)
-        for kind in self._kinds_to_load(target):
-            self._load_kind(kind, target, ctx)
+        if not self.dry_run:
+            target.finish()
         return {k: c for k, c in self.counts.kinds.items()}
 
     def _selected(self, kind: str, id: str) -> bool:
@@ -1037,6 +1023,3 @@ def run_plan(plan: Plan, *, workdir=None, reporter=None, dry_run=False, since=No
     finally:
         engine.store.close()
 
-
-# Re-exported for adapters and tools that want the canonical helpers next to the engine.
-__all__ = ["Engine", "run_plan", "STEPS", "canonical"]
