@@ -1,8 +1,9 @@
 """The canonical model: kinds, load order, references, validation and content hashes.
 
-The JSON Schema files in `schemas/` are the source of truth. Validation on the hot path uses a
-compiled validator (fastjsonschema) built from those same files; a failure is reported with kind,
-id, field and reason.
+The JSON Schema files in `schemas/` are the source of truth. Validation on the hot path uses
+validators compiled from those same files (jsonschema-rs, then fastjsonschema for the message); a
+failure is reported with kind, id, field and reason. The JSON of staging (canonical text, hashes,
+payloads) goes through orjson, with the standard library for what orjson refuses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import fastjsonschema
+import orjson
 
 import schemas
 
@@ -145,7 +147,10 @@ def parse_time(value) -> "datetime | None":
 
 def canonical_text(record: dict) -> str:
     """The JSON text a record is stored and hashed as: sorted keys, UTF-8 as is, compact."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _std_dumps(record, sort_keys=True)
 
 
 def content_hash(record: dict) -> str:
@@ -155,4 +160,22 @@ def content_hash(record: dict) -> str:
 
 def dumps(record: dict) -> str:
     """The one JSON encoding used in staging and dumps: UTF-8 as is, compact."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(record).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _std_dumps(record, sort_keys=False)
+
+
+def loads(text: str | bytes):
+    """Parse JSON text from staging, dumps or payloads. Text orjson refuses (lone surrogate
+    escapes, NaN, integers beyond 64 bits) is read by the standard library, whose verdict and
+    messages stand."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _std_dumps(value, *, sort_keys: bool) -> str:
+    # What orjson refuses: non-string keys, integers beyond 64 bits, lone surrogates.
+    return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .adapter import Capability, Degradation, Source, Target, WriteResult
-from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, references, validation_error
+from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
 from .plan import Plan
 from .report import Reporter
@@ -239,7 +239,7 @@ class Engine:
     def _normalize_one(self, source, stream, raw_id, payload_text, repair):
         """The canonical records of one raw payload, and whether all of them passed."""
         try:
-            produced = list(source.to_canonical(stream, json.loads(payload_text)))
+            produced = list(source.to_canonical(stream, loads(payload_text)))
         except RecordError as e:
             self._fail(e.kind or stream, e.id or raw_id, "normalize", _short(e), e.field)
             return [], False

@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .canonical import canonical_text, dumps, parse_time
+from .canonical import canonical_text, dumps, loads, parse_time
 from .errors import StateError
 
 DB_NAME = "staging.db"
@@ -268,7 +268,7 @@ class Store:
 
     def record(self, kind: str, id: str) -> dict | None:
         row = self.read_conn().execute("SELECT data FROM records WHERE kind=? AND id=?", (kind, id)).fetchone()
-        return json.loads(row[0]) if row else None
+        return loads(row[0]) if row else None
 
     def has_record(self, kind: str, id: str) -> bool:
         return self.read_conn().execute("SELECT 1 FROM records WHERE kind=? AND id=?", (kind, id)).fetchone() is not None
@@ -291,7 +291,7 @@ class Store:
                 return
             last = rows[-1][:3]
             for row in rows:
-                yield json.loads(row[3]), row[4]
+                yield loads(row[3]), row[4]
 
     def iter_records_with_state(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str, dict | None]]:
         """Like iter_records, with each record's id map entry (or None) from the same query."""
@@ -313,13 +313,13 @@ class Store:
                 if row[6] is not None:
                     entry = {"target_id": row[5], "state": row[6], "attempts": row[7], "error": row[8],
                              "hash": row[9], "run_id": row[10]}
-                yield json.loads(row[3]), row[4], entry
+                yield loads(row[3]), row[4], entry
 
     def count_kind(self, kind: str) -> int:
         return self.conn.execute("SELECT count(*) FROM records WHERE kind=?", (kind,)).fetchone()[0]
 
     def records_by_parent(self, kind: str, parent: str) -> list[dict]:
-        return [json.loads(r[0]) for r in self.read_conn().execute(
+        return [loads(r[0]) for r in self.read_conn().execute(
             "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent))]
 
     def count_records(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from hdmigrate.adapter import AdapterSpec, Capability, Page, Source, Target, WriteResult
-from hdmigrate.canonical import KINDS, dumps
+from hdmigrate.canonical import KINDS, dumps, loads
 from hdmigrate.errors import ConfigError, RecordError
 
 from . import dump
@@ -109,7 +109,7 @@ def _parse_line(stream: str, name: str, line_no: int, raw: bytes) -> tuple[str, 
     if not raw.endswith(b"\n"):
         return f"line {line_no}", {ERROR_KEY: f"{where}: truncated line (no newline at end)"}
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         return f"line {line_no}", {ERROR_KEY: f"{where}: invalid UTF-8 at byte {e.start}"}
     except json.JSONDecodeError as e:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hdmigrate.canonical import KINDS, dumps
+from hdmigrate.canonical import KINDS, dumps, loads
 from hdmigrate.errors import ConfigError, RecordError
 
 FORMAT = "hdmigrate-dump"
@@ -57,7 +57,7 @@ def iter_lines(root: Path, kind: str) -> Iterator[tuple[int, dict | RecordError]
                                           kind=kind, id=f"line {number}")
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = loads(raw.decode("utf-8"))
             except UnicodeDecodeError as e:
                 yield number, RecordError(f"{path.name} line {number}: invalid UTF-8 at byte {e.start}",
                                           kind=kind, id=f"line {number}")
