@@ -289,7 +289,8 @@ class Runner:
             self.emit.say(f"▶ {job.name} ({job.source} → {job.target})")
         start = time.monotonic()
         summary = None
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # the child interrupts itself if this process dies without stopping it (kill -9)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", HDMIGRATE_BATCH_PID=str(os.getpid()))
         with open(job.log, "wb") as err, open(job.events, "a", encoding="utf-8") as events:
             proc = subprocess.Popen(self.command(job), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err, env=env, text=True, encoding="utf-8", errors="replace",

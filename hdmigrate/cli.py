@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from functools import wraps
 from pathlib import Path
@@ -27,6 +28,19 @@ EXIT_USAGE = 2
 
 def _sigterm_to_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _stop_when_orphaned(parent_pid: int, every: float = 1.0) -> None:
+    """A run started by `hdmigrate batch` interrupts itself (exit 4, resumable) when the batch
+    process is gone, even after a kill -9 that gave the batch no chance to stop its children."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="orphan-watch").start()
 
 
 def handle_errors(fn):
@@ -147,6 +161,8 @@ def run(plan_path, workdir, dry_run, since, as_json, yes, junit_path):
         sys.exit(0)
     reporter = JsonLinesReporter() if as_json else ConsoleReporter()
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    if os.environ.get("HDMIGRATE_BATCH_PID", "").isdigit():
+        _stop_when_orphaned(int(os.environ["HDMIGRATE_BATCH_PID"]))
     engine = Engine(plan, wd, reporter)
     try:
         summary = engine.run(dry_run=dry_run, since=since)

@@ -4,7 +4,10 @@ or plain lines on stderr otherwise; and the rendering of a finished run (`hdmigr
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
@@ -47,14 +50,36 @@ class JsonLinesReporter(Reporter):
     def __init__(self, out=None, err=None):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.reader_gone = False
 
     def event(self, name, **fields):
-        self.out.write(json.dumps({"event": name, "time": _time(), **fields}, ensure_ascii=False) + "\n")
-        self.out.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.out.write(json.dumps({"event": name, "time": _time(), **fields}, ensure_ascii=False) + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            # Whoever read the events is gone (a killed batch or pipeline): stop as if interrupted,
+            # so the run is recorded as interrupted and resumes with the same command.
+            self.reader_gone = True
+            _stdout_to_devnull(self.out)
+            if threading.current_thread() is threading.main_thread():
+                raise KeyboardInterrupt from None
+            signal.raise_signal(signal.SIGINT)
 
     def message(self, text):
         self.err.write(text + "\n")
         self.err.flush()
+
+
+def _stdout_to_devnull(stream) -> None:
+    """Point a broken stream at /dev/null, so the flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class ConsoleReporter(Reporter):

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,56 @@ def test_plans_sharing_a_work_directory_are_refused(tmp_path):
     assert rows["b"]["exit_code"] == 2 and "also used by" in rows["b"]["error"]
     assert p.returncode == 2
     assert not (tmp_path / "ob").exists()
+
+
+def test_runs_of_a_killed_batch_stop_themselves_and_resume(tmp_path):
+    """kill -9 of the batch gives it no chance to stop its children: each run notices it is
+    orphaned, interrupts itself (exit 4, resumable), and the same batch command finishes the job."""
+    import psutil
+
+    write_dump(tmp_path / "dump", tickets=1500, comments_per_ticket=4, attachments=10, seed=41)
+    plan = tmp_path / "big.toml"
+    plan.write_text(jsonl("source", tmp_path / "dump") + jsonl("target", tmp_path / "out"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(CLI + ["batch", str(plan), "--json"], cwd=tmp_path, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "plan_started":
+            break
+    batch = psutil.Process(proc.pid)
+    for _ in range(100):                         # plan_started comes just before the child starts
+        children = batch.children()
+        if children:
+            break
+        time.sleep(0.1)
+    assert len(children) == 1
+    child = children[0]
+    time.sleep(1.0)                              # let the run get under way
+    proc.kill()
+    proc.wait(timeout=30)
+    psutil.wait_procs([child], timeout=60)
+    assert not child.is_running(), "the orphaned run kept going after its batch was killed"
+    p = hdm(["status", "--plan", plan, "--json"], tmp_path)
+    assert json.loads(p.stdout)["run"]["status"] == "interrupted", p.stdout + p.stderr
+
+    p = hdm(["batch", plan, "--json"], tmp_path)                  # the same command again
+    assert p.returncode == 0, p.stderr
+    ids = [t["id"] for t in read_jsonl(tmp_path / "out" / "ticket.jsonl")]
+    assert len(ids) == len(set(ids)) == 1500
+
+
+def test_a_run_whose_batch_is_gone_interrupts_itself(tmp_path):
+    """The watch that catches a quiet run (no event to fail on) after a kill -9 of its batch:
+    started as if by a batch process that is not its parent any more, the run stops at once."""
+    write_dump(tmp_path / "dump", tickets=400, comments_per_ticket=4, attachments=4, seed=43)
+    plan = tmp_path / "p.toml"
+    plan.write_text(jsonl("source", tmp_path / "dump") + jsonl("target", tmp_path / "out"), encoding="utf-8")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                  # a pid that is nobody's parent now
+    p = hdm(["run", plan, "--yes"], tmp_path, env={"HDMIGRATE_BATCH_PID": str(gone.pid)})
+    assert p.returncode == 4, p.stderr
+    assert "interrupted" in p.stderr
+    p = hdm(["run", plan, "--yes"], tmp_path)    # resumed without the batch: completes
+    assert p.returncode == 0, p.stderr
+    ids = [t["id"] for t in read_jsonl(tmp_path / "out" / "ticket.jsonl")]
+    assert len(ids) == len(set(ids)) == 400
