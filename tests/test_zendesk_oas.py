@@ -28,7 +28,9 @@ import pytest
 import yaml
 
 from adapters.zendesk import mapping
+from adapters.zendesk.client import JobWatcher, make_client
 from adapters.zendesk.sandbox import EMAIL, TOKEN, make_sandbox
+from hdmigrate.adapter import AdapterContext
 from hdmigrate.sample import write_dump
 
 NULLABLE_WAIVED = {"priority", "type", "assignee_id", "group_id", "organization_id", "due_at",
@@ -160,6 +162,44 @@ def test_upload_and_job_responses_match_the_oas(oas, sandbox):
     assert job["results"][0]["success"] is True and job["results"][1]["error"]
     r = httpx.post(sandbox.url + "/api/v2/groups", json={"group": {}}, headers={"Authorization": auth})
     assert r.status_code == 422 and r.json()["error"] == "RecordInvalid" and "name" in r.json()["details"]
+
+
+def test_show_many_job_statuses_request_and_response_match_the_oas(oas, sandbox):
+    """The watcher's GET /job_statuses/show_many as sent (recorded on its way to the sandbox):
+    only declared query parameters, the required `ids` present and of its schema; the sandbox's
+    answer is a JobStatusesResponse that leaves unknown ids out and carries the rate-limit headers."""
+    sent: list[httpx.Request] = []
+
+    class Recording(httpx.HTTPTransport):
+        def handle_request(self, request):
+            sent.append(request)
+            return super().handle_request(request)
+
+    ctx = AdapterContext(config={"url": sandbox.url}, secrets={"email": EMAIL, "token": TOKEN}, rate_limit=700)
+    client = make_client(ctx, Recording())
+    jobs = [client.request("POST", "/api/v2/organizations/create_many",
+                           json={"organizations": [{"name": f"Show Many {n}"}]}).json()["job_status"]
+            for n in range(2)]
+    watcher = JobWatcher(client, poll=0.05)
+    assert all(watcher.wait(job, "orgs", 1)["status"] == "completed" for job in jobs)
+    assert watcher.show_many
+    client.close()
+    op = oas["paths"]["/api/v2/job_statuses/show_many"]["get"]
+    declared = {p["name"]: p for p in op["parameters"] if p.get("in") == "query"}
+    polls = [r for r in sent if r.url.path == "/api/v2/job_statuses/show_many"]
+    assert polls and not [r for r in sent if r.url.path.startswith("/api/v2/job_statuses/") and r not in polls]
+    for request in polls:
+        assert request.method == "GET" and set(request.url.params) <= set(declared)
+        for name, parameter in declared.items():
+            assert name in request.url.params or not parameter.get("required")
+            if name in request.url.params:
+                jsonschema.validate(request.url.params[name], parameter["schema"])
+    ids = [job["id"] for job in jobs]
+    body = _get(sandbox, "/api/v2/job_statuses/show_many", ids=",".join(ids + ["0123abcd"]))
+    _validate(oas, _response_schema(oas, "/api/v2/job_statuses/show_many", "get"), body)
+    assert sorted(j["id"] for j in body["job_statuses"]) == sorted(ids)
+    assert all(j["results"][0]["success"] is True for j in body["job_statuses"])
+    assert _get(sandbox, "/api/v2/job_statuses/show_many.json", ids="0123abcd") == {"job_statuses": []}
 
 
 def test_adapter_request_bodies_match_the_oas(oas):

@@ -93,9 +93,10 @@ class FakeLoad:
 def test_target_import_item_error_fails_only_that_ticket(respx_mock):
     route = respx_mock.post("/api/v2/imports/tickets/create_many").mock(return_value=httpx.Response(
         200, json={"job_status": {"id": "J1", "status": "queued"}}))
-    respx_mock.get("/api/v2/job_statuses/J1").mock(return_value=httpx.Response(200, json={"job_status": {
-        "id": "J1", "status": "completed",
-        "results": [{"index": 0, "id": 501}, {"index": 1, "error": "RecordInvalid", "details": "bad"}]}}))
+    respx_mock.get("/api/v2/job_statuses/show_many", params={"ids": "J1"}).mock(return_value=httpx.Response(
+        200, json={"job_statuses": [{
+            "id": "J1", "status": "completed",
+            "results": [{"index": 0, "id": 501}, {"index": 1, "error": "RecordInvalid", "details": "bad"}]}]}))
     target = ZendeskTarget(_ctx(), sleep=lambda s: None)
     records = [{"id": str(i), "subject": "s", "status": "closed", "requester_id": "u1"} for i in (1, 2)]
     out = target.write_batch("ticket", records, FakeLoad())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from hdmigrate.adapter import AdapterContext
@@ -66,14 +68,164 @@ def check_account(client: HttpClient) -> dict:
 
 def wait_for_job(client: HttpClient, job: dict, *, poll: float = 1.0, timeout: float = 900.0,
                  sleep=time.sleep) -> dict:
-    """Poll GET /api/v2/job_statuses/{id} until the job is completed or failed."""
-    status = job
-    deadline = time.monotonic() + timeout
-    wait = poll
-    while status.get("status") not in ("completed", "failed", "killed"):
-        if time.monotonic() > deadline:
-            raise TransientApiError(f"job {job.get('id')} still {status.get('status')!r} after {timeout:.0f}s")
-        sleep(wait)
-        wait = min(wait * 1.5, 10.0)
-        status = (client.get_json(f"/api/v2/job_statuses/{job['id']}") or {}).get("job_status") or {}
-    return status
+    """Poll GET /api/v2/job_statuses/{id} until one job is completed or failed (a target's lanes
+    share a JobWatcher instead)."""
+    return JobWatcher(client, poll=poll, timeout=timeout, sleep=sleep, show_many=False).wait(job)
+
+
+JOB_DONE = ("completed", "failed", "killed")
+SHOW_MANY_MAX = 100     # ids per show_many request (Zendesk documents no limit; stay modest)
+MIN_WAIT = 0.05         # no job is polled sooner than this after its POST or last poll
+MAX_WAIT = 10.0
+SMOOTHING = 0.5         # weight of the newest job in the learned seconds per item
+EARLY = 0.25            # a round may poll a job this share of its wait early (so lanes share it)
+
+
+@dataclass(eq=False)
+class _Watch:
+    id: str
+    kind: str
+    items: int
+    start: float        # the POST's answer
+    deadline: float
+    due: float = 0.0    # the next poll of this job
+    early: float = 0.0  # how much sooner a round may count as that poll
+    wait: float = 0.0   # the wait after a due poll that finds it unfinished
+    status: dict | None = None
+    error: Exception | None = None
+
+    def plan(self, now: float, wait: float) -> None:
+        self.due = min(now + wait, self.deadline)
+        self.early = EARLY * wait
+
+
+class JobWatcher:
+    """Waits for the bulk jobs of all lanes (threads) of one target together.
+
+    Every lane registers its job and waits; one of them at a time polls all outstanding jobs with
+    one GET /api/v2/job_statuses/show_many?ids=… and hands each waiter its job's status, the
+    others wait on a condition. A job's first poll is planned at its expected end: items × the
+    seconds per item that finished jobs of the same kind took (from the POST's answer to the poll
+    that saw them completed), never longer than the longest of them took, or `poll` before
+    anything is learned. Later polls back off ×1.5 up to 10 s, or come sooner when the job's
+    progress says it is nearly done. A round also counts as the poll of jobs due a little later
+    (EARLY), so that lanes whose jobs end together share it. Where show_many is unknown
+    (400/404/405: older clones), each due job is polled with GET /api/v2/job_statuses/{id}."""
+
+    def __init__(self, client: HttpClient, *, poll: float = 1.0, timeout: float = 900.0,
+                 sleep=time.sleep, clock=time.monotonic, log=None, show_many: bool = True):
+        self.client = client
+        self.poll = max(poll, MIN_WAIT)
+        self.timeout = timeout
+        self.show_many = show_many
+        self._sleep, self._clock, self._log = sleep, clock, log or (lambda message: None)
+        self._cond = threading.Condition()
+        self._watches: dict[str, _Watch] = {}
+        self._polling = False
+        self._learned: dict[str, tuple[float, float]] = {}   # kind -> (seconds per item, longest job)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._watches)
+
+    def first_wait(self, kind: str, items: int) -> float:
+        if kind not in self._learned:
+            return self.poll
+        per_item, longest = self._learned[kind]
+        # capped: a small job's fixed overhead would otherwise inflate a large job's estimate
+        return max(MIN_WAIT, min(per_item * max(items, 1), longest))
+
+    def wait(self, job: dict, kind: str = "", items: int = 0) -> dict:
+        """The job's final status (completed, failed or killed); TransientApiError after the timeout."""
+        if job.get("status") in JOB_DONE:
+            return job
+        if not job.get("id"):
+            raise TransientApiError(f"a bulk call answered without a job id: {str(job)[:200]}")
+        now = self._clock()
+        w = _Watch(str(job["id"]), kind, items, now, now + self.timeout, wait=self.poll * 1.5)
+        with self._cond:
+            w.plan(now, self.first_wait(kind, items))
+            self._watches[w.id] = w
+        try:
+            while True:
+                with self._cond:
+                    while self._polling and w.status is None and w.error is None:
+                        self._cond.wait()
+                    if w.error is not None:
+                        raise w.error
+                    if w.status is not None:
+                        return w.status
+                    self._polling = True
+                try:
+                    self._round()
+                finally:
+                    with self._cond:
+                        self._polling = False
+                        self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._watches.pop(w.id, None)
+
+    def _round(self) -> None:
+        """Sleep until the first job is due, poll, hand out the answers (run by the polling lane)."""
+        wake = min(w.due for w in self._open())
+        now = self._clock()
+        if wake > now:
+            self._sleep(wake - now)
+        now = max(self._clock(), wake)
+        watches = sorted(self._open(), key=lambda w: w.due - w.early)   # jobs added meanwhile ride along
+        due = [w for w in watches if w.due - w.early <= now]
+        answers: dict[str, dict] = {}
+        if self.show_many:
+            # due jobs first; a chunk without a due job would be a request for nothing due
+            for i in range(0, len(due), SHOW_MANY_MAX):
+                found = self._show_many([w.id for w in watches[i:i + SHOW_MANY_MAX]])
+                if found is None:
+                    break
+                answers.update(found)
+        if not self.show_many:
+            for w in due:
+                body = self.client.get_json(f"/api/v2/job_statuses/{w.id}") or {}
+                answers[w.id] = body.get("job_status") or {}
+        with self._cond:
+            for w in watches:
+                status = answers.get(w.id) or {}
+                if status.get("status") in JOB_DONE:
+                    w.status = status
+                    if status["status"] == "completed":
+                        self._learn(w, now)
+                elif w in due:
+                    if now >= w.deadline:
+                        w.error = TransientApiError(f"job {w.id} still {status.get('status')!r} "
+                                                    f"after {self.timeout:.0f}s")
+                    w.plan(now, max(MIN_WAIT, min(w.wait, _remaining(status, now - w.start))))
+                    w.wait = min(w.wait * 1.5, MAX_WAIT)
+
+    def _open(self) -> list[_Watch]:
+        with self._cond:
+            return [w for w in self._watches.values() if w.status is None and w.error is None]
+
+    def _show_many(self, ids: list[str]) -> dict[str, dict] | None:
+        response = self.client.request("GET", "/api/v2/job_statuses/show_many",
+                                       params={"ids": ",".join(ids)}, allow=(400, 404, 405))
+        if response.status_code in (400, 404, 405):
+            self.show_many = False
+            self._log(f"zendesk: {self.client.base_url} does not serve job_statuses/show_many "
+                      f"({response.status_code}); polling each job on its own")
+            return None
+        body = (response.json() if response.content else None) or {}
+        return {str(s.get("id")): s for s in body.get("job_statuses") or [] if isinstance(s, dict)}
+
+    def _learn(self, w: _Watch, now: float) -> None:
+        took = now - w.start
+        per_item = took / max(w.items, 1)
+        old, longest = self._learned.get(w.kind, (per_item, took))
+        self._learned[w.kind] = (old + SMOOTHING * (per_item - old), max(longest, took))
+
+
+def _remaining(status: dict, took: float) -> float:
+    """The time a running job still needs at its pace so far (progress of total items), or inf."""
+    done, total = status.get("progress"), status.get("total")
+    if isinstance(done, int) and isinstance(total, int) and 0 < done < total:
+        return took * (total - done) / done
+    return float("inf")

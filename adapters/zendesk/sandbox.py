@@ -14,8 +14,8 @@ Served, both ways:
 - writes: uploads (tokens, 60 minutes, consumed when a comment uses them), ticket import (single
   and create_many with `archive_immediately`), users create_or_update(_many) (matched by
   external_id, then email), organizations create_many, groups, fields; bulk calls answer a
-  job_status that completes asynchronously (a worker thread) with per-item results; the
-  `job_fail` fault fails single items;
+  job_status that completes asynchronously (a worker thread) with per-item results, read per job
+  or many at once (/job_statuses/show_many?ids=a,b); the `job_fail` fault fails single items;
 - errors: 422 `RecordInvalid` with `details` keyed by field; 429 with Retry-After; per-response
   `X-Rate-Limit` / `X-Rate-Limit-Remaining`; incremental exports limited to 10 of the account's
   700 per minute (scaled to `--rate-limit`).
@@ -842,6 +842,16 @@ class ZendeskSandbox(SandboxServer):
             jobs = json.loads(json.dumps(list(self._jobs.values())[-100:]))
         return {"job_statuses": jobs, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
                 "links": {"next": None, "prev": None}}
+
+    # before the single-job route, so that no id pattern can take `show_many` for an id
+    @route("GET", r"/api/v2/job_statuses/show_many(\.json)?")
+    def show_many_jobs(self, request: Request):
+        ids = [i for i in (request.arg("ids") or "").split(",") if i]
+        if not ids:
+            raise HttpAbort(400, {"error": "InvalidParameter", "description": "ids is required"})
+        with self._job_lock:   # unknown ids are left out, as Zendesk's show_many endpoints do
+            jobs = [self._jobs[i] for i in dict.fromkeys(ids) if i in self._jobs]
+            return {"job_statuses": json.loads(json.dumps(jobs))}
 
     @route("GET", r"/api/v2/job_statuses/(?P<id>[0-9a-zA-Z-]+)(\.json)?")
     def job_status(self, request: Request):

@@ -10,12 +10,16 @@
   external_id, so existing agents and contacts are reused, not duplicated); when bulk user import
   is not enabled on the account (403) each user goes through /users/create_or_update.
 - organizations: /organizations/create_many; groups and custom fields one by one.
-- every bulk call returns a job_status, polled until done; an item's error fails only that record.
+- every bulk call returns a job_status; the jobs of all lanes are polled together (one
+  job_statuses/show_many per round; per job where the account lacks it), a job first when its
+  items should be done at the pace earlier jobs of its kind had (client.JobWatcher); an item's
+  error fails only that record.
 - every created record carries external_id `hdm:<kind>:<source id>`, which find_existing looks up.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadConte
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import mapping
-from .client import DEFAULT_RATE_LIMIT, check_account, make_client, wait_for_job
+from .client import DEFAULT_RATE_LIMIT, JobWatcher, check_account, make_client
 
 TOKEN_LIFETIME = 55 * 60       # Zendesk keeps an unused upload token 60 minutes
 MAX_UPLOAD = 50 * 1024 * 1024  # Zendesk's attachment size limit (account default)
@@ -45,12 +49,15 @@ class ZendeskTarget(Target):
     bundles_comments = True
     batch_sizes = {"ticket": 100, "organization": 100, "agent": 100, "contact": 100}
 
-    def __init__(self, ctx: AdapterContext, transport: Any = None, sleep=time.sleep):
+    def __init__(self, ctx: AdapterContext, transport: Any = None, sleep=time.sleep, clock=time.monotonic):
         super().__init__(ctx)
         self._transport = transport
         self._client = None
         self._once = None
+        self._jobs: JobWatcher | None = None
+        self._jobs_lock = threading.Lock()
         self._sleep = sleep
+        self._clock = clock
         self.archive_immediately = bool(ctx.config.get("archive_immediately", False))
         self.poll = float(ctx.config.get("job_poll_seconds", 1.0))
         self.job_timeout = float(ctx.config.get("job_timeout_seconds", 900))
@@ -65,6 +72,15 @@ class ZendeskTarget(Target):
         if self._client is None:
             self._client = make_client(self.ctx, self._transport)
         return self._client
+
+    @property
+    def jobs(self) -> JobWatcher:
+        """The one job watcher of all lanes (they poll their jobs together)."""
+        with self._jobs_lock:
+            if self._jobs is None:
+                self._jobs = JobWatcher(self.client, poll=self.poll, timeout=self.job_timeout,
+                                        sleep=self._sleep, clock=self._clock, log=self.ctx.log)
+            return self._jobs
 
     @property
     def once(self):
@@ -275,8 +291,7 @@ class ZendeskTarget(Target):
 
     def _job_results(self, path: str, response, n: int) -> list[WriteResult | Exception]:
         job = (response.json() or {}).get("job_status") or {}
-        status = wait_for_job(self.client, job, poll=self.poll, timeout=self.job_timeout,
-                              sleep=self._sleep)
+        status = self.jobs.wait(job, path, n)
         results: list[WriteResult | Exception | None] = [None] * n
         if status.get("status") != "completed":
             error = TransientApiError(f"job {job.get('id')} {status.get('status')}: {status.get('message')}")
@@ -336,8 +351,7 @@ class ZendeskTarget(Target):
         return out
 
     def _finish_users(self, job: dict, n: int) -> list[WriteResult | Exception]:
-        status = wait_for_job(self.client, job, poll=self.poll, timeout=self.job_timeout,
-                              sleep=self._sleep)
+        status = self.jobs.wait(job, "users", n)
         if status.get("status") != "completed":
             return [TransientApiError(f"job {job.get('id')} {status.get('status')}")] * n
         results: list[WriteResult | Exception | None] = [None] * n
