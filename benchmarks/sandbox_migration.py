@@ -47,7 +47,10 @@ O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x
   Files travel multipart with their note: no separate upload request. Contacts and companies
   could come in through the CSV import endpoints (one request per file), but those answer no
   per-row ids, which the id map needs; one create per record is counted.
-Polls of asynchronous jobs are counted once per job: the least a client can do to learn the ids.
+Polls of asynchronous jobs are counted once per job: the least a client that asks about each
+job on its own can do to learn the ids. The Zendesk target asks about the jobs of all its lanes
+together (`job_statuses/show_many`), so one poll often answers for several jobs and its
+requests can come in under this figure.
 """
 
 from __future__ import annotations
