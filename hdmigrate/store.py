@@ -88,6 +88,7 @@ class Store:
             raise StateError(f"no migration in {self.workdir} (no {DB_NAME}); run `hdmigrate run PLAN` first")
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.blobs_dir.mkdir(exist_ok=True, mode=0o700)
+        self._blob_dirs: set[str] = set()
         old_umask = os.umask(0o077)  # WAL and SHM files are created owner-only too
         try:
             _create_private(self.path)
@@ -436,7 +437,9 @@ class Store:
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha)
         if not path.exists():
-            path.parent.mkdir(exist_ok=True, mode=0o700)
+            if path.parent.name not in self._blob_dirs:   # one mkdir per fan-out directory, not per file
+                path.parent.mkdir(exist_ok=True, mode=0o700)
+                self._blob_dirs.add(path.parent.name)
             tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
