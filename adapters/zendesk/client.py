@@ -66,13 +66,6 @@ def check_account(client: HttpClient) -> dict:
     return me
 
 
-def wait_for_job(client: HttpClient, job: dict, *, poll: float = 1.0, timeout: float = 900.0,
-                 sleep=time.sleep) -> dict:
-    """Poll GET /api/v2/job_statuses/{id} until one job is completed or failed (a target's lanes
-    share a JobWatcher instead)."""
-    return JobWatcher(client, poll=poll, timeout=timeout, sleep=sleep, show_many=False).wait(job)
-
-
 JOB_DONE = ("completed", "failed", "killed")
 SHOW_MANY_MAX = 100     # ids per show_many request (Zendesk documents no limit; stay modest)
 MIN_WAIT = 0.05         # no job is polled sooner than this after its POST or last poll
