@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from functools import wraps
@@ -33,8 +34,6 @@ def _sigterm_to_interrupt(signum, frame):
 def _stop_when_orphaned(parent_pid: int, every: float = 1.0) -> None:
     """A run started by `hdmigrate batch` interrupts itself (exit 4, resumable) when the batch
     process is gone, even after a kill -9 that gave the batch no chance to stop its children."""
-    import threading
-
     def watch():
         while os.getppid() == parent_pid:
             time.sleep(every)
