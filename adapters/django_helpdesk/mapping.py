@@ -90,7 +90,7 @@ def ticket_to_canonical(payload: dict):
                                  "inline": False, "extra": {"url": a.get("file")}}
         yield "comment", {"id": fid, "ticket_id": tid, "author_id": author,
                           "author_kind": "agent" if f.get("user") is not None else "contact",
-                          "public": bool(f.get("public")), "body_text": f.get("comment") or "",
+                          "public": f.get("public") is True, "body_text": f.get("comment") or "",
                           "created_at": f.get("date"), "attachment_ids": att_ids,
                           "extra": {"title": f.get("title"), "new_status": f.get("new_status"),
                                     "time_spent": f.get("time_spent"), "message_id": f.get("message_id")}}

@@ -245,3 +245,10 @@ def parse_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+# --- privacy ------------------------------------------------------------------------------
+def public_of_conversation(private) -> bool:
+    """A conversation is public only when Freshdesk says `private: false` in so many words: a
+    missing or ambiguous flag ("false", null) must never turn a private note public."""
+    return private is False

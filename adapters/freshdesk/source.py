@@ -25,6 +25,7 @@ at the page after the last staged one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -64,6 +65,12 @@ def _without(d: dict, drop) -> dict:
     return {k: v for k, v in d.items() if k not in drop and not k.startswith("_hdm")}
 
 
+def inline_id(src: str) -> str:
+    """An inline image without data-id is named by its URL: the same in every run and process
+    (Python's hash() of a str changes per process, so each delta run saw a new attachment)."""
+    return "inline-" + hashlib.sha256(src.encode("utf-8")).hexdigest()[:20]
+
+
 def inline_images(html: str | None) -> list[dict]:
     """Inline images Freshdesk keeps out of `attachments`: <img data-id=... src=".../inline/attachment?token=...">."""
     out = []
@@ -71,7 +78,7 @@ def inline_images(html: str | None) -> list[dict]:
         attrs = dict(ATTR.findall(tag))
         src = attrs.get("src", "")
         if "/inline/attachment" in src or attrs.get("data-id"):
-            out.append({"id": attrs.get("data-id") or str(abs(hash(src))), "url": src})
+            out.append({"id": attrs.get("data-id") or inline_id(src), "url": src})
     return out
 
 
@@ -575,7 +582,7 @@ def ticket_records(t: dict) -> Iterator[tuple[str, dict]]:
         imgs = [_inline(i, cid, tid, archived) for i in inline_images(c.get("body"))]
         comment = {"id": cid, "ticket_id": tid, "author_id": author,
                    "author_kind": "agent" if author.startswith("a") else "contact",
-                   "public": not c.get("private", False), "body_html": c.get("body") or "",
+                   "public": m.public_of_conversation(c.get("private")), "body_html": c.get("body") or "",
                    "attachment_ids": [a["id"] for a in atts + imgs], **_times(c),
                    "extra": _without(c, {"id", "ticket_id", "user_id", "private", "body", "body_text",
                                          "attachments", "created_at", "updated_at"})}

@@ -764,7 +764,7 @@ class FreshdeskTarget(Target):
             return WriteResult(f"{ticket}:description")
         author = ctx.person(record.get("author_id"))
         body: dict = {"body": self._origin(record, ctx) + self._body(record),
-                      "private": not record.get("public", True)}
+                      "private": record.get("public") is not True}
         degr: list = []
         if author:
             body["user_id"] = int(author[1])

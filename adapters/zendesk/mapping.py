@@ -372,10 +372,13 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
     extra["via"] = raw.get("via")
     if original is not None:
         extra["source_channel"] = original
+    if not isinstance(raw.get("public"), bool):
+        extra["source_public"] = raw.get("public")   # ambiguous: kept, and read as private
     record = {
         "id": cid, "ticket_id": tid,
         "author_id": person_id(author) if author not in (None, -1) else "system",
-        "public": bool(raw.get("public", True)),
+        # Only an explicit JSON true is public: a missing flag or "false" must never publish a note.
+        "public": raw.get("public") is True,
         "body_html": raw.get("html_body"), "body_text": raw.get("body") if raw.get("body") is not None else raw.get("plain_body"),
         "channel": chan, "attachment_ids": [a["id"] for a in attachments],
         "created_at": rfc3339(raw.get("created_at"), zone), "extra": extra,
@@ -502,7 +505,7 @@ def ticket_body(record: dict, *, requester: str, assignee: str | None, group: st
 
 
 def comment_body(record: dict, author: str, uploads: list[str]) -> dict:
-    body: dict[str, Any] = {"author_id": int(author), "public": bool(record.get("public", True))}
+    body: dict[str, Any] = {"author_id": int(author), "public": record.get("public") is True}
     if record.get("body_html"):
         body["html_body"] = record["body_html"]
     else:
