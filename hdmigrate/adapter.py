@@ -46,6 +46,7 @@ class Capability(str, enum.Enum):
     ASYNC_WRITES = "async_writes"
     SUPPRESS_NOTIFICATIONS = "suppress_notifications"
     DELETE = "delete"                            # target: rollback can delete what a run created
+    UPDATE = "update"                            # target: delta runs update Target.updatable_kinds in place
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,15 @@ class Page:
 
 @dataclass
 class WriteResult:
+    """What one write did. `matched=True`: the target already held this record (a person found by
+    e-mail, a group or company by name) and the write adopted it instead of creating it; it is
+    never changed by delta runs nor deleted by rollback. The default (False) means created by this
+    tool. A `find_existing` may return a WriteResult too, to say which of the two it found."""
+
     target_id: str
     children: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, source id) -> target id
     degradations: list[Degradation] = field(default_factory=list)
+    matched: bool = False
 
 
 @dataclass
@@ -116,6 +123,9 @@ class Source:
     name = "?"
     capabilities: frozenset[Capability] = frozenset()
     default_rate_limit: float | None = None   # requests per minute when the plan gives none
+    # Streams `since` narrows (tickets and what hangs off them); every other stream is fetched
+    # whole, so what in-scope tickets reference is there. None: every stream gets `since`.
+    since_streams: frozenset[str] | None = None
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx
@@ -152,6 +162,9 @@ class Target:
     capabilities: frozenset[Capability] = frozenset()
     default_rate_limit: float | None = None
     bundles_comments = False          # write("ticket") writes its comments and attachments too
+    # Kinds update() brings up to date (with Capability.UPDATE). A changed record of any other kind
+    # is reported "not updated" by the engine, never counted as updated.
+    updatable_kinds: frozenset[str] = frozenset()
     batch_sizes: dict[str, int] = {}  # kinds written through write_batch, and how many per call
 
     def __init__(self, ctx: AdapterContext):
@@ -167,8 +180,10 @@ class Target:
         """Pure: what of `record` this target cannot hold. Used by the dry run and by load."""
         return []
 
-    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | None:
-        """The target id of this record if an earlier (interrupted) write already created it."""
+    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> "str | WriteResult | None":
+        """The target id of this record if an earlier (interrupted) write already created it. A
+        plain id counts as created by this tool; a target that can also find records it did not
+        create (by e-mail or name, without its stamp) returns WriteResult(id, matched=True) for those."""
         return None
 
     def write(self, kind: str, record: dict, ctx: LoadContext) -> WriteResult:
@@ -184,12 +199,21 @@ class Target:
                 out.append(e)
         return out
 
+    def can_update(self, kind: str) -> bool:
+        return Capability.UPDATE in self.capabilities and kind in self.updatable_kinds
+
     def update(self, kind: str, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
-        """Delta runs: bring an existing target record up to date."""
-        return WriteResult(target_id)
+        """Delta runs: bring an existing target record (a kind in `updatable_kinds`) up to date.
+        Apply what the API allows and report the rest per record: a degradation in the result for
+        a change left unapplied, an exception (the record fails) when leaving it would expose data,
+        e.g. a comment made private that the target cannot make private. Files added to a comment
+        are written and named in `children`; the engine reports any that are in neither."""
+        raise NotImplementedError(f"the {self.name} target does not update {kind} records")
 
     def delete(self, kind: str, target_id: str) -> None:
-        """Rollback: remove (or tag) one record this tool created."""
+        """Rollback: remove (or tag) one record this tool created (never a matched one). Raise
+        NotImplementedError for a kind the target's API cannot delete: rollback reports it as left
+        in the target instead of counting it removed."""
         raise NotImplementedError
 
     def count(self, kind: str) -> int | None:

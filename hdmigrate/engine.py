@@ -18,9 +18,10 @@ from pathlib import Path
 from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
-from .plan import Plan
+from .plan import Plan, parse_since
 from .report import Reporter
 from .store import Store
+from . import workdir_lock
 
 STEPS = ("check", "extract", "normalize", "load", "verify")
 # Kinds whose records of one ticket must be written in order: they share the ticket's lane.
@@ -29,7 +30,8 @@ ORDERED_KINDS = ("comment", "satisfaction_rating")
 # account-wide caches of them (field lists, a field-map file) that parallel creates would race on.
 SERIAL_KINDS = ("custom_field",)
 _UNREFERENCED = frozenset({"comment", "attachment", "satisfaction_rating"})
-COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
+# matched: found in the target (a live person, group or company) and adopted, never changed by us
+COUNT_KEYS = ("created", "matched", "updated", "unchanged", "failed", "degraded")
 DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
 
@@ -74,9 +76,18 @@ class Engine:
     # -- public ---------------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, since: str | None = None,
             stop_after: str | None = None) -> dict:
-        """Run (or resume) the migration; returns the summary (with `exit_code`)."""
+        """Run (or resume) the migration; returns the summary (with `exit_code`). Holds the work
+        directory's lock throughout: a second writer stops at once (WorkdirBusy, exit 2)."""
+        with workdir_lock.hold(self.workdir):
+            return self._run(dry_run=dry_run, since=since, stop_after=stop_after)
+
+    def _run(self, *, dry_run: bool, since: str | None, stop_after: str | None) -> dict:
         self.dry_run = dry_run
-        since = since or self.plan.scope.get("since")
+        # refused before anything is written: a value a source cannot read migrated nothing
+        if since is not None:
+            since = parse_since(since, "--since")
+        elif self.plan.scope.get("since"):
+            since = parse_since(self.plan.scope["since"], "[scope] since")
         self.run_id = self._open_run(dry_run, since)
         # `hdmigrate verify --workdir DIR` reads the target back with this plan (names of env
         # variables only, never their values).
@@ -117,9 +128,10 @@ class Engine:
             self.store.reopen_run(last["id"])
             self.reporter.message(f"resuming run {last['id']} (left {last['status']})")
             # What this run wrote before it stopped still counts as created by it.
-            for kind, n in self.store.conn.execute(
-                    "SELECT kind, count(*) FROM id_map WHERE run_id=? AND state='done' GROUP BY kind", (last["id"],)):
-                self.counts.add(kind, "created", n)
+            for kind, matched, n in self.store.conn.execute(
+                    "SELECT kind, matched, count(*) FROM id_map WHERE run_id=? AND state='done' GROUP BY kind, matched",
+                    (last["id"],)):
+                self.counts.add(kind, "matched" if matched else "created", n)
             return last["id"]
         return self.store.start_run(dry_run=dry_run, plan_identity=identity, since=since)
 
@@ -150,6 +162,10 @@ class Engine:
                "exit_code": exit_code, "workdir": str(self.workdir)}
         if error:
             out["error"] = error
+        # What the source says about how it read (e.g. Freshdesk: the archived-ticket id range).
+        info = {k: v for k, v in (self.source.describe() if self.source else {}).items() if k != "source"}
+        if info:
+            out["source_info"] = info
         return out
 
     def _fail(self, kind: str, id: str, step: str, reason: str, field: str | None = None) -> None:
@@ -196,17 +212,21 @@ class Engine:
         source, _ = self._adapters()
         staged = pages = 0
         incremental = Capability.INCREMENTAL in source.capabilities
+        narrowed = getattr(source, "since_streams", None)
         for stream in source.streams():
+            # `since` narrows tickets and what hangs off them; the people, organizations, groups
+            # and fields they reference are fetched whatever their own update time.
+            stream_since = since if narrowed is None or stream in narrowed else None
             state = self.store.cursor(stream)
             if state and state["done"] and state["run_id"] == self.run_id:
                 continue  # finished earlier in this same (resumed) run
             cursor = None
             if state and not state["done"]:
                 cursor = state["cursor"]  # an interrupted extraction continues where it stopped
-            elif state and state["done"] and incremental and not since:
+            elif state and state["done"] and incremental and not stream_since:
                 cursor = state["cursor"]  # a delta run continues from the stored cursor
             done = 0
-            for page in source.fetch(stream, cursor=cursor, since=since if cursor is None else None):
+            for page in source.fetch(stream, cursor=cursor, since=stream_since if cursor is None else None):
                 staged += self.store.stage_page(self.run_id, stream, page.items, page.cursor, page.done)
                 pages += 1
                 done += len(page.items)
@@ -399,6 +419,11 @@ class Engine:
                     if entry["hash"] == rhash:
                         self._count_unchanged(kind, record, ctx)
                         continue
+                    if entry.get("matched"):
+                        # It existed in the target before the migration: its values stay the
+                        # target's own; only records this tool created are updated.
+                        self.counts.add(kind, "matched")   # "matched, not updated"
+                        continue
                     pool.flush_all()  # an update must not overtake pending creates it may reference
                     self._update(kind, record, rhash, entry["target_id"], target, ctx)
                     continue
@@ -451,8 +476,11 @@ class Engine:
         for ckind, crec, _h in children:
             degradations += self._target_degradations(target, ckind, crec, ctx)
         self._degrade(degradations)
-        self._mark_unit_done(kind, record, rhash, WriteResult(target_id), ctx, counted="created",
-                             children=children)
+        # A plain id from find_existing is the tool's own (found by its stamp); a target that
+        # found an unstamped record (by e-mail or name) says so with WriteResult(matched=True).
+        result = target_id if isinstance(target_id, WriteResult) else WriteResult(str(target_id))
+        self._mark_unit_done(kind, record, rhash, result, ctx,
+                             counted="matched" if result.matched else "created", children=children)
 
     def _count_unchanged(self, kind: str, record: dict, ctx: "_LoadContext") -> None:
         self.counts.add(kind, "unchanged")
@@ -475,6 +503,10 @@ class Engine:
             return
         record, degradations = resolved
         degradations += self._target_degradations(target, kind, record, ctx)
+        new_files = self._new_files(kind, record, ctx)
+        if not target.can_update(kind):
+            self._not_updated(kind, record, target_id, target, degradations, new_files)
+            return
         if self.dry_run:
             self.counts.add(kind, "updated")
             self._degrade(degradations)
@@ -486,9 +518,53 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - one record's failure never stops the run
             self._fail(kind, rid, "load", f"update failed: {_short(e)}")
             return
-        self.store.mark_done(self.run_id, [(kind, rid, result.target_id or target_id, rhash)])
+        entries = [(kind, rid, result.target_id or target_id, rhash)]
+        reported = {(d.kind, d.id) for d in result.degradations}
+        for att in new_files:
+            written = result.children.get(("attachment", att["id"]))
+            if written:
+                entries.append(("attachment", att["id"], str(written), content_hash(att)))
+                self.counts.add("attachment", "created")
+            elif ("attachment", att["id"]) not in reported:
+                degradations.append(Degradation(
+                    "attachment", att["id"], "", "update_not_applied",
+                    f"added in the source to {kind} {rid}, which the target already holds; "
+                    f"the {target.name} target did not add it (the file stays in staging)"))
+        self.store.mark_done(self.run_id, entries)
         self.counts.add(kind, "updated")
         self._degrade(degradations + list(result.degradations))
+
+    def _new_files(self, kind: str, record: dict, ctx) -> list[dict]:
+        """Attachments of a changed comment that no earlier run wrote (added in the source since)."""
+        if kind != "comment":
+            return []
+        out = []
+        for att, _path in ctx.attachments(record):
+            entry = self.store.id_entry("attachment", att["id"])
+            if not (entry and entry["state"] == "done"):
+                out.append(att)
+        return out
+
+    def _not_updated(self, kind, record, target_id, target: Target, degradations, new_files) -> None:
+        """A changed record of a kind the target cannot update: the target keeps what an earlier
+        run wrote, and the record says so (never "updated"). The id map keeps the written version's
+        hash, so every later delta run reports it again. A comment that is private now may have
+        been written public: that is a failure, for a person to make it private by hand."""
+        rid = record["id"]
+        why = f"the {target.name} target cannot update {kind} records"
+        if kind == "comment" and record.get("public") is not True:
+            self._fail(kind, rid, "load",
+                       f"not updated: {why}, and this comment is private in the source: if its copy in the "
+                       f"target (id {target_id}) was written public it is still public; make it private there by hand",
+                       "public")
+            return
+        degradations = degradations + [Degradation(
+            kind, rid, "", "update_not_applied",
+            f"not updated: {why}; it keeps the version written earlier (target id {target_id})")]
+        degradations += [Degradation("attachment", att["id"], "", "update_not_applied",
+                                     f"added in the source to {kind} {rid}, which the target already holds; "
+                                     f"not written: {why}") for att in new_files]
+        self._degrade(degradations)
 
     def _resolve(self, kind: str, record: dict) -> tuple[dict, list[Degradation]] | None:
         """Check every reference against the id map. A broken required reference fails the
@@ -627,8 +703,8 @@ class Engine:
                     self._fail(ckind, crec["id"], "load", f"not written: its {kind} {rec['id']} failed ({reason})")
                 continue
             degradations_all.extend(degradations + list(result.degradations))
-            self._mark_unit_done(kind, rec, rhash, result, ctx, counted="created", children=children,
-                                 defer=done_entries)
+            self._mark_unit_done(kind, rec, rhash, result, ctx, counted="matched" if result.matched else "created",
+                                 children=children, defer=done_entries)
 
     def _children(self, kind: str, record: dict, target: Target, ctx: "_LoadContext",
                   degradations: list[Degradation]) -> list[tuple[str, dict, str]] | None:
@@ -686,12 +762,12 @@ class Engine:
         batch is marked in one transaction)."""
         if children is None:
             children = self._children_for_done(kind, record, ctx)
-        entries = [(kind, record["id"], str(result.target_id), rhash)]
+        entries = [(kind, record["id"], str(result.target_id), rhash, bool(result.matched))]
         for ckind, crec, chash in children:
             tid = result.children.get((ckind, crec["id"])) or f"{result.target_id}#{ckind}:{crec['id']}"
-            entries.append((ckind, crec["id"], str(tid), chash))
-            self.counts.add(ckind, counted)
-        for ekind, eid, tid, _h in entries:
+            entries.append((ckind, crec["id"], str(tid), chash, False))   # children are written with it
+            self.counts.add(ckind, "created")
+        for ekind, eid, tid, _h, _m in entries:
             self._remember(ekind, eid, tid)
         self.counts.add(kind, counted)
         if defer is not None:

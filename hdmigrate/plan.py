@@ -11,8 +11,10 @@ import copy
 import hashlib
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import jsonschema
@@ -137,6 +139,31 @@ def _check_no_inline_secrets(section: dict, where: str) -> None:
             raise ConfigError(f"{where} {key}: secrets do not belong in a plan; use {key}_env = \"NAME_OF_ENV_VAR\"")
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?")
+TIME_FORMS = "an RFC 3339 time such as 2024-05-01T00:00:00Z (offset or Z required) or a date such as 2024-05-01"
+
+
+def parse_since(value, where: str) -> str:
+    """The one parser of `--since` and `[scope] since / until`: an RFC 3339 time with Z or an offset,
+    or an ISO date (midnight UTC), as an RFC 3339 UTC string every source understands. Anything
+    else ("yesterday", 2024-13-45, a time without a zone) is a configuration error, because a
+    value a source cannot read silently migrated nothing."""
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if text and _DATE.fullmatch(text):
+            dt = datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
+        elif text and _DATETIME.fullmatch(text):
+            dt = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+            if dt.tzinfo is None:
+                raise ConfigError(f"{where}: {value!r} has no time zone; add Z or an offset such as +02:00")
+        else:
+            raise ValueError("unknown form")
+    except ValueError:
+        raise ConfigError(f"{where}: {str(value)[:60]!r} is not a valid time; give {TIME_FORMS}") from None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def validate_plan(data: dict, where: str) -> None:
     try:
         jsonschema.validate(data, schemas.load("plan"))
@@ -151,6 +178,9 @@ def validate_plan(data: dict, where: str) -> None:
         except jsonschema.ValidationError as e:
             key = ".".join(str(p) for p in e.absolute_path) or "(table)"
             raise ConfigError(f"{where} [{role}] {key}: {e.message} (adapter {spec.name})") from None
+    for key in ("since", "until"):
+        if key in (data.get("scope") or {}):
+            data["scope"][key] = parse_since(data["scope"][key], f"{where}: [scope] {key}")
 
 
 def _with_includes(data: dict, base_dir: Path, where: str, chain: tuple[Path, ...]) -> dict:

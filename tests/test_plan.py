@@ -31,6 +31,10 @@ def test_run_workdir_from_plan(tmp_path):
     ('[source]\nadapter = "jsonl"\npath = "i"\n', "'target' is a required property"),
     (BASE + "[options]\nsample = -1\n", "options.sample"),
     (BASE + "[bogus]\nx = 1\n", "Additional properties"),
+    (BASE + "[options]\nrepair_txt = true\n", "options: Additional properties"),
+    (BASE + '[scope]\nsince = "yesterday"\n', "[scope] since: 'yesterday' is not a valid time"),
+    (BASE + '[scope]\nsince = "2024-13-45"\n', "[scope] since: '2024-13-45' is not a valid time"),
+    (BASE + '[scope]\nuntil = "2024-05-01T10:00:00"\n', "has no time zone"),
     ('[source]\nadapter = "jsonl"\n[target]\nadapter = "jsonl"\npath = "o"\n', "[source]"),
     (BASE.replace('path = "in"', 'path = "in"\ntoken = "abc"'), "secrets do not belong in a plan"),
 ])
@@ -68,3 +72,13 @@ def test_identity_depends_on_where_adapters_point(tmp_path):
     a = load_plan(write(tmp_path, BASE, "a.toml"))
     b = load_plan(write(tmp_path, BASE.replace('"out"', '"elsewhere"'), "b.toml"))
     assert a.identity() != b.identity()
+
+
+@pytest.mark.parametrize("given,stored", [
+    ("2024-05-01", "2024-05-01T00:00:00Z"),
+    ("2024-05-01T10:00:00+02:00", "2024-05-01T08:00:00Z"),
+    ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+])
+def test_scope_times_are_stored_as_rfc3339_utc(tmp_path, given, stored):
+    plan = load_plan(write(tmp_path, BASE + f'[scope]\nsince = "{given}"\n'))
+    assert plan.scope["since"] == stored

@@ -13,9 +13,15 @@ Streams and how they are read:
   attachments nor the conversations; one detail call gets both, plus up to 10 conversations; a
   ticket with more is completed from `/tickets/{id}/conversations`). The description becomes the
   ticket's first comment (id `<ticket id>-description`).
-- `archived_tickets`: archived tickets appear in no list. Ids missing between 1 and the highest
-  ticket id seen are probed with `GET /tickets/archived/{id}` (404 = deleted, skipped).
-- `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`.
+- `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`. Read before the
+  archived tickets: the ticket ids ratings name are evidence of tickets no list shows.
+- `archived_tickets`: archived tickets appear in no list (and `GET /tickets/{id}` does not show
+  them); only `GET /tickets/archived/{id}` and `.../conversations` do. The highest known ticket id
+  comes from the lists, the ratings and the listed tickets' `associated_tickets_list`, not from
+  the lists alone (a dormant account lists nothing). Every unlisted id from 1 to it is probed,
+  then upward until ARCHIVE_MISS_RUN ids in a row answer 404 (404 = deleted or never used). A
+  403 means the plan has no Archive feature: nothing is archived. How the range was found is
+  logged and kept in `describe()["archived_tickets"]` (the run summary's `source_info`).
 Agents and contacts are both Freshdesk users with one id space; canonical ids are prefixed
 (`a<id>` agents, `c<id>` contacts). Which user ids are agents is looked up at fetch time and
 written into the raw payload (`_hdm_agent_ids`), so to_canonical stays pure.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,8 +50,14 @@ CONVERSATIONS_IN_DETAIL = 10  # include=conversations returns at most this many
 INLINE_IMG = re.compile(r"<img\b[^>]*>", re.I)
 ATTR = re.compile(r'([\w-]+)\s*=\s*"([^"]*)"')
 
+# Above the highest known ticket id, this many 404s in a row end the probe for archived tickets.
+# Freshdesk hands out ticket ids in sequence; deleted tickets leave holes, rarely 50 in a row.
+ARCHIVE_MISS_RUN = 50
+ARCHIVE_PAGE = 20           # archived tickets per staged page
+ARCHIVE_PROBES_PER_PAGE = 100  # the cursor advances at least this often, hits or not
+
 STREAMS = ("ticket_fields", "contact_fields", "company_fields", "companies", "groups", "agents",
-           "contacts", "tickets", "archived_tickets", "satisfaction_ratings")
+           "contacts", "tickets", "satisfaction_ratings", "archived_tickets")
 TICKET_DROP_FROM_EXTRA = {"id", "subject", "status", "requester_id", "priority", "type", "source",
                           "responder_id", "group_id", "company_id", "tags", "custom_fields", "due_by",
                           "created_at", "updated_at", "description", "description_text",
@@ -88,6 +101,7 @@ class FreshdeskSource(Source):
                               Capability.INLINE_IMAGES, Capability.CUSTOM_FIELDS,
                               Capability.SATISFACTION_RATINGS})
     default_rate_limit = DEFAULT_RATE_LIMIT
+    since_streams = frozenset({"tickets", "archived_tickets", "satisfaction_ratings"})  # contacts come whole
 
     def __init__(self, ctx, transport=None):
         super().__init__(ctx)
@@ -101,6 +115,12 @@ class FreshdeskSource(Source):
         self._people_by_email: dict[str, str | None] = {}     # e-mail -> canonical person id
         self._seen_ticket_ids: set[int] = set()
         self._seen_file = Path(ctx.workdir) / "freshdesk-ticket-ids.json" if ctx.workdir else None
+        # Ticket ids other streams name ({"ratings": [...], "associated": [...]}) and how the
+        # archived range was determined: both kept for resumed and delta runs.
+        self._mentioned: dict[str, set[int]] = {}
+        self._mentions_file = Path(ctx.workdir) / "freshdesk-ticket-mentions.json" if ctx.workdir else None
+        self._range_file = Path(ctx.workdir) / "freshdesk-archived-range.json" if ctx.workdir else None
+        self._range_info: dict | None = None
 
     # --- checks ---------------------------------------------------------------------------
     def check(self) -> None:
@@ -122,6 +142,13 @@ class FreshdeskSource(Source):
 
     def streams(self) -> list[str]:
         return list(STREAMS)
+
+    def describe(self) -> dict:
+        out = super().describe()
+        info = self._range_info or _read_json(self._range_file)
+        if isinstance(info, dict) and info:
+            out["archived_tickets"] = info
+        return out
 
     # --- lookups kept for the fetch ---------------------------------------------------------
     def agent_ids(self) -> set[int]:
@@ -261,8 +288,11 @@ class FreshdeskSource(Source):
                 for t in items:
                     self._seen_ticket_ids.add(int(t["id"]))
                     high = max(high or "", t.get("updated_at") or "") or None
-                    out.append((str(t["id"]), self._ticket_payload(t)))
+                    payload = self._ticket_payload(t)
+                    self._mention("associated", payload.get("associated_tickets_list"))
+                    out.append((str(t["id"]), payload))
                 self._save_seen()
+                self._save_mentions()
                 if has_next and number >= MAX_LIST_PAGE:
                     last = items[-1].get("updated_at") or window
                     restart = last if last != window else _plus_one_second(window)
@@ -279,24 +309,93 @@ class FreshdeskSource(Source):
 
     def _archived(self, state: dict) -> Iterator[Page]:
         if not self.archived:
+            self._set_range({"method": "off", "summary": "tickets: archived tickets not read "
+                                                         "(archived = false in the plan)"})
             yield Page([], None, True)
             return
         self._load_seen()
-        if not self._seen_ticket_ids:
-            yield Page([], None, True)
-            return
-        top = max(self._seen_ticket_ids)
-        probe = [i for i in range(int(state.get("next", 1)), top + 1) if i not in self._seen_ticket_ids]
+        self._load_mentions()
+        listed = self._seen_ticket_ids
+        known, method = self._highest_known()
+        first = int(state.get("first", state.get("next", 1)))
+        tid = int(state.get("next", 1))
+        misses, found = int(state.get("misses", 0)), int(state.get("found", 0))
+        last_hit = int(state.get("last_hit", 0))
         batch: list = []
-        for n, tid in enumerate(probe):
-            t = self.client.get_json(f"tickets/archived/{tid}", allow=(404,))
+        probes = 0
+
+        def cursor() -> str:
+            return json.dumps({"first": first, "next": tid, "misses": misses, "found": found,
+                               "last_hit": last_hit})
+
+        while tid <= known or misses < ARCHIVE_MISS_RUN:
+            if tid in listed:
+                tid += 1
+                continue
+            r = self.client.get(f"tickets/archived/{tid}", allow=(403, 404))
+            probes += 1
+            t = r.json() if r.status_code == 200 and r.content else None
+            if r.status_code == 403:
+                # "require_feature": the plan has no Archive Tickets feature, so nothing is archived.
+                self._set_range({"method": "unavailable", "highest_known": known, "found": found,
+                                 "summary": f"tickets: archived tickets unavailable on this plan "
+                                            f"(403 at tickets/archived/{tid}); {found} archived found"})
+                yield Page(batch, cursor=None, done=True)
+                return
             if isinstance(t, dict) and t.get("id") is not None:
                 batch.append((str(t["id"]), self._ticket_payload(t, archived=True)))
-            if len(batch) >= 20 or n == len(probe) - 1:
-                yield Page(batch, cursor=json.dumps({"next": tid + 1}), done=n == len(probe) - 1)
+                found, last_hit, misses = found + 1, tid, 0
+            elif tid > known:
+                misses += 1
+            tid += 1
+            if len(batch) >= ARCHIVE_PAGE or probes % ARCHIVE_PROBES_PER_PAGE == 0:
+                yield Page(batch, cursor=cursor())
                 batch = []
-        if not probe:
-            yield Page([], None, True)
+        last = tid - 1
+        self._set_range({
+            "method": method, "highest_known": known, "first": first, "last": last, "found": found,
+            "highest_archived": last_hit or None, "miss_run": ARCHIVE_MISS_RUN,
+            "summary": (f"tickets: ids {first}..{last} probed for archived tickets (highest known id "
+                        f"{known} from {method}, then {ARCHIVE_MISS_RUN} misses in a row), "
+                        f"{found} archived found")})
+        # A delta run probes again from just above the last hit: ids in the miss run may be used
+        # by tickets created (and archived) later.
+        again = max(known, last_hit) + 1
+        tid, misses, found, first = again, 0, 0, again
+        yield Page(batch, cursor=cursor(), done=True)
+
+    def _highest_known(self) -> tuple[int, str]:
+        """The highest ticket id any stream has named, and which stream named it."""
+        best, method = 0, "no known ticket id"
+        for name, ids in (("the ticket lists", self._seen_ticket_ids),
+                          ("satisfaction ratings", self._mentioned.get("ratings", set())),
+                          ("associated tickets", self._mentioned.get("associated", set()))):
+            if ids and max(ids) > best:
+                best, method = max(ids), name
+        return best, method
+
+    def _set_range(self, info: dict) -> None:
+        self._range_info = info
+        self.ctx.log(f"freshdesk: {info['summary']}")
+        _write_json(self._range_file, info)
+
+    def _mention(self, stream: str, ids) -> None:
+        for i in ids or []:
+            try:
+                self._mentioned.setdefault(stream, set()).add(int(i))
+            except (TypeError, ValueError):
+                pass
+
+    def _load_mentions(self) -> None:
+        data = _read_json(self._mentions_file)
+        if isinstance(data, dict):
+            for stream, ids in data.items():
+                self._mention(stream, ids if isinstance(ids, list) else [])
+
+    def _save_mentions(self) -> None:
+        if self._mentioned:
+            self._load_mentions()   # an earlier run's mentions stay
+            _write_json(self._mentions_file, {k: sorted(v) for k, v in self._mentioned.items()})
 
     def _ratings(self, state: dict, since: str | None) -> Iterator[Page]:
         created_since = since or state.get("since") or EPOCH
@@ -308,6 +407,8 @@ class FreshdeskSource(Source):
             got = True
             for r in items:
                 high = max(high or "", r.get("updated_at") or r.get("created_at") or "") or None
+            self._mention("ratings", [r.get("ticket_id") for r in items])
+            self._save_mentions()
             cur = ({"since": created_since, "page": page + 1, "high": high} if has_next
                    else {"since": high or created_since})
             yield Page([(str(r["id"]), r) for r in items], cursor=json.dumps(cur), done=not has_next)
@@ -387,6 +488,29 @@ class FreshdeskSource(Source):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _read_json(path: Path | None):
+    if path is None or not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+
+
+def _write_json(path: Path | None, value) -> None:
+    """Atomically, owner-only (ticket ids are customer data)."""
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(value))
+        tmp.replace(path)
+    except OSError:
+        pass
 
 
 def _plus_one_second(stamp: str) -> str:

@@ -34,6 +34,7 @@ class ZendeskSource(Source):
                               Capability.CUSTOM_FIELDS, Capability.PRIVATE_NOTES,
                               Capability.SATISFACTION_RATINGS})
     default_rate_limit = DEFAULT_RATE_LIMIT
+    since_streams = frozenset({"tickets", "ticket_events"})  # users/organizations come whole
 
     def __init__(self, ctx: AdapterContext, transport: Any = None):
         super().__init__(ctx)
