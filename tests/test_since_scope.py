@@ -98,3 +98,18 @@ def test_since_brings_along_what_in_scope_tickets_reference(tmp_path, monkeypatc
     people = {json.loads(line)["id"] for kind in ("contact", "agent")
               for line in (tmp_path / "out" / f"{kind}.jsonl").read_text().splitlines()}
     assert written and all(t["requester_id"] in people for t in written)
+
+
+def test_since_over_a_dump_keeps_old_requesters(tmp_path):
+    dump = _old_people_dump(tmp_path)
+    plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)},
+                           "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
+                           "run": {"workdir": str(tmp_path / "work")}}, base_dir=tmp_path)
+    engine = Engine(plan, tmp_path / "work")
+    try:
+        summary = engine.run(since="2023-06-01T00:00:00+00:00")
+        failures = list(engine.store.failures(summary["run_id"]))
+    finally:
+        engine.store.close()
+    assert failures == [] and summary["exit_code"] == 0, failures[:3]
+    assert summary["kinds"]["ticket"]["created"] == 5 and summary["kinds"]["contact"]["created"] >= 1

@@ -37,6 +37,8 @@ class JsonlSource(Source):
         Capability.PRESERVE_TIMESTAMPS, Capability.PRESERVE_AUTHORS, Capability.PRESERVE_CHANNEL,
         Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.INLINE_IMAGES,
         Capability.CUSTOM_FIELDS, Capability.SATISFACTION_RATINGS})
+    # people, organizations, groups and fields are read whole: in-scope tickets reference them
+    since_streams = frozenset({"ticket", "comment", "attachment", "satisfaction_rating"})
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -48,13 +50,17 @@ class JsonlSource(Source):
             raise ConfigError(f"[source] path {self.root}: no such dump directory")
         self.manifest = dump.read_manifest(self.root)
 
+    def _manifest(self) -> dict:
+        if self.manifest is None:
+            self.check()  # the same message whichever call comes first
+        return self.manifest
+
     def discover(self) -> dict:
-        manifest = self.manifest or dump.read_manifest(self.root)
+        manifest = self._manifest()
         return {"counts": manifest.get("counts", {}), "source": manifest.get("source")}
 
     def describe(self) -> dict:
-        manifest = self.manifest or dump.read_manifest(self.root)
-        return {"source": manifest.get("source") or "jsonl"}
+        return {"source": self._manifest().get("source") or "jsonl"}
 
     def streams(self) -> list[str]:
         return [k for k in KINDS if (self.root / f"{k}.jsonl").exists()]
@@ -138,8 +144,9 @@ class JsonlTarget(Target):
         Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.INLINE_IMAGES,
         Capability.CUSTOM_FIELDS, Capability.CREATE_CUSTOM_FIELDS, Capability.SATISFACTION_RATINGS,
         Capability.EXTERNAL_ID_LOOKUP, Capability.BULK_WRITE, Capability.SUPPRESS_NOTIFICATIONS,
-        Capability.DELETE})
+        Capability.DELETE, Capability.UPDATE})
     batch_sizes = {k: 500 for k in KINDS}
+    updatable_kinds = frozenset(KINDS)
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -216,10 +223,20 @@ class JsonlTarget(Target):
 
     def update(self, kind, target_id, record, ctx):
         # Append the new version; finish() compacts the file so each id stays on one line.
-        self.writer.add(kind, record)
-        self.writer.flush()
-        self._updated.add(kind)
-        return WriteResult(target_id)
+        with self._lock:
+            children = {}
+            if kind == "comment":   # files added to the comment since the last run come along
+                atts = self._known("attachment")
+                for att, path in ctx.attachments(record):
+                    if att["id"] not in atts:
+                        self.writer.copy_blob(path, att["sha256"])
+                        self.writer.add("attachment", att)
+                        atts.add(att["id"])
+                    children[("attachment", att["id"])] = att["id"]
+            self.writer.add(kind, record)
+            self.writer.flush()
+            self._updated.add(kind)
+        return WriteResult(target_id, children)
 
     def delete(self, kind, target_id):
         path = self.root / f"{kind}.jsonl"
