@@ -57,6 +57,17 @@ ENUM_FIELDS = ("status", "priority", "type", "channel")
 # Kinds whose timestamps PRESERVE_TIMESTAMPS promises to keep (others get the target's own time).
 TIMED_KINDS = frozenset({"ticket", "comment", "satisfaction_rating"})
 
+# Codes meaning the record itself was left out of the target on purpose: they explain its absence
+# and every field of it, and the parent's reference to it (a comment's attachment_ids, the
+# ticket's attachment hashes).
+LEFT_OUT_CODES = frozenset({"attachment_empty", "attachment_rejected", "attachment_too_large",
+                            "csat_not_writable", "attachments_not_supported"})
+# Id map states of records the run's report names as not in the target.
+NOT_MIGRATED_STATES = {"failed": "record_failed", "rolled_back": "rolled_back"}
+# Exit codes (cli-and-plan.md): 5 unexplained differences; 1 nothing unexplained, but records the
+# report names (failed, rolled back) are not in the target.
+EXIT_NOT_MIGRATED = 1
+
 # Which fields a degradation code covers (besides the field recorded with it).
 CODE_FIELDS: dict[str, frozenset[str]] = {
     "timestamp_not_preserved": frozenset(TIME_FIELDS),
@@ -65,6 +76,7 @@ CODE_FIELDS: dict[str, frozenset[str]] = {
     "private_first_message": frozenset({"public"}),
     "attachment_too_large": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
     "attachment_empty": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
+    "attachment_rejected": frozenset({"attachment_ids", "(record)", "sha256", "size", "file_name"}),
     "field_type_changed": frozenset({"custom_fields"}),
     "value_unmapped": frozenset(),
     "csat_not_writable": frozenset({"(record)", "score", "scale", "comment", "contact_id"}),
@@ -217,21 +229,60 @@ def read_back(source: Source, findings: list[Finding]) -> Iterator[tuple[str, di
                 yield from produced
 
 
-_STAMP = re.compile(r"^hdm[:\-]([a-z_]+)[:\-](.+)$")
+_STAMP = re.compile(r"^hdm:([a-z_]+):(.+)$")            # Zendesk external_id: hdm:<kind>:<id>
+_STAMP_KINDLESS = re.compile(r"^hdm-(.+)$")            # Freshdesk tag / unique_external_id: hdm-<id>
+_BODY_STAMP = re.compile(r'class="hdm-origin".*?\[hdm-([^\]\s]+)\]', re.S)  # Freshdesk notes' origin line
+PARTIAL_SUFFIX = "~partial"                             # RT / django-helpdesk: history still being written
 
 
-def stamp_of(record: dict) -> tuple[str, str] | None:
-    """(kind, source id) from an `hdm:<kind>:<id>` / `hdm-<kind>-<id>` external id the target
-    keeps in the read-back record's `extra`."""
-    extra = record.get("extra") or {}
-    if not isinstance(extra, dict):
-        return None
+def stamp_of(record: dict, kind: str | None = None, prefix: str = "") -> tuple[str | None, str] | None:
+    """(kind, source id) of the first stamp a target keeps on a record this tool wrote (see
+    `stamps_of`), or None."""
+    return next(stamps_of(record, kind, prefix), None)
+
+
+def stamps_of(record: dict, kind: str | None = None, prefix: str = "") -> Iterator[tuple[str | None, str]]:
+    """Every (kind, source id) stamp a read-back record carries, for every target: Zendesk
+    `external_id` `hdm:<kind>:<id>`; Freshdesk `hdm-<id>` (contacts' `unique_external_id`,
+    tickets' tag, notes' origin line); RT's `hdmigrate-source-id` custom field / `urn:hdmigrate:`
+    link and django-helpdesk's `hdmigrate_source_id` field, both read back as `extra.stamp`
+    (`<stamp_prefix><id>`, `~partial` while unfinished). Kindless stamps give `kind` (the read-back
+    record's kind): callers accept those only for ids they know."""
+    extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
     for key, value in extra.items():
         if "external" in key and isinstance(value, str):
             m = _STAMP.match(value)
             if m:
-                return m.group(1), m.group(2)
-    return None
+                yield m.group(1), m.group(2)
+                continue
+            m = _STAMP_KINDLESS.match(value)
+            if m:
+                yield kind, m.group(1)
+    value = extra.get("stamp")
+    if isinstance(value, str) and value:
+        value = value[:-len(PARTIAL_SUFFIX)] if value.endswith(PARTIAL_SUFFIX) else value
+        if value.startswith(prefix) and len(value) > len(prefix):
+            yield kind, value[len(prefix):]
+    for tag in record.get("tags") or []:
+        m = _STAMP_KINDLESS.match(str(tag))
+        if m:
+            yield kind, m.group(1)
+    body = record.get("body_html")
+    if isinstance(body, str) and "hdm-origin" in body:
+        m = _BODY_STAMP.search(body)
+        if m:
+            yield kind, m.group(1)
+
+
+def _scope(store: Store, plan: Plan) -> tuple[set[str] | None, dict[str, set[str]] | None]:
+    """The kinds and records the run meant to write: `[scope] kinds` and the sample / tag
+    selection, decided the way the engine decides them (staged records outside it are not lost)."""
+    from .engine import Engine
+    engine = Engine(plan, store.workdir, store=store)
+    kinds = set(engine._kinds_to_load(None)) if plan.scope.get("kinds") else None
+    if kinds is not None and "comment" in kinds:
+        kinds.add("attachment")
+    return kinds, engine._select()
 
 
 # -------------------------------------------------------------------------- the verifier
@@ -267,6 +318,16 @@ class Verifier:
         for d in store.degradations():
             self.degradations[(d["kind"], d["id"])].append(d)
         self.source_reader: Source | None = None
+        self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
+        # Failures the run's report names (any run): kind, id -> reason.
+        self.failure_reasons: dict[tuple[str, str], str] = {}
+        for row in store.failures():
+            self.failure_reasons[(row["kind"], row["id"])] = row["reason"] or ""
+        self.errors = {(k, i): e for k, i, e in store.conn.execute(
+            "SELECT kind, id, error FROM id_map WHERE state='failed'")}
+        self.rollbacks = {key: value for key, value in store.conn.execute(
+            "SELECT key, value FROM state WHERE key LIKE 'rollback:%'")}
+        self.scope_kinds, self.selection = _scope(store, plan)
         self.alias: dict[str, dict[str, str]] = defaultdict(dict)
         self.key_back: dict[str, dict[str, str]] = {}
 
@@ -276,7 +337,7 @@ class Verifier:
         for d in self.degradations.get((f.kind, f.id), ()):
             covered = CODE_FIELDS.get(d["code"], frozenset())
             dfield = d["field"] or ""
-            if (dfield == "" or dfield == f.field or f.field.startswith(dfield + ".") or root == dfield
+            if (dfield == "" or d["code"] in LEFT_OUT_CODES or dfield == f.field or f.field.startswith(dfield + ".") or root == dfield
                     or root in covered or f.field in covered):
                 if f.problem == "differs" and root == "public" and f.source is False and f.target is True \
                         and d["code"] != "private_first_message":
@@ -357,7 +418,7 @@ class Verifier:
         for kind in KINDS:
             for tr in by_kind.get(kind, ()):
                 kinds = PERSON_KINDS if kind in PERSON_KINDS else (kind,)
-                stamped = stamp_of(tr.record)
+                stamped = self._stamp_owner(kind, tr.record)
                 for k in kinds:
                     sid = self._rev_lookup(k, tr.record["id"])
                     if sid is None and stamped and stamped[0] == k and stamped[1] in self.done[k] \
@@ -538,7 +599,15 @@ class Verifier:
             if kind == "comment" and field == "attachment_ids":
                 # Order and membership; files the target dropped are findings of their own.
                 if list(a or []) != list(b or []):
-                    self.add(Finding(kind, sid, field, "differs", a, b, tid))
+                    left = {str(x): self._left_out("attachment", str(x)) for x in a or []}
+                    left = {x: code for x, code in left.items() if code}
+                    if left and [x for x in a or [] if str(x) not in left] == list(b or []):
+                        self.add(Finding(kind, sid, field, "differs", a, b, tid, explained=True,
+                                         code=sorted(set(left.values()))[0],
+                                         detail=f"attachments {sorted(left)} were left out on purpose "
+                                                f"({', '.join(sorted(set(left.values())))} recorded by the run)"))
+                    else:
+                        self.add(Finding(kind, sid, field, "differs", a, b, tid))
                 continue
             if not _same(a, b):
                 self.add(Finding(kind, sid, field, "differs", a, b, tid))
@@ -626,30 +695,12 @@ class Verifier:
         target_by_sid: dict[str, dict[str, TargetRecord]] = defaultdict(dict)
         for kind in KINDS:
             c = counts.setdefault(kind, dict.fromkeys(
-                ("staged", "migrated", "failed", "not_loaded", "target", "matched", "missing", "duplicate",
-                 "unrecorded", "extra"), 0))
+                ("staged", "migrated", "failed", "rolled_back", "not_loaded", "target", "matched", "missing",
+                 "duplicate", "unrecorded", "extra"), 0))
             c["target"] = len(by_kind.get(kind, ()))
-            staged_ids = set()
             for tr in by_kind.get(kind, ()):
                 if tr.source_id is None:
-                    stamped = stamp_of(tr.record)
-                    tid = str(tr.record["id"])
-                    ours = None
-                    if stamped and stamped[0] == kind:
-                        ours = stamped[1]
-                    elif self.lossless and self.store.has_record(kind, tid):
-                        ours = tid
-                    if ours is not None and ours in self.done[kind]:
-                        c["duplicate"] += 1
-                        self.add(Finding(kind, ours, "(record)", "duplicate", target_id=tid,
-                                         detail=f"a second target record carries source {kind} {ours} "
-                                                f"(the id map names {self.done[kind][ours]})"))
-                    elif ours is not None:
-                        c["unrecorded"] += 1
-                        self.add(Finding(kind, ours, "(record)", "unrecorded", target_id=tid,
-                                         detail=f"in the target, but the id map says {self.states[kind].get(ours) or 'nothing'}"))
-                    else:
-                        c["extra"] += 1
+                    self._unplaced(kind, tr, c)
                     continue
                 if tr.source_id in target_by_sid[kind]:
                     c["duplicate"] += 1
@@ -657,16 +708,23 @@ class Verifier:
                                      detail=f"{kind} {tr.source_id} is in the target more than once"))
                     continue
                 target_by_sid[kind][tr.source_id] = tr
+            staged_ids = set()
             for record, _h in self.store.iter_records(kind):
                 sid = record["id"]
                 staged_ids.add(sid)
                 c["staged"] += 1
                 state = self.states[kind].get(sid)
-                if state == "failed":
-                    c["failed"] += 1
+                if state in NOT_MIGRATED_STATES:
+                    self._not_migrated(kind, sid, state, c)
                     continue
                 if state != "done":
-                    c["not_loaded"] += 1
+                    if not self._in_scope(kind, sid):
+                        c["not_loaded"] += 1      # outside [scope] kinds / the sample: not meant to be written
+                        continue
+                    c["missing"] += 1
+                    self.add(Finding(kind, sid, "(record)", "missing", detail=(
+                        f"staged for this migration but never written and not named as failed "
+                        f"(id map: {state or 'no entry'})")))
                     continue
                 c["migrated"] += 1
                 tid = self.done[kind][sid]
@@ -681,28 +739,118 @@ class Verifier:
                 self.compare(kind, sid, tid, record, tr.translated)
                 if kind == "attachment":
                     self._check_bytes(sid, tid, record, tr)
+            # Records that failed before staging (normalize) are named in the report too.
+            for sid, state in self.states[kind].items():
+                if sid not in staged_ids and state in NOT_MIGRATED_STATES:
+                    self._not_migrated(kind, sid, state, c)
         per_ticket = self._per_ticket(target_by_sid)
         metrics = {"source": self._metrics_source(), "target": self._metrics_target(target_by_sid)}
-        unexplained = [f for f in self.findings if not f.explained and f.problem != "extra"]
+        not_migrated = [f for f in self.findings if f.problem == "not_migrated"]
+        unexplained = [f for f in self.findings if not f.explained and f.problem not in ("extra", "not_migrated")]
         explained = [f for f in self.findings if f.explained]
         by_code = Counter(f.code or f.problem for f in explained)
         by_problem = Counter(f"{f.problem} {f.kind}.{f.field}" if f.problem == "differs" else f"{f.problem} {f.kind}"
                              for f in unexplained)
-        exit_code = EXIT_DIFFERENCES if unexplained else 0
-        ordered = sorted(self.findings, key=lambda f: (f.explained, f.kind, f.id, f.field))
+        nm_by_kind: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for f in not_migrated:
+            nm_by_kind[f.kind][f.code] += 1
+        exit_code = EXIT_DIFFERENCES if unexplained else EXIT_NOT_MIGRATED if not_migrated else 0
+        ordered = sorted(self.findings, key=lambda f: (f.problem != "not_migrated" and f.explained,
+                                                       f.problem == "not_migrated", f.kind, f.id, f.field))
         return {
             "target": self.target_name,
-            "ok": not unexplained,
+            "ok": exit_code == 0,
             "exit_code": exit_code,
             "counts": {k: v for k, v in counts.items() if any(v.values())},
             "tickets": per_ticket,
             "summary": {"unexplained": len(unexplained), "explained": len(explained),
+                        "not_migrated": len(not_migrated),
+                        "not_migrated_by_kind": {k: dict(v) for k, v in nm_by_kind.items()},
                         "explained_by_code": dict(sorted(by_code.items())),
                         "unexplained_by_problem": dict(sorted(by_problem.items()))},
             "findings": [f.as_dict() for f in ordered[:MAX_STORED_FINDINGS]],
             "findings_total": len(self.findings),
             "metrics": metrics,
         }
+
+    def _not_migrated(self, kind: str, sid: str, state: str, c: dict) -> None:
+        """A record the run's report names as not in the target: failed (with its reason) or
+        rolled back. Not a silent loss, but never a clean migration either."""
+        if state == "rolled_back":
+            c["rolled_back"] += 1
+            detail = "removed from the target by `hdmigrate rollback`"
+        else:
+            c["failed"] += 1
+            reason = self.failure_reasons.get((kind, sid)) or self.errors.get((kind, sid))
+            if not reason:
+                self.add(Finding(kind, sid, "(record)", "missing",
+                                 detail="failed, but no reason is recorded in the run's report"))
+                return
+            detail = f"failed: {reason}"
+        self.findings.append(Finding(kind, sid, "(record)", "not_migrated", code=NOT_MIGRATED_STATES[state],
+                                     detail=detail))
+
+    def _unplaced(self, kind: str, tr: TargetRecord, c: dict) -> None:
+        """A target record no source record was placed on: a duplicate or an unrecorded write when
+        it carries our stamp (or, in a lossless target, a staged id), else someone else's."""
+        tid = str(tr.record["id"])
+        stamped = self._stamp_owner(kind, tr.record)
+        skind, ours = stamped if stamped else (kind, None)
+        if ours is None and self.lossless and self.store.has_record(kind, tid):
+            ours = tid
+        if ours is not None and ours in self.done[skind]:
+            c["duplicate"] += 1
+            self.add(Finding(skind, ours, "(record)", "duplicate", target_id=tid,
+                             detail=f"a second target record carries source {skind} {ours} "
+                                    f"(the id map names {self.done[skind][ours]})"))
+        elif ours is not None:
+            c["unrecorded"] += 1
+            state = self.states[skind].get(ours)
+            f = Finding(skind, ours, "(record)", "unrecorded", target_id=tid,
+                        detail=f"in the target, but the id map says {state or 'nothing'}")
+            if state == "rolled_back" and any((v or {}).get("tagged") for v in self._rollback_states()):
+                f.explained, f.code = True, "rolled_back_tagged"
+                f.detail = "rolled back by tagging (the target cannot delete): still in the target, tagged"
+            self.add(f)
+        else:
+            c["extra"] += 1
+
+    def _rollback_states(self) -> list[dict]:
+        import json as _json
+        out = []
+        for value in self.rollbacks.values():
+            try:
+                out.append(_json.loads(value) if isinstance(value, str) else value)
+            except ValueError:
+                continue
+        return out
+
+    def _stamp_owner(self, kind: str, record: dict) -> tuple[str, str] | None:
+        """(kind, source id) a read-back record's stamp names. Stamps with a kind (Zendesk) are
+        ours whatever the id; kindless ones (Freshdesk, RT, django-helpdesk) only for ids staging or
+        the id map knows, so a customer's own `hdm-…` tag is not taken for ours."""
+        kinds = PERSON_KINDS if kind in PERSON_KINDS else (kind,)
+        for skind, sid in stamps_of(record, None, self.stamp_prefix):
+            if skind is not None:
+                if skind in kinds:
+                    return skind, sid
+                continue
+            for k in kinds:
+                if sid in self.states[k] or self.store.has_record(k, sid):
+                    return k, sid
+        return None
+
+    def _in_scope(self, kind: str, sid: str) -> bool:
+        if self.scope_kinds is not None and kind not in self.scope_kinds:
+            return False
+        return self.selection is None or sid in self.selection.get(kind, ())
+
+    def _left_out(self, kind: str, sid: str) -> str | None:
+        """The code of a recorded degradation saying this record was left out on purpose."""
+        for d in self.degradations.get((kind, sid), ()):
+            if d["code"] in LEFT_OUT_CODES:
+                return d["code"]
+        return None
 
     def _per_ticket(self, target_by_sid) -> dict:
         """Per ticket: comment count, public/private split and attachment hashes, both sides."""
@@ -717,7 +865,7 @@ class Verifier:
             tgt_comments[str(t.get("ticket_id"))].append(dict(t, id=sid))
         src_atts: dict[str, list[str]] = defaultdict(list)
         for att, _h in self.store.iter_records("attachment"):
-            if att["id"] in self.done["attachment"]:
+            if att["id"] in self.done["attachment"] and not self._left_out("attachment", att["id"]):
                 src_atts[str(att.get("comment_id"))].append(att.get("sha256"))
         tgt_atts: dict[str, list[str]] = defaultdict(list)
         for sid, tr in target_by_sid["attachment"].items():
@@ -886,27 +1034,57 @@ def _fmt_seconds(value) -> str:
     return f"{value:.0f}s"
 
 
+def _plural(kind: str, n: int) -> str:
+    name = kind.replace("_", " ")
+    return f"{n} {name}" + ("" if n == 1 else "s")
+
+
+def headline(report: dict) -> str:
+    """One line a consultant can trust: unexplained differences first, then what the report
+    names as not in the target (e.g. "25 tickets NOT migrated")."""
+    summary = report["summary"]
+    parts = []
+    if summary["unexplained"]:
+        parts.append(f"{summary['unexplained']} unexplained differences")
+    by_kind = summary.get("not_migrated_by_kind") or {}
+    order = {k: i for i, k in enumerate(KINDS)}
+    for code, words in (("record_failed", "NOT migrated (failed; each named with its reason in the run's report)"),
+                        ("rolled_back", "rolled back (removed from the target: this is not a migration)")):
+        counted = [_plural(k, v[code]) for k, v in sorted(by_kind.items(), key=lambda kv: order.get(kv[0], 99))
+                   if v.get(code)]
+        if counted:
+            parts.append(", ".join(counted) + " " + words)
+    if not parts:
+        parts.append("no unexplained differences")
+    return "; ".join(parts) + f" ({summary['explained']} explained)"
+
+
 def render_text(report: dict, limit: int = 50) -> str:
-    lines = [f"verify: {report['target']} target — "
-             + ("no unexplained differences" if report["ok"] else
-                f"{report['summary']['unexplained']} unexplained differences")
-             + f" ({report['summary']['explained']} explained)"]
+    lines = [f"verify: {report['target']} target — {headline(report)}"]
     if report.get("warning"):
         lines.append(f"warning: {report['warning']}")
-    cols = ("staged", "migrated", "failed", "target", "matched", "missing", "duplicate", "unrecorded", "extra")
+    cols = ("staged", "migrated", "failed", "rolled_back", "target", "matched", "missing", "duplicate",
+            "unrecorded", "extra")
     lines.append(f"{'kind':<20}" + "".join(f"{c:>11}" for c in cols))
     for kind, c in report["counts"].items():
         lines.append(f"{kind:<20}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
     t = report["tickets"]
     lines.append(f"tickets checked (comments, public/private, attachment hashes): {t['checked']}, "
                  f"with differences: {t['with_differences']}")
-    unexplained = [f for f in report["findings"] if not f["explained"] and f["problem"] != "extra"]
+    unexplained = [f for f in report["findings"] if _fails(f) and f["problem"] != "not_migrated"]
     if unexplained:
         lines.append(f"\nUnexplained ({report['summary']['unexplained']}):")
         for f in unexplained[:limit]:
             lines.append("  " + _finding_line(f))
         if len(unexplained) > limit:
             lines.append(f"  … {len(unexplained) - limit} more (see --json)")
+    not_migrated = [f for f in report["findings"] if f["problem"] == "not_migrated"]
+    if not_migrated:
+        lines.append(f"\nNOT migrated ({report['summary'].get('not_migrated', len(not_migrated))}):")
+        for f in not_migrated[:limit]:
+            lines.append("  " + _finding_line(f))
+        if len(not_migrated) > limit:
+            lines.append(f"  … {len(not_migrated) - limit} more (see --json or `hdmigrate report`)")
     if report["summary"]["explained_by_code"]:
         lines.append("\nExplained:")
         for code, n in report["summary"]["explained_by_code"].items():
@@ -927,6 +1105,11 @@ def render_text(report: dict, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def _fails(f: dict) -> bool:
+    """Does this finding keep verify from passing (unexplained, or a record not migrated)?"""
+    return f["problem"] == "not_migrated" or (not f["explained"] and f["problem"] != "extra")
+
+
 def _finding_line(f: dict) -> str:
     where = f"{f['kind']} {f['id']}" + (f" (target {f['target_id']})" if f.get("target_id") else "")
     if f["problem"] == "differs":
@@ -945,7 +1128,7 @@ def render_junit(report: dict) -> str:
     differences, so CI can gate a cutover on it."""
     per_record: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for f in report["findings"]:
-        if not f["explained"] and f["problem"] != "extra":
+        if _fails(f):
             per_record[(f["kind"], f["id"])].append(f)
     cases = []
     for kind, c in report["counts"].items():
@@ -956,7 +1139,8 @@ def render_junit(report: dict) -> str:
         cases.append(f'  <testcase classname={quoteattr("hdmigrate.verify." + kind)} name={quoteattr(f"{kind} {rid}")}>\n'
                      f'    <failure message={quoteattr(message[:500])}>{escape(message)}</failure>\n'
                      f'  </testcase>')
-    hidden = report["summary"]["unexplained"] - sum(len(v) for v in per_record.values())
+    hidden = (report["summary"]["unexplained"] + report["summary"].get("not_migrated", 0)
+              - sum(len(v) for v in per_record.values()))
     if hidden > 0:
         cases.append(f'  <testcase classname="hdmigrate.verify" name="more differences">\n'
                      f'    <failure message="{hidden} more unexplained differences (see --json)"/>\n  </testcase>')
