@@ -1,19 +1,25 @@
 """`hdmigrate rollback`: remove from the target exactly what one run created.
 
-What a run created is read from the id map (rows in state `done` whose `run_id` is that run), so
-nothing the target held before, and nothing another run wrote, is touched. Records are deleted in
+What a run created is read from the id map (rows in state `done` whose `run_id` is that run and
+that the tool created, not matched), so nothing the target held before, and nothing another run
+wrote, is touched: a person, company or group the run found in the target (by e-mail or name) and
+adopted is kept and reported ("kept: N matched records that existed before the migration").
+Records are deleted in
 reverse load order (ratings, attachments and comments before their tickets, tickets before the
 contacts and organizations they reference) through `Target.delete(kind, target_id)`. Rows of
 records written inside another's call (a Zendesk import's comments, a comment's attachments) carry
 a composite target id and go with their parent; the adapter's `delete` skips what it cannot
-address on its own.
+address on its own. A kind the target's API cannot delete (its `delete` raises
+NotImplementedError, e.g. Freshdesk custom fields) is reported as left in the target, keeps its
+`done` row (a later run reuses it, a later rollback reports it again) and is not counted removed.
 
 A target without the DELETE capability is not touched: if its adapter offers
 `tag_rolled_back(kind, target_id, tag)` the records are tagged instead; otherwise the command says
 so and exits 2. Each deleted record's id-map row is set to state `rolled_back`, so a later run
 writes it again cleanly (the engine writes every row that is not `done`).
 
-Exit codes: 0 all removed; 1 some deletions failed (named); 2 nothing to do / cannot (usage,
+Exit codes: 0 all removed (matched records kept, records the API cannot delete reported); 1 some
+deletions failed (named); 2 nothing to do / cannot (usage,
 plan, no DELETE); 3 fatal API error (run it again to continue); 4 interrupted (run it again).
 """
 
@@ -61,9 +67,9 @@ def find_plan(workdir: Path) -> Path | None:
 
 
 def created_by(store: Store, run_id: int) -> list[tuple[str, str, str]]:
-    """(kind, source id, target id) a run created, in reverse load order."""
+    """(kind, source id, target id) a run created (not what it matched), in reverse load order."""
     order = {k: i for i, k in enumerate(LOAD_ORDER)}
-    rows = list(store.done_entries(run_id))
+    rows = list(store.done_entries(run_id, matched=False))
     rows.sort(key=lambda r: (-order.get(r[0], -1), r[1]))
     return rows
 
@@ -80,7 +86,7 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
     try:
         if run_id is None:
             runs = [r for r in store.runs() if not r["dry_run"]]
-            runs = [r for r in runs if any(True for _ in store.done_entries(r["id"]))]
+            runs = [r for r in runs if any(True for _ in store.done_entries(r["id"], matched=False))]
             if not runs:
                 raise StateError(f"{workdir}: no run has written anything to roll back")
             run_id = runs[-1]["id"]
@@ -92,6 +98,7 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
         if run["plan_identity"] != plan.identity():
             raise ConfigError(f"run {run_id} wrote to another target than this plan's")
         rows = created_by(store, run_id)
+        kept = _matched_by_kind(store, run_id)
         spec = plan.spec("target")
         target = spec.target(plan.adapter_context("target", workdir, say))
         can_delete = Capability.DELETE in target.capabilities
@@ -103,6 +110,7 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
                                  else "listed by `hdmigrate report`") + "; remove them by hand")
         deleted = failed = skipped = 0
         failures: list[str] = []
+        left: list[str] = []          # created, but the target's API cannot delete that kind
         for kind, sid, tid in rows:
             if _is_composite(tid):
                 skipped += 1          # written inside its parent's call; goes with the parent
@@ -115,9 +123,8 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
                     tagger(kind, tid, "hdmigrate-rolled-back")
             except FatalApiError:
                 raise
-            except NotImplementedError:
-                failed += 1
-                failures.append(f"{kind} {sid} (target {tid}): the {spec.name} target cannot delete {kind} records")
+            except NotImplementedError as e:
+                left.append(f"{kind} {sid} (target {tid}): {str(e) or f'the {spec.name} target cannot delete {kind} records'}")
                 continue
             except HdmError as e:
                 failed += 1
@@ -129,12 +136,20 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
             target.finish()
         except NotImplementedError:
             pass
+        n_kept = sum(kept.values())
         store.set_state(f"rollback:{run_id}", {"time": now(), "deleted": deleted, "failed": failed,
-                                               "with_parent": skipped, "tagged": not can_delete})
+                                               "with_parent": skipped, "tagged": not can_delete,
+                                               "kept_matched": kept, "left": left})
         for line in failures:
             say(f"  not removed: {line}")
+        for line in left:
+            say(f"  left in the target (remove it by hand): {line}")
+        if n_kept:
+            say(f"  kept: {n_kept} matched records that existed before the migration ("
+                + ", ".join(f"{n} {k}" for k, n in sorted(kept.items())) + ")")
         return {"run_id": run_id, "deleted": deleted, "failed": failed, "with_parent": skipped,
-                "total": len(rows), "tagged": not can_delete, "failures": failures}
+                "total": len(rows), "tagged": not can_delete, "failures": failures,
+                "kept_matched": n_kept, "left": left}
     finally:
         if target is not None:
             try:
@@ -142,6 +157,13 @@ def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=la
             except Exception:  # noqa: BLE001
                 pass
         store.close()
+
+
+def _matched_by_kind(store: Store, run_id: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for kind, _sid, _tid in store.done_entries(run_id, matched=True):
+        out[kind] = out.get(kind, 0) + 1
+    return out
 
 
 def _mark(store: Store, kind: str, sid: str) -> None:
@@ -183,9 +205,10 @@ def _rollback(workdir, plan_path, run_id, yes):
     store = Store(wd, create=False)
     try:
         if run_id is None:
-            runs = [r for r in store.runs() if not r["dry_run"] and any(True for _ in store.done_entries(r["id"]))]
+            runs = [r for r in store.runs()
+                    if not r["dry_run"] and any(True for _ in store.done_entries(r["id"], matched=False))]
             run_id = runs[-1]["id"] if runs else None
-        n = len(list(store.done_entries(run_id))) if run_id is not None else 0
+        n = len(list(store.done_entries(run_id, matched=False))) if run_id is not None else 0
     finally:
         store.close()
     if run_id is None or n == 0:
@@ -201,5 +224,6 @@ def _rollback(workdir, plan_path, run_id, yes):
     result = rollback_run(plan, wd, run_id, say=lambda m: click.echo(m, err=True))
     verb = "tagged" if result["tagged"] else "removed"
     click.echo(f"run {run_id}: {result['deleted']} records {verb}, {result['with_parent']} went with their "
-               f"parent, {result['failed']} failed", err=True)
+               f"parent, {result['failed']} failed, {len(result['left'])} left in the target, "
+               f"{result['kept_matched']} matched records kept", err=True)
     sys.exit(1 if result["failed"] else 0)

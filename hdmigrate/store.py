@@ -66,6 +66,14 @@ def m002_source_order_breaks_ties(db: sqlite_utils.Database):
     db["records"].create_index(["kind", "parent", "sort_key"], index_name="idx_records_load_order")
 
 
+@migrations()
+def m003_id_map_matched(db: sqlite_utils.Database):
+    # Created by this tool (0) or matched/adopted in the target, where it existed before (1):
+    # rollback deletes only the former, delta runs update only the former. Rows written by older
+    # versions read as created (they could not tell).
+    db["id_map"].add_column("matched", int, not_null_default=0)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -297,7 +305,7 @@ class Store:
     def iter_records_with_state(self, kind: str, batch: int = 500) -> Iterator[tuple[dict, str, dict | None]]:
         """Like iter_records, with each record's id map entry (or None) from the same query."""
         cols = "r.parent, r.sort_key, r.rowid"
-        select = (f"SELECT {cols}, r.data, r.hash, m.target_id, m.state, m.attempts, m.error, m.hash, m.run_id "
+        select = (f"SELECT {cols}, r.data, r.hash, m.target_id, m.state, m.attempts, m.error, m.hash, m.run_id, m.matched "
                   "FROM records r LEFT JOIN id_map m ON m.kind = r.kind AND m.id = r.id WHERE r.kind=?")
         last = None
         while True:
@@ -313,7 +321,7 @@ class Store:
                 entry = None
                 if row[6] is not None:
                     entry = {"target_id": row[5], "state": row[6], "attempts": row[7], "error": row[8],
-                             "hash": row[9], "run_id": row[10]}
+                             "hash": row[9], "run_id": row[10], "matched": bool(row[11])}
                 yield loads(row[3]), row[4], entry
 
     def count_kind(self, kind: str) -> int:
@@ -328,12 +336,13 @@ class Store:
 
     # -- id map ---------------------------------------------------------------------------------
     def id_entry(self, kind: str, id: str) -> dict | None:
-        row = self.read_conn().execute("SELECT target_id, state, attempts, error, hash, run_id FROM id_map WHERE kind=? AND id=?",
-                                (kind, id)).fetchone()
+        row = self.read_conn().execute(
+            "SELECT target_id, state, attempts, error, hash, run_id, matched FROM id_map WHERE kind=? AND id=?",
+            (kind, id)).fetchone()
         if row is None:
             return None
         return {"target_id": row[0], "state": row[1], "attempts": row[2], "error": row[3], "hash": row[4],
-                "run_id": row[5]}
+                "run_id": row[5], "matched": bool(row[6])}
 
     def id_states(self, kind: str) -> dict[str, tuple[str, str | None, str | None]]:
         """id -> (state, target_id, hash) for one kind (used to plan a load)."""
@@ -349,20 +358,23 @@ class Store:
                    attempts=id_map.attempts+1, run_id=excluded.run_id, updated_at=excluded.updated_at""",
                 [(k, i, run_id, stamp) for k, i in entries])
 
-    def mark_done(self, run_id: int, entries: list[tuple[str, str, str, str | None]]) -> None:
-        """entries: (kind, id, target_id, content hash)."""
+    def mark_done(self, run_id: int, entries: list[tuple]) -> None:
+        """entries: (kind, id, target_id, content hash[, matched]); matched defaults to False
+        (created by this tool). A row already done keeps its run and its created/matched origin
+        (an update does not change who made the record)."""
         stamp = now()
+        rows = [(e[0], e[1], e[2], e[3], run_id, stamp, int(bool(e[4])) if len(e) > 4 else 0) for e in entries]
         with self.transaction():
             self.conn.executemany(
-                """INSERT INTO id_map(kind, id, target_id, state, attempts, error, hash, run_id, updated_at)
-                   VALUES (?, ?, ?, 'done', 1, NULL, ?, ?, ?)
+                """INSERT INTO id_map(kind, id, target_id, state, attempts, error, hash, run_id, updated_at, matched)
+                   VALUES (?, ?, ?, 'done', 1, NULL, ?, ?, ?, ?)
                    ON CONFLICT(kind, id) DO UPDATE SET target_id=excluded.target_id, state='done', error=NULL,
                    hash=excluded.hash, run_id=CASE WHEN id_map.state='done' THEN id_map.run_id ELSE excluded.run_id END,
-                   updated_at=excluded.updated_at""",
-                [(k, i, t, h, run_id, stamp) for k, i, t, h in entries])
+                   matched=CASE WHEN id_map.state='done' THEN id_map.matched ELSE excluded.matched END,
+                   updated_at=excluded.updated_at""", rows)
             # A record that failed earlier in this run and has now been written is no longer a failure.
             self.conn.executemany("DELETE FROM failures WHERE run_id=? AND kind=? AND id=?",
-                                  [(run_id, k, i) for k, i, _t, _h in entries])
+                                  [(run_id, r[0], r[1]) for r in rows])
 
     def mark_failed(self, run_id: int, kind: str, id: str, step: str, reason: str, field: str | None = None) -> None:
         stamp = now()
@@ -384,13 +396,17 @@ class Store:
     def clear_failure(self, run_id: int, kind: str, id: str) -> None:
         self.conn.execute("DELETE FROM failures WHERE run_id=? AND kind=? AND id=?", (run_id, kind, id))
 
-    def done_entries(self, run_id: int | None = None) -> Iterator[tuple[str, str, str]]:
-        """(kind, id, target_id) of what was written (by one run, when given)."""
+    def done_entries(self, run_id: int | None = None, *, matched: bool | None = None) -> Iterator[tuple[str, str, str]]:
+        """(kind, id, target_id) of what was written (by one run, when given); matched=False only
+        what the tool created, matched=True only what it found in the target and adopted."""
         sql = "SELECT kind, id, target_id FROM id_map WHERE state='done'"
-        args: tuple = ()
+        args: list = []
         if run_id is not None:
             sql += " AND run_id=?"
-            args = (run_id,)
+            args.append(run_id)
+        if matched is not None:
+            sql += " AND matched=?"
+            args.append(int(matched))
         yield from self.conn.execute(sql, args).fetchall()
 
     def id_map_counts(self) -> dict[str, dict[str, int]]:

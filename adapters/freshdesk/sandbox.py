@@ -186,6 +186,30 @@ class FreshdeskSandbox(SandboxServer):
         return Response(status, json={"code": "internal_error", "message": "We're sorry, but something went wrong."})
 
     # --- seeding ------------------------------------------------------------------------------
+    def preseed(self, *, contacts=(), companies=(), groups=()) -> dict[str, list[dict]]:
+        """Records the account holds before a migration (a live customer, a "Billing" group), as
+        given: contacts take Create Contact fields (`tags`, `name`, `email`, ...), companies and
+        groups at least a `name`. Returns the stored records (with their ids)."""
+        out: dict[str, list[dict]] = {"contact": [], "company": [], "group": []}
+        t = now_iso()
+        with self._lock:
+            for body in companies:
+                out["company"].append(self.store.insert("company", {
+                    "name": body["name"], "description": body.get("description"), "note": None,
+                    "domains": list(body.get("domains") or []), "created_at": t, "updated_at": t,
+                    "custom_fields": dict(body.get("custom_fields") or {}), "health_score": None,
+                    "account_tier": None, "renewal_date": None, "industry": None}))
+            for body in groups:
+                out["group"].append(self.store.insert("group", {
+                    "name": body["name"], "description": body.get("description"), "escalate_to": None,
+                    "unassigned_for": None, "business_hour_id": None, "group_type": "support_agent_group",
+                    "created_at": t, "updated_at": t}))
+            for body in contacts:
+                self._validate_contact(body)
+                out["contact"].append(self.store.insert("contact", self._contact_shape(
+                    self.store.next_id("user"), body, created=t)))
+        return out
+
     def _seed_defaults(self) -> None:
         for i, (name, label, ftype, choices) in enumerate(DEFAULT_TICKET_FIELDS, 1):
             f = self._field_shape("ticket", name, label, ftype, True, i)
@@ -722,8 +746,22 @@ class FreshdeskSandbox(SandboxServer):
 
     @route("DELETE", API + r"/contacts/(?P<id>\d+)")
     def delete_contact(self, request):
+        # A soft delete, as Freshdesk's: the contact leaves the lists but keeps its e-mail (a new
+        # contact with it is refused with 409 duplicate_value).
         c = self.store.update("contact", request.params["id"], {"deleted": True, "updated_at": now_iso()})
         return Response(204) if c else HttpAbort(404, body=b" ").response
+
+    @route("DELETE", API + r"/contacts/(?P<id>\d+)/hard_delete")
+    def hard_delete_contact(self, request):
+        """Permanently Delete a Contact: only a soft-deleted one, unless `force=true`."""
+        c = self.store.get("contact", request.params["id"])
+        if not c:
+            raise HttpAbort(404, body=b" ")
+        if not c.get("deleted") and request.arg("force") != "true":
+            raise validation(("id", "Contact must be soft deleted before it can be permanently deleted "
+                              "(or pass force=true)", "inconsistent_state"))
+        self.store.delete("contact", c["id"])
+        return Response(204)
 
     # --- tickets ------------------------------------------------------------------------------
     @route("GET", API + r"/tickets")

@@ -18,6 +18,12 @@ What Freshdesk v2 cannot do, and what this target does instead (api-facts.md sec
   `GET /tickets?requester_id=`, which has no search-index lag), notes carry the stamp in their
   origin line (found in `/tickets/{id}/conversations`), contacts are matched by e-mail, then
   `unique_external_id` `hdm-<source id>`, companies and groups by name, agents by e-mail.
+- Live records are never overwritten nor deleted: a contact, company, group or agent the account
+  already has (409 on create, or found by e-mail/name without our `unique_external_id`) is
+  returned `matched`, so delta runs leave it as it is and rollback keeps it. Rollback deletes the
+  contacts this tool created for good (`hard_delete?force=true`): a soft-deleted contact keeps
+  its e-mail, and the next run could not create it again (409, and no listing shows it).
+- Custom fields cannot be deleted through this target: rollback reports them as left.
 """
 
 from __future__ import annotations
@@ -408,19 +414,20 @@ class FreshdeskTarget(Target):
             if override:
                 email = override.lower()
             if email in self.agents():
-                return str(self.agents()[email])
-            found = self._find_contact({"id": rid, "email": record.get("email")})
-            return found
+                return WriteResult(str(self.agents()[email]), matched=True)
+            return self._find_contact({"id": rid, "email": record.get("email")})
+        # Companies, groups and fields carry no stamp: found by name, they may be the account's
+        # own, so they count as matched (kept by rollback, never updated).
         if kind == "organization":
             cid = self._company_map().get((record.get("name") or "").lower())
-            return str(cid) if cid else None
+            return WriteResult(str(cid), matched=True) if cid else None
         if kind == "group":
             gid = self._group_map().get((record.get("name") or "").lower())
-            return str(gid) if gid else None
+            return WriteResult(str(gid), matched=True) if gid else None
         if kind == "custom_field":
             self._fields.pop(record.get("entity"), None)   # a create whose answer was lost: look again
             name = self._existing_field(record)
-            return name
+            return WriteResult(name, matched=True) if name else None
         if kind == "satisfaction_rating":
             ticket = ctx.target_id("ticket", record.get("ticket_id"))
             if ticket and self._ratings is None:
@@ -430,14 +437,17 @@ class FreshdeskTarget(Target):
             return str(rid_t) if rid_t else None
         return None
 
-    def _find_contact(self, record: dict) -> str | None:
+    def _find_contact(self, record: dict) -> WriteResult | None:
+        """The contact of this e-mail or stamp: created by this tool when it carries our
+        `unique_external_id`, else the account's own (matched)."""
         email = record.get("email")
+        ours = stamp(record["id"])
         if email:
             found = self.client.get_json("contacts", {"email": email}) or []
             if found:
-                return str(found[0]["id"])
-        found = self.client.get_json("contacts", {"unique_external_id": stamp(record["id"])}) or []
-        return str(found[0]["id"]) if found else None
+                return WriteResult(str(found[0]["id"]), matched=found[0].get("unique_external_id") != ours)
+        found = self.client.get_json("contacts", {"unique_external_id": ours}) or []
+        return WriteResult(str(found[0]["id"])) if found else None
 
     def _is_description(self, comment: dict, ctx) -> bool:
         comments = ctx.comments(comment["ticket_id"])
@@ -589,12 +599,14 @@ class FreshdeskTarget(Target):
                 raise
             found = self.find_existing(kind, record, ctx)
             if found:
-                return WriteResult(found)
+                return found if isinstance(found, WriteResult) else WriteResult(found)
             raise
 
     def _write_custom_field(self, record, ctx) -> WriteResult:
-        name = self._existing_field(record) or self._create_field(record)
-        return WriteResult(name)
+        existing = self._existing_field(record)
+        if existing:
+            return WriteResult(existing, matched=True)
+        return WriteResult(self._create_field(record))
 
     def _write_organization(self, record, ctx) -> WriteResult:
         degr: list = []
@@ -609,7 +621,7 @@ class FreshdeskTarget(Target):
             existing = self._company_map().get(record["name"].lower())
             if existing is None:
                 raise RecordRejected(f"freshdesk: company {record['name']!r} conflicts: {r.text[:200]}")
-            return WriteResult(str(existing), degradations=degr)
+            return WriteResult(str(existing), degradations=degr, matched=True)   # the account's own
         cid = int(r.json()["id"])
         self._company_map()[record["name"].lower()] = cid
         return WriteResult(str(cid), degradations=degr)
@@ -624,7 +636,7 @@ class FreshdeskTarget(Target):
             gid = self._group_map().get(record["name"].lower())
             if gid is None:
                 raise RecordRejected(f"freshdesk: group {record['name']!r} conflicts")
-            return WriteResult(str(gid))
+            return WriteResult(str(gid), matched=True)   # the account's own
         gid = int(r.json()["id"])
         self._group_map()[record["name"].lower()] = gid
         return WriteResult(str(gid))
@@ -656,7 +668,8 @@ class FreshdeskTarget(Target):
             found = self._find_contact(record)
             if not found:
                 raise RecordRejected(f"freshdesk: contact {record['id']} conflicts: {r.text[:300]}", status=409)
-            return WriteResult(found, degradations=degr)
+            found.degradations = degr   # a live contact is left as it is (matched), never updated
+            return found
         return WriteResult(str(r.json()["id"]), degradations=degr)
 
     def _write_agent(self, record, ctx) -> WriteResult:
@@ -665,7 +678,7 @@ class FreshdeskTarget(Target):
         if override:
             email = override.lower()
         if email in self.agents():
-            return WriteResult(str(self.agents()[email]))
+            return WriteResult(str(self.agents()[email]), matched=True)
         # Freshdesk agents are paid seats: an agent the account does not have becomes a contact,
         # so the people references (requesters, note authors) still resolve.
         # (reported by degradations(): role value_unmapped)
@@ -741,10 +754,18 @@ class FreshdeskTarget(Target):
             note = ("<p>The opening message of this ticket was private; it follows as a private note.</p>"
                     if first is not None else "<p>(no description)</p>")
             body["description"] = self._origin(first or {"id": rid}, ctx, record) + note
-        if files:
-            r = self.client.post_multipart("tickets", body, files)
-        else:
-            r = self.client.post_json("tickets", body)
+        try:
+            r = self.client.post_multipart("tickets", body, files) if files else self.client.post_json("tickets", body)
+        except RecordRejected as e:
+            # A requester the account already had (matched, left as it is) need not belong to the
+            # company: the ticket is written without it rather than the contact changed.
+            if "company_id" not in body or "company_id" not in str(e):
+                raise
+            body.pop("company_id")
+            degr.append(Degradation("ticket", rid, "organization_id", "value_unmapped",
+                                    "the requester, an existing Freshdesk contact left unchanged, does not "
+                                    "belong to this company there; the ticket is written without the company"))
+            r = self.client.post_multipart("tickets", body, files) if files else self.client.post_json("tickets", body)
         created = r.json()
         tid = str(created["id"])
         if first is not None and first.get("public", True):
@@ -834,7 +855,15 @@ class FreshdeskTarget(Target):
             if self._real_agent(target_id):
                 return   # matched an existing agent; never ours to delete
             path = "contacts"
+        if kind == "custom_field":
+            raise NotImplementedError("this target does not delete custom fields; remove it in Freshdesk's admin")
         if path is None or ":" in str(target_id):
+            return
+        if path == "contacts":
+            # For good: a soft-deleted contact keeps its e-mail, so the next run could not create
+            # it again (409, and the contact lists no longer show it to match).
+            self.client.request("DELETE", f"contacts/{target_id}/hard_delete", params={"force": "true"},
+                                allow=(404,))
             return
         self.client.delete(f"{path}/{target_id}")
 
