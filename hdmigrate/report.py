@@ -177,6 +177,9 @@ def render_text(doc: dict) -> str:
         lines.append(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
         for kind, c in kinds.items():
             lines.append(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+    for info in ((doc.get("summary") or {}).get("source_info") or {}).values():
+        if isinstance(info, dict) and info.get("summary"):
+            lines.append(f"source: {info['summary']}")
     if doc["failures"]:
         lines.append(f"\nFailures ({len(doc['failures'])}):")
         for f in doc["failures"]:

@@ -603,6 +603,10 @@ class SandboxServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        # Seeding from a dump: every record the sandbox could not seed, and every one it seeded
+        # differently from the dump, each {"kind", "id", "reason"} and said on stderr.
+        self.seed_skipped: list[dict] = []
+        self.seed_changed: list[dict] = []
 
     # ---- the Sandbox protocol
     @property
@@ -778,6 +782,27 @@ class SandboxServer:
         self.stats.handler_errors.append(trace)
         self.log(f"sandbox {where} crashed:\n{trace}")
         return Response(500, json={"error": "sandbox handler crashed", "route": where})
+
+    # ---- seeding from a dump
+    def seed_skip(self, kind: str, record_id: Any, reason: str) -> None:
+        """A dump record left out of the sandbox, and why (never silently)."""
+        self._seed_note(self.seed_skipped, "not seeded", kind, record_id, reason)
+
+    def seed_change(self, kind: str, record_id: Any, reason: str) -> None:
+        """A dump record seeded, but not as the dump has it (a dropped reference, a mapped value)."""
+        self._seed_note(self.seed_changed, "seeded differently", kind, record_id, reason)
+
+    def _seed_note(self, into: list[dict], what: str, kind: str, record_id: Any, reason: str) -> None:
+        into.append({"kind": kind, "id": str(record_id), "reason": reason})
+        print(f"{self.platform} sandbox: {what}: {kind} {record_id}: {reason}", file=sys.stderr)
+
+    def seed_done(self) -> list[dict]:
+        """After seeding: one line with the totals (when anything was left out or changed); the
+        skipped records are returned, so callers and tests can check them."""
+        if self.seed_skipped or self.seed_changed:
+            print(f"{self.platform} sandbox: {len(self.seed_skipped)} dump records not seeded, "
+                  f"{len(self.seed_changed)} seeded differently (listed above)", file=sys.stderr)
+        return self.seed_skipped
 
     def log(self, message: str) -> None:
         if self._log is not None:

@@ -256,8 +256,11 @@ class FreshdeskSandbox(SandboxServer):
                 "other_emails": list(body.get("other_emails") or []), "tags": list(body.get("tags") or []),
                 "unique_external_id": body.get("unique_external_id"), "deleted": False}
 
-    def seed_from_dump(self, root: Path) -> None:
+    def seed_from_dump(self, root: Path) -> list[dict]:
+        """Seed from a jsonl dump. Every record is seeded or named on stderr with the reason;
+        returns the records left out (`seed_skipped`)."""
         from adapters.jsonl.dump import blob_path, iter_records
+        from hdmigrate.errors import RecordError
 
         users: dict[str, int] = {}
         ids: dict[tuple[str, str], int] = {}
@@ -265,6 +268,7 @@ class FreshdeskSandbox(SandboxServer):
             entity = rec.get("entity")
             kind = {"ticket": "ticket_field", "contact": "contact_field", "organization": "company_field"}.get(entity)
             if not kind:
+                self.seed_skip("custom_field", rec.get("id"), f"Freshdesk has no custom fields of {entity!r} records")
                 continue
             name = ("cf_" if entity == "ticket" else "") + _slug(str(rec.get("key")))
             f = self._field_shape(entity, name, rec.get("title") or str(rec.get("key")),
@@ -287,10 +291,19 @@ class FreshdeskSandbox(SandboxServer):
                                               "health_score": None, "account_tier": None, "renewal_date": None,
                                               "industry": None})
             ids[("organization", rec["id"])] = c["id"]
+
+        def ref(kind: str, rid, table: str, value):
+            """The sandbox id of a reference, saying so when the dump lacks its target."""
+            found = ids.get((table, value)) if table != "user" else users.get(value)
+            if value and found is None:
+                self.seed_change(kind, rid, f"{table} {value} is not in the dump")
+            return found
+
         for rec in iter_records(root, "agent"):
             uid = self.store.next_id("user")
             a = self._agent_shape(uid, rec["name"], rec.get("email"),
-                                  [ids[("group", g)] for g in rec.get("group_ids") or [] if ("group", g) in ids],
+                                  [g for g in (ref("agent", rec["id"], "group", g) for g in rec.get("group_ids") or [])
+                                   if g is not None],
                                   rec.get("active", True), rec.get("created_at"))
             self.store.insert("agent", a)
             users[rec["id"]] = uid
@@ -300,48 +313,69 @@ class FreshdeskSandbox(SandboxServer):
             body = {"name": rec.get("name"), "email": rec.get("email"), "other_emails": rec.get("emails"),
                     "phone": phones[0] if phones else None, "mobile": phones[1] if len(phones) > 1 else None,
                     "description": rec.get("notes"), "tags": rec.get("tags"),
-                    "company_id": ids.get(("organization", rec.get("organization_id"))),
+                    "company_id": ref("contact", rec["id"], "organization", rec.get("organization_id")),
                     "custom_fields": {_slug(k): v for k, v in (rec.get("custom_fields") or {}).items()}}
             c = self._contact_shape(uid, body, rec.get("created_at"), rec.get("updated_at"))
             c["deleted"] = rec.get("active") is False
             self.store.insert("contact", c)
             users[rec["id"]] = uid
-        atts: dict[str, list[dict]] = {}
-        for rec in iter_records(root, "attachment"):
-            atts.setdefault(rec.get("comment_id"), []).append(rec)
+        ticket_ids = {rec["id"] for rec in iter_records(root, "ticket")}
         comments: dict[str, list[dict]] = {}
         for rec in iter_records(root, "comment"):
-            comments.setdefault(rec.get("ticket_id"), []).append(rec)
+            if rec.get("ticket_id") not in ticket_ids:
+                self.seed_skip("comment", rec.get("id"), f"its ticket {rec.get('ticket_id')} is not in the dump")
+                continue
+            comments.setdefault(rec["ticket_id"], []).append(rec)
+        comment_ids = {c["id"] for cs in comments.values() for c in cs}
+        atts: dict[str, list[dict]] = {}
+        for rec in iter_records(root, "attachment"):
+            if rec.get("comment_id") not in comment_ids:
+                self.seed_skip("attachment", rec.get("id"), f"its comment {rec.get('comment_id')} is not seeded")
+                continue
+            atts.setdefault(rec["comment_id"], []).append(rec)
 
         def files_of(comment):
             out = []
             by_id = {a["id"]: a for a in atts.get(comment["id"], [])}
-            order = comment.get("attachment_ids") or list(by_id)
-            for aid in order:
-                a = by_id.get(aid)
-                if not a:
-                    continue
+            for aid in comment.get("attachment_ids") or []:
+                if aid not in by_id:
+                    self.seed_change("comment", comment["id"], f"attachment {aid} is not in the dump")
+            order = [aid for aid in comment.get("attachment_ids") or [] if aid in by_id]
+            for aid in order + [aid for aid in by_id if aid not in order]:
+                a = by_id[aid]
                 try:
-                    data = blob_path(root, a["sha256"]).read_bytes()
-                except (OSError, Exception):  # noqa: BLE001 - a missing blob seeds no file
+                    data = blob_path(root, a.get("sha256") or "").read_bytes()
+                except (OSError, RecordError) as e:
+                    self.seed_skip("attachment", aid, f"blob {a['sha256']} unreadable ({e.__class__.__name__})"
+                                   if a.get("sha256") else "no sha256")
                     continue
                 out.append(self._attachment(a.get("file_name") or "file", a.get("content_type"), data,
                                             a.get("created_at")))
             return out
 
+        seeded: dict[str, int] = {}      # dump ticket id -> sandbox ticket id
+        ratings = list(iter_records(root, "satisfaction_rating"))
         for rec in iter_records(root, "ticket"):
             cs = sorted(comments.get(rec["id"], []), key=lambda c: c.get("created_at") or "")
             first = cs[0] if cs else None
             requester = users.get(rec.get("requester_id"))
             if requester is None:
+                self.seed_skip("ticket", rec["id"], f"requester {rec.get('requester_id')} is not in the dump")
+                why = f"its ticket {rec['id']} was not seeded"
+                for c in cs:
+                    self.seed_skip("comment", c["id"], why)
+                    for a in atts.get(c["id"], []):
+                        self.seed_skip("attachment", a.get("id"), why)
                 continue
             tid = int(rec["id"]) if str(rec["id"]).isdigit() else None
             t = self._ticket_shape({
                 "subject": rec.get("subject"), "requester_id": requester,
                 "status": STATUS_CODES.get(rec.get("status"), 2), "priority": PRIORITY_CODES.get(rec.get("priority"), 1),
                 "source": SOURCE_CODES.get(rec.get("channel"), 2), "type": (rec.get("type") or "").capitalize() or None,
-                "responder_id": users.get(rec.get("assignee_id")), "group_id": ids.get(("group", rec.get("group_id"))),
-                "company_id": ids.get(("organization", rec.get("organization_id"))), "tags": rec.get("tags") or [],
+                "responder_id": ref("ticket", rec["id"], "user", rec.get("assignee_id")),
+                "group_id": ref("ticket", rec["id"], "group", rec.get("group_id")),
+                "company_id": ref("ticket", rec["id"], "organization", rec.get("organization_id")),
+                "tags": rec.get("tags") or [],
                 "custom_fields": {"cf_" + _slug(k): v for k, v in (rec.get("custom_fields") or {}).items()},
                 "description": (first or {}).get("body_html") or _html((first or {}).get("body_text")),
             }, created=rec.get("created_at"), updated=rec.get("updated_at"),
@@ -349,18 +383,31 @@ class FreshdeskSandbox(SandboxServer):
             if (rec.get("extra") or {}).get("archived"):
                 t["_archived"] = True
             t = self.store.insert("ticket", t)
+            seeded[rec["id"]] = t["id"]
             for c in cs[1:]:
-                author = users.get(c.get("author_id"), requester)
+                author = users.get(c.get("author_id"))
+                if author is None:
+                    self.seed_change("comment", c["id"], f"author {c.get('author_id')} is not in the dump: "
+                                                         "seeded as the requester's")
                 self.store.insert("conversation", self._conversation_shape(
-                    t["id"], c.get("body_html") or _html(c.get("body_text")), author,
+                    t["id"], c.get("body_html") or _html(c.get("body_text")), author or requester,
                     private=not c.get("public", True), incoming=c.get("author_kind") == "contact",
                     source=2 if not c.get("public", True) else (1 if c.get("author_kind") == "contact" else 0),
                     created=c.get("created_at"), attachments=files_of(c)))
-        for rec in iter_records(root, "satisfaction_rating"):
-            t = self.store.get("ticket", rec.get("ticket_id")) if str(rec.get("ticket_id")).isdigit() else None
-            if t:
-                self.store.insert("rating", self._rating_shape(t, users.get(rec.get("contact_id"), t["requester_id"]),
-                                                               rec.get("score"), rec.get("comment"), rec.get("created_at")))
+        for rec in ratings:
+            t = self.store.get("ticket", seeded[rec["ticket_id"]]) if rec.get("ticket_id") in seeded else None
+            if t is None:
+                self.seed_skip("satisfaction_rating", rec.get("id"), f"its ticket {rec.get('ticket_id')} "
+                               + ("was not seeded" if rec.get("ticket_id") in ticket_ids else "is not in the dump"))
+                continue
+            user = users.get(rec.get("contact_id"))
+            if rec.get("contact_id") and user is None:
+                self.seed_change("satisfaction_rating", rec.get("id"),
+                                 f"contact {rec['contact_id']} is not in the dump: seeded as the requester's")
+            self.store.insert("rating", self._rating_shape(t, user or t["requester_id"], rec.get("score"),
+                                                           rec.get("comment"), rec.get("created_at"),
+                                                           scale=rec.get("scale")))
+        return self.seed_done()
 
     # --- shapes -------------------------------------------------------------------------------
     def _attachment(self, name, ctype, data: bytes, created=None) -> dict:
@@ -407,9 +454,12 @@ class FreshdeskSandbox(SandboxServer):
                 "updated_at": _iso(created), "attachments": list(attachments), "auto_response": False,
                 "ticket_id": ticket_id, "source_additional_info": None}
 
-    def _rating_shape(self, ticket, user_id, score, feedback, created=None) -> dict:
+    def _rating_shape(self, ticket, user_id, score, feedback, created=None, scale=None) -> dict:
         try:
-            value = {1: -103, 2: -101, 3: 100, 4: 101, 5: 103}[max(1, min(5, round(float(score))))]
+            five = float(score)
+            if scale == "0-10":     # onto Freshdesk's five answers: 0-1 -> 1, ..., 9-10 -> 5
+                five = 1 + five * 4 / 10
+            value = {1: -103, 2: -101, 3: 100, 4: 101, 5: 103}[max(1, min(5, round(five)))]
         except (TypeError, ValueError):
             value = 103 if str(score).lower() == "good" else -103
         t = _iso(created)
@@ -822,7 +872,8 @@ class FreshdeskSandbox(SandboxServer):
 
     @route("GET", API + r"/tickets/archived/(?P<id>\d+)")
     def archived_show(self, request):
-        return self._show(self._ticket(request.params["id"], archived=True), [])
+        # As documented: the archived ticket with `"archived": true`; the plain show answers 404.
+        return {**self._show(self._ticket(request.params["id"], archived=True), []), "archived": True}
 
     @route("GET", API + r"/tickets/archived/(?P<id>\d+)/conversations")
     def archived_conversations(self, request):
