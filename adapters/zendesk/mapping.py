@@ -229,6 +229,12 @@ def group(raw: dict, zone: str = "UTC") -> dict:
 AGENT_ROLES = {"admin": "admin", "agent": "agent"}
 
 
+def user_kind(raw: dict) -> str:
+    """"agent" or "contact" by the user's own `role` (ZD-OAS User.role: "end-user", "agent",
+    "admin"): an end-user is a contact, and so is an agent without an e-mail (see `user`)."""
+    return "agent" if raw.get("role") in AGENT_ROLES and raw.get("email") else "contact"
+
+
 def user(raw: dict, zone: str = "UTC") -> tuple[str, dict]:
     """(kind, record): role agent/admin -> agent; end-user (or none) -> contact. Deleted and
     suspended users are kept, flagged in `extra` (`active` false for deleted ones)."""
@@ -252,7 +258,7 @@ def user(raw: dict, zone: str = "UTC") -> tuple[str, dict]:
     extra["source_role"] = role
     if raw.get("active") is False:
         extra["deleted"] = True
-    if role in AGENT_ROLES and email:
+    if user_kind(raw) == "agent":
         record = {**common, "email": email, "role": AGENT_ROLES[role], "group_ids": [],
                   "extra": extra}
         if raw.get("custom_role_id") is not None and role == "agent":

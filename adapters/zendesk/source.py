@@ -45,6 +45,7 @@ class ZendeskSource(Source):
         self.tickets_seen: set[str] = set()          # non-deleted tickets exported by this process
         self.tickets_with_comments: set[str] = set()  # tickets the events export carried comments of
         self._agent_ids: set[str] | None = None
+        self._user_kinds: dict[str, str] = {}         # user id -> agent/contact, from the users export
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
 
@@ -176,6 +177,8 @@ class ZendeskSource(Source):
                 item = {**item, **side.get(item.get("id"), {})}
                 if key == "tickets" and item.get("status") != "deleted":
                     self.tickets_seen.add(str(item.get("id")))
+                if key == "users":
+                    self._user_kinds[str(item.get("id"))] = mapping.user_kind(item)
                 items.append((str(item.get("id")), item))
             after = body.get("after_cursor")
             done = bool(body.get("end_of_stream")) or not after
@@ -234,21 +237,27 @@ class ZendeskSource(Source):
         yield Page([], cursor=final, done=True)
 
     def agent_ids(self) -> set[str]:
-        """Ids of the users read as agents (admin/agent role with an e-mail), from List Users:
-        comment authors get `author_kind` from it."""
+        """Ids of the users read as agents, from List Users. The role filter only narrows the
+        listing; each returned user's own `role` decides (`mapping.user_kind`), so an API that
+        ignores the filter does not make every comment author an agent."""
         if self._agent_ids is None:
             ids: set[str] = set()
             for role in ("admin", "agent"):
                 ids |= {str(u.get("id")) for u in self._list("/api/v2/users", "users", {"role": role})
-                        if u.get("email")}
+                        if mapping.user_kind(u) == "agent"}
             self._agent_ids = ids
         return self._agent_ids
 
     def _author_kind(self, payload: dict) -> dict:
+        """A comment's `author_kind` from its author's role: the users export of this process
+        when it carried the author, else List Users (a resumed extract, a user not exported)."""
         author = payload.get("author_id")
         if author in (None, -1):
             return payload
-        return {**payload, "_hdm_author_kind": "agent" if str(author) in self.agent_ids() else "contact"}
+        kind = self._user_kinds.get(str(author))
+        if kind is None:
+            kind = "agent" if str(author) in self.agent_ids() else "contact"
+        return {**payload, "_hdm_author_kind": kind}
 
     def _comments_of_events(self, events: list[dict]) -> list[tuple[str, dict]]:
         items = []
