@@ -166,3 +166,44 @@ def test_plan_without_archive_feature_is_reported_not_fatal(tmp_path, monkeypatc
     assert len(list(iter_records(out, "ticket"))) == 6
     info = summary["source_info"]["archived_tickets"]
     assert info["method"] == "unavailable" and "403" in info["summary"]
+
+
+def test_probe_resumes_from_its_cursor_and_a_delta_run_looks_above_the_last_hit(tmp_path):
+    from adapters.freshdesk.source import ARCHIVE_PROBES_PER_PAGE, FreshdeskSource
+    from hdmigrate.adapter import AdapterContext
+
+    # listed: 1 and 130; archived: 2, 3, 4 and 120
+    box = make_sandbox(data=make_dump(tmp_path, archived={"2", "3", "4", "120"},
+                                      renumber={"5": "120", "6": "130"})).start()
+    try:
+        def source():
+            return FreshdeskSource(AdapterContext(config={"url": box.url}, secrets={"api_key": API_KEY},
+                                                  workdir=tmp_path, rate_limit=600000))
+
+        first = source()
+        list(first.fetch("tickets"))
+        page = next(first.fetch("archived_tickets"))      # ids 2..101, then a cursor
+        assert [i for i, _ in page.items] == ["2", "3", "4"] and not page.done
+        assert json.loads(page.cursor)["next"] == 2 + ARCHIVE_PROBES_PER_PAGE
+        first.close()
+        # an interrupted extract resumes at its cursor: nothing probed twice, 120 still found
+        box.stats.log.clear()
+        second = source()
+        rest = list(second.fetch("archived_tickets", cursor=page.cursor))
+        assert [i for p in rest for i, _ in p.items] == ["120"] and rest[-1].done
+        probes = archived_probes(box)
+        assert probes[0] == 2 + ARCHIVE_PROBES_PER_PAGE and len(probes) == len(set(probes))
+        assert 130 not in probes and probes[-1] == 130 + ARCHIVE_MISS_RUN
+        second.close()
+        # a delta run starts just above the highest known id and finds what was archived since
+        later = box.store.get("ticket", 120)
+        box.store.insert("ticket", {**later, "id": 140, "subject": "archived later"})
+        box.stats.log.clear()
+        third = source()
+        delta = list(third.fetch("archived_tickets", cursor=rest[-1].cursor))
+        assert [i for p in delta for i, _ in p.items] == ["140"]
+        assert archived_probes(box)[0] == 131
+        assert third.describe()["archived_tickets"]["summary"].startswith("tickets: ids 131..190 probed")
+        third.close()
+    finally:
+        box.stop()
