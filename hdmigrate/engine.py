@@ -521,9 +521,11 @@ class Engine:
         entries = [(kind, rid, result.target_id or target_id, rhash)]
         reported = {(d.kind, d.id) for d in result.degradations}
         for att in new_files:
+            # Like a file left out of a first write: done, with the degradation that says why.
             written = result.children.get(("attachment", att["id"]))
+            entries.append(("attachment", att["id"], str(written or f"{target_id}#attachment:{att['id']}"),
+                            content_hash(att)))
             if written:
-                entries.append(("attachment", att["id"], str(written), content_hash(att)))
                 self.counts.add("attachment", "created")
             elif ("attachment", att["id"]) not in reported:
                 degradations.append(Degradation(
@@ -565,6 +567,9 @@ class Engine:
                                      f"added in the source to {kind} {rid}, which the target already holds; "
                                      f"not written: {why}") for att in new_files]
         self._degrade(degradations)
+        if new_files and not self.dry_run:   # left out, and said so: not "neither written nor failed"
+            self.store.mark_done(self.run_id, [("attachment", att["id"], f"{target_id}#attachment:{att['id']}",
+                                                content_hash(att)) for att in new_files])
 
     def _resolve(self, kind: str, record: dict) -> tuple[dict, list[Degradation]] | None:
         """Check every reference against the id map. A broken required reference fails the

@@ -19,7 +19,8 @@ class DummyTarget(Target):
     """Keeps writes in memory (class-level, so a test can inspect them across runs)."""
 
     name = "dummy"
-    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS})
+    capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.UPDATE})
+    updatable_kinds = frozenset({"ticket", "comment"})
     written: dict = {}
     calls: list = []
     knobs: dict = {}
@@ -58,6 +59,10 @@ class DummyTarget(Target):
             body["ticket_target"] = ctx.target_id("ticket", record["ticket_id"])
         self.written[(kind, record["id"])] = body
         return WriteResult(tid, children)
+
+    def update(self, kind, target_id, record, ctx):
+        self.written[(kind, record["id"])]["record"] = record
+        return WriteResult(target_id)
 
 
 SPEC = AdapterSpec(name="dummy", description="test target", target=DummyTarget)

@@ -33,6 +33,7 @@ class DjangoHelpdeskTarget(Target):
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
                               Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE})
     bundles_comments = True
+    updatable_kinds = frozenset()   # no update(): delta runs report changed records as not updated
 
     def __init__(self, ctx):
         super().__init__(ctx)

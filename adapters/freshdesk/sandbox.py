@@ -1004,11 +1004,23 @@ class FreshdeskSandbox(SandboxServer):
 
     @route("PUT", API + r"/conversations/(?P<id>\d+)")
     def update_conversation(self, request):
-        body, _ = self._body(request)
-        c = self.store.update("conversation", request.params["id"], {"body": body.get("body"),
-                                                                     "body_text": _text(body.get("body")),
-                                                                     "updated_at": now_iso()})
-        return self._absolute(c) if c else HttpAbort(404, body=b" ").response
+        """Update a conversation (FD-DOC): `body` and `attachments` only; a note's `private`
+        cannot change (400 invalid_field, as for any field the endpoint does not take)."""
+        body, files = self._body(request)
+        bad = [(k, "Unexpected/invalid field in request", "invalid_field") for k in body if k not in ("body", "attachments")]
+        if bad:
+            raise validation(*bad)
+        with self._lock:
+            c = self.store.get("conversation", request.params["id"])
+            if c is None:
+                return HttpAbort(404, body=b" ").response
+            changes = {"updated_at": now_iso()}
+            if body.get("body") is not None:
+                changes.update(body=body["body"], body_text=_text(body["body"]))
+            if files:
+                changes["attachments"] = c["attachments"] + self._store_files(files, self._ticket_bytes(c["ticket_id"]))
+            c = self.store.update("conversation", c["id"], changes)
+        return self._absolute(c)
 
     @route("DELETE", API + r"/conversations/(?P<id>\d+)")
     def delete_conversation(self, request):

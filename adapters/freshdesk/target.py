@@ -89,7 +89,8 @@ class FreshdeskTarget(Target):
     name = "freshdesk"
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
                               Capability.CREATE_CUSTOM_FIELDS, Capability.SATISFACTION_RATINGS,
-                              Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE})
+                              Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE, Capability.UPDATE})
+    updatable_kinds = frozenset({"ticket", "contact", "organization", "comment"})
     default_rate_limit = DEFAULT_RATE_LIMIT
 
     def __init__(self, ctx, transport=None, **http_options):
@@ -844,9 +845,72 @@ class FreshdeskTarget(Target):
             body = {"name": record["name"], "description": record.get("notes"),
                     "domains": record.get("domains") or None}
             self.client.put_json(f"companies/{target_id}", {k: v for k, v in body.items() if v is not None})
-        elif kind == "comment" and ":" not in target_id:
-            self.client.put_json(f"conversations/{target_id}", {"body": self._origin(record, ctx) + self._body(record)})
+        elif kind == "comment":
+            return self._update_comment(target_id, record, ctx)
+        else:
+            raise NotImplementedError(f"the freshdesk target does not update {kind} records")
         return WriteResult(target_id, degradations=degr)
+
+    def _update_comment(self, target_id: str, record: dict, ctx) -> WriteResult:
+        """Update a conversation takes only `body` and `attachments` (FD-DOC): the text and new
+        files are written in place. A note made private in the source is written again as a
+        private note and the public one deleted (its origin line keeps the original time); the
+        description, always public in Freshdesk, cannot be made private: that fails."""
+        rid = str(record["id"])
+        ticket = ctx.target_id("ticket", record.get("ticket_id"))
+        if not ticket:
+            raise RecordError(f"comment {rid}: ticket not in Freshdesk", kind="comment", id=rid, field="ticket_id")
+        private = record.get("public") is not True
+        send, skipped = self._attachment_plan(record, ctx)
+        new_ids = {str(a["id"]) for a, _ in ctx.attachments(record) if ctx.target_id("attachment", a["id"]) is None}
+        new_send = [s for s in send if str(s[3]["id"]) in new_ids]
+        degr = [Degradation("attachment", str(a["id"]), "size", code, detail)
+                for a, _, code, detail in skipped if str(a["id"]) in new_ids and code != "inline_image_detached"]
+        if str(target_id).endswith(":description"):
+            if private:
+                raise RecordError(f"comment {rid} is private in the source now, but it is the description of Freshdesk "
+                                  f"ticket {ticket}, which Freshdesk always shows to the requester; make it private "
+                                  "there by hand (e.g. move the text into a private note)",
+                                  kind="comment", id=rid, field="public")
+            body = {"description": self._origin(record, ctx, ctx.record("ticket", record["ticket_id"]))
+                    + self._body(record)}
+            r = (self.client.post_multipart(f"tickets/{ticket}", body, self._files(new_send), method="PUT")
+                 if new_send else self.client.put_json(f"tickets/{ticket}", body))
+            added = (r.json().get("attachments") or [])[-len(new_send):] if new_send else []
+            return WriteResult(target_id, children=_file_ids(new_send, added), degradations=degr)
+        conversations = self.client.all(f"tickets/{ticket}/conversations")
+        held = next((c for c in conversations if str(c.get("id")) == str(target_id)), None)
+        if held is None:
+            raise RecordError(f"comment {rid}: note {target_id} is no longer in Freshdesk ticket {ticket}",
+                              kind="comment", id=rid)
+        if private and held.get("private") is not True:
+            return self._rewrite_private(record, ctx, held, conversations)
+        if not private and held.get("private") is True:
+            degr.append(Degradation("comment", rid, "public", "update_not_applied",
+                                    "public in the source now; Freshdesk cannot make a private note public, so it "
+                                    "stays private"))
+        body = {"body": self._origin(record, ctx) + self._body(record)}
+        path = f"conversations/{target_id}"
+        r = (self.client.post_multipart(path, body, self._files(new_send), method="PUT")
+             if new_send else self.client.put_json(path, body))
+        added = (r.json().get("attachments") or [])[-len(new_send):] if new_send else []
+        return WriteResult(target_id, children=_file_ids(new_send, added), degradations=degr)
+
+    def _rewrite_private(self, record: dict, ctx, held: dict, conversations: list[dict]) -> WriteResult:
+        """The private copy first (or the one an interrupted run already wrote: same stamp, private),
+        then the public note goes. If it cannot be deleted the record fails, naming it."""
+        rid = str(record["id"])
+        marker = f"[{stamp(rid)}]"
+        copy = next((c for c in conversations if c.get("private") is True and c.get("id") != held.get("id")
+                     and marker in (c.get("body") or "")), None)
+        result = WriteResult(str(copy["id"])) if copy else self._write_comment(record, ctx)
+        try:
+            self.client.delete(f"conversations/{held['id']}")
+        except Exception as e:  # noqa: BLE001 - named in the failure; the next run deletes it again
+            raise RecordError(f"comment {rid} is private in the source now: written again as private note "
+                              f"{result.target_id}, but the public note {held['id']} could not be deleted ({e}); "
+                              "it is still public", kind="comment", id=rid, field="public") from e
+        return result
 
     def delete(self, kind: str, target_id: str) -> None:
         path = {"ticket": "tickets", "contact": "contacts", "organization": "companies", "group": "groups",
@@ -872,6 +936,10 @@ class FreshdeskTarget(Target):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _file_ids(send, added: list[dict]) -> dict:
+    return {("attachment", str(att["id"])): str(a.get("id")) for (_, _, _, att), a in zip(send, added)}
 
 
 def _size(att: dict, path) -> int:

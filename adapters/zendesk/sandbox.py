@@ -694,6 +694,15 @@ class ZendeskSandbox(SandboxServer):
             c["attachments"] = [self._attachment_out(a) for a in c["attachments"]]
         return page
 
+    @route("PUT", r"/api/v2/tickets/(?P<id>\d+)/comments/(?P<cid>\d+)/make_private(\.json)?")
+    def make_comment_private(self, request: Request):
+        """Make Comment Private (ZD-OAS MakeTicketCommentPrivate): one way only; empty answer."""
+        comment = self.store.get("comment", int(request.params["cid"]))
+        if comment is None or str(comment["_ticket_id"]) != request.params["id"]:
+            raise HttpAbort(404, {"error": "RecordNotFound", "description": "Not found"})
+        self.store.update("comment", comment["id"], {"public": False})
+        return ""
+
     @route("GET", r"/api/v2/users(\.json)?")
     def list_users(self, request: Request):
         """List Users (ZD-OAS ListUsers): filters `role` (end-user, agent, admin), `role[]`

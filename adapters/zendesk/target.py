@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 import time
 from pathlib import Path
@@ -44,9 +46,10 @@ class ZendeskTarget(Target):
                               Capability.PRIVATE_NOTES, Capability.ATTACHMENTS,
                               Capability.CUSTOM_FIELDS, Capability.CREATE_CUSTOM_FIELDS,
                               Capability.EXTERNAL_ID_LOOKUP, Capability.BULK_WRITE,
-                              Capability.ASYNC_WRITES})
+                              Capability.ASYNC_WRITES, Capability.UPDATE})
     default_rate_limit = DEFAULT_RATE_LIMIT
     bundles_comments = True
+    updatable_kinds = frozenset({"ticket", "comment"})
     batch_sizes = {"ticket": 100, "organization": 100, "agent": 100, "contact": 100}
 
     def __init__(self, ctx: AdapterContext, transport: Any = None, sleep=time.sleep, clock=time.monotonic):
@@ -476,9 +479,12 @@ class ZendeskTarget(Target):
     def update(self, kind: str, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
         """A changed ticket: status, priority, type, subject, tags and custom fields through Update
         Ticket (comments and history stay as imported). Zendesk refuses to change a closed ticket:
-        that is reported (value_unmapped on the changed fields), not retried."""
+        that is reported (value_unmapped on the changed fields), not retried. A changed comment:
+        see _update_comment."""
+        if kind == "comment":
+            return self._update_comment(target_id, record, ctx)
         if kind != "ticket":
-            return WriteResult(target_id)
+            raise NotImplementedError(f"the zendesk target does not update {kind} records")
         mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
         tags = list(record.get("tags") or [])
         if record.get("channel") and record["channel"] != "api":
@@ -499,6 +505,45 @@ class ZendeskTarget(Target):
                 "ticket", str(record["id"]), "", "value_unmapped",
                 f"Zendesk does not change a closed ticket; the source's change is not applied: {r.text[:200]}")])
         return WriteResult(target_id)
+
+    def _update_comment(self, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
+        """Zendesk keeps a comment's text and files as imported; only public -> private can change
+        (PUT .../comments/{id}/make_private, ZD-OAS MakeTicketCommentPrivate). A comment made private
+        in the source is made private here, or fails; the rest is reported as not applied."""
+        rid = str(record["id"])
+        ticket, _, position = str(target_id).partition(":")
+        if not ticket.isdigit() or not position.isdigit():
+            raise RecordError(f"comment {rid}: target id {target_id!r} names no Zendesk comment",
+                              kind="comment", id=rid)
+        comments: list[dict] = []
+        for body in self.client.paginate_next_url(f"/api/v2/tickets/{ticket}/comments", next_url=_next):
+            comments += (body or {}).get("comments") or []
+        if int(position) >= len(comments):
+            raise RecordError(f"comment {rid}: ticket {ticket} holds {len(comments)} comments, not #{position}",
+                              kind="comment", id=rid)
+        held = comments[int(position)]
+        degraded: list[Degradation] = []
+        if record.get("public") is not True and held.get("public") is not False:
+            r = self.client.request("PUT", f"/api/v2/tickets/{ticket}/comments/{held['id']}/make_private",
+                                    allow=(400, 403, 404, 422))
+            if r.status_code >= 400:
+                raise RecordError(f"comment {rid} is private in the source, and Zendesk refused to make comment "
+                                  f"{held['id']} of ticket {ticket} private ({r.status_code}: {r.text[:200]}); "
+                                  "it is still public there", kind="comment", id=rid, field="public")
+        elif record.get("public") is True and held.get("public") is False:
+            degraded.append(Degradation("comment", rid, "public", "update_not_applied",
+                                        "public in the source now; Zendesk cannot make a private comment "
+                                        "public, so it stays private"))
+        if _plain(record.get("body_html") or record.get("body_text")) != _plain(held.get("html_body") or held.get("body")):
+            degraded.append(Degradation("comment", rid, "body_html", "update_not_applied",
+                                        "the text changed in the source; Zendesk does not edit a comment's "
+                                        "text after it is written"))
+        for attachment, _path in ctx.attachments(record):
+            if ctx.target_id("attachment", attachment["id"]) is None:
+                degraded.append(Degradation("attachment", str(attachment["id"]), "", "update_not_applied",
+                                            f"added in the source to comment {rid}; Zendesk cannot add a file to "
+                                            "a written comment (the file stays in staging)"))
+        return WriteResult(target_id, degradations=degraded)
 
     def _person(self, ctx: LoadContext, source_id: str | None) -> str | None:
         if not source_id:
@@ -632,6 +677,11 @@ class ZendeskTarget(Target):
             if target and str(target).isdigit():
                 out[key] = int(target)
         return out
+
+
+def _plain(text: str | None) -> str:
+    """A comment's words without markup or spacing (Zendesk rewrites HTML it stores)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text or "")).split())
 
 
 def _next(body: Any) -> str | None:
