@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, registry
+from . import __version__, registry, workdir_lock
 from .errors import ConfigError, HdmError, StateError
 from .plan import load_plan
 from .report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
@@ -86,9 +86,28 @@ def resolve_workdir(workdir: str | None, plan_path: str | None) -> Path:
     raise ConfigError("give --workdir DIR or --plan PLAN")
 
 
-def open_store(workdir: Path):
+def open_store(workdir: Path, *, lock: bool = False):
+    """The work directory's store; `lock=True` for a command that writes into it (`verify` stores
+    its report and side archive): it then holds the work directory until the store is closed."""
     from .store import Store
-    return Store(workdir, create=False)
+
+    if not lock:
+        return Store(workdir, create=False)
+
+    class LockedStore(Store):
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                workdir_lock.release(self.workdir)
+
+    store = LockedStore(workdir, create=False)
+    try:
+        workdir_lock.acquire(workdir)
+    except BaseException:
+        Store.close(store)
+        raise
+    return store
 
 
 class _Commands(click.Group):

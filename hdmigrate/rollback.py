@@ -35,6 +35,7 @@ from .canonical import LOAD_ORDER
 from .errors import ConfigError, FatalApiError, HdmError, StateError
 from .plan import Plan, load_plan
 from .store import Store, now
+from . import workdir_lock
 
 ROLLED_BACK = "rolled_back"
 
@@ -80,7 +81,13 @@ def _is_composite(target_id: str) -> bool:
 
 def rollback_run(plan: Plan, workdir: Path, run_id: int | None = None, *, say=lambda m: None) -> dict:
     """Delete (or tag) what run `run_id` (default: the last real run) created. Returns counts and
-    the run id; raises ConfigError/StateError when it cannot, FatalApiError to stop."""
+    the run id; raises ConfigError/StateError when it cannot (WorkdirBusy while another process
+    holds the work directory), FatalApiError to stop."""
+    with workdir_lock.hold(workdir):
+        return _rollback_run(plan, workdir, run_id, say=say)
+
+
+def _rollback_run(plan: Plan, workdir: Path, run_id: int | None, *, say) -> dict:
     store = Store(workdir, create=False)
     target = None
     try:
@@ -202,6 +209,11 @@ def _rollback(workdir, plan_path, run_id, yes):
         plan = load_plan(found)
     else:
         raise ConfigError("give --workdir DIR or --plan PLAN")
+    with workdir_lock.hold(wd):   # before the question: a busy work directory stops at once
+        _rollback_locked(plan, wd, run_id, yes)
+
+
+def _rollback_locked(plan, wd, run_id, yes):
     store = Store(wd, create=False)
     try:
         if run_id is None:

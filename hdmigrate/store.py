@@ -24,7 +24,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .canonical import canonical_text, dumps, loads, parse_time
-from .errors import StateError
+from .errors import ConfigError, StateError
 
 DB_NAME = "staging.db"
 migrations = Migrations("hdmigrate.store")
@@ -94,12 +94,20 @@ class Store:
         self.blobs_dir = self.workdir / "blobs"
         if not create and not self.path.exists():
             raise StateError(f"no migration in {self.workdir} (no {DB_NAME}); run `hdmigrate run PLAN` first")
-        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.blobs_dir.mkdir(exist_ok=True, mode=0o700)
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.blobs_dir.mkdir(exist_ok=True, mode=0o700)
+        except OSError as e:  # read-only file system, no permission, a file in the way: the user's to fix
+            reason = "a file of that name is in the way" if isinstance(e, FileExistsError) else (e.strerror or str(e))
+            raise ConfigError(f"cannot create work directory {self.workdir}: {reason[:1].lower() + reason[1:]}") from None
         self._blob_dirs: set[str] = set()
         old_umask = os.umask(0o077)  # WAL and SHM files are created owner-only too
         try:
-            _create_private(self.path)
+            try:
+                _create_private(self.path)
+            except OSError as e:
+                raise ConfigError(f"cannot write in work directory {self.workdir}: "
+                                  f"{(e.strerror or str(e)).lower()}") from None
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
                                    check_same_thread=False)
             self.db = sqlite_utils.Database(conn)

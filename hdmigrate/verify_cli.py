@@ -35,7 +35,7 @@ def verify(workdir, plan_path, as_json, junit_path, no_side_archive, no_bytes):
     plan = load_plan(plan_path) if plan_path else None
     if not (wd / "staging.db").exists():
         raise ConfigError(f"no migration in {wd} (no staging.db); run `hdmigrate run PLAN` first")
-    store = open_store(wd)
+    store = open_store(wd, lock=True)   # it writes its report and side archive there
     try:
         report = verify_lib.verify(store, plan, log=lambda m: click.echo(m, err=True),
                                    side_archive=not no_side_archive, check_bytes=not no_bytes)

@@ -29,6 +29,7 @@ from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
 from hdmigrate.plan import Plan, plan_from_dict
 from hdmigrate.store import Store
+from hdmigrate import workdir_lock
 
 from . import checks, fidelity, mapping
 from .io import WizardIO
@@ -136,6 +137,12 @@ class Wizard:
     # -- the machine ----------------------------------------------------------------------------
     def run(self) -> int:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # One session per work directory, for all its steps: a second wizard, `run` or `rollback`
+        # on it stops at once with the pid holding it (exit 2).
+        with workdir_lock.hold(self.workdir):
+            return self._run()
+
+    def _run(self) -> int:
         st = self.state
         if self.restart:
             st.restart_from(self.restart)
