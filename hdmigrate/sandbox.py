@@ -607,6 +607,7 @@ class SandboxServer:
         # differently from the dump, each {"kind", "id", "reason"} and said on stderr.
         self.seed_skipped: list[dict] = []
         self.seed_changed: list[dict] = []
+        self._seed_routine: dict[str, int] = {}
 
     # ---- the Sandbox protocol
     @property
@@ -788,20 +789,28 @@ class SandboxServer:
         """A dump record left out of the sandbox, and why (never silently)."""
         self._seed_note(self.seed_skipped, "not seeded", kind, record_id, reason)
 
-    def seed_change(self, kind: str, record_id: Any, reason: str) -> None:
-        """A dump record seeded, but not as the dump has it (a dropped reference, a mapped value)."""
-        self._seed_note(self.seed_changed, "seeded differently", kind, record_id, reason)
+    def seed_change(self, kind: str, record_id: Any, reason: str, *, summary: str | None = None) -> None:
+        """A dump record seeded, but not as the dump has it (a dropped reference, a mapped value).
+        With `summary`, a routine conversion: counted under that text and said once at the end."""
+        if summary is None:
+            self._seed_note(self.seed_changed, "seeded differently", kind, record_id, reason)
+            return
+        self.seed_changed.append({"kind": kind, "id": str(record_id), "reason": reason})
+        self._seed_routine[summary] = self._seed_routine.get(summary, 0) + 1
 
     def _seed_note(self, into: list[dict], what: str, kind: str, record_id: Any, reason: str) -> None:
         into.append({"kind": kind, "id": str(record_id), "reason": reason})
         print(f"{self.platform} sandbox: {what}: {kind} {record_id}: {reason}", file=sys.stderr)
 
     def seed_done(self) -> list[dict]:
-        """After seeding: one line with the totals (when anything was left out or changed); the
-        skipped records are returned, so callers and tests can check them."""
-        if self.seed_skipped or self.seed_changed:
+        """After seeding: the routine conversions and the totals, one line each (when there are
+        any); the skipped records are returned, so callers and tests can check them."""
+        for summary, n in self._seed_routine.items():
+            print(f"{self.platform} sandbox: {n} {summary}", file=sys.stderr)
+        said = len(self.seed_changed) - sum(self._seed_routine.values())
+        if self.seed_skipped or said:
             print(f"{self.platform} sandbox: {len(self.seed_skipped)} dump records not seeded, "
-                  f"{len(self.seed_changed)} seeded differently (listed above)", file=sys.stderr)
+                  f"{said} seeded differently (listed above)", file=sys.stderr)
         return self.seed_skipped
 
     def log(self, message: str) -> None:

@@ -55,7 +55,7 @@ def make_dump(root: Path, *, archived: set[str], renumber: dict[str, str] | None
     return dump
 
 
-def migrate(tmp_path: Path, box, monkeypatch) -> tuple[dict, Path, CollectingReporter, Engine]:
+def migrate(tmp_path: Path, box, monkeypatch) -> tuple[dict, Path, CollectingReporter, str]:
     for k, v in box.env.items():
         monkeypatch.setenv(k, v)
     out, work = tmp_path / "out", tmp_path / "work"

@@ -385,7 +385,8 @@ class ZendeskSandbox(SandboxServer):
             return None
         if score != r.get("score"):
             self.seed_change("satisfaction_rating", r.get("id"),
-                             f"score {r.get('score')!r} ({r.get('scale')}) seeded as {score!r}")
+                             f"score {r.get('score')!r} ({r.get('scale')}) seeded as {score!r}",
+                             summary="ratings on a 1-5 or 0-10 scale seeded as good/bad (4-5 and 8-10 good)")
         created = _iso(r.get("created_at"))
         return {"id": self.store.next_id("rating"), "score": score, "comment": r.get("comment"),
                 "created_at": created, "updated_at": _iso(r.get("updated_at") or r.get("created_at"))}
