@@ -352,7 +352,8 @@ class Runner:
 
             store = Store(job.workdir, create=False)
             try:
-                doc = collect(store)
+                # a dry-run batch reports its dry run, not an earlier migration (collect's default)
+                doc = collect(store, (store.last_run() or {}).get("id") if self.dry_run else None)
             finally:
                 store.close()
             if not doc.get("plan"):

@@ -253,13 +253,17 @@ def status(workdir, plan_path, as_json):
 @workdir_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "html"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--run", "run_id", type=click.IntRange(min=1), metavar="N",
+              help="Show run N (ids: `hdmigrate status`, or the report's list of runs).")
 @handle_errors
-def report(workdir, plan_path, fmt, output):
-    """The outcome of the last run: counts, failures (each record named with its reason),
-    degradations; after `verify`, its findings too."""
+def report(workdir, plan_path, fmt, output, run_id):
+    """The outcome of the migration (the newest run that was not a dry run; a later dry run does
+    not hide it): counts, failures (each record named with its reason), degradations, the other
+    runs, and all migration runs (first and delta runs) added up; after `verify`, its findings too.
+    --run N shows another run, a dry run for instance."""
     store = open_store(resolve_workdir(workdir, plan_path))
     try:
-        doc = collect(store)
+        doc = collect(store, run_id)
     finally:
         store.close()
     if fmt == "json":

@@ -375,6 +375,33 @@ def _plan_section(plan) -> str:
             f'<pre id="plan">{e(text)}</pre></section>')
 
 
+def _runs_section(doc: dict) -> str:
+    """Every run of the work directory (the one shown marked), and the migration runs added up."""
+    runs, shown = doc.get("runs") or [], (doc.get("run") or {}).get("id")
+    if len(runs) < 2:
+        return ""
+    rows = "".join(
+        f'<tr data-run="{e(r["id"])}"{" class=shown" if r["id"] == shown else ""}><td>{e(r["id"])}'
+        f'{" (shown)" if r["id"] == shown else ""}</td><td>{"dry run" if r["dry_run"] else "migration"}</td>'
+        f'<td>{e(r["status"])}</td><td class="n">{e(r["exit_code"])}</td><td>{e(r["started_at"])}</td>'
+        f'<td>{e(r.get("since") or "")}</td></tr>' for r in runs)
+    out = (f'<section id="runs-section"><h2>Runs in this work directory</h2><p class="muted">Another run: '
+           f'<code>hdmigrate report --run N</code>.</p><table class="grid"><thead><tr><th>run</th><th>kind</th>'
+           f'<th>status</th><th>exit code</th><th>started</th><th>since</th></tr></thead><tbody>{rows}</tbody></table>')
+    cum = doc.get("cumulative")
+    if cum and len(cum["runs"]) > 1:
+        keys = ("created", "matched", "updated", "failed", "degraded", "rolled_back")
+        label = {"failed": "still failed", "rolled_back": "rolled back"}
+        body = "".join(
+            f'<tr><th scope="row">{e(kind)}</th>' + "".join(
+                f'<td class="n" data-cumulative-kind="{e(kind)}" data-cumulative="{k}">{e(c.get(k, 0))}</td>' for k in keys)
+            + "</tr>" for kind, c in _kinds({"kinds": cum["kinds"]}).items())
+        out += (f'<h3>All migration runs together (runs {e(", ".join(map(str, cum["runs"])))})</h3>'
+                f'<table class="grid" id="cumulative"><thead><tr><th>kind</th>'
+                + "".join(f"<th>{label.get(k, k)}</th>" for k in keys) + f"</tr></thead><tbody>{body}</tbody></table>")
+    return out + "</section>"
+
+
 def _steps_section(steps: list[dict]) -> str:
     if not steps:
         return ""
@@ -424,6 +451,7 @@ def render_html(doc: dict) -> str:
         if summary.get("error"):
             body.append(f'<section class="bad" id="run-error"><h2>The run stopped</h2><p>{e(summary["error"])}</p></section>')
         body.append(_counts_section(summary))
+        body.append(_runs_section(doc))
         body.append(_failures_section(doc.get("failures") or []))
         body.append(_degradations_section(doc.get("degradations") or []))
         body.append(_verify_section(doc.get("verify")))

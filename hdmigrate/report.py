@@ -12,6 +12,8 @@ import time
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
 
+from .errors import ConfigError
+
 
 def _time() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -148,10 +150,19 @@ class ConsoleReporter(Reporter):
 # -- rendering a finished run --------------------------------------------------------------------
 
 def collect(store, run_id: int | None = None) -> dict:
-    """The outcome of a run (the last one by default) as one JSON-able document."""
-    run = store.run(run_id) if run_id else store.last_run()
+    """The outcome of one run as one JSON-able document: run `run_id`, by default the newest
+    migration run (a later dry run, failed or not, does not hide what the migration did; with
+    only dry runs, the newest of them). `runs` lists every run of the work directory and
+    `cumulative` adds up the migration runs (the first one and every delta run)."""
+    if run_id is not None:
+        run = store.run(run_id)
+        if run is None:
+            ids = ", ".join(str(r["id"]) for r in store.runs()) or "none yet"
+            raise ConfigError(f"{store.workdir}: there is no run {run_id} (runs: {ids})")
+    else:
+        run = store.last_run(dry_run=False) or store.last_run()
     if run is None:
-        return {"run": None, "summary": {}, "failures": [], "degradations": []}
+        return {"run": None, "summary": {}, "failures": [], "degradations": [], "runs": [], "cumulative": None}
     failures = store.failures(run["id"])
     degradations = [d for d in store.degradations() if d["run_id"] == run["id"]]
     return {
@@ -162,7 +173,78 @@ def collect(store, run_id: int | None = None) -> dict:
         "failures": failures,
         "degradations": degradations,
         "verify": store.get_state("verify_report"),
+        "runs": [_run_line(r) for r in store.runs()],
+        "cumulative": cumulative(store),
     }
+
+
+def _run_line(run: dict) -> dict:
+    line = {k: run[k] for k in ("id", "dry_run", "status", "exit_code", "started_at", "finished_at", "since")}
+    line["dry_run"] = bool(line["dry_run"])
+    line["totals"] = (run.get("summary") or {}).get("totals")
+    return line
+
+
+def cumulative(store) -> dict | None:
+    """Where the target stands after every migration run together: what the runs created,
+    matched and updated (summed: each record is created once, re-runs never duplicate), what is
+    still failed now and how many written records carry a recorded loss (each record once), and
+    what a rollback removed since. None before the first migration run."""
+    runs = [r for r in store.runs() if not r["dry_run"]]
+    if not runs:
+        return None
+    kinds: dict[str, dict[str, int]] = {}
+
+    def add(kind: str, key: str, n: int) -> None:
+        bucket = kinds.setdefault(kind, dict.fromkeys(CUMULATIVE_KEYS, 0))
+        bucket[key] = bucket.get(key, 0) + n
+
+    for run in runs:
+        for kind, counts in ((run.get("summary") or {}).get("kinds") or {}).items():
+            for key in ("created", "matched", "updated"):
+                add(kind, key, int(counts.get(key) or 0))
+    states = {"failed": "failed", "rolled_back": "rolled_back"}
+    for kind, by_state in store.id_map_counts().items():
+        for state, key in states.items():
+            if by_state.get(state):
+                add(kind, key, by_state[state])
+    for kind, n in store.conn.execute(
+            "SELECT d.kind, count(DISTINCT d.id) FROM degradations d JOIN id_map m ON m.kind = d.kind "
+            "AND m.id = d.id WHERE m.state = 'done' GROUP BY d.kind"):
+        add(kind, "degraded", n)
+    totals = {key: sum(c.get(key, 0) for c in kinds.values()) for key in CUMULATIVE_KEYS}
+    return {"runs": [r["id"] for r in runs], "kinds": kinds, "totals": totals}
+
+
+CUMULATIVE_KEYS = ("created", "matched", "updated", "failed", "degraded", "rolled_back")
+
+
+def _runs_text(doc: dict) -> list[str]:
+    """Which run is shown among the others, and the migration runs added up."""
+    runs, run = doc.get("runs") or [], doc["run"]
+    lines = []
+    # Degradations are kept once per record, under the newest run that met them (a later dry run
+    # included): say so instead of listing fewer than this run's count without a word.
+    counted = int(((doc.get("summary") or {}).get("totals") or {}).get("degraded") or 0)
+    listed = len({(d["kind"], d["id"]) for d in doc.get("degradations") or []})
+    if listed < counted:
+        later = [str(r["id"]) for r in runs if r["id"] > run["id"]]
+        lines.append(f"({counted - listed} of the {counted} degraded records of this run were met again by a later run"
+                     + (f" ({', '.join(later)}) and are listed under it" if later else "") + ")")
+    others = [r for r in runs if r["id"] != run["id"]]
+    if others:
+        lines.append("Other runs (show one with --run N): " + "; ".join(
+            f"{r['id']} {'dry run' if r['dry_run'] else 'migration'} {r['status']}"
+            + (f" exit {r['exit_code']}" if r["exit_code"] is not None else "") for r in others))
+    cum = doc.get("cumulative")
+    if cum and len(cum["runs"]) > 1:
+        keys = [k for k in CUMULATIVE_KEYS if k in ("created", "updated", "failed", "degraded") or cum["totals"].get(k)]
+        label = {"failed": "still failed", "rolled_back": "rolled back"}
+        lines.append(f"\nAll migration runs together (runs {', '.join(map(str, cum['runs']))}):")
+        lines.append(f"{'kind':<22}" + "".join(f"{label.get(k, k):>13}" for k in keys))
+        for kind, c in cum["kinds"].items():
+            lines.append(f"{kind:<22}" + "".join(f"{c.get(k, 0):>13}" for k in keys))
+    return lines
 
 
 def render_text(doc: dict) -> str:
@@ -177,6 +259,7 @@ def render_text(doc: dict) -> str:
         lines.append(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
         for kind, c in kinds.items():
             lines.append(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+    lines += _runs_text(doc)
     for info in ((doc.get("summary") or {}).get("source_info") or {}).values():
         if isinstance(info, dict) and info.get("summary"):
             lines.append(f"source: {info['summary']}")
