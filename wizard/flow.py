@@ -27,7 +27,8 @@ from hdmigrate.adapter import Capability
 from hdmigrate.canonical import KINDS
 from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
-from hdmigrate.plan import Plan, plan_from_dict
+from hdmigrate.plan import Plan, env_name_problem, plan_from_dict
+from hdmigrate.private_files import write_private_text
 from hdmigrate.store import Store
 from hdmigrate import workdir_lock
 
@@ -238,15 +239,30 @@ class Wizard:
         default = f"{adapter}_{name}".upper()
         if self.state.answers.get(f"{other}.adapter") == adapter:
             default = f"{adapter}_{role}_{name}".upper()
-        var = self.ask(f"{role}.{name}_env",
-                       f"Environment variable holding the {role} {name} (if it is not set you type "
-                       "the value hidden; it is kept in memory only)", default)
-        if not var.replace("_", "").isalnum():
-            raise ConfigError(f"{var!r} is not an environment variable name")
+        var = self._ask_env_name(f"{role}.{name}_env",
+                                 f"Environment variable holding the {role} {name} (if it is not set you type "
+                                 "the value hidden; it is kept in memory only)", default)
         if not self.env.get(var):
             value = self.io.secret(f"{role}.{name}", f"{role.capitalize()} {name} (typed hidden, never written to disk)")
             self.env[var] = value
         return var
+
+    def _ask_env_name(self, key: str, prompt: str, default: str, attempts: int = 5) -> str:
+        """The name of an environment variable; a pasted token (or anything that is not a name) is
+        refused and asked again, and never saved as an answer, so it reaches no plan or report."""
+        previous = self.state.answers.get(key)
+        if previous is not None and env_name_problem(previous):
+            previous = None   # a value saved by an older version is not offered again
+        for _ in range(attempts):
+            value = self.io.ask(key, prompt, previous if previous is not None else default)
+            problem = env_name_problem(value)
+            if problem is None:
+                self.state.answers[key] = value
+                self.state.save()
+                return value
+            self.io.say(f"  That {problem}; give the NAME of the variable (e.g. {default}), "
+                        "the value itself is asked for separately, hidden.")
+        raise ConfigError(f"{key}: no valid environment variable name given")
 
     def _rate(self, role: str):
         """The plan's [run] rate_limit for one side (None: the adapter's documented default)."""
@@ -261,6 +277,8 @@ class Wizard:
         for key in [k for k in (spec.config_schema or {}).get("required", []) if k != "adapter"]:
             if key.endswith("_env"):
                 var = a.get(f"{role}.{key}")
+                if var and env_name_problem(var):   # saved before names were checked: ask again
+                    var = self._secret(role, adapter, key[: -len("_env")])
                 if var and not self.env.get(var):
                     self.io.say(f"The {role} {key[:-4]} (variable {var}) is not in this session's environment.")
                     self.env[var] = self.io.secret(f"{role}.{key[:-4]}",
@@ -322,9 +340,7 @@ class Wizard:
         text = ("# Written by `hdmigrate wizard`. Secrets are not here: the *_env keys name the\n"
                 "# environment variables that hold them. Repeat the migration with:\n"
                 f"#   hdmigrate run {self.plan_path} --yes\n" + tomli_w.dumps(data))
-        tmp = self.plan_path.with_name(PLAN_FILE + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.plan_path)
+        write_private_text(self.plan_path, text)  # [mapping.users] names customers' e-mails
         return plan
 
     def plan(self, **options) -> Plan:
