@@ -36,6 +36,8 @@ from pathlib import Path
 
 import click
 
+from .private_files import open_private, private_dir, write_private_text
+
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 FINISHED_CODES = (0, 1)          # the run completed; a later batch skips the plan
 STATE_FILE = "batch-state.json"
@@ -206,10 +208,8 @@ class BatchState:
         with self.lock:
             self.data["plans"][str(job.path)] = {**job.row(), "mode": self.mode, "plan_sha256": job.plan_sha256}
             self.data["updated_at"] = _now()
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.path)
+            private_dir(self.dir)
+            write_private_text(self.path, json.dumps(self.data, indent=2, ensure_ascii=False))
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ class Runner:
 
     def _run_one(self, job: PlanJob) -> PlanJob:
         logs = self.state.dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        private_dir(logs)
         job.log = logs / f"{_safe(job.name)}.stderr.log"
         job.events = logs / f"{_safe(job.name)}.events.jsonl"
         job.status, job.started_at, job.exit_code, job.error = "running", _now(), None, None
@@ -291,7 +291,7 @@ class Runner:
         summary = None
         # the child interrupts itself if this process dies without stopping it (kill -9)
         env = dict(os.environ, PYTHONUNBUFFERED="1", HDMIGRATE_BATCH_PID=str(os.getpid()))
-        with open(job.log, "wb") as err, open(job.events, "a", encoding="utf-8") as events:
+        with open_private(job.log, "wb") as err, open_private(job.events, "a", encoding="utf-8") as events:
             proc = subprocess.Popen(self.command(job), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err, env=env, text=True, encoding="utf-8", errors="replace",
                                     start_new_session=True)
@@ -359,8 +359,7 @@ class Runner:
             if not doc.get("plan"):
                 doc["plan"] = {"path": str(job.path), "data": load_plan(job.path).data}
             out = self.state.dir / "reports" / f"{_safe(job.name)}.html"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(render_html(doc), encoding="utf-8")
+            write_private_text(out, render_html(doc))
             return out
         except Exception as e:  # noqa: BLE001 - a report problem never changes a plan's outcome
             self.emit.say(f"  (no HTML report for {job.name}: {e.__class__.__name__}: {e})")
@@ -500,8 +499,7 @@ def write_csv(jobs: list[PlanJob], path: Path) -> None:
         cells += [t.get("failed", 0), t.get("degraded", 0),
                   "" if j.duration_s is None else round(j.duration_s, 3), str(j.workdir or ""), j.error or ""]
         w.writerow(cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_private_text(path, buf.getvalue())
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -537,7 +535,7 @@ def batch(plans, parallel, as_json, csv_path, state_dir, workdirs_root, restart,
     if dupes:
         raise click.UsageError(f"plan given more than once: {', '.join(sorted(map(str, dupes)))}")
     state_path = Path(state_dir).expanduser().resolve() if state_dir else default_state_dir(paths)
-    state_path.mkdir(parents=True, exist_ok=True)
+    private_dir(state_path)
     state = BatchState(state_path, "dry-run" if dry_run else "run")
     if restart:
         state.data["plans"] = {}
@@ -603,7 +601,7 @@ def batch(plans, parallel, as_json, csv_path, state_dir, workdirs_root, restart,
 
     code = batch_exit_code(jobs, interrupted)
     doc = summary_doc(jobs, code, state_path, interrupted)
-    (state_path / "summary.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_private_text(state_path / "summary.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     write_csv(jobs, state_path / "summary.csv")
     if csv_path:
         write_csv(jobs, Path(csv_path))

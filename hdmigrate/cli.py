@@ -22,6 +22,8 @@ import click
 from . import __version__, registry, workdir_lock
 from .errors import ConfigError, HdmError, StateError
 from .plan import load_plan
+from .printable import json_printable, printable
+from .private_files import write_private_text
 from .report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
 
 EXIT_USAGE = 2
@@ -51,7 +53,7 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except HdmError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(printable(f"error: {e}"), err=True)  # vendor error texts can carry ESC
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; run the same command again to resume", err=True)
@@ -63,8 +65,8 @@ def handle_errors(fn):
         except Exception as e:  # noqa: BLE001 - last line of defence: no traceback for users
             if os.environ.get("HDMIGRATE_DEBUG"):
                 traceback.print_exc()
-            click.echo(f"error: internal error: {e.__class__.__name__}: {e} "
-                       "(set HDMIGRATE_DEBUG=1 for details)", err=True)
+            click.echo(printable(f"error: internal error: {e.__class__.__name__}: {e} "
+                                 "(set HDMIGRATE_DEBUG=1 for details)"), err=True)
             sys.exit(3)
 
     return wrapper
@@ -185,7 +187,7 @@ def run(plan_path, workdir, dry_run, since, as_json, yes, junit_path):
     try:
         summary = engine.run(dry_run=dry_run, since=since)
         if junit_path:
-            Path(junit_path).write_text(render_junit(collect(engine.store, summary["run_id"])), encoding="utf-8")
+            write_private_text(junit_path, render_junit(collect(engine.store, summary["run_id"])))
     finally:
         reporter.close()
         engine.store.close()
@@ -279,9 +281,9 @@ def report(workdir, plan_path, fmt, output, run_id):
     else:
         text = render_text(doc)
     if output:
-        Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        write_private_text(output, text + ("" if text.endswith("\n") else "\n"))  # names customers: 0600
     else:
-        click.echo(text)
+        click.echo(json_printable(text) if fmt == "json" else printable(text))
 
 
 @cli.command()

@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from . import registry
+from .private_files import write_private_text
 from .report import collect, render_text
 from .store import Store
 
@@ -130,9 +131,8 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
             verify_report = store.get_state("verify_report")
         finally:
             store.close()
-        (workdir / "report.txt").write_text(render_text(doc) + "\n", encoding="utf-8")
-        (workdir / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n",
-                                             encoding="utf-8")
+        write_private_text(workdir / "report.txt", render_text(doc) + "\n")
+        write_private_text(workdir / "report.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     finally:
         for box in boxes:
             try:

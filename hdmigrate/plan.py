@@ -133,10 +133,29 @@ def resolve_secrets(section: dict, where: str) -> dict:
     return secrets
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_name_problem(value) -> str | None:
+    """Why `value` cannot be the name of an environment variable (None when it can). A pasted
+    token is refused: a name is [A-Za-z_][A-Za-z0-9_]*, and letters mixed with digits without an
+    underscore, long or in both cases, look like a credential rather than a name."""
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        return "is not an environment variable name (letters, digits and _, not starting with a digit)"
+    has_digit = any(c.isdigit() for c in value)
+    mixed_case = any(c.islower() for c in value) and any(c.isupper() for c in value)
+    if len(value) > 64 or ("_" not in value and has_digit and (len(value) >= 12 or mixed_case)):
+        return "looks like a secret, not the name of the variable holding it"
+    return None
+
+
 def _check_no_inline_secrets(section: dict, where: str) -> None:
     for key in section:
         if key in ("token", "api_key", "password", "secret", "email_password", "api_token"):
             raise ConfigError(f"{where} {key}: secrets do not belong in a plan; use {key}_env = \"NAME_OF_ENV_VAR\"")
+        if key.endswith("_env") and (problem := env_name_problem(section[key])):
+            # the value itself is not repeated: it may be the secret
+            raise ConfigError(f"{where} {key}: the value {problem}; give the name, e.g. {key.upper()}")
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

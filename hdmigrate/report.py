@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
 
 from .errors import ConfigError
+from .printable import json_printable, printable
 
 
 def _time() -> str:
@@ -58,7 +59,7 @@ class JsonLinesReporter(Reporter):
         if self.reader_gone:
             return
         try:
-            self.out.write(json.dumps({"event": name, "time": _time(), **fields}, ensure_ascii=False) + "\n")
+            self.out.write(json_printable(json.dumps({"event": name, "time": _time(), **fields}, ensure_ascii=False)) + "\n")
             self.out.flush()
         except BrokenPipeError:
             # Whoever read the events is gone (a killed batch or pipeline): stop as if interrupted,
@@ -70,7 +71,7 @@ class JsonLinesReporter(Reporter):
             signal.raise_signal(signal.SIGINT)
 
     def message(self, text):
-        self.err.write(text + "\n")
+        self.err.write(printable(text) + "\n")
         self.err.flush()
 
 
@@ -107,6 +108,7 @@ class ConsoleReporter(Reporter):
             self.progress.start()
 
     def message(self, text):
+        text = printable(text)  # failure reasons and subjects come from the source
         if self.progress:
             self.progress.console.print(text, markup=False, highlight=False)
         else:
@@ -279,7 +281,7 @@ def render_text(doc: dict) -> str:
             lines.append(f"  {d['kind']} {d['id']} {d['field']}: {d['code']} {d['detail'] or ''}".rstrip())
         if len(doc["degradations"]) > 50:
             lines.append(f"  … {len(doc['degradations']) - 50} more (see --format json)")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def render_junit(doc: dict) -> str:

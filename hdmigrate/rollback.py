@@ -34,6 +34,7 @@ from .adapter import Capability
 from .canonical import LOAD_ORDER
 from .errors import ConfigError, FatalApiError, HdmError, StateError
 from .plan import Plan, load_plan
+from .printable import printable
 from .store import Store, now
 from . import workdir_lock
 
@@ -233,7 +234,7 @@ def _rollback_locked(plan, wd, run_id, yes):
             default=False, err=True):
         click.echo("nothing done", err=True)
         sys.exit(0)
-    result = rollback_run(plan, wd, run_id, say=lambda m: click.echo(m, err=True))
+    result = rollback_run(plan, wd, run_id, say=lambda m: click.echo(printable(m), err=True))
     verb = "tagged" if result["tagged"] else "removed"
     click.echo(f"run {run_id}: {result['deleted']} records {verb}, {result['with_parent']} went with their "
                f"parent, {result['failed']} failed, {len(result['left'])} left in the target, "

@@ -10,6 +10,8 @@ import click
 
 from .cli import handle_errors, open_store, resolve_workdir, workdir_options
 from .errors import ConfigError
+from .printable import json_printable, printable
+from .private_files import write_private_text
 
 
 @click.command()
@@ -37,14 +39,14 @@ def verify(workdir, plan_path, as_json, junit_path, no_side_archive, no_bytes):
         raise ConfigError(f"no migration in {wd} (no staging.db); run `hdmigrate run PLAN` first")
     store = open_store(wd, lock=True)   # it writes its report and side archive there
     try:
-        report = verify_lib.verify(store, plan, log=lambda m: click.echo(m, err=True),
+        report = verify_lib.verify(store, plan, log=lambda m: click.echo(printable(m), err=True),
                                    side_archive=not no_side_archive, check_bytes=not no_bytes)
     finally:
         store.close()
     if junit_path:
-        Path(junit_path).write_text(verify_lib.render_junit(report), encoding="utf-8")
+        write_private_text(junit_path, verify_lib.render_junit(report))
     if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        click.echo(json_printable(json.dumps(report, indent=2, ensure_ascii=False, default=str)))
     else:
-        click.echo(verify_lib.render_text(report))
+        click.echo(printable(verify_lib.render_text(report)))  # target/source texts: no raw ESC
     sys.exit(report["exit_code"])

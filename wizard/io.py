@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import click
 
 from hdmigrate.errors import ConfigError
+from hdmigrate.printable import printable
 from hdmigrate.report import ConsoleReporter, Reporter
 
 
@@ -91,7 +92,7 @@ class ClickIO(WizardIO):
         return click.confirm(prompt, default=default)
 
     def say(self, text=""):
-        click.echo(text, file=self.out)
+        click.echo(printable(text), file=self.out)  # names and subjects come from the source
 
     def reporter(self):
         return ConsoleReporter()
@@ -167,6 +168,7 @@ class ScriptedIO(WizardIO):
         self._log(text)
 
     def _log(self, text: str) -> None:
+        text = printable(text)
         self.lines.append(text)
         if self.echo:
             print(text, file=sys.stderr)

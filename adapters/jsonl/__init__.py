@@ -14,6 +14,7 @@ from pathlib import Path
 from hdmigrate.adapter import AdapterSpec, Capability, Page, Source, Target, WriteResult
 from hdmigrate.canonical import KINDS, dumps, loads
 from hdmigrate.errors import ConfigError, RecordError
+from hdmigrate.private_files import open_private
 
 from . import dump
 
@@ -285,7 +286,7 @@ def _compact(path: Path) -> None:
     for record in dump.iter_records(path.parent, path.stem):
         latest[record["id"]] = dumps(record)
     tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with open_private(tmp, "w", encoding="utf-8", newline="\n") as f:
         for line in latest.values():
             f.write(line + "\n")
     os.replace(tmp, path)
@@ -293,7 +294,7 @@ def _compact(path: Path) -> None:
 
 def _rewrite(path: Path, keep) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with open_private(tmp, "w", encoding="utf-8", newline="\n") as f:
         for record in dump.iter_records(path.parent, path.stem):
             if keep(record):
                 f.write(dumps(record) + "\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hdmigrate.canonical import KINDS, dumps, loads
 from hdmigrate.errors import ConfigError, RecordError
+from hdmigrate.private_files import open_private, private_dir, write_private_bytes, write_private_text
 
 FORMAT = "hdmigrate-dump"
 VERSION = 1
@@ -118,7 +119,11 @@ class DumpWriter:
     def __init__(self, root: Path, source: str = "hdmigrate"):
         self.root = Path(root)
         self.source = source
-        (self.root / "attachments").mkdir(parents=True, exist_ok=True)  # parents too: like mkdir -p
+        # customer data: the dump's directories are owner-only (parents too: like mkdir -p)
+        created = not self.root.exists()
+        private_dir(self.root / "attachments")
+        if created or (self.root / "manifest.json").exists():
+            os.chmod(self.root, 0o700)
         self._files: dict[str, object] = {}
         self._dirty: set[str] = set()
 
@@ -129,7 +134,7 @@ class DumpWriter:
         if f is None:
             path = self.root / f"{kind}.jsonl"
             cut_torn_tail(path)
-            f = self._files[kind] = open(path, "a", encoding="utf-8", newline="\n")
+            f = self._files[kind] = open_private(path, "a", encoding="utf-8", newline="\n")
         return f
 
     def add(self, kind: str, record: dict) -> None:
@@ -143,16 +148,14 @@ class DumpWriter:
             raise RecordError(f"blob bytes hash to {sha}, not {sha256}", field="sha256")
         path = blob_path(self.root, sha)
         if not path.exists():
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)  # atomic: a blob is whole or absent
+            write_private_bytes(path, data)  # atomic: a blob is whole or absent
         return sha
 
     def copy_blob(self, source: Path, sha256: str) -> None:
         path = blob_path(self.root, sha256)
         if not path.exists():
             tmp = path.with_name(path.name + ".tmp")
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
+            with open(source, "rb") as src, open_private(tmp, "wb") as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
             os.replace(tmp, path)
@@ -187,6 +190,4 @@ def write_manifest(root: Path, source: str, counts: dict[str, int] | None = None
         counts = {k: n for k in KINDS if (n := count_lines(root, k))}
     manifest = {"format": FORMAT, "version": VERSION, "exported_at": utc_now(), "source": source,
                 "counts": counts}
-    tmp = root / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, root / "manifest.json")
+    write_private_text(root / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
