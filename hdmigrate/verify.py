@@ -337,6 +337,9 @@ class Verifier:
         for d in self.degradations.get((f.kind, f.id), ()):
             covered = CODE_FIELDS.get(d["code"], frozenset())
             dfield = d["field"] or ""
+            if f.field == "(record)" and not (f.problem == "missing" and (
+                    d["code"] in LEFT_OUT_CODES or "(record)" in covered)):
+                continue  # a degraded field never explains a lost, duplicated or unrecorded record
             if (dfield == "" or d["code"] in LEFT_OUT_CODES or dfield == f.field or f.field.startswith(dfield + ".") or root == dfield
                     or root in covered or f.field in covered):
                 if f.problem == "differs" and root == "public" and f.source is False and f.target is True \
@@ -695,8 +698,8 @@ class Verifier:
         target_by_sid: dict[str, dict[str, TargetRecord]] = defaultdict(dict)
         for kind in KINDS:
             c = counts.setdefault(kind, dict.fromkeys(
-                ("staged", "migrated", "failed", "rolled_back", "not_loaded", "target", "matched", "missing",
-                 "duplicate", "unrecorded", "extra"), 0))
+                ("staged", "migrated", "failed", "rolled_back", "not_loaded", "target", "matched", "left_out",
+                 "missing", "duplicate", "unrecorded", "extra"), 0))
             c["target"] = len(by_kind.get(kind, ()))
             for tr in by_kind.get(kind, ()):
                 if tr.source_id is None:
@@ -730,9 +733,11 @@ class Verifier:
                 tid = self.done[kind][sid]
                 tr = target_by_sid[kind].get(sid)
                 if tr is None:
-                    c["missing"] += 1
-                    self.add(Finding(kind, sid, "(record)", "missing", target_id=tid,
-                                     detail=f"written as {kind} {tid} according to the id map; not found in the target"))
+                    f = Finding(kind, sid, "(record)", "missing", target_id=tid,
+                                detail=f"written as {kind} {tid} according to the id map; not found in the target")
+                    self.add(f)
+                    # left out on purpose (recorded, or a capability the target lacks) is not a loss
+                    c["left_out" if f.explained else "missing"] += 1
                     continue
                 c["matched"] += 1
                 tr.translated = self._translate(kind, tr.record)
@@ -1063,8 +1068,8 @@ def render_text(report: dict, limit: int = 50) -> str:
     lines = [f"verify: {report['target']} target — {headline(report)}"]
     if report.get("warning"):
         lines.append(f"warning: {report['warning']}")
-    cols = ("staged", "migrated", "failed", "rolled_back", "target", "matched", "missing", "duplicate",
-            "unrecorded", "extra")
+    cols = ("staged", "migrated", "failed", "rolled_back", "target", "matched", "left_out", "missing",
+            "duplicate", "unrecorded", "extra")
     lines.append(f"{'kind':<20}" + "".join(f"{c:>11}" for c in cols))
     for kind, c in report["counts"].items():
         lines.append(f"{kind:<20}" + "".join(f"{c.get(k, 0):>11}" for k in cols))

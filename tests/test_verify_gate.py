@@ -180,3 +180,24 @@ def test_recorded_attachment_empty_explains_on_zendesk(tmp_path, monkeypatch):
         assert all(f["explained"] for f in about)
     finally:
         target.stop()
+
+
+def test_a_field_degradation_does_not_explain_a_lost_record(tmp_path):
+    records, blobs = rkit.build_records(tickets=4, comments=2, seed=9)
+    code, output = _jsonl_run(tmp_path, records, blobs)
+    assert code == 0, output
+    from adapters.jsonl.dump import iter_records as records_of
+    from hdmigrate.adapter import Degradation
+    from hdmigrate.canonical import dumps
+    out = tmp_path / "out"
+    kept = [r for r in records_of(out, "comment") if r["id"] != "t1-m1"]
+    (out / "comment.jsonl").write_text("".join(dumps(r) + "\n" for r in kept), encoding="utf-8")
+    store = Store(tmp_path / "state")
+    try:  # a whole-record degradation about something else (its author) is no excuse for a loss
+        store.add_degradations(1, [Degradation("comment", "t1-m1", "", "author_not_preserved", "x")])
+    finally:
+        store.close()
+    code, doc, _ = rkit.verify_inproc(tmp_path / "state")
+    assert code == 5
+    lost = [f for f in doc["findings"] if f["id"] == "t1-m1" and f["problem"] == "missing"]
+    assert lost and not lost[0]["explained"]
