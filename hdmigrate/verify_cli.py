@@ -26,7 +26,9 @@ def verify(workdir, plan_path, as_json, junit_path, no_side_archive, no_bytes):
     """Read the target back and compare it with staging, record by record; CX metrics side by side.
 
     Exit code 0 when every difference is explained by a recorded degradation (or a capability the
-    target does not declare), 5 otherwise, 2 on a configuration error.
+    target does not declare) and every record meant for the target is in it; 1 when nothing is
+    unexplained but records the run's report names failed or were rolled back ("25 tickets NOT
+    migrated"); 5 on any unexplained difference; 2 on a configuration error.
 
     Example: hdmigrate verify --workdir work/acme --junit verify.xml
     """
