@@ -109,7 +109,8 @@ def _totals(kinds: dict) -> dict:
 
 def records_of(counts: dict) -> int:
     """Records a plan accounts for in the target for one kind: written now or already there."""
-    return int(counts.get("created", 0)) + int(counts.get("updated", 0)) + int(counts.get("unchanged", 0))
+    return (int(counts.get("created", 0)) + int(counts.get("matched", 0)) + int(counts.get("updated", 0))
+            + int(counts.get("unchanged", 0)))
 
 
 # -- naming, planning ---------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def _print_summary(summary: dict) -> None:
     head = "dry run (nothing written)" if summary.get("dry_run") else "migration"
     click.echo(f"\n{head} — work directory {summary.get('workdir')}", err=True)
     if kinds:
-        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        cols = ("created", "matched", "updated", "unchanged", "failed", "degraded")
         label = {"created": "would create" if summary.get("dry_run") else "created"}
         click.echo(f"{'kind':<22}" + "".join(f"{label.get(c, c):>13}" for c in cols), err=True)
         for kind, c in kinds.items():

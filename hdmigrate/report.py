@@ -257,7 +257,7 @@ def render_text(doc: dict) -> str:
              f"exit code {run['exit_code']}, {run['started_at']} → {run['finished_at'] or '…'}"]
     kinds = (doc.get("summary") or {}).get("kinds") or {}
     if kinds:
-        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        cols = ("created", "matched", "updated", "unchanged", "failed", "degraded")
         lines.append(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
         for kind, c in kinds.items():
             lines.append(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))

@@ -760,8 +760,10 @@ class Verifier:
         for f in not_migrated:
             nm_by_kind[f.kind][f.code] += 1
         exit_code = EXIT_DIFFERENCES if unexplained else EXIT_NOT_MIGRATED if not_migrated else 0
+        kind_order = {k: i for i, k in enumerate(KINDS)}
         ordered = sorted(self.findings, key=lambda f: (f.problem != "not_migrated" and f.explained,
-                                                       f.problem == "not_migrated", f.kind, f.id, f.field))
+                                                       f.problem == "not_migrated", kind_order.get(f.kind, 99),
+                                                       _id_order(f.id), f.field))
         return {
             "target": self.target_name,
             "ok": exit_code == 0,
@@ -1070,9 +1072,9 @@ def render_text(report: dict, limit: int = 50) -> str:
         lines.append(f"warning: {report['warning']}")
     cols = ("staged", "migrated", "failed", "rolled_back", "target", "matched", "left_out", "missing",
             "duplicate", "unrecorded", "extra")
-    lines.append(f"{'kind':<20}" + "".join(f"{c:>11}" for c in cols))
+    lines.append(f"{'kind':<20}" + "".join(f"{c:>12}" for c in cols))
     for kind, c in report["counts"].items():
-        lines.append(f"{kind:<20}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+        lines.append(f"{kind:<20}" + "".join(f"{c.get(k, 0):>12}" for k in cols))
     t = report["tickets"]
     lines.append(f"tickets checked (comments, public/private, attachment hashes): {t['checked']}, "
                  f"with differences: {t['with_differences']}")

@@ -32,7 +32,7 @@ def test_run_json_events_follow_the_contract(tmp_path, sample):
     summary = events[-1]
     assert summary["exit_code"] == 0
     for counts in summary["kinds"].values():
-        assert set(counts) == {"created", "updated", "unchanged", "failed", "degraded"}
+        assert set(counts) == {"created", "matched", "updated", "unchanged", "failed", "degraded"}
     progress = [e for e in events if e["event"] == "progress"]
     assert progress and all({"step", "kind", "done", "total"} <= set(e) for e in progress)
 

@@ -21,6 +21,12 @@ ORGS = "/api/v2/organizations/create_many"
 SHOW_MANY = "/api/v2/job_statuses/show_many"
 
 
+def _no_existing_orgs(respx_mock) -> None:
+    # the target looks each organization up by name before creating it: none exists here
+    respx_mock.get("/api/v2/organizations/search").mock(
+        return_value=httpx.Response(200, json={"organizations": [], "count": 0}))
+
+
 class FakeClock:
     def __init__(self, before_sleep=None):
         self.now = 0.0
@@ -85,6 +91,7 @@ class FakeJobs:
 
 @respx.mock(base_url=BASE, assert_all_called=False)
 def test_concurrent_lanes_share_show_many_polls(respx_mock):
+    _no_existing_orgs(respx_mock)
     lanes = 4
     jobs = FakeJobs()
     respx_mock.post(ORGS).mock(side_effect=jobs.post)
@@ -120,6 +127,7 @@ def test_concurrent_lanes_share_show_many_polls(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_show_many_404_falls_back_to_polling_each_job(respx_mock):
+    _no_existing_orgs(respx_mock)
     jobs = FakeJobs()
     respx_mock.post(ORGS).mock(side_effect=jobs.post)
     show_many = respx_mock.get(SHOW_MANY).mock(return_value=httpx.Response(
@@ -137,6 +145,7 @@ def test_show_many_404_falls_back_to_polling_each_job(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_a_job_that_never_completes_times_out(respx_mock):
+    _no_existing_orgs(respx_mock)
     respx_mock.post(ORGS).mock(return_value=httpx.Response(200, json={"job_status": {"id": "J1", "status": "queued"}}))
     show_many = respx_mock.get(SHOW_MANY).mock(return_value=httpx.Response(
         200, json={"job_statuses": [{"id": "J1", "status": "working", "total": 1, "progress": 0}]}))
@@ -151,6 +160,7 @@ def test_a_job_that_never_completes_times_out(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_the_first_poll_comes_at_the_learned_time(respx_mock):
+    _no_existing_orgs(respx_mock)
     jobs = FakeJobs()
     respx_mock.post(ORGS).mock(side_effect=jobs.post)
     sizes = {"J1": 20, "J2": 10, "J3": 40}
@@ -174,6 +184,7 @@ def test_the_first_poll_comes_at_the_learned_time(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_a_nearly_done_job_is_asked_again_when_its_progress_says_it_ends(respx_mock):
+    _no_existing_orgs(respx_mock)
     jobs = FakeJobs()
     respx_mock.post(ORGS).mock(side_effect=jobs.post)
     names = [f"1-{i}" for i in range(100)]

@@ -111,10 +111,25 @@ def test_target_import_item_error_fails_only_that_ticket(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
-    respx_mock.post("/api/v2/users/create_or_update_many").mock(return_value=httpx.Response(
+    respx_mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={"users": [], "count": 0}))
+    respx_mock.post("/api/v2/users/create_many").mock(return_value=httpx.Response(
         403, json={"error": "Forbidden"}))
-    single = respx_mock.post("/api/v2/users/create_or_update").mock(
+    single = respx_mock.post("/api/v2/users").mock(
         return_value=httpx.Response(201, json={"user": {"id": 77}}))
     target = ZendeskTarget(_ctx(), sleep=lambda s: None)
     out = target.write_batch("contact", [{"id": "u1", "name": "A", "email": "a@x.org"}], FakeLoad())
-    assert out[0].target_id == "77" and single.call_count == 1 and target.bulk_users is False
+    assert out[0].target_id == "77" and not out[0].matched
+    assert single.call_count == 1 and target.bulk_users is False
+
+
+@respx.mock(base_url=BASE, assert_all_called=False)
+def test_target_never_overwrites_a_user_with_the_same_email(respx_mock):
+    """An existing user with the e-mail is matched: no create_or_update (it would replace the
+    name and tags and suspend the user), no write at all for it."""
+    respx_mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 5, "email": "a@x.org", "name": "Live", "external_id": None}], "count": 1}))
+    writes = respx_mock.post(url__regex=r"/api/v2/users.*")
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    out = target.write_batch("contact", [{"id": "u1", "name": "A", "email": "A@x.org", "active": False}],
+                             FakeLoad())
+    assert out[0].target_id == "5" and out[0].matched and not writes.called

@@ -478,7 +478,9 @@ class Wizard:
                             "No removes it from the target", True):
             from hdmigrate.rollback import rollback_run
             result = rollback_run(plan, self.workdir, summary["run_id"], say=self.io.say)
-            self.io.say(f"Sample rolled back: {result['deleted']} removed, {result['failed']} failed.")
+            self.io.say(f"Sample rolled back: {result['deleted']} removed, {result['failed']} failed, "
+                        f"{result['kept_matched']} kept (they existed in the target before), "
+                        f"{len(result['left'])} left in the target (listed above).")
 
     # -- step 8: migrate --------------------------------------------------------------------------
     def step_migrate(self) -> None:
@@ -542,7 +544,7 @@ class Wizard:
         return summary
 
     def _show_counts(self, summary: dict) -> None:
-        cols = ("created", "updated", "unchanged", "failed", "degraded")
+        cols = ("created", "matched", "updated", "unchanged", "failed", "degraded")
         self.io.say(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
         for kind, c in (summary.get("kinds") or {}).items():
             self.io.say(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))

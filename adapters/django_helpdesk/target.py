@@ -128,20 +128,22 @@ class DjangoHelpdeskTarget(Target):
         if kind == "ticket":
             return self._load_stamps().get(f"{self.stamp_prefix}{record['id']}")
         if kind in ("agent", "contact"):
-            return record.get("email") or None
+            return WriteResult(record["email"], matched=True) if record.get("email") else None
         if kind == "group":
-            return str(self.queue)
+            return WriteResult(str(self.queue), matched=True)
         return None
 
     # ---- writes
     def write(self, kind: str, record: dict, ctx) -> WriteResult:
         if kind in ("agent", "contact"):
             # Contacts are plain submitter addresses; agents cannot be made staff or found by id.
-            return WriteResult(record.get("email") or f"none:{record['id']}")
+            # Nothing is created: an address is the target's own (matched), kept by rollback.
+            email = record.get("email")
+            return WriteResult(email, matched=True) if email else WriteResult(f"none:{record['id']}")
         if kind == "group":
-            return WriteResult(str(self.queue))
+            return WriteResult(str(self.queue), matched=True)     # the plan's existing queue
         if kind == "custom_field":
-            return WriteResult(f"custom_{record['key']}")
+            return WriteResult(f"custom_{record['key']}", matched=True)   # fields the server has
         if kind == "ticket":
             return self._write_ticket(record, ctx)
         if kind in ("comment", "attachment"):

@@ -201,7 +201,7 @@ class RtTarget(Target):
             # colleague's account): match them instead of failing on "already exists".
             found = self.find_existing(kind, record, ctx)
             if found:
-                return WriteResult(found)
+                return WriteResult(found, matched=True)   # the target's own: never updated nor deleted
         if kind == "group":
             r = self.http.request("POST", "queue", json={"Name": record["name"],
                                                          "Description": record.get("description") or ""})

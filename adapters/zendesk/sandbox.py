@@ -93,6 +93,7 @@ class ZendeskSandbox(SandboxServer):
         self._jobs: dict[str, dict] = {}
         self._job_lock = threading.Lock()
         self.job_delay = 0.05
+        self.bulk_user_import = True   # False: users/create_many answers 403, as on accounts without it
         self.admin = self._insert_user({"name": "Sandbox Admin", "email": EMAIL, "role": "admin"})
         if data is not None:
             self._seed(Path(data))
@@ -881,6 +882,72 @@ class ZendeskSandbox(SandboxServer):
             user, action = self._create_or_update_user(body)
             return {"id": user["id"], "action": action, "status": action.title(), "success": True}
         return self._job("create_or_update_many_users", users, one)
+
+    def _create_user(self, body: dict) -> dict:
+        """Create User: a new user only; an e-mail or external_id in use is refused (422)."""
+        if not isinstance(body, dict) or not body.get("name"):
+            raise _invalid("name", "Name: is too short (minimum one character)", "ValueTooShort")
+        email = (body.get("email") or "").lower()
+        if body.get("email") and "@" not in email:
+            raise _invalid("email", f"Email: {body['email']} is not properly formatted", "InvalidFormat")
+        with self.store.lock:
+            for u in self.store.all("user"):
+                if email and ((u.get("email") or "").lower() == email
+                              or any(i.get("value", "").lower() == email for i in u.get("_identities") or [])):
+                    raise _invalid("email", f"Email: {body['email']} is already being used by another user",
+                                   "DuplicateValue")
+                if body.get("external_id") and (u.get("external_id") or "").lower() == body["external_id"].lower():
+                    raise _invalid("external_id", "External: has already been taken", "DuplicateValue")
+            fields = {k: v for k, v in body.items() if k in (
+                "name", "email", "role", "organization_id", "external_id", "tags", "notes", "phone",
+                "locale", "time_zone", "user_fields", "verified", "suspended")}
+            if fields.get("organization_id") and not self.store.get("organization", fields["organization_id"]):
+                raise _invalid("organization_id", "Organization: is invalid")
+            if "identities" in body:
+                fields["identities"] = [i for i in body["identities"] if isinstance(i, dict)]
+            return self._insert_user(fields)
+
+    @route("POST", r"/api/v2/users(\.json)?")
+    def create_user(self, request: Request):
+        user = self._create_user((request.json or {}).get("user"))
+        return Response(201, json={"user": self._public("user", user)})
+
+    @route("POST", r"/api/v2/users/create_many(\.json)?")
+    def users_create_many(self, request: Request):
+        users = (request.json or {}).get("users")
+        if not isinstance(users, list):
+            raise _invalid("users", "Users: is required", "BlankValue")
+        if len(users) > 100:
+            raise HttpAbort(400, {"error": "TooManyValues", "description": "Maximum 100 users may be created per call"})
+        if not self.bulk_user_import:
+            raise HttpAbort(403, {"error": "Forbidden", "description": "Bulk user import is not enabled"})
+
+        def one(body):
+            user = self._create_user(body)
+            return {"id": user["id"], "action": "create", "status": "Created", "success": True}
+        return self._job("create_many_users", users, one)
+
+    # ------------------------------------------------------------ pre-seeding (tests, demos)
+    def preseed(self, *, users=(), organizations=(), groups=()) -> dict[str, list[dict]]:
+        """Records a live account holds before a migration: users take Create User fields
+        (`name`, `email`, `tags`, `suspended`, `role` ...), organizations and groups a `name`.
+        Returns the stored records."""
+        out: dict[str, list[dict]] = {"user": [], "organization": [], "group": []}
+        for body in groups:
+            out["group"].append(self._make_group(body))
+        for body in organizations:
+            now = _now()
+            stored = self.store.insert("organization", {
+                "url": None, "name": body["name"], "domain_names": list(body.get("domain_names") or []),
+                "details": body.get("details") or "", "notes": body.get("notes") or "", "group_id": None,
+                "shared_tickets": False, "shared_comments": False, "tags": list(body.get("tags") or []),
+                "external_id": body.get("external_id"), "organization_fields": {},
+                "created_at": now, "updated_at": now, "_ts": self._tick()})
+            out["organization"].append(self.store.update(
+                "organization", stored["id"], {"url": f"/api/v2/organizations/{stored['id']}.json"}))
+        for body in users:
+            out["user"].append(self._create_user(body))
+        return out
 
     @route("POST", r"/api/v2/organizations/create_many(\.json)?")
     def orgs_create_many(self, request: Request):

@@ -6,10 +6,15 @@
 - files: POST /api/v2/uploads right before the import that uses the tokens. A token is reused
   only for the same comment and blob when the import call itself failed (token lifetime 60 min),
   never across comments (Zendesk consumes a token when a comment uses it).
-- users: POST /api/v2/users/create_or_update_many (matches existing users by email or
-  external_id, so existing agents and contacts are reused, not duplicated); when bulk user import
-  is not enabled on the account (403) each user goes through /users/create_or_update.
-- organizations: /organizations/create_many; groups and custom fields one by one.
+- users: looked up first, never overwritten: GET /api/v2/users/show_many?external_ids= finds the
+  ones this tool created (a lost answer), GET /api/v2/users/search?query=email:… the account's own
+  users with the same e-mail, which are returned `matched` and left exactly as they are (name,
+  tags, suspension); only the missing ones are created, with POST /api/v2/users/create_many (when
+  bulk user import is not enabled on the account, 403, one by one with POST /api/v2/users).
+  create_or_update(_many) is not used: it would replace a live user's name and tags.
+- organizations: looked up by name first (an existing one is matched, not changed), the rest
+  through /organizations/create_many; groups and custom fields one by one (an existing one by
+  name is matched).
 - every bulk call returns a job_status; the jobs of all lanes are polled together (one
   job_statuses/show_many per round; per job where the account lacks it), a job first when its
   items should be done at the pace earlier jobs of its kind had (client.JobWatcher); an item's
@@ -189,17 +194,19 @@ class ZendeskTarget(Target):
             body = self.client.get_json("/api/v2/tickets", params={"external_id": stamp}) or {}
             found = body.get("tickets") or []
             return str(found[0]["id"]) if found else None
+        # Found by our external_id: ours; by e-mail or name only: the account's own (matched).
         if kind == "organization":
-            return self._find_org(stamp, record.get("name"))
+            return self._find_org_result(stamp, record.get("name"))
         if kind in ("agent", "contact"):
             return self._find_user(stamp, record.get("email"))
         if kind == "group":
             for g in self._group_list():
                 if (g.get("name") or "").lower() == (record.get("name") or "").lower():
-                    return str(g["id"])
+                    return WriteResult(str(g["id"]), matched=True)
             return None
         if kind == "custom_field":
-            return self._find_field(record, ctx)
+            found = self._find_field(record, ctx)
+            return WriteResult(found, matched=True) if found else None
         return None
 
     def write(self, kind: str, record: dict, ctx: LoadContext) -> WriteResult:
@@ -209,10 +216,14 @@ class ZendeskTarget(Target):
                 raise result
             return result
         if kind == "group":
+            existing = self.find_existing("group", record, ctx)
+            if existing:
+                return existing      # the account's own group of that name: matched, not changed
+
             def find():
                 self._groups = None
-                existing = self.find_existing("group", record, ctx)
-                return WriteResult(existing) if existing else None
+                found = self.find_existing("group", record, ctx)
+                return WriteResult(found.target_id) if found else None   # our create, answer lost
             answer = self._create("/api/v2/groups", {"group": mapping.group_body(record)}, find)
             self._groups = None
             if isinstance(answer, WriteResult):
@@ -250,9 +261,10 @@ class ZendeskTarget(Target):
 
     # ------------------------------------------------------------ jobs
     def _job(self, path: str, payload: dict, n: int, params: dict | None = None,
-             find_all=None) -> list[WriteResult | Exception]:
+             find_all=None, refused: tuple[int, ...] = ()) -> list[WriteResult | Exception] | None:
         """POST a bulk create and wait for its job. When the answer is lost, `find_all()` returns
-        the per-item target ids already created (None where absent); only the rest is sent again."""
+        the per-item target ids already created (None where absent); only the rest is sent again.
+        None when the account answers a status in `refused` (403: bulk import not enabled)."""
         key = next(iter(payload))
         items = list(payload[key])
         found: list[str | None] = [None] * n
@@ -270,13 +282,15 @@ class ZendeskTarget(Target):
             todo = [i for i in range(n) if found[i] is None]
             try:
                 response = self.once.request("POST", path, json={key: [items[i] for i in todo]},
-                                             params=params, allow=(409,))
+                                             params=params, allow=(409, *refused))
             except TransientApiError as e:
                 self._sleep(min(0.5 * 2 ** attempt, 8) + (e.retry_after or 0))
                 self._settle_jobs()
                 if recover() == "recovered":
                     return [WriteResult(f) for f in found]  # type: ignore[arg-type]
                 continue
+            if response.status_code in refused and not any(f is not None for f in found):
+                return None
             if response.status_code == 409:
                 # Zendesk answers an import racing on a requester with 409 "Requester creation
                 # collision - please try again" (plain text; recorded by its Ruby client).
@@ -317,13 +331,29 @@ class ZendeskTarget(Target):
 
     # ------------------------------------------------------------ organizations, users
     def _orgs(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        """Organizations the account already has (same name) are matched and left as they are;
+        only the others are created."""
         tag = self._opt(ctx, "tag_migrated")
         keys = self._field_keys(ctx, "organization")
-        bodies = [mapping.organization_body(r, tag, keys) for r in records]
-        return self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(records),
-                         find_all=lambda items: [self._find_org(b["external_id"], None) for b in items])
+        out: list[WriteResult | Exception | None] = [self._existing_org(r) for r in records]
+        todo = [i for i, r in enumerate(out) if r is None]
+        if todo:
+            bodies = [mapping.organization_body(records[i], tag, keys) for i in todo]
+            created = self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(todo),
+                                find_all=lambda items: [self._find_org(b["external_id"], None) for b in items])
+            for i, result in zip(todo, created or []):
+                out[i] = result
+        return [r if r is not None else RecordRejected("organization not written") for r in out]
+
+    def _existing_org(self, record: dict) -> WriteResult | None:
+        """The organization of this source record already in Zendesk: ours (our external_id,
+        from a lost answer) or the account's own of the same name (matched)."""
+        # by name only: one lookup; a lost create's answer is recovered by the job (find_all)
+        return self._find_org_result(mapping.stamp("organization", record["id"]), record.get("name"), by_stamp=False)
 
     def _users(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
+        """Look up, then create only what is missing: a live user with the same e-mail keeps its
+        name, tags and state (matched); one this tool created already is reused."""
         tag = self._opt(ctx, "tag_migrated")
         keys = self._field_keys(ctx, "contact")
         users_map = (getattr(ctx, "mapping", None) or {}).get("users") or {}
@@ -334,40 +364,69 @@ class ZendeskTarget(Target):
             if body.get("email") in users_map:
                 body["email"] = users_map[body["email"]]
             bodies.append(body)
-        if self.bulk_users:
-            response = self.client.request("POST", "/api/v2/users/create_or_update_many",
-                                           json={"users": bodies}, allow=(403,))
-            if response.status_code != 403:
-                job = (response.json() or {}).get("job_status") or {}
-                return self._finish_users(job, len(bodies))
-            self.ctx.log("zendesk: bulk user import is not enabled on this account (403); "
-                         "creating users one by one")
-            self.bulk_users = False
-        out: list[WriteResult | Exception] = []
-        for body in bodies:
+        out: list[WriteResult | Exception | None] = [None] * len(bodies)
+        for i, body in enumerate(bodies):
+            if not body.get("email"):
+                continue
             try:
-                answer = self.client.request("POST", "/api/v2/users/create_or_update",
-                                             json={"user": body}).json()
-                out.append(WriteResult(str(answer["user"]["id"])))
+                found = self._user_by_email(body["email"])
             except (RecordRejected, RecordError) as e:
-                out.append(e)
+                out[i] = e
+                continue
+            if found is not None:
+                user_id, external_id = found
+                out[i] = WriteResult(user_id, matched=external_id.lower() != body["external_id"].lower())
+        todo = [i for i in range(len(bodies)) if out[i] is None]
+        created = None
+        if todo and self.bulk_users:
+            created = self._job("/api/v2/users/create_many", {"users": [bodies[i] for i in todo]}, len(todo),
+                                find_all=lambda items: self._find_by_stamps(items), refused=(403,))
+            if created is None:
+                self.ctx.log("zendesk: bulk user import is not enabled on this account (403); "
+                             "creating users one by one")
+                self.bulk_users = False
+        if todo and created is None:
+            created = [self._create_user(bodies[i]) for i in todo]
+        for i, result in zip(todo, created or []):
+            out[i] = result
+        return [r if r is not None else RecordRejected("user not written") for r in out]
+
+    def _create_user(self, body: dict) -> WriteResult | Exception:
+        """POST /api/v2/users, sent once; after a lost answer the user is looked up by its stamp."""
+        def find():
+            found = self._users_by_stamp([body["external_id"]])
+            return WriteResult(next(iter(found.values()))) if found else None
+        try:
+            answer = self._create("/api/v2/users", {"user": body}, find)
+            if isinstance(answer, WriteResult):
+                return answer
+            return WriteResult(str(answer.json()["user"]["id"]))
+        except (RecordRejected, RecordError, TransientApiError) as e:
+            return e
+
+    def _users_by_stamp(self, stamps: list[str]) -> dict[str, str]:
+        """external id (lower case) -> user id of the users this tool created (show_many, <= 100)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(stamps), 100):
+            chunk = stamps[start:start + 100]
+            body = self.client.get_json("/api/v2/users/show_many", params={"external_ids": ",".join(chunk)}) or {}
+            for user in body.get("users") or []:
+                if user.get("external_id"):
+                    out[str(user["external_id"]).lower()] = str(user["id"])
         return out
 
-    def _finish_users(self, job: dict, n: int) -> list[WriteResult | Exception]:
-        status = self.jobs.wait(job, "users", n)
-        if status.get("status") != "completed":
-            return [TransientApiError(f"job {job.get('id')} {status.get('status')}")] * n
-        results: list[WriteResult | Exception | None] = [None] * n
-        for position, item in enumerate(status.get("results") or []):
-            index = item.get("index", position)
-            if not isinstance(index, int) or not 0 <= index < n:
-                continue
-            if item.get("error") or item.get("success") is False:
-                results[index] = RecordRejected(f"user item {index}: {item.get('error')}: {item.get('details')}",
-                                                status=422)
-            elif item.get("id") is not None:
-                results[index] = WriteResult(str(item["id"]))
-        return [r if r is not None else RecordRejected(f"user item {i}: no result") for i, r in enumerate(results)]
+    def _find_by_stamps(self, bodies: list[dict]) -> list[str | None]:
+        found = self._users_by_stamp([b["external_id"] for b in bodies])
+        return [found.get(b["external_id"].lower()) for b in bodies]
+
+    def _user_by_email(self, email: str) -> tuple[str, str] | None:
+        """(user id, external id or "") of the user with this e-mail (primary or identity)."""
+        body = self.client.get_json("/api/v2/users/search", params={"query": f"email:{email}"}) or {}
+        users = body.get("users") or []
+        exact = [u for u in users if (u.get("email") or "").lower() == email.lower()]
+        for user in exact or users[:1]:
+            return str(user["id"]), str(user.get("external_id") or "")
+        return None
 
     def _find_tickets(self, bodies: list[dict]) -> list[str | None]:
         out = []
@@ -378,21 +437,29 @@ class ZendeskTarget(Target):
         return out
 
     def _find_org(self, stamp: str, name: str | None) -> str | None:
-        for params in ({"external_id": stamp}, {"name": name}):
-            if params.get("name", "") is None:
-                continue
-            found = (self.client.get_json("/api/v2/organizations/search", params=params) or {}).get("organizations") or []
-            if found:
-                return str(found[0]["id"])
-        return None
+        found = self._org_search({"external_id": stamp}) or (self._org_search({"name": name}) if name else None)
+        return str(found["id"]) if found else None
 
-    def _find_user(self, stamp: str, email: str | None) -> str | None:
+    def _org_search(self, params: dict) -> dict | None:
+        found = (self.client.get_json("/api/v2/organizations/search", params=params) or {}).get("organizations") or []
+        return found[0] if found else None
+
+    def _find_user(self, stamp: str, email: str | None) -> WriteResult | None:
         body = self.client.get_json("/api/v2/users/search", params={"external_id": stamp}) or {}
         found = body.get("users") or []
-        if not found and email:
-            body = self.client.get_json("/api/v2/users/search", params={"query": f"email:{email}"}) or {}
-            found = [u for u in body.get("users") or [] if (u.get("email") or "").lower() == email.lower()]
-        return str(found[0]["id"]) if found else None
+        if found:
+            return WriteResult(str(found[0]["id"]))
+        live = self._user_by_email(email) if email else None
+        return WriteResult(live[0], matched=live[1].lower() != stamp.lower()) if live else None
+
+    def _find_org_result(self, stamp: str, name: str | None, *, by_stamp: bool = True) -> WriteResult | None:
+        ours = self._org_search({"external_id": stamp}) if by_stamp else None
+        if ours:
+            return WriteResult(str(ours["id"]))
+        same_name = self._org_search({"name": name}) if name else None
+        if same_name is None:
+            return None
+        return WriteResult(str(same_name["id"]), matched=(same_name.get("external_id") or "").lower() != stamp.lower())
 
     # ------------------------------------------------------------ tickets
     def _tickets(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
@@ -574,7 +641,7 @@ class ZendeskTarget(Target):
                                         f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
             return None
         response = self.client.request(
-            "POST", "/api/v2/uploads", params={"filename": attachment.get("file_name") or "file"},
+            "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
             content=data, headers={"Content-Type": attachment.get("content_type") or "application/octet-stream"})
         self.uploads += 1
         token = ((response.json() or {}).get("upload") or {}).get("token")
@@ -637,7 +704,7 @@ class ZendeskTarget(Target):
     def _write_field(self, record: dict, ctx: LoadContext) -> WriteResult:
         existing = self._find_field(record, ctx)
         if existing is not None:
-            return WriteResult(existing)
+            return WriteResult(existing, matched=True)
         mapped = self._mapped_key(ctx, record["entity"], record["key"])
         if mapped is not None:
             raise RecordError(f"custom field {record['key']!r} is mapped to {mapped!r}, which the "
