@@ -166,12 +166,20 @@ class Target:
     # is reported "not updated" by the engine, never counted as updated.
     updatable_kinds: frozenset[str] = frozenset()
     batch_sizes: dict[str, int] = {}  # kinds written through write_batch, and how many per call
+    max_file_name_bytes = 255
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx
 
     def check(self) -> None:
         pass
+
+    def file_name(self, attachment: dict) -> str:
+        """The name to send for an attachment: without path parts, reserved or control characters,
+        length-capped (hdmigrate.filenames). The engine records a rename as `file_name_changed`.
+        Only a target that never uses the name as a path (the jsonl archive) keeps it as it is."""
+        from .filenames import safe_file_name
+        return safe_file_name(attachment.get("file_name"), self.max_file_name_bytes)
 
     def discover(self) -> dict:
         return {}

@@ -18,6 +18,7 @@ from pathlib import Path
 from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
+from .filenames import file_name_change
 from .plan import Plan, parse_since
 from .report import Reporter
 from .store import Store
@@ -624,7 +625,10 @@ class Engine:
 
     def _target_degradations(self, target: Target, kind: str, record: dict, ctx) -> list[Degradation]:
         try:
-            return list(target.degradations(kind, record, ctx))
+            out = list(target.degradations(kind, record, ctx))
+            if kind == "attachment":  # an unsafe name goes out renamed (Target.file_name)
+                out += [d for d in [file_name_change(record, target.file_name(record))] if d]
+            return out
         except Exception as e:  # noqa: BLE001 - a mapping bug becomes a report line, not a crash
             return [Degradation(kind, record["id"], "", "value_unmapped", f"degradation check failed: {_short(e)}")]
 

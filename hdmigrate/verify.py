@@ -83,6 +83,7 @@ CODE_FIELDS: dict[str, frozenset[str]] = {
     "inline_image_detached": frozenset({"body_html", "inline", "content_id", "attachment_ids"}),
     "text_repaired": frozenset({"subject", "body_html", "body_text"}),
     "csat_scale_changed": frozenset({"score", "scale"}),
+    "file_name_changed": frozenset({"file_name"}),
 }
 # What a missing capability of the target explains: capability -> (code, fields).
 CAPABILITY_FIELDS: dict[Capability, tuple[str, frozenset[str]]] = {

@@ -373,7 +373,7 @@ class FreshdeskTarget(Target):
                     continue
                 used += size
                 if mine:
-                    send.append((att.get("file_name") or "file", path, att.get("content_type")
+                    send.append((self.file_name(att), path, att.get("content_type")
                                  or "application/octet-stream", att))
                     if att.get("inline"):
                         skipped.append((att, path, "inline_image_detached",

@@ -158,6 +158,11 @@ class JsonlTarget(Target):
         self._source_name = _existing_source(self.root) or "jsonl"
         self._lock = threading.Lock()  # one writer per file, whatever the number of workers
 
+    def file_name(self, attachment: dict) -> str:
+        # A lossless archive keeps the original name in the record; it is never a path here
+        # (bytes live under attachments/<sha256>), so nothing is renamed.
+        return attachment.get("file_name")
+
     def check(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"[target] path {self.root}: exists and is not a directory")
