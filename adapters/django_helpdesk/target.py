@@ -153,14 +153,14 @@ class DjangoHelpdeskTarget(Target):
         return WriteResult(f"none:{record['id']}")
 
     def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> None:
-        name = att["file_name"]
+        name = safe = self.file_name(att)   # safe name; the engine records a rename
         data = Path(path).read_bytes()
         ctype = att.get("content_type") or "application/octet-stream"
         if self.validate_types and not mapping.extension_allowed(name):
             name = name + ".txt"
         r = self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
                               files={"file": (name, data, ctype)}, allow=(400,))
-        if r.status_code == 400 and "extension" in r.text and name == att["file_name"]:
+        if r.status_code == 400 and "extension" in r.text and name == safe:
             name = name + ".txt"
             degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_renamed",
                                     f"server refused the extension; uploaded as {name}"))
