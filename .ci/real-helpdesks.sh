@@ -25,9 +25,6 @@ SYSTEM="${2:?usage: $0 setup|start|stop|env rt|django_helpdesk [INSTANCE]}"
 INSTANCE="${3:-main}"
 [ -d "$SHARED" ] || { echo "shared recipes not found at $SHARED (set HDM_SHARED_DIR)" >&2; exit 2; }
 
-# Name of the ticket custom field the rt adapter stamps migrated tickets with (idempotent resume).
-RT_STAMP_CF="hdmigrate-source-id"
-
 case "$SYSTEM:$INSTANCE" in
   rt:main)                  PORT=8712 ;;
   rt:target)                PORT=8713 ;;
@@ -38,29 +35,14 @@ esac
 WORKDIR="$REAL_DIR/$SYSTEM-$INSTANCE"
 mkdir -p "$WORKDIR"
 
-rt_stamp_field() {
-  # Create the stamp custom field through REST2 (once) and apply it globally (all queues,
-  # including queues created later) server-side, since REST2 in RT 5.0.3 cannot apply fields.
-  . "$WORKDIR/credentials.env"
-  local found
-  found="$(curl -sf -X POST -H "Authorization: token $RT_TOKEN" -H 'Content-Type: application/json' \
-      -d "[{\"field\":\"Name\",\"value\":\"$RT_STAMP_CF\"}]" "$RT_URL/customfields" | grep -c '"total" *: *[1-9]' || true)"
-  if [ "$found" = 0 ]; then
-    curl -sf -X POST -H "Authorization: token $RT_TOKEN" -H 'Content-Type: application/json' \
-      -d "{\"Name\":\"$RT_STAMP_CF\",\"Type\":\"Freeform\",\"MaxValues\":1,\"LookupType\":\"RT::Queue-RT::Ticket\",\"Description\":\"hdmigrate source record id\"}" \
-      "$RT_URL/customfield" >/dev/null
-  fi
-  "$SHARED/request-tracker/admin.sh" "$WORKDIR" apply-cf "$RT_STAMP_CF" >/dev/null
-}
-
 if [ "$ACTION" = reset ]; then   # setup on an emptied instance (data wiped, packages/venv kept)
   export RT_RESET=1 HD_RESET=1; ACTION=setup
 fi
 case "$SYSTEM:$ACTION" in
   rt:setup)
     [ "$(id -u)" = 0 ] || { echo "rt setup needs root (apt-get)" >&2; exit 3; }
+    # No custom field is applied: the rt adapter finds its tickets by their urn:hdmigrate: link.
     RT_PORT=$PORT "$SHARED/request-tracker/setup.sh" "$WORKDIR" >/dev/null
-    rt_stamp_field
     echo "$WORKDIR/credentials.env" ;;
   rt:start)  RT_PORT=$PORT "$SHARED/request-tracker/start.sh" "$WORKDIR" >/dev/null; echo "$WORKDIR/credentials.env" ;;
   rt:stop)   "$SHARED/request-tracker/stop.sh" "$WORKDIR" ;;

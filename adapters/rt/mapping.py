@@ -14,6 +14,10 @@ from datetime import datetime, timezone
 
 STAMP_CF = "hdmigrate-source-id"     # ticket custom field holding the migration stamp
 PARTIAL = "~partial"                 # stamp suffix while a ticket's history is still being written
+# Every ticket this tool creates also refers to `urn:hdmigrate:<stamp>` (an RT link). Links need no
+# admin step (a custom field must be applied to queues, which REST2 cannot do) and TicketSQL
+# finds them (`RefersTo = '...'`), so resumed runs find their tickets on any RT.
+STAMP_LINK = "urn:hdmigrate:"
 SYSTEM_USERS = {"Nobody", "RT_System"}
 NULL_DATE = "1970-01-01T00:00:00Z"
 
@@ -52,6 +56,33 @@ def sql_time(value: str) -> str:
     if dt.tzinfo is None:
         raise ValueError(f"naive time {value!r}")
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stamp_link(stamp: str) -> str:
+    return STAMP_LINK + stamp
+
+
+def stamp_from_links(hyperlinks) -> str | None:
+    """The stamp of a complete ticket from REST2 `_hyperlinks` (refers-to urn:hdmigrate:…)."""
+    for link in hyperlinks or []:
+        url = (link.get("_url") or "") if isinstance(link, dict) else ""
+        if url and link.get("ref") == "refers-to" and url.startswith(STAMP_LINK) and not url.endswith(PARTIAL):
+            return url[len(STAMP_LINK):]
+    return None
+
+
+def same_time(sent_sql: str, read_back: str | None) -> bool:
+    """Did RT keep the time sent in SQL format? REST2 reads it back as RFC 3339 (UTC)."""
+    return bool(read_back) and read_back.replace("T", " ").rstrip("Z") == sent_sql
+
+
+def origin_line(created_at: str, content_type: str) -> str:
+    """A visible line naming the original creation time, put before the opening message where RT
+    did not keep `Created` (the text that follows is the original, byte for byte)."""
+    line = f"[hdmigrate] Originally created {created_at}"
+    if content_type == "text/html":
+        return f"<p>{line}</p>\n"
+    return line + "\n\n"
 
 
 def priority_to_canonical(value) -> str | None:
@@ -169,7 +200,8 @@ def ticket_to_canonical(payload: dict):
         "extra": {"source_status": status, "source_priority": int(t.get("Priority") or 0),
                   "additional_requester_ids": [pid(n) for n in requestors[1:] if pid(n)],
                   "admin_cc_ids": [p for p in (pid(ref_id(c)) for c in t.get("AdminCc") or []) if p],
-                  "time_worked": t.get("TimeWorked"), "stamp": stamp},
+                  "time_worked": t.get("TimeWorked"),
+                  "stamp": stamp or stamp_from_links(payload.get("links"))},
     }
     if ticket["requester_id"] is None:
         ticket["requester_id"] = creator or "c:Nobody"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import ConfigError
+from hdmigrate.http import PageGuard
 
 from . import mapping
 from .client import make_client, pages
@@ -83,7 +84,9 @@ class RtSource(Source):
 
     def _fetch_tickets(self, cursor: str | None, since: str | None) -> Iterator[Page]:
         last = int(cursor or 0)
+        guard = PageGuard("tickets")
         while True:
+            guard.see(last, "last ticket id")    # ids must grow, or the search loops
             query = f"id > {last}"
             if since:
                 query += f" AND LastUpdated >= '{mapping.sql_time(since)}'"
@@ -99,7 +102,7 @@ class RtSource(Source):
 
     def _ticket_payload(self, tid: int) -> dict:
         ticket = self.http.get_json(f"ticket/{tid}")
-        ticket.pop("_hyperlinks", None)
+        links = [h for h in ticket.pop("_hyperlinks", None) or [] if h.get("ref") == "refers-to"]
         history = [txn for chunk in pages(self.http, "GET", f"ticket/{tid}/history",
                                           {"fields": "Type,Creator,Created,Field,OldValue,NewValue,TimeTaken"})
                    for txn in chunk]
@@ -122,7 +125,7 @@ class RtSource(Source):
         names |= {mapping.ref_id(t.get("Creator")) for t in history if str(t["id"]) in keep}
         people = {n: self._is_privileged(n) for n in names if n and n not in mapping.SYSTEM_USERS}
         return {"ticket": ticket, "history": history, "attachments": atts, "bodies": bodies,
-                "files": files, "people": people}
+                "files": files, "people": people, "links": links}
 
     def _attachment_bytes(self, aid: str) -> bytes:
         full = self.http.get_json(f"attachment/{aid}")

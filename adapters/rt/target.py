@@ -1,9 +1,12 @@
 """Request Tracker 5 as a target (REST2).
 
-What is kept: queues, users (agents privileged, contacts unprivileged), tickets with their
-creation time (`Created`, sent in SQL format) and creator, requestors, Ccs, owner, status,
-priority, custom field values, public correspondence and private comments with their files.
-Comments cannot be backdated (`timestamp_not_preserved`). Comment authors are kept by posting as
+What is kept: queues, users (agents privileged, contacts unprivileged), tickets with requestors,
+Ccs, owner, status, priority, custom field values, public correspondence and private comments with
+their files. `Created` and `Creator` are sent on create, then read back: RT's security releases
+(5.0.3+dfsg-3~deb12u7 and later) treat them as immutable and drop them silently, so a ticket whose
+time or creator did not stick gets `timestamp_not_preserved` / `author_not_preserved`, and until a
+ticket of this run proves that the server keeps `Created`, the opening message starts with a
+visible origin line naming the original time. Comments cannot be backdated (`timestamp_not_preserved`). Comment authors are kept by posting as
 each author: with `act_as_created_users = true`, users this migration creates get a random
 password that lives only in memory, and their comments are posted with it; everyone else's
 comments are posted as the API user (`author_not_preserved`).
@@ -12,10 +15,14 @@ No customer mail: a ticket is created without watchers and owner, its history is
 final status set, and only then are requestors, Ccs and owner added (RT's default scrips notify on
 create, correspond and resolve, never on adding a watcher).
 
-Idempotency: every ticket carries the stamp custom field `hdmigrate-source-id` (STAMP_CF). It is
-`<id>~partial` while the history is being written and `<id>` once the ticket is complete. A
-resumed write continues a partial ticket after the comments already posted, so a kill at any
-moment leaves neither a duplicate ticket nor a duplicate comment.
+Idempotency: every ticket refers to the link `urn:hdmigrate:<stamp>` (no admin step needed), and
+where an RT admin has applied the custom field `hdmigrate-source-id` (STAMP_CF) it carries the
+stamp there too. The stamp is `<id>~partial` while the history is being written and `<id>` once the
+ticket is complete. A resumed write continues a partial ticket after the comments already posted,
+so a kill at any moment leaves neither a duplicate ticket nor a duplicate comment.
+
+Attachments RT refuses (0-byte files) are left out with `attachment_empty`; a file refused for
+another reason is left out with `attachment_rejected`; the ticket and its comments are written.
 """
 
 from __future__ import annotations
@@ -53,18 +60,12 @@ class RtTarget(Target):
         self._passwords: dict[str, str] = {}      # never written anywhere
         self._user_clients: dict = {}
         self._queue_cfs: dict[str, set[str]] = {}
+        # What this server kept, learned by reading back the tickets of this run (None: unknown).
+        self.keeps_created: bool | None = None
 
     # ---- helpers
     def check(self) -> None:
         self.http.get_json("rt")
-        found = self.http._json(self.http.request(
-            "POST", "customfields", json=[{"field": "Name", "value": mapping.STAMP_CF}]))
-        if not (found or {}).get("total"):
-            self.http.request("POST", "customfield", json={
-                "Name": mapping.STAMP_CF, "Type": "Freeform", "MaxValues": 1,
-                "LookupType": "RT::Queue-RT::Ticket", "Description": "hdmigrate source record id"})
-            self.ctx.log(f"rt: created custom field {mapping.STAMP_CF!r}; REST2 cannot apply it to queues: "
-                         f"apply it globally (RT admin UI or rt-admin) or re-runs cannot find tickets by stamp")
 
     def _stamp(self, record: dict) -> str:
         return f"{self.stamp_prefix}{record['id']}"
@@ -81,10 +82,14 @@ class RtTarget(Target):
         return str(self.http.get_json(f"queue/{name}")["id"])
 
     def _find_ticket(self, stamp: str) -> str | None:
-        data = self.http.get_json("tickets", params={
-            "query": f"CF.{{{mapping.STAMP_CF}}} = '{stamp}'", "per_page": 2, "orderby": "id"})
-        items = (data or {}).get("items") or []
-        return str(items[0]["id"]) if items else None
+        """By the stamp link; then by the stamp custom field (tickets of earlier versions)."""
+        quoted = stamp.replace("\\", "\\\\").replace("'", "\\'")
+        for query in (f"RefersTo = '{mapping.stamp_link(quoted)}'", f"CF.{{{mapping.STAMP_CF}}} = '{quoted}'"):
+            data = self.http.get_json("tickets", params={"query": query, "per_page": 2, "orderby": "id"})
+            items = (data or {}).get("items") or []
+            if items:
+                return str(items[0]["id"])
+        return None
 
     def _user_client(self, name: str | None):
         if not (self.act_as and name and name in self._passwords):
@@ -110,6 +115,21 @@ class RtTarget(Target):
         return list(ctx.attachments(comment)) if comment else []
 
     @staticmethod
+    def _empty(att: dict) -> bool:
+        return att.get("size") == 0
+
+    def _sendable(self, files, degr: list[Degradation]) -> list[tuple[dict, Path]]:
+        """RT refuses 0-byte files (and with them the whole message): leave them out, named."""
+        out = []
+        for att, path in files:
+            if self._empty(att) or Path(path).stat().st_size == 0:
+                degr.append(Degradation("attachment", str(att["id"]), "size", "attachment_empty",
+                                        "RT refuses 0-byte files; left out, the message is written without it"))
+            else:
+                out.append((att, path))
+        return out
+
+    @staticmethod
     def _attachment_json(files) -> list[dict]:
         return [{"FileName": rec["file_name"], "FileType": rec.get("content_type") or "application/octet-stream",
                  "FileContent": base64.b64encode(Path(path).read_bytes()).decode("ascii")}
@@ -120,6 +140,9 @@ class RtTarget(Target):
         out: list[Degradation] = []
         rid = str(record.get("id"))
         if kind == "ticket":
+            if record.get("created_at") and self.keeps_created is not True:
+                out.append(Degradation(kind, rid, "created_at", "timestamp_not_preserved",
+                                       self._created_detail(record["created_at"])))
             for field in ("type", "tags", "organization_id", "channel"):
                 if record.get(field):
                     code = "channel_not_preserved" if field == "channel" else "value_unmapped"
@@ -128,6 +151,9 @@ class RtTarget(Target):
             out.append(Degradation(kind, rid, "", "value_unmapped", "RT has no organizations (users keep a name)"))
         elif kind == "satisfaction_rating":
             out.append(Degradation(kind, rid, "", "csat_not_writable", "RT has no satisfaction ratings"))
+        elif kind == "attachment" and self._empty(record):
+            out.append(Degradation(kind, rid, "size", "attachment_empty",
+                                   "RT refuses 0-byte files; left out, the message is written without it"))
         elif kind == "attachment" and record.get("inline"):
             out.append(Degradation(kind, rid, "inline", "inline_image_detached", "kept as a regular attachment"))
         elif kind == "comment":
@@ -139,7 +165,9 @@ class RtTarget(Target):
                 pass
             out.append(Degradation(kind, rid, "created_at", "timestamp_not_preserved",
                                    "REST2 dates every transaction at load time" +
-                                   ("; the ticket's Created keeps the original time" if first else "")))
+                                   ("; the ticket's Created keeps the original time" if first and self.keeps_created
+                                    else "; the original time is in the opening message's origin line" if first
+                                    else "")))
             if record.get("channel"):
                 out.append(Degradation(kind, rid, "channel", "channel_not_preserved", "RT has no channel"))
             if first:
@@ -151,6 +179,11 @@ class RtTarget(Target):
                 out.append(Degradation(kind, rid, "author_id", "author_not_preserved",
                                        "contacts lack CommentOnTicket; private note posted as the API user"))
         return out
+
+    @staticmethod
+    def _created_detail(original: str) -> str:
+        return (f"RT did not keep Created (REST2 of current RT releases treats it as immutable); original "
+                f"{original} is in the opening message's origin line")
 
     # ---- lookups
     def find_existing(self, kind: str, record: dict, ctx) -> str | None:
@@ -269,9 +302,6 @@ class RtTarget(Target):
         queue = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
         queue = queue or self._queue_id(self.default_queue)
         queue_cfs = self._cfs_of_queue(queue)
-        if mapping.STAMP_CF not in queue_cfs:
-            raise FatalApiError(f"rt: custom field {mapping.STAMP_CF!r} is not applied to queue {queue}; "
-                                "apply it (globally) so tickets can be found again on resume")
 
         tid = self._find_ticket(stamp + mapping.PARTIAL)
         posted = 0
@@ -279,6 +309,7 @@ class RtTarget(Target):
             history = [t for chunk in pages(self.http, "GET", f"ticket/{tid}/history", {"fields": "Type"})
                        for t in chunk]
             posted = sum(1 for t in history if t.get("Type") in ("Correspond", "Comment"))
+            self._read_back(tid, record, comments, ctx, degr)
         else:
             tid = self._create_ticket(record, comments, queue, queue_cfs, stamp, ctx, degr)
         children = {}
@@ -288,7 +319,7 @@ class RtTarget(Target):
                 children[("attachment", str(att["id"]))] = f"{tid}#{index}"
         for comment in comments[1 + posted:]:
             self._write_comment(tid, comment, ctx, degr)
-        self._finish_ticket(tid, record, ctx, stamp)
+        self._finish_ticket(tid, record, ctx, stamp, queue_cfs)
         return WriteResult(tid, children=children, degradations=degr)
 
     def _create_ticket(self, record, comments, queue, queue_cfs, stamp, ctx, degr) -> str:
@@ -296,10 +327,15 @@ class RtTarget(Target):
         first = comments[0] if comments else None
         content, ctype = self._body(first)
         extra = record.get("extra") or {}
+        created = record.get("created_at") or (first or {}).get("created_at")
+        if created and self.keeps_created is not True:
+            # Until this server has shown that it keeps Created, the original time stays visible.
+            content = mapping.origin_line(created, ctype) + content
         body = {"Queue": queue, "Subject": record.get("subject") or "", "Status": "new",
                 "Content": content, "ContentType": ctype,
-                "CustomFields": {mapping.STAMP_CF: stamp + mapping.PARTIAL}}
-        created = record.get("created_at") or (first or {}).get("created_at")
+                "RefersTo": mapping.stamp_link(stamp + mapping.PARTIAL), "CustomFields": {}}
+        if mapping.STAMP_CF in queue_cfs:
+            body["CustomFields"][mapping.STAMP_CF] = stamp + mapping.PARTIAL
         if created:
             body["Created"] = mapping.sql_time(created)
         creator = self._person_name(ctx, record.get("creator_id") or (first or {}).get("author_id")
@@ -322,7 +358,7 @@ class RtTarget(Target):
         if first and not first.get("public", True):
             degr.append(Degradation("comment", str(first["id"]), "public", "private_first_message",
                                     "RT's opening message (Create) is always part of the public history"))
-        files = self._files(ctx, first)
+        files = self._sendable(self._files(ctx, first), degr)
         if files:
             body["Attachments"] = self._attachment_json(files)
         try:
@@ -339,14 +375,46 @@ class RtTarget(Target):
                 degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
                                         f"RT refused the file: {e}"))
             r = self.http.request("POST", "ticket", json=body)
-        return str(r.json()["id"])
+        tid = str(r.json()["id"])
+        self._read_back(tid, record, comments, ctx, degr, sent_created=body.get("Created"),
+                        sent_creator=body.get("Creator"))
+        return tid
+
+    def _read_back(self, tid: str, record: dict, comments: list[dict], ctx, degr: list[Degradation], *,
+                   sent_created: str | None = None, sent_creator: str | None = None) -> None:
+        """Never assume the server kept what was sent: read Created and Creator back."""
+        rid = str(record["id"])
+        created = record.get("created_at") or (comments[0] if comments else {}).get("created_at")
+        if sent_created is None:            # a resumed partial ticket: compare with what would be sent
+            sent_created = mapping.sql_time(created) if created else None
+            first = comments[0] if comments else {}
+            sent_creator = self._person_name(ctx, record.get("creator_id") or first.get("author_id")
+                                             or record.get("requester_id"))
+        ticket = self.http.get_json(f"ticket/{tid}")
+        predicted = self.keeps_created is not True
+        if sent_created:
+            kept = mapping.same_time(sent_created, ticket.get("Created"))
+            if self.keeps_created is None or not kept:
+                self.keeps_created = kept
+            if not kept and not predicted:
+                degr.append(Degradation("ticket", rid, "created_at", "timestamp_not_preserved",
+                                        self._created_detail(created)))
+        if sent_creator and mapping.ref_id(ticket.get("Creator")) != sent_creator:
+            got = mapping.ref_id(ticket.get("Creator"))
+            degr.append(Degradation("ticket", rid, "creator_id", "author_not_preserved",
+                                    f"RT did not keep Creator {sent_creator!r} (REST2 treats it as immutable); "
+                                    f"the ticket is created by {got!r}"))
+            if comments:
+                degr.append(Degradation("comment", str(comments[0]["id"]), "author_id", "author_not_preserved",
+                                        f"the opening message is authored by the ticket's creator {got!r}, "
+                                        f"not {sent_creator!r}"))
 
     def _write_comment(self, tid: str, comment: dict, ctx, degr) -> None:
         cid = str(comment["id"])
         content, ctype = self._body(comment)
         path = f"ticket/{tid}/{'correspond' if comment.get('public', True) else 'comment'}"
         body = {"Content": content, "ContentType": ctype}
-        files = self._files(ctx, comment)
+        files = self._sendable(self._files(ctx, comment), degr)
         if files:
             body["Attachments"] = self._attachment_json(files)
         author = self._person_name(ctx, comment.get("author_id"))
@@ -372,7 +440,7 @@ class RtTarget(Target):
                                         f"RT refused the file: {e}"))
             self.http.request("POST", path, json=body)
 
-    def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str) -> None:
+    def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str, queue_cfs: set[str]) -> None:
         extra = record.get("extra") or {}
         status = extra.get("source_status") if extra.get("source_status") in mapping.STATUS_TO_CANONICAL \
             and mapping.STATUS_TO_CANONICAL[extra["source_status"]] == record.get("status") \
@@ -385,12 +453,16 @@ class RtTarget(Target):
         requestors = [self._person_name(ctx, p) for p in [record.get("requester_id")]
                       + list(extra.get("additional_requester_ids") or [])]
         second = {"Requestor": [n for n in requestors if n],
-                  "Cc": [n for n in (self._person_name(ctx, p) for p in record.get("cc_ids") or []) if n],
-                  "CustomFields": {mapping.STAMP_CF: stamp}}
+                  "Cc": [n for n in (self._person_name(ctx, p) for p in record.get("cc_ids") or []) if n]}
+        if mapping.STAMP_CF in queue_cfs:
+            second["CustomFields"] = {mapping.STAMP_CF: stamp}
         admin_cc = [n for n in (self._person_name(ctx, p) for p in extra.get("admin_cc_ids") or []) if n]
         if admin_cc:
             second["AdminCc"] = admin_cc
         self.http.request("PUT", f"ticket/{tid}", json=second)
+        # Last: the complete stamp (a ticket found by it is never written again).
+        self.http.request("PUT", f"ticket/{tid}", json={"AddRefersTo": mapping.stamp_link(stamp),
+                                                        "DeleteRefersTo": mapping.stamp_link(stamp + mapping.PARTIAL)})
 
     def count(self, kind: str) -> int | None:
         if kind == "ticket":

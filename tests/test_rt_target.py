@@ -1,0 +1,156 @@
+"""respx unit tests of the RT target: what the server kept is read back, never assumed.
+
+Models the two RT behaviours seen on Debian bookworm: 5.0.3+dfsg-3~deb12u6 keeps `Created` and
+`Creator` sent on create; the security release deb12u7 treats both as immutable and drops them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from adapters.rt import mapping
+from adapters.rt.target import RtTarget
+from hdmigrate.adapter import AdapterContext
+
+BASE = "http://127.0.0.1:9/REST/2.0"
+
+
+class Ctx:
+    """The part of the engine's LoadContext the RT target uses."""
+
+    mapping: dict = {}
+    options: dict = {}
+    dry_run = False
+
+    def __init__(self, comments, files=None):
+        self._comments = comments
+        self._files = files or {}
+
+    def comments(self, ticket_id):
+        return self._comments
+
+    def attachments(self, comment):
+        return self._files.get(comment["id"], [])
+
+    def target_id(self, kinds, source_id):
+        return None
+
+    def person(self, source_id):
+        return {"c1": ("contact", "alice"), "a1": ("agent", "bob")}.get(source_id)
+
+
+class FakeRt:
+    """Tickets in memory; `keeps` says whether Created/Creator sent on create stick."""
+
+    def __init__(self, router: respx.Router, keeps: bool):
+        self.keeps, self.tickets, self.posts = keeps, {}, []
+        router.get("/rt").respond(json={"Version": "5.0.3+dfsg-3~deb12u7"})
+        router.get("/queue/General").respond(json={"id": 1})
+        router.get("/queue/1/customfields").respond(json={"items": [], "pages": 1})
+        router.get("/tickets").mock(side_effect=self.search)
+        router.post("/ticket").mock(side_effect=self.create)
+        router.get(url__regex=r".*/ticket/\d+$").mock(side_effect=self.show)
+        router.put(url__regex=r".*/ticket/\d+$").mock(side_effect=self.update)
+        router.post(url__regex=r".*/ticket/\d+/(correspond|comment)$").mock(side_effect=self.comment)
+
+    def create(self, request):
+        body = json.loads(request.content)
+        tid = str(len(self.tickets) + 1)
+        self.tickets[tid] = {"id": tid, "Created": "2026-12-02T10:00:00Z", "Creator": {"id": "root"},
+                             "links": {body["RefersTo"]}, "body": body}
+        if self.keeps:
+            self.tickets[tid]["Created"] = body["Created"].replace(" ", "T") + "Z"
+            self.tickets[tid]["Creator"] = {"id": body["Creator"]}
+        return httpx.Response(201, json={"id": tid, "type": "ticket"})
+
+    def show(self, request):
+        t = self.tickets[request.url.path.rsplit("/", 1)[1]]
+        return httpx.Response(200, json={"id": t["id"], "Created": t["Created"], "Creator": t["Creator"],
+                                         "_hyperlinks": [{"ref": "refers-to", "_url": u} for u in t["links"]]})
+
+    def update(self, request):
+        t = self.tickets[request.url.path.rsplit("/", 1)[1]]
+        body = json.loads(request.content)
+        if "AddRefersTo" in body:
+            t["links"].discard(body["DeleteRefersTo"])
+            t["links"].add(body["AddRefersTo"])
+        return httpx.Response(200, json=["ok"])
+
+    def comment(self, request):
+        self.posts.append(json.loads(request.content))
+        return httpx.Response(201, json=["Correspondence added"])
+
+    def search(self, request):
+        query = request.url.params.get("query", "")
+        hits = [{"id": tid} for tid, t in self.tickets.items()
+                if query.startswith("RefersTo = ") and query[len("RefersTo = '"):-1] in t["links"]]
+        return httpx.Response(200, json={"items": hits, "total": len(hits), "pages": 1})
+
+
+def target() -> RtTarget:
+    return RtTarget(AdapterContext(config={"url": "http://127.0.0.1:9"}, secrets={"token": "tok-secret"},
+                                   role="target"))
+
+
+def records(tmp_path: Path):
+    empty, full = tmp_path / "empty.bin", tmp_path / "log.txt"
+    empty.write_bytes(b"")
+    full.write_bytes(b"log\n")
+    ticket = {"id": "t1", "subject": "Printer", "status": "open", "requester_id": "c1", "creator_id": "c1",
+              "created_at": "2019-01-02T03:04:05Z", "extra": {}}
+    comments = [{"id": "k1", "ticket_id": "t1", "author_id": "c1", "public": True, "body_text": "Opening",
+                 "created_at": "2019-01-02T03:04:05Z", "attachment_ids": ["f1", "f2"]},
+                {"id": "k2", "ticket_id": "t1", "author_id": "a1", "public": False, "body_text": "Note",
+                 "created_at": "2019-01-03T00:00:00Z", "attachment_ids": []}]
+    files = {"k1": [({"id": "f1", "file_name": "empty.bin", "size": 0}, empty),
+                    ({"id": "f2", "file_name": "log.txt", "size": 4}, full)]}
+    return ticket, Ctx(comments, files)
+
+
+@pytest.mark.parametrize("keeps", [False, True], ids=["deb12u7-drops-Created", "deb12u6-keeps-Created"])
+def test_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
+    ticket, ctx = records(tmp_path)
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        rt = FakeRt(router, keeps)
+        t = target()
+        predicted = {(d.kind, d.field): d.code for d in t.degradations("ticket", ticket, ctx)}
+        assert predicted[("ticket", "created_at")] == "timestamp_not_preserved"   # unknown before a write
+        result = t.write("ticket", ticket, ctx)
+    codes = {(d.kind, d.id, d.field): d.code for d in result.degradations}
+    created = rt.tickets[result.target_id]
+    # the 0-byte file is left out and named; the other file and the ticket are written
+    assert [a["FileName"] for a in created["body"]["Attachments"]] == ["log.txt"]
+    assert codes[("attachment", "f1", "size")] == "attachment_empty"
+    assert len(rt.posts) == 1 and rt.posts[0]["Content"] == "Note"
+    # the first ticket of a run always carries the original time visibly, bytes of the text after it
+    assert created["body"]["Content"] == mapping.origin_line("2019-01-02T03:04:05Z", "text/plain") + "Opening"
+    assert t.keeps_created is keeps
+    if keeps:
+        assert ("ticket", "t1", "creator_id") not in codes
+        # once the server showed it keeps Created, later tickets get neither the line nor the loss
+        assert ("ticket", "created_at") not in {(d.kind, d.field) for d in t.degradations("ticket", ticket, ctx)}
+    else:
+        assert codes[("ticket", "t1", "creator_id")] == "author_not_preserved"
+        assert codes[("comment", "k1", "author_id")] == "author_not_preserved"
+    # complete: found by its stamp link, the partial link is gone
+    assert created["links"] == {"urn:hdmigrate:t1"}
+
+
+def test_resume_finds_partial_ticket_by_link_without_custom_field(tmp_path):
+    ticket, ctx = records(tmp_path)
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        rt = FakeRt(router, keeps=False)
+        rt.tickets["1"] = {"id": "1", "Created": "2026-12-02T10:00:00Z", "Creator": {"id": "root"},
+                           "links": {"urn:hdmigrate:t1~partial"}, "body": {}}
+        router.get("/ticket/1/history").respond(json={"items": [{"Type": "Create"}], "pages": 1})
+        t = target()
+        assert t.find_existing("ticket", ticket, ctx) is None        # partial is not done
+        result = t.write("ticket", ticket, ctx)
+        assert result.target_id == "1" and len(rt.tickets) == 1     # continued, not created again
+        assert t.find_existing("ticket", ticket, ctx) == "1"
+    assert [p["Content"] for p in rt.posts] == ["Note"]
