@@ -129,9 +129,8 @@ class RtTarget(Target):
                 out.append((att, path))
         return out
 
-    @staticmethod
-    def _attachment_json(files) -> list[dict]:
-        return [{"FileName": rec["file_name"], "FileType": rec.get("content_type") or "application/octet-stream",
+    def _attachment_json(self, files) -> list[dict]:
+        return [{"FileName": self.file_name(rec), "FileType": rec.get("content_type") or "application/octet-stream",
                  "FileContent": base64.b64encode(Path(path).read_bytes()).decode("ascii")}
                 for rec, path in files]
 
