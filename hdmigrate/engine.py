@@ -19,6 +19,7 @@ from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
 from .filenames import file_name_change
+from .http import PaginationLoop, UrlRefused, download_limit
 from .plan import Plan, parse_since
 from .report import Reporter
 from .store import Store
@@ -227,7 +228,7 @@ class Engine:
             elif state and state["done"] and incremental and not stream_since:
                 cursor = state["cursor"]  # a delta run continues from the stored cursor
             done = 0
-            for page in source.fetch(stream, cursor=cursor, since=stream_since if cursor is None else None):
+            for page in self._pages(source, stream, cursor, stream_since if cursor is None else None):
                 staged += self.store.stage_page(self.run_id, stream, page.items, page.cursor, page.done)
                 pages += 1
                 done += len(page.items)
@@ -236,6 +237,16 @@ class Engine:
             if not state or not state["done"]:
                 self.store.stage_page(self.run_id, stream, [], state["cursor"] if state else None, True)
         return {"pages": pages, "new_or_changed": staged}
+
+    def _pages(self, source: Source, stream: str, cursor, since):
+        """A stream's pages. A source whose pagination loops ends that stream with a failure
+        naming it; the pages before are kept and the other streams go on."""
+        try:
+            yield from source.fetch(stream, cursor=cursor, since=since)
+        except PaginationLoop as e:
+            with self.store.transaction():
+                self.store.record_failure(self.run_id, "stream", stream, "extract", _short(e))
+            self.reporter.event("record_failed", kind="stream", id=stream, reason=_short(e), step="extract")
 
     def normalize(self) -> dict:
         source, _ = self._adapters()
@@ -272,6 +283,8 @@ class Engine:
         out, ok = [], True
         for kind, record in produced:
             prepared = self._prepare(kind, record, source, repair)
+            if prepared is False:
+                continue           # left out with a degradation (a refused attachment URL)
             if prepared is None:
                 ok = False
             else:
@@ -286,8 +299,8 @@ class Engine:
             return None
         if kind == "attachment":
             record = self._stage_blob(record, source)
-            if record is None:
-                return None
+            if record is None or record is False:
+                return record
         if repair:
             record = self._repair_text(kind, record)
         problem = validation_error(kind, record)
@@ -322,7 +335,13 @@ class Engine:
                        f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}", "size")
             return None
         try:
-            data = source.fetch_attachment(record)
+            with download_limit(limit):   # enforced while the bytes arrive, not after
+                data = source.fetch_attachment(record)
+        except UrlRefused as e:
+            # A URL the source's data points at but the plan never named (an inline image on an
+            # internal host): the file is left out, the comment and ticket are written.
+            self._degrade([Degradation("attachment", rid, "url", "attachment_url_refused", _short(e))])
+            return False
         except ApiError as e:
             if isinstance(e, FatalApiError):
                 raise

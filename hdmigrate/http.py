@@ -28,17 +28,23 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 import tenacity
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
+from hdmigrate.netguard import (DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, UrlRefused,
+                                _DeadlinePassed, address_problem, extend_deadline, guarded, guarded_transport,
+                                host_matches, read_body, resolve)
 
 __all__ = [
     "HttpClient", "HttpStats", "RateLimiter", "limiter_for", "reset_limiters", "redact",
     "parse_retry_after", "rate_limit_info", "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "is_loopback", "check_url_scheme",
+    "PageGuard", "PaginationLoop", "UrlRefused", "ResponseTooLarge", "DeadlineExceeded", "download_limit",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507, 520, 521, 522, 523, 524})
@@ -46,6 +52,14 @@ REJECT_STATUSES = frozenset({400, 404, 409, 413, 422})
 RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 UNSENT_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 EXCERPT_CHARS = 500
+# Resource caps (docs/guarantees.md): every one can be lowered per client (tests use tiny ones).
+DEFAULT_DEADLINE = 30.0                      # seconds a request may take overall, headers and body
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024   # an API answer, decoded (gzip bombs count decoded)
+DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024   # a file; the engine passes the plan's limit
+DOWNLOAD_MIN_RATE = 64 * 1024                # bytes/s a download must keep up to earn more time
+ERROR_BODY_BYTES = 64 * 1024                 # an error answer is read this far, for its excerpt
+CONNECT_TIMEOUT = 10.0
+FIRST_CONTACT_ATTEMPTS = 2   # a host that never answered: refused or unknown is a bad URL, not a blip
 REDACTED = "***"
 # Shorter "secrets" are placeholders (Freshdesk's password "X"); redacting them would mangle text.
 MIN_SECRET_CHARS = 4
@@ -271,9 +285,35 @@ def limiter_for(host: str, per_minute: float | None, *, clock: Callable[[], floa
 
 
 def reset_limiters() -> None:
-    """Forget every shared limiter (tests)."""
+    """Forget every shared limiter and every host seen answering (tests)."""
     with _LIMITERS_LOCK:
         _LIMITERS.clear()
+        _ANSWERED.clear()
+
+
+# Hosts ("name:port") that have answered at least once in this process. Until one has, a refused
+# connection or an unknown name means a wrong URL (fail in seconds, with the hint); after, it is a
+# transient drop worth the whole retry schedule.
+_ANSWERED: set[str] = set()
+
+
+class _DownloadCap(threading.local):
+    limit: int | None = None
+
+
+_download_cap = _DownloadCap()
+
+
+@contextmanager
+def download_limit(max_bytes: int | None) -> Iterator[None]:
+    """Cap every download this thread makes inside (the engine's max_attachment_bytes), whatever
+    the adapter asks for."""
+    saved = _download_cap.limit
+    _download_cap.limit = max_bytes
+    try:
+        yield
+    finally:
+        _download_cap.limit = saved
 
 
 # --------------------------------------------------------------------------- header parsing
@@ -453,7 +493,13 @@ class HttpClient:
                  log: Callable[[str], None] | None = None, max_wait: float = 300.0,
                  wall_clock: Callable[[], float] = time.time, backoff_initial: float = 0.5,
                  backoff_max: float = 60.0, limiter: RateLimiter | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, attachment_hosts: Iterable[str] = (),
+                 deadline: float = DEFAULT_DEADLINE, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+                 resolver: Callable[[str, int], list[str]] = resolve):
+        """`attachment_hosts`: the vendor's documented file hosts (`*.zdusercontent.com`), the
+        only hosts besides the API's own that `download` starts from. `deadline`: seconds one
+        request may take overall (downloads earn more per byte received)."""
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         check_url_scheme(self.base_url)
         if max_attempts < 1:
@@ -473,9 +519,19 @@ class HttpClient:
         self.stats = HttpStats()
         self.host = self.base_url.netloc.decode("ascii")
         self.limiter = limiter or limiter_for(self.host, rate_limit, clock=clock, sleep=sleep)
+        self.attachment_hosts = tuple(attachment_hosts)
+        self.deadline = deadline
+        self.max_body_bytes = max_body_bytes
+        self.max_download_bytes = max_download_bytes
+        self._resolver = resolver
+        # Loopback may be reached from a loopback source only (sandboxes, tests).
+        self._on_loopback = is_loopback(self.base_url.host)
+        # Only encodings read_body decodes in bounded steps (br/zstd would expand unchecked).
+        headers = {"Accept-Encoding": "gzip, deflate", **(headers or {})}
         # follow_redirects stays off: API answers are taken as they come; download() follows by hand.
-        self._client = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=timeout,
-                                    transport=transport, follow_redirects=False)
+        self._client = httpx.Client(base_url=self.base_url, headers=headers,
+                                    timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+                                    transport=transport or guarded_transport(), follow_redirects=False)
 
     # ---- construction helpers
     @staticmethod
@@ -523,6 +579,54 @@ class HttpClient:
     def _same_host(self, url: httpx.URL) -> bool:
         return url.netloc == self.base_url.netloc and url.scheme == self.base_url.scheme
 
+    # ---- network reach (module netguard; docs/guarantees.md "network reach")
+    def _reach_problem(self, url: httpx.URL) -> str | None:
+        """Why a host other than the API's own may not be contacted (IP literals; names are
+        checked once resolved, by `_vet`)."""
+        if self._same_netloc(url):
+            return None
+        return address_problem(url.host, allow_loopback=self._on_loopback)
+
+    def _vet_for(self, url: httpx.URL) -> Callable[[str, int], str] | None:
+        """The connect-time check for `url`'s host: None for the API's own host (the plan names
+        it, wherever it lives)."""
+        if self._same_netloc(url):
+            return None
+
+        def vet(host: str, port: int) -> str:
+            try:
+                addresses = self._resolver(host, port)
+            except OSError as e:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from None
+            for address in addresses:
+                problem = address_problem(address, allow_loopback=self._on_loopback)
+                if problem:
+                    raise UrlRefused(f"refusing to connect to {host}: it resolves to {address}, {problem}")
+            if not addresses:
+                raise httpcore.ConnectError(f"cannot resolve {host}: no address")
+            return addresses[0]
+        return vet
+
+    def _same_netloc(self, url: httpx.URL) -> bool:
+        return url.netloc == self.base_url.netloc
+
+    def _download_problem(self, url: httpx.URL, previous: httpx.URL | None) -> str | None:
+        """Why `download` refuses a URL (a start, or a redirect hop from `previous`), or None."""
+        if url.scheme not in ("http", "https"):
+            return f"unsupported URL scheme {url.scheme!r}"
+        if previous is not None and previous.scheme == "https" and url.scheme == "http":
+            return "a redirect from https to plain http"
+        reach = self._reach_problem(url)
+        if reach:
+            return f"{url.host} is {reach}"
+        if url.scheme == "http" and not is_loopback(url.host):
+            return "plain http (allowed to loopback addresses only)"
+        if previous is None and not self._same_netloc(url) and not (
+                url.scheme == "https" and host_matches(url.host, self.attachment_hosts)):
+            return ("not the source's own host nor one of its vendor's attachment hosts "
+                    f"({', '.join(self.attachment_hosts) or 'none declared'})")
+        return None
+
     def _limiter_for_url(self, url: httpx.URL) -> RateLimiter:
         if self._same_host(url):
             return self.limiter
@@ -547,7 +651,8 @@ class HttpClient:
                 wait = max(wait, 1.0)
         if wait > self.max_wait:
             raise _TooLongToWait(wait)
-        last = attempt >= self.max_attempts     # tenacity asks for a wait before its stop check
+        # tenacity asks for a wait before its stop check
+        last = attempt >= self.max_attempts or self._unreachable(retry_state)
         if not last:
             self.stats.count_retry(wait)
             self.log(f"{self._describe(retry_state)}; retrying in {wait:.1f}s "
@@ -578,12 +683,23 @@ class HttpClient:
     def _retrying(self, allow: Collection[int], idempotent: bool = True) -> tenacity.Retrying:
         return tenacity.Retrying(
             retry=functools.partial(should_retry, frozenset(allow), idempotent=idempotent),
-            stop=tenacity.stop_after_attempt(self.max_attempts),
+            stop=tenacity.stop_after_attempt(self.max_attempts) | self._unreachable,
             wait=self._wait,
             sleep=self._retry_sleep,
             retry_error_callback=lambda state: state.outcome,
             reraise=False,
         )
+
+    @staticmethod
+    def _unreachable(retry_state: tenacity.RetryCallState) -> bool:
+        """Stop early: a host that never answered in this process refuses the connection or has
+        no address. That is a wrong URL (check fails in seconds), not a transient drop."""
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed or retry_state.attempt_number < FIRST_CONTACT_ATTEMPTS:
+            return False
+        url = retry_state.args[1]
+        return (isinstance(outcome.exception(), (httpx.ConnectError, httpx.ConnectTimeout))
+                and url.netloc.decode("ascii") not in _ANSWERED)
 
     def _run(self, attempt: Callable[[str, httpx.URL], Any], method: str, url: httpx.URL,
              allow: Collection[int], idempotent: bool = True) -> Any:
@@ -606,25 +722,35 @@ class HttpClient:
 
     def _exhausted(self, method: str, url: httpx.URL, outcome: tenacity.Future) -> TransientApiError:
         safe_url = self.redact(str(url))
+        attempts = getattr(outcome, "attempt_number", self.max_attempts)
         if outcome.failed:
             error = outcome.exception()
             if not isinstance(error, RETRY_EXCEPTIONS):
                 raise error
+            if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and \
+                    url.netloc.decode("ascii") not in _ANSWERED:
+                return TransientApiError(
+                    self.redact(f"{method} {url}: cannot reach {url.host} ({type(error).__name__}: "
+                                f"{error}) after {attempts} attempts; nothing has answered at this "
+                                "address: check the url in the plan"),
+                    method=method, url=safe_url)
             return TransientApiError(
-                self.redact(f"{method} {url} failed after {self.max_attempts} attempts: "
+                self.redact(f"{method} {url} failed after {attempts} attempts: "
                             f"{type(error).__name__}: {error}"),
                 method=method, url=safe_url)
         response = outcome.result()
         excerpt = excerpt_of(response, self.secrets)
         return TransientApiError(
             self.redact(f"{method} {url} still answered HTTP {response.status_code} after "
-                        f"{self.max_attempts} attempts: {excerpt}"),
+                        f"{attempts} attempts: {excerpt}"),
             status=response.status_code, method=method, url=safe_url,
             request_id=_request_id(response.headers), excerpt=excerpt,
             retry_after=retry_after_of(response, now=self._wall_clock()))
 
-    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        """One attempt: wait for the limiter, send, count, feed the limiter from the headers."""
+    def _exchange(self, request: httpx.Request, read: Callable[[httpx.Response], Any],
+                  deadline: float | None = None) -> Any:
+        """One attempt: wait for the limiter, send under the deadline and the address check,
+        count, feed the limiter from the headers, and `read(response)` before the deadline ends."""
         limiter = self._limiter_for_url(request.url)
         limiter.acquire(self._sleep)
         auth = self._auth
@@ -632,14 +758,54 @@ class HttpClient:
             # Credentials go to the API host only (presigned storage URLs reject them).
             auth = None
             request.headers.pop("authorization", None)
-        try:
-            response = self._client.send(request, auth=auth, stream=stream)
-        except httpx.HTTPError:
-            self.stats.count_error()
-            raise
-        self.stats.count_response(response.status_code)
-        for limit, remaining, reset in rate_limit_observations(response.headers):
-            limiter.observe(limit, remaining, reset)
+        problem = self._reach_problem(request.url)
+        if problem:
+            raise UrlRefused(self.redact(f"refusing to fetch {request.url}: {request.url.host} is {problem}"))
+        if deadline is None:
+            deadline = time.monotonic() + self.deadline
+        with guarded(deadline, self._vet_for(request.url)):
+            try:
+                response = self._client.send(request, auth=auth, stream=True)
+            except httpx.HTTPError:
+                self.stats.count_error()
+                raise
+            except _DeadlinePassed:
+                self.stats.count_error()
+                raise self._deadline_error(request) from None
+            try:
+                self.stats.count_response(response.status_code)
+                _ANSWERED.add(request.url.netloc.decode("ascii"))
+                for limit, remaining, reset in rate_limit_observations(response.headers):
+                    limiter.observe(limit, remaining, reset)
+                return read(response)
+            except _DeadlinePassed:
+                raise self._deadline_error(request) from None
+            finally:
+                response.close()
+
+    def _deadline_error(self, request: httpx.Request) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            self.redact(f"{request.method} {request.url}: no complete answer within the request "
+                        f"deadline ({self.deadline:g}s overall); the server is too slow or "
+                        "trickling its answer"),
+            method=request.method, url=self.redact(str(request.url)))
+
+    def _read_api_body(self, response: httpx.Response, ok: Collection[int],
+                       allow: Collection[int]) -> httpx.Response:
+        """The whole body of an answer the caller takes, capped; an error body only in part."""
+        status = response.status_code
+        if status in ok or status in allow:
+            try:
+                read_body(response, self.max_body_bytes)
+            except OverflowError:
+                raise ResponseTooLarge(
+                    self.redact(f"{response.request.method} {response.request.url}: the answer is "
+                                f"larger than {self.max_body_bytes} bytes (decoded); refusing it "
+                                "(an endless or decompression-bomb body)"),
+                    status=status, method=response.request.method,
+                    url=self.redact(str(response.request.url))) from None
+        else:
+            read_body(response, ERROR_BODY_BYTES, truncate=True)
         return response
 
     # ---- status mapping
@@ -684,7 +850,7 @@ class HttpClient:
         def attempt(method: str, url: httpx.URL) -> httpx.Response:
             request = self._client.build_request(method, url, params=params, json=json, content=content,
                                                  files=files, data=data, headers=headers)
-            return self._send(request)
+            return self._exchange(request, lambda r: self._read_api_body(r, ok, allow))
 
         try:
             response = self._run(attempt, method, url, allow, idempotent)
@@ -712,46 +878,49 @@ class HttpClient:
                 status=response.status_code, method=response.request.method,
                 url=self.redact(str(response.request.url))) from None
 
-    def paginate_link_header(self, path: str, params: Any = None) -> Iterator[httpx.Response]:
-        """RFC 5988 `Link: <…>; rel="next"` pagination (Freshdesk); yields each page's response."""
+    def paginate_link_header(self, path: str, params: Any = None, *,
+                             stream: str | None = None) -> Iterator[httpx.Response]:
+        """RFC 5988 `Link: <…>; rel="next"` pagination (Freshdesk); yields each page's response.
+        A next link seen before raises PaginationLoop naming `stream`."""
+        guard = PageGuard(stream or path)
         url: str | None = path
-        seen: set[str] = set() if params else {str(self._url(path))}
+        if not params:
+            guard.see(str(self._url(path)), "next link")
         first = True
         while url:
             response = self.request("GET", url, params=params if first else None)
             first = False
             yield response
             url = response.links.get("next", {}).get("url")
-            url = self._unseen(url, seen)
+            if url:
+                guard.see(str(self._url(url)), "next link")
 
     def paginate_next_url(self, path: str, params: Any = None, *,
-                          next_url: Callable[[Any], str | None]) -> Iterator[Any]:
+                          next_url: Callable[[Any], str | None], stream: str | None = None) -> Iterator[Any]:
         """Pagination where the JSON body names the next URL (Zendesk links.next / next_page /
-        after_url, RT next_page); yields each page's JSON body."""
+        after_url, RT next_page); yields each page's JSON body. A next URL seen before raises
+        PaginationLoop naming `stream`."""
+        guard = PageGuard(stream or path)
         url: str | None = path
-        seen: set[str] = set() if params else {str(self._url(path))}
+        if not params:
+            guard.see(str(self._url(path)), "next link")
         first = True
         while url:
             body = self.get_json(url, params=params if first else None)
             first = False
             yield body
-            url = self._unseen(next_url(body) if body is not None else None, seen)
-
-    def _unseen(self, url: str | None, seen: set[str]) -> str | None:
-        """A next URL, or None when it repeats one already fetched (a looping API)."""
-        if not url:
-            return None
-        key = str(self._url(url))
-        if key in seen:
-            self.log(f"pagination loop: {url} was already fetched; stopping")
-            return None
-        seen.add(key)
-        return url
+            url = next_url(body) if body is not None else None
+            if url:
+                guard.see(str(self._url(url)), "next link")
 
     def paginate_offset(self, path: str, params: Any = None, *, page_param: str = "page",
                         size_param: str | None = "per_page", size: int = 100,
-                        items: Callable[[Any], list], start: int = 1) -> Iterator[Any]:
-        """Page-number pagination; stops after a page with fewer than `size` items."""
+                        items: Callable[[Any], list], start: int = 1,
+                        stream: str | None = None) -> Iterator[Any]:
+        """Page-number pagination; stops after a page with fewer than `size` items. A page with
+        the same items as an earlier one (the server ignores the page number) raises
+        PaginationLoop."""
+        guard = PageGuard(stream or path)
         page = start
         while True:
             query = dict(params or {})
@@ -760,30 +929,44 @@ class HttpClient:
                 query[size_param] = size
             body = self.get_json(path, params=query)
             yield body
-            if body is None or len(items(body) or []) < size:
+            found = (items(body) or []) if body is not None else []
+            if len(found) < size:
                 return
+            guard.see_items(item.get("id") if isinstance(item, dict) else item for item in found)
             page += 1
 
     def download(self, url: str, *, max_bytes: int | None = None, max_redirects: int = 10) -> bytes:
-        """GET a file, streamed, following redirects by hand so every hop passes the URL rules;
-        credentials go to the API host only (presigned storage URLs reject them)."""
-        target = self._url(url)
+        """GET a file, streamed, the size cap enforced while reading, following redirects by
+        hand so every hop passes the URL rules (`_download_problem`): it starts on the API's own
+        host or a declared attachment host, never goes from https to http, never reaches a
+        private, link-local or (from a non-loopback source) loopback address. Credentials go to
+        the API host only (presigned storage URLs reject them). A refused URL raises UrlRefused."""
+        caps = [c for c in (max_bytes, _download_cap.limit, self.max_download_bytes) if c is not None]
+        cap = min(caps)
+        try:
+            target = httpx.URL(url)
+            if target.is_relative_url:
+                target = self.base_url.join(url.lstrip("/"))
+        except httpx.InvalidURL as e:
+            raise UrlRefused(self.redact(f"refusing to fetch {url!r}: {e}")) from None
+        problem = self._download_problem(target, None)
+        if problem:
+            raise UrlRefused(self.redact(f"refusing to fetch {target}: {problem}"))
 
         def attempt(method: str, start: httpx.URL) -> bytes | httpx.Response:
             current = start
+            began = time.monotonic()
             for _ in range(max_redirects + 1):
-                response = self._send(self._client.build_request("GET", current), stream=True)
-                try:
-                    if response.is_redirect and "location" in response.headers:
-                        current = current.join(response.headers["location"])
-                        check_url_scheme(current)
-                        continue
-                    if response.status_code != 200:
-                        response.read()
-                        return response
-                    return self._read_limited(response, current, max_bytes)
-                finally:
-                    response.close()
+                hop = self._exchange(self._client.build_request("GET", current),
+                                     lambda r: self._read_download(r, current, cap, began),
+                                     deadline=began + self.deadline)
+                if isinstance(hop, httpx.URL):
+                    refused = self._download_problem(hop, current)
+                    if refused:
+                        raise UrlRefused(self.redact(f"refusing the redirect from {current} to {hop}: {refused}"))
+                    current = hop
+                    continue
+                return hop
             raise FatalApiError(self.redact(f"GET {start}: more than {max_redirects} redirects"),
                                 method="GET", url=self.redact(str(start)))
 
@@ -796,19 +979,30 @@ class HttpClient:
             raise self._translate("GET", target, httpx.HTTPError(f"HTTP {result.status_code}"))
         return result
 
-    def _read_limited(self, response: httpx.Response, url: httpx.URL, max_bytes: int | None) -> bytes:
-        declared = response.headers.get("content-length")
-        if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
-            raise RecordError(self.redact(f"{url}: {declared} bytes, more than the {max_bytes} bytes allowed"),
+    def _read_download(self, response: httpx.Response, url: httpx.URL, cap: int,
+                       began: float) -> bytes | httpx.Response | httpx.URL:
+        """A redirect's next URL, a non-200 answer (read in part), or the file's bytes."""
+        if response.is_redirect and "location" in response.headers:
+            try:
+                return url.join(response.headers["location"])
+            except httpx.InvalidURL as e:
+                raise UrlRefused(self.redact(f"{url}: invalid redirect location: {e}")) from None
+        if response.status_code != 200:
+            read_body(response, ERROR_BODY_BYTES, truncate=True)
+            return response
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > cap:
+            raise RecordError(self.redact(f"{url}: {declared} bytes, more than the {cap} bytes allowed"),
                               kind="attachment", field="size")
-        chunks, total = [], 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if max_bytes is not None and total > max_bytes:
-                raise RecordError(self.redact(f"{url}: more than the {max_bytes} bytes allowed"),
-                                  kind="attachment", field="size")
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+        def earn_time(received: int) -> None:
+            # A download may take longer than one API call, as long as bytes keep coming.
+            extend_deadline(began + self.deadline + received / DOWNLOAD_MIN_RATE)
+        try:
+            return read_body(response, cap, on_chunk=earn_time)
+        except OverflowError:
+            raise RecordError(self.redact(f"{url}: more than the {cap} bytes allowed (stopped reading "
+                                          "there)"), kind="attachment", field="size") from None
 
     def close(self) -> None:
         self._client.close()

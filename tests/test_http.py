@@ -11,8 +11,8 @@ import pytest
 import respx
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
-from hdmigrate.http import (HttpClient, RateLimiter, limiter_for, parse_retry_after, rate_limit_info,
-                            redact, reset_limiters)
+from hdmigrate.http import (HttpClient, PaginationLoop, RateLimiter, UrlRefused, limiter_for, parse_retry_after,
+                            rate_limit_info, redact, reset_limiters)
 
 BASE = "https://acme.zendesk.com"
 TOKEN = "s3cr3t-T0ken-value"
@@ -306,13 +306,13 @@ def test_download_follows_redirect_without_sending_credentials_elsewhere(client)
     assert client.download(f"{BASE}/attachments/token/abc/?name=a.png") == b"PNGDATA"
     assert "authorization" not in cdn.calls.last.request.headers
     with pytest.raises(RecordError, match="more than the 3 bytes"):
-        client.download("https://cdn.example.net/a.png", max_bytes=3)
+        client.download(f"{BASE}/attachments/token/abc/?name=a.png", max_bytes=3)
 
 
 @respx.mock
 def test_download_to_plain_http_redirect_refused(client):
     respx.get(f"{BASE}/f").mock(return_value=httpx.Response(302, headers={"Location": "http://cdn.example.net/f"}))
-    with pytest.raises(ConfigError, match="refusing plain HTTP"):
+    with pytest.raises(UrlRefused, match="from https to plain http"):
         client.download("/f")
 
 
@@ -337,8 +337,12 @@ def test_next_url_pagination_and_loop_guard(client):
     respx.get(f"{BASE}/api/v2/users.json").mock(
         return_value=httpx.Response(200, json={"users": [{"id": 1}], "meta": {"has_more": True},
                                                "links": {"next": f"{BASE}/api/v2/users.json?page[after]=c2"}}))
-    bodies = list(client.paginate_next_url("/api/v2/users.json", next_url=lambda b: b["links"]["next"]))
-    # The second page points at itself: fetched once, then the loop guard stops.
+    bodies = []
+    with pytest.raises(PaginationLoop, match="stream users: the source repeated the next link"):
+        for body in client.paginate_next_url("/api/v2/users.json", next_url=lambda b: b["links"]["next"],
+                                             stream="users"):
+            bodies.append(body)
+    # The second page points at itself: fetched once, then the loop guard stops the stream.
     assert [b["users"][0]["id"] for b in bodies] == [1, 2]
 
 

@@ -6,7 +6,8 @@ import hashlib
 from collections.abc import Iterator
 
 from hdmigrate.adapter import Capability, Page, Source
-from hdmigrate.errors import ConfigError
+from hdmigrate.errors import ConfigError, RecordError
+from hdmigrate.http import PageGuard
 
 from . import mapping
 from .client import make_client
@@ -38,6 +39,7 @@ class DjangoHelpdeskSource(Source):
         if stream != "tickets":
             raise ConfigError(f"django_helpdesk: unknown stream {stream!r}")
         page = int(cursor or 0) + 1
+        guard = PageGuard("tickets")
         while True:
             r = self.http.request("GET", "tickets/", params={"page": page, "page_size": PAGE_SIZE}, allow=(404,))
             if r.status_code == 404:            # "Invalid page": past the end
@@ -49,13 +51,17 @@ class DjangoHelpdeskSource(Source):
             yield Page(out, str(page), done)
             if done:
                 return
+            guard.see_items(t.get("id") for t in data.get("results", []))
             page += 1
 
     def _payload(self, ticket: dict) -> dict:
         files = {}
         for f in ticket.get("followup_set") or []:
             for a in f.get("followupattachment_set") or []:
-                data = self.http.download(a["file"])
+                try:
+                    data = self.http.download(a["file"])
+                except RecordError:
+                    continue   # refused URL or over the cap: normalize downloads it and says why
                 files[str(a["id"])] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         return {"ticket": ticket, "files": files}
 

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlparse
 import httpx
 
 from hdmigrate.errors import ConfigError
-from hdmigrate.http import HttpClient, limiter_for
+from hdmigrate.http import HttpClient, PageGuard, limiter_for
 
 PER_PAGE = 100
 # Freshdesk plans: account limit per minute -> documented per-endpoint limits (api-facts.md):
@@ -24,6 +24,11 @@ PER_PAGE = 100
 ENDPOINT_RATIOS = {"create": 0.4, "update": 0.4, "tickets_list": 0.1, "contacts_list": 0.1}
 PLAN_LIMITS = {200: (80, 80, 20, 20), 400: (160, 160, 100, 100), 700: (280, 280, 200, 200)}
 DEFAULT_RATE_LIMIT = 200.0  # Growth: the lowest paid plan; the X-Ratelimit-* headers then steer
+# Where attachment_url and inline image URLs live: the account's own and Freshdesk's attachment
+# hosts (attachment.freshdesk.com, eucattachment.freshdesk.com) and its S3 buckets
+# (s3.amazonaws.com/cdn.freshdesk.com/…, s3.eu-central-1.amazonaws.com/euc-cdn.freshdesk.com/…).
+ATTACHMENT_HOSTS = ("*.freshdesk.com", "s3.amazonaws.com", "s3.*.amazonaws.com", "*.s3.amazonaws.com",
+                    "*.s3.*.amazonaws.com")
 
 
 def endpoint_limits(account_limit: float) -> dict[str, float]:
@@ -72,7 +77,8 @@ class FreshdeskClient:
         self.base = base_url(url)
         self.root = self.base[: -len("api/v2/")]
         account = float(rate_limit or DEFAULT_RATE_LIMIT)
-        common = dict(auth=(api_key, "X"), transport=transport, secrets=[api_key], **http_options)
+        common = dict(auth=(api_key, "X"), transport=transport, secrets=[api_key],
+                      attachment_hosts=ATTACHMENT_HOSTS, **http_options)
         self.http = HttpClient(self.base, rate_limit=account, **common)
         self.account_limiter = self.http.limiter
         host = self.http.host
@@ -130,10 +136,13 @@ class FreshdeskClient:
     # --- pagination ---------------------------------------------------------------------
     def pages(self, path: str, params: dict | None = None, start_page: int = 1,
               max_page: int | None = None) -> Iterator[tuple[int, list, bool]]:
-        """(page number, items, has_next) per page, following the `link: <...>; rel="next"` header."""
+        """(page number, items, has_next) per page, following the `link: <...>; rel="next"` header.
+        A page with the same items as an earlier one (the server ignores `page`) raises
+        PaginationLoop naming the path."""
         page = start_page
         params = dict(params or {})
         params.setdefault("per_page", PER_PAGE)
+        guard = PageGuard(path)
         while True:
             params["page"] = page
             r = self.get(path, params)
@@ -144,6 +153,7 @@ class FreshdeskClient:
             yield page, items or [], has_next
             if not has_next or not items or (max_page and page >= max_page):
                 return
+            guard.see_items(i.get("id") if isinstance(i, dict) else i for i in items)
             page += 1
 
     def all(self, path: str, params: dict | None = None) -> list:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import FatalApiError
+from hdmigrate.http import UrlRefused
 
 from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
@@ -439,6 +440,8 @@ class FreshdeskSource(Source):
             raise FatalApiError(f"freshdesk: attachment {record.get('id')} has no URL")
         try:
             return self.client.download(url)
+        except UrlRefused:
+            raise       # a host the plan never named: a fresh URL would point there again
         except Exception:
             # Freshdesk attachment URLs are pre-signed and expire after 5 minutes: re-read the
             # ticket (or its conversations) for a fresh URL and try once more.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hdmigrate.errors import ConfigError
-from hdmigrate.http import HttpClient
+from hdmigrate.http import HttpClient, PageGuard
 
 PER_PAGE = 100   # REST2 caps per_page at 100
 
@@ -31,8 +31,10 @@ def make_client(ctx, *, auth=None, token: str | None = None) -> HttpClient:
 
 def pages(http: HttpClient, method: str, path: str, params: dict | None = None,
           body=None, per_page: int = PER_PAGE) -> Iterator[list[dict]]:
-    """REST2 page/per_page pagination (GET with query or POST with a JSON search body)."""
+    """REST2 page/per_page pagination (GET with query or POST with a JSON search body). A page
+    with the same items as an earlier one raises PaginationLoop naming the path."""
     page = 1
+    guard = PageGuard(path)
     while True:
         query = dict(params or {}, page=page, per_page=per_page)
         if method == "GET":
@@ -44,4 +46,5 @@ def pages(http: HttpClient, method: str, path: str, params: dict | None = None,
         pages_total = int(float((data or {}).get("pages") or 0))
         if not items or page >= pages_total:
             return
+        guard.see_items(i.get("id") if isinstance(i, dict) else i for i in items)
         page += 1

@@ -12,6 +12,8 @@ from hdmigrate.errors import ConfigError, FatalApiError, TransientApiError
 from hdmigrate.http import HttpClient
 
 DEFAULT_RATE_LIMIT = 700.0   # requests per minute (Enterprise); the plan's [run] rate_limit wins
+# Where attachment content_urls live: the account's own host redirects to zdusercontent.com.
+ATTACHMENT_HOSTS = ("*.zendesk.com", "*.zdusercontent.com")
 
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -50,7 +52,8 @@ def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpCl
     return HttpClient(url, auth=(f"{email}/token", token),
                       rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
                       secrets=[token], log=ctx.log,
-                      headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"}, **kw)
+                      headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"},
+                      attachment_hosts=ATTACHMENT_HOSTS, **kw)
 
 
 def check_account(client: HttpClient) -> dict:

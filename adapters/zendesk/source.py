@@ -20,6 +20,7 @@ from typing import Any
 
 from hdmigrate.adapter import AdapterContext, Capability, Page, Source
 from hdmigrate.errors import RecordError
+from hdmigrate.http import PageGuard
 
 from . import mapping
 from .client import DEFAULT_RATE_LIMIT, check_account, make_client
@@ -143,13 +144,15 @@ class ZendeskSource(Source):
     def _list(self, path: str, key: str, params: dict | None = None) -> list[dict]:
         out: list[dict] = []
         for body in self.client.paginate_next_url(path, {**(params or {}), "page[size]": 100},
-                                                  next_url=_cursor_next):
+                                                  next_url=_cursor_next, stream=key):
             out += (body or {}).get(key) or []
         return out
 
     def _fetch_list(self, stream: str, cursor: str | None) -> Iterator[Page]:
         url = cursor or f"/api/v2/{stream}"
         params = None if cursor else {"page[size]": 100}
+        guard = PageGuard(stream)
+        guard.see(url, "next link")
         while True:
             body = self.client.get_json(url, params=params) or {}
             items = [(str(item.get("id")), item) for item in body.get(stream) or []]
@@ -158,6 +161,7 @@ class ZendeskSource(Source):
                 yield Page(items, cursor=None, done=True)
                 return
             yield Page(items, cursor=nxt)
+            guard.see(nxt, "next link")
             url, params = nxt, None
 
     def _fetch_cursor_based(self, path: str, key: str, cursor: str | None, start: int,
@@ -169,6 +173,8 @@ class ZendeskSource(Source):
             params["cursor"] = cursor
         else:
             params["start_time"] = start
+        guard = PageGuard(key)
+        guard.see(cursor)
         while True:
             body = self.client.get_json(path, params=params) or {}
             items = []
@@ -185,6 +191,7 @@ class ZendeskSource(Source):
             yield Page(items, cursor=after or cursor, done=done)
             if done:
                 return
+            guard.see(after)    # a source repeating its cursor would loop and burn the quota
             params = {"per_page": self.page_size, "cursor": after}
             if include:
                 params["include"] = include
@@ -193,7 +200,9 @@ class ZendeskSource(Source):
     def _fetch_time_based(self, path: str, key: str, cursor: str | None, start: int,
                           include: str | None = None, transform=None) -> Iterator[Page]:
         start_time = int(cursor[2:]) if cursor and cursor.startswith("t:") else start
+        guard = PageGuard(key)
         while True:
+            guard.see(start_time, "start_time")
             params: dict[str, Any] = {"start_time": start_time, "per_page": self.page_size}
             if include:
                 params["include"] = include
@@ -229,7 +238,8 @@ class ZendeskSource(Source):
         for ticket_id in pending:
             items = []
             for body in self.client.paginate_next_url(f"/api/v2/tickets/{ticket_id}/comments",
-                                                      {"page[size]": 100}, next_url=_cursor_next):
+                                                      {"page[size]": 100}, next_url=_cursor_next,
+                                                      stream=f"ticket_events (comments of ticket {ticket_id})"):
                 for c in (body or {}).get("comments") or []:
                     items.append((str(c.get("id")), self._author_kind({**c, "ticket_id": _int_or(ticket_id)})))
             self.tickets_with_comments.add(ticket_id)

@@ -1,0 +1,361 @@
+"""The HTTP layer against a hostile source (tests/hostile.py): network reach, size caps,
+deadlines, looping pagination, unreachable hosts. Every byte stays on 127.0.0.1; caps and
+deadlines are tiny so each test takes a second or less."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+
+import httpx
+import pytest
+import respx
+
+from adapters.freshdesk.client import FreshdeskClient
+from adapters.rt.client import pages as rt_pages
+from adapters.zendesk.client import make_client as zendesk_client
+from adapters.zendesk.source import ZendeskSource
+from hdmigrate.adapter import AdapterContext
+from hdmigrate.errors import RecordError, TransientApiError
+from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, UrlRefused,
+                            download_limit, reset_limiters)
+from tests.hostile import HostileServer, PretendHost, free_port
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiters():
+    reset_limiters()
+    yield
+    reset_limiters()
+
+
+@pytest.fixture
+def server():
+    with HostileServer() as s:
+        yield s
+
+
+@pytest.fixture
+def other():
+    """A second loopback server: the internal service a hostile body points at."""
+    with HostileServer() as s:
+        s.add("/secret", "secret")
+        yield s
+
+
+def client_for(base: str, **kw) -> HttpClient:
+    kw.setdefault("sleep", lambda s: None)
+    kw.setdefault("max_attempts", 2)
+    return HttpClient(base, **kw)
+
+
+# ---------------------------------------------------------------- network reach
+
+def test_inline_image_on_another_loopback_port_is_refused_unfetched(server, other):
+    with client_for(server.url) as c, pytest.raises(UrlRefused, match="not the source's own host"):
+        c.download(other.url + "/secret")        # an <img src> a customer wrote
+    assert other.hit_count("/secret") == 0
+
+
+@pytest.mark.parametrize("to, why", [
+    ("http://169.254.169.254/latest/meta-data/iam", "link-local"),
+    ("http://10.0.0.7/admin", "private"),
+    ("https://10.20.30.40/x", "private"),
+    ("http://[::ffff:10.0.0.1]/x", "private"),
+])
+def test_redirect_to_private_or_link_local_is_refused_before_connecting(server, to, why):
+    url = server.add("/att", "redirect", to=to)
+    with client_for(server.url) as c, pytest.raises(UrlRefused, match=why):
+        c.download(url)
+    assert server.hit_count("/att") == 1      # only the source itself was asked
+
+
+def test_redirect_to_another_loopback_port_is_followed_for_a_loopback_source(server, other):
+    other.add("/file", "file", send=10, length=10)
+    url = server.add("/att", "redirect", to=other.url + "/file")
+    with client_for(server.url) as c:
+        assert c.download(url) == b"\xab" * 10     # sandboxes serve files from another port
+
+
+def test_https_source_never_downgrades_to_http_on_a_redirect(server, other):
+    server.add("/attachments/token/x", "redirect", to=other.url + "/secret")
+    with client_for("https://acme.zendesk.com", transport=PretendHost(server, "acme.zendesk.com")) as c:
+        with pytest.raises(UrlRefused, match="from https to plain http"):
+            c.download("https://acme.zendesk.com/attachments/token/x")
+    assert server.hit_count("/attachments/token/x") == 1 and other.hit_count("/secret") == 0
+
+
+def test_https_source_redirect_to_a_name_resolving_to_loopback_is_refused(server, other):
+    server.add("/attachments/token/x", "redirect", to="https://internal.example/secret")
+    resolved = []
+
+    def resolver(host, port):
+        resolved.append(host)
+        return ["127.0.0.1"]                   # a DNS answer pointing inside
+
+    with client_for("https://acme.zendesk.com", transport=PretendHost(server, "acme.zendesk.com"),
+                    resolver=resolver) as c:
+        with pytest.raises(UrlRefused, match="resolves to 127.0.0.1, a loopback address"):
+            c.download("https://acme.zendesk.com/attachments/token/x")
+    assert resolved == ["internal.example"] and other.hit_count("/secret") == 0
+
+
+@respx.mock
+def test_adapters_declare_their_vendors_attachment_hosts():
+    ctx = AdapterContext(config={"url": "https://acme.zendesk.com"},
+                         secrets={"email": "a@acme.test", "token": "tok-123456"})
+    respx.get("https://p18.zdusercontent.com/attachment/1/a.png").mock(
+        return_value=httpx.Response(200, content=b"PNG"))
+    with zendesk_client(ctx) as zd:
+        assert zd.download("https://p18.zdusercontent.com/attachment/1/a.png") == b"PNG"
+        with pytest.raises(UrlRefused, match=r"\*\.zdusercontent\.com"):
+            zd.download("https://files.attacker.example/a.png")
+    respx.get("https://s3.amazonaws.com/cdn.freshdesk.com/data/a.png").mock(
+        return_value=httpx.Response(200, content=b"FD"))
+    fd = FreshdeskClient("https://acme.freshdesk.com", "fdkey-123456")
+    try:
+        assert fd.download("https://s3.amazonaws.com/cdn.freshdesk.com/data/a.png") == b"FD"
+        with pytest.raises(UrlRefused):
+            fd.download("https://intranet.corp.example/inline/attachment?token=x")
+    finally:
+        fd.close()
+
+
+# ---------------------------------------------------------------- sizes
+
+def test_endless_json_body_stops_at_the_cap(server):
+    server.add("/api/tickets", "endless_json")
+    with client_for(server.url, max_body_bytes=256 * 1024) as c:
+        with pytest.raises(ResponseTooLarge, match="larger than 262144 bytes"):
+            c.get_json("/api/tickets")
+
+
+def test_gzip_bomb_is_refused_without_being_inflated(server):
+    server.add("/api/tickets", "gzip_bomb")             # ~3 MB that decode to ~3 GB
+    with client_for(server.url, max_body_bytes=MB) as c:
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseTooLarge):
+                c.get_json("/api/tickets")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * MB
+
+
+@respx.mock
+def test_compressed_answers_within_the_cap_decode_as_before():
+    body = {"tickets": [{"id": i, "subject": "Grüße"} for i in range(500)]}
+    respx.get("https://acme.zendesk.com/t").mock(return_value=httpx.Response(
+        200, content=gzip.compress(json.dumps(body).encode()), headers={"Content-Encoding": "gzip"}))
+    with client_for("https://acme.zendesk.com") as c:
+        assert c.get_json("/t") == body
+
+
+def test_download_stops_reading_at_the_cap_whatever_the_record_declared(server):
+    url = server.add("/files/big.bin", "file", send=0)   # endless, no Content-Length
+    with client_for(server.url) as c:
+        tracemalloc.start()
+        try:
+            with download_limit(MB), pytest.raises(RecordError, match=f"more than the {MB} bytes"):
+                c.download(url)                              # the adapter passes no cap itself
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 * MB
+
+
+def test_declared_content_length_over_the_cap_is_refused_unread(server):
+    url = server.add("/files/huge.bin", "file", send=2 * MB, length=1_200_000_000)
+    with client_for(server.url) as c, pytest.raises(RecordError, match="1200000000 bytes"):
+        c.download(url, max_bytes=MB)
+
+
+# ---------------------------------------------------------------- deadlines
+
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
+def test_trickling_answer_ends_at_the_request_deadline(server, headers):
+    # 100 bytes, one per 50 ms: without an overall deadline this answers after 5 s and passes.
+    server.add("/api/slow", "trickle", size=100, every=0.05, headers=headers)
+    with client_for(server.url, deadline=0.5, max_attempts=3) as c:
+        with pytest.raises(DeadlineExceeded, match="deadline"):
+            c.get_json("/api/slow")
+        assert c.stats.total == 1                        # a trickling server is not asked again
+
+
+def test_trickling_download_ends_at_the_deadline(server):
+    url = server.add("/files/slow.bin", "trickle", size=100, every=0.05)
+    with client_for(server.url, deadline=0.5) as c, pytest.raises(DeadlineExceeded):
+        c.download(url)
+
+
+# ---------------------------------------------------------------- pagination loops
+
+def _zendesk(server) -> ZendeskSource:
+    ctx = AdapterContext(config={"url": server.url}, secrets={"email": "a@acme.test", "token": "tok-123456"})
+    return ZendeskSource(ctx)
+
+
+def test_zendesk_repeating_cursor_stops_the_stream_naming_it(server):
+    server.add("/api/v2/incremental/tickets/cursor", "json",
+               body={"tickets": [{"id": 1, "status": "open"}], "after_cursor": "MTU3",
+                     "end_of_stream": False})
+    source = _zendesk(server)
+    pages = []
+    with pytest.raises(PaginationLoop, match="stream tickets: the source repeated the cursor 'MTU3'") as info:
+        for page in source.fetch("tickets"):
+            pages.append(page)
+    source.close()
+    assert info.value.stream == "tickets" and len(pages) == 2
+    assert server.hit_count("/api/v2/incremental/tickets/cursor") == 2
+
+
+def test_zendesk_repeating_next_link_stops_the_stream(server):
+    server.add("/api/v2/groups", "json",
+               body={"groups": [{"id": 5}], "meta": {"has_more": True},
+                     "links": {"next": server.url + "/api/v2/groups?page[after]=x"}})
+    source = _zendesk(server)
+    with pytest.raises(PaginationLoop, match="stream groups"):
+        list(source.fetch("groups"))
+    source.close()
+    assert server.hit_count("/api/v2/groups") == 2
+
+
+def test_freshdesk_pages_that_ignore_the_page_number_stop(server):
+    server.add("/api/v2/tickets", "json", body=[{"id": 1}, {"id": 2}],
+               link=server.url + "/api/v2/tickets?page=2")
+    fd = FreshdeskClient(server.url, "fdkey-123456", sleep=lambda s: None)
+    try:
+        with pytest.raises(PaginationLoop, match="same 2 items"):
+            list(fd.pages("tickets"))
+    finally:
+        fd.close()
+    assert server.hit_count("/api/v2/tickets") == 2
+
+
+def test_rt_pages_that_repeat_stop(server):
+    server.add("/REST/2.0/queues/all", "json", body={"items": [{"id": 1}], "pages": 1000})
+    with client_for(server.url + "/REST/2.0") as c, pytest.raises(PaginationLoop, match="queues/all"):
+        list(rt_pages(c, "GET", "queues/all"))
+    assert server.hit_count("/REST/2.0/queues/all") == 2
+
+
+# ---------------------------------------------------------------- unreachable hosts
+
+def test_unreachable_host_fails_at_once_with_the_url_hint():
+    with client_for(f"http://127.0.0.1:{free_port()}", max_attempts=8) as c:
+        with pytest.raises(TransientApiError, match="cannot reach 127.0.0.1.*check the url"):
+            c.get_json("/api/v2/users/me")
+        assert c.stats.total == 2                  # not the 8 attempts (~50 s) of a transient drop
+
+
+def test_a_host_that_answered_keeps_the_full_retry_schedule():
+    with HostileServer() as s:
+        s.add("/ping", "json", body={"ok": True})
+        with client_for(s.url) as first:
+            assert first.get_json("/ping") == {"ok": True}
+    # the server is gone now: a drop in the middle of a run, worth every retry (for every client
+    # of that host in the process)
+    with client_for(s.url, max_attempts=4) as c:
+        with pytest.raises(TransientApiError, match="after 4 attempts"):
+            c.get_json("/ping")
+        assert c.stats.transport_errors == 4
+
+
+# ---------------------------------------------------------------- through the engine
+
+def _one_ticket_dump(root, image_url: str):
+    from adapters.jsonl.dump import DumpWriter
+    w = DumpWriter(root, source="hostile")
+    w.add("contact", {"id": "c1", "name": "Chen", "email": "chen@example.org"})
+    w.add("ticket", {"id": "t1", "subject": "screenshot", "status": "open", "requester_id": "c1"})
+    w.add("comment", {"id": "m1", "ticket_id": "t1", "author_id": "c1", "public": True,
+                      "body_html": f'<p>see <img src="{image_url}"></p>', "attachment_ids": ["img1"]})
+    w.close()
+    # like a vendor source: no hash, the bytes come from the URL the body names
+    with open(root / "attachment.jsonl", "w") as f:
+        f.write(json.dumps({"id": "img1", "comment_id": "m1", "file_name": "shot.png", "inline": True,
+                            "content_type": "image/png", "size": 5, "extra": {"url": image_url}}) + "\n")
+
+
+def _run(tmp_path, src, monkeypatch, fetch, **options):
+    from adapters.jsonl import JsonlSource
+    from hdmigrate.engine import Engine
+    from hdmigrate.plan import plan_from_dict
+    from hdmigrate.report import CollectingReporter
+    monkeypatch.setattr(JsonlSource, "fetch_attachment", fetch)
+    plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(src)},
+                           "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
+                           **({"options": options} if options else {})}, tmp_path)
+    engine = Engine(plan, tmp_path / "wd", CollectingReporter())
+    try:
+        summary = engine.run()
+        degradations = [tuple(r) for r in engine.store.conn.execute(
+            "SELECT kind, id, code FROM degradations")]
+        failures = [tuple(r) for r in engine.store.conn.execute("SELECT kind, id, reason FROM failures")]
+    finally:
+        engine.store.close()
+    return summary, degradations, failures
+
+
+def test_refused_inline_image_degrades_the_attachment_and_the_ticket_is_written(tmp_path, monkeypatch,
+                                                                                  server, other):
+    src = tmp_path / "src"
+    _one_ticket_dump(src, other.url + "/secret")
+    source_http = client_for(server.url)          # the source lives on `server`
+
+    def fetch(self, record):
+        return source_http.download(record["extra"]["url"])
+
+    summary, degradations, failures = _run(tmp_path, src, monkeypatch, fetch)
+    source_http.close()
+    assert other.hit_count("/secret") == 0
+    assert ("attachment", "img1", "attachment_url_refused") in degradations
+    assert not [f for f in failures if f[0] in ("ticket", "comment", "attachment")]
+    written = (tmp_path / "out" / "comment.jsonl").read_text()
+    assert '"m1"' in written and "internal secret" not in written
+
+
+def test_attachment_declared_small_is_cut_at_the_plans_limit_while_reading(tmp_path, monkeypatch, server):
+    url = server.add("/files/shot.png", "file", send=0)     # declared 5 bytes, sends without end
+    src = tmp_path / "src"
+    _one_ticket_dump(src, url)
+    source_http = client_for(server.url)
+
+    def fetch(self, record):
+        return source_http.download(record["extra"]["url"])   # no cap of its own
+
+    summary, degradations, failures = _run(tmp_path, src, monkeypatch, fetch,
+                                           max_attachment_bytes=256 * 1024)
+    source_http.close()
+    assert [(k, i) for k, i, reason in failures if "more than the 262144 bytes" in reason] == [("attachment", "img1")]
+    assert '"m1"' in (tmp_path / "out" / "comment.jsonl").read_text()
+
+
+def test_a_looping_stream_fails_by_name_and_the_others_go_on(tmp_path, monkeypatch):
+    from adapters.jsonl import JsonlSource
+    src = tmp_path / "src"
+    _one_ticket_dump(src, "https://example.invalid/x.png")
+    original = JsonlSource.fetch
+
+    def fetch(self, stream, cursor=None, since=None):
+        if stream != "comment":
+            yield from original(self, stream, cursor, since)
+            return
+        from hdmigrate.http import PageGuard
+        guard = PageGuard("comment")
+        for page in original(self, stream, cursor, since):
+            yield page
+            guard.see("same-cursor")
+            guard.see("same-cursor")      # the source answers its own cursor again
+
+    monkeypatch.setattr(JsonlSource, "fetch", fetch)
+    summary, degradations, failures = _run(tmp_path, src, monkeypatch,
+                                           lambda self, record: b"12345")
+    assert [(k, i) for k, i, _ in failures] == [("stream", "comment")]
+    assert "repeated the cursor 'same-cursor'" in failures[0][2]
+    assert summary["exit_code"] == 1
+    assert '"t1"' in (tmp_path / "out" / "ticket.jsonl").read_text()
