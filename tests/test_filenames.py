@@ -82,19 +82,42 @@ def _run(plan) -> tuple[dict, list[dict]]:
     return summary, degradations
 
 
-def test_zendesk_target_gets_safe_names_and_the_rename_is_recorded(tmp_path, monkeypatch):
-    dump, names = _dump_with_hostile_names(tmp_path)
-    box = make_sandbox().start()
+def _zendesk_names(box) -> list[str]:
+    return [a["file_name"] for _t, comments in box.tickets_with_comments()
+            for c in comments for a in c.get("attachments") or []]
+
+
+def _freshdesk_names(box) -> list[str]:
+    return [a["name"] for kind in box.store.kinds() for r in box.store.all(kind)
+            for a in (r.get("attachments") if isinstance(r.get("attachments"), list) else [])
+            if isinstance(a, dict) and "name" in a]
+
+
+def _zendesk():
+    box = make_sandbox()
     box.job_delay = 0.01
+    return box, {"job_poll_seconds": 0.05}, _zendesk_names
+
+
+def _freshdesk():
+    from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
+    return make_freshdesk(), {}, _freshdesk_names
+
+
+@pytest.mark.parametrize("make", [_zendesk, _freshdesk], ids=["zendesk", "freshdesk"])
+def test_targets_get_safe_names_and_the_rename_is_recorded(tmp_path, monkeypatch, make):
+    dump, names = _dump_with_hostile_names(tmp_path)
+    box, extra, names_in = make()
+    box.start()
     try:
         for k, v in box.env.items():
             monkeypatch.setenv(k, v)
         plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)},
-                               "target": {**box.plan_section, "job_poll_seconds": 0.05},
-                               "run": {"workdir": str(tmp_path / "work")}}, base_dir=tmp_path)
+                               "target": {**box.plan_section, **extra},
+                               "run": {"workdir": str(tmp_path / "work"),
+                                       "rate_limit": {"source": 600000, "target": 600000}}}, base_dir=tmp_path)
         summary, degradations = _run(plan)
-        sent = sorted(a["file_name"] for _t, comments in box.tickets_with_comments()
-                      for c in comments for a in c.get("attachments") or [])
+        sent = names_in(box)
     finally:
         box.stop()
     assert summary["exit_code"] == 0, summary
