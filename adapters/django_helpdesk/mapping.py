@@ -7,8 +7,12 @@ addresses (`c:<email>`); staff are known only by their user id on follow-ups and
 
 from __future__ import annotations
 
+import re
+
 STAMP_FIELD = "hdmigrate_source_id"   # ticket custom field holding the migration stamp
 PARTIAL = "~partial"
+# Without that field the stamp ends the opening follow-up's title: "Ticket Opened [hdm:<stamp>]"
+TITLE_STAMP = re.compile(r"\s*\[hdm:([^\]]+)\]$")
 
 # django-helpdesk statuses: 1 Open, 2 Reopened, 3 Resolved, 4 Closed, 5 Duplicate
 STATUS_TO_CANONICAL = {1: "open", 2: "open", 3: "solved", 4: "closed", 5: "closed"}
@@ -37,6 +41,13 @@ def agent_record(user_id) -> dict:
 
 def contact_record(email: str) -> dict:
     return {"id": contact_id(email), "name": email, "email": email}
+
+
+def title_stamp(ticket: dict) -> str | None:
+    """The stamp in the title of a ticket's opening follow-up (targets without the custom field)."""
+    followups = sorted(ticket.get("followup_set") or [], key=lambda f: (f.get("date") or "", f.get("id") or 0))
+    found = TITLE_STAMP.search(followups[0].get("title") or "") if followups else None
+    return found.group(1) if found else None
 
 
 def extension_allowed(file_name: str) -> bool:
@@ -74,7 +85,8 @@ def ticket_to_canonical(payload: dict):
         "due_at": t.get("due_date"),
         "extra": {"source_status": status, "source_priority": t.get("priority"), "on_hold": t.get("on_hold"),
                   "resolution": t.get("resolution"), "merged_to": t.get("merged_to"),
-                  "description": t.get("description"), "stamp": t.get(f"custom_{STAMP_FIELD}")},
+                  "description": t.get("description"),
+                  "stamp": t.get(f"custom_{STAMP_FIELD}") or title_stamp(t)},
     }
     for f in followups:
         fid = str(f["id"])

@@ -14,11 +14,18 @@ submitter, status and stamp are set last with a PATCH (which sends nothing).
 
 Idempotency: the ticket custom field `hdmigrate_source_id` (created by an admin, see
 docs/real-helpdesks.md) holds `<id>~partial` while follow-ups are written and `<id>` when the
-ticket is complete; a partial ticket found on resume is deleted and written again.
+ticket is complete; a partial ticket found on resume is deleted and written again. Without that
+field (check() says so once, with what to do) the same stamp goes into the title of the ticket's
+opening follow-up ("Ticket Opened [hdm:<id>]", set with PATCH /followups/{id}/), which the
+ticket list shows too: resumed runs find their tickets either way.
+
+A file the server refuses (empty, too large, an extension it does not take even as .txt) is left
+out with a degradation on the attachment; the ticket and its follow-ups are written.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
@@ -43,9 +50,25 @@ class DjangoHelpdeskTarget(Target):
         self.stamp_prefix = ctx.config.get("stamp_prefix", "")
         self._stamps: dict[str, str] | None = None
         self._has_stamp_field: bool | None = None
+        self._told_no_field = False
 
     def check(self) -> None:
         self.http.get_json("")
+        r = self.http.request("OPTIONS", "tickets/", allow=(403, 405))
+        if r.status_code < 300:    # DRF metadata: the fields a ticket create takes, custom ones included
+            fields = (((r.json() or {}).get("actions") or {}).get("POST") or {})
+            if fields:
+                self._has_stamp_field = f"custom_{mapping.STAMP_FIELD}" in fields
+                if not self._has_stamp_field:
+                    self._say_no_field()
+
+    def _say_no_field(self) -> None:
+        if not self._told_no_field:
+            self._told_no_field = True
+            self.ctx.log(f"django_helpdesk: no ticket custom field {mapping.STAMP_FIELD}; migrated tickets are "
+                         "stamped in the title of their opening follow-up instead (\"Ticket Opened [hdm:<id>]\"). "
+                         f"To keep titles untouched, have an admin create the custom field {mapping.STAMP_FIELD} "
+                         "(type varchar, staff only; docs/real-helpdesks.md) before the run")
 
     # ---- degradations (pure)
     def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
@@ -96,6 +119,8 @@ class DjangoHelpdeskTarget(Target):
             if siblings and str(siblings[0].get("id")) == rid and not record.get("public", True):
                 add("public", "private_first_message", "the opening follow-up is always public")
         elif kind == "attachment":
+            if record.get("size") == 0:
+                add("size", "attachment_empty", "django-helpdesk refuses empty files; left out")
             if record.get("inline"):
                 add("inline", "inline_image_detached", "kept as a regular follow-up attachment")
             if self.validate_types and not mapping.extension_allowed(record.get("file_name") or ""):
@@ -118,6 +143,9 @@ class DjangoHelpdeskTarget(Target):
                         self._has_stamp_field = True
                         if t[f"custom_{mapping.STAMP_FIELD}"]:
                             stamps[t[f"custom_{mapping.STAMP_FIELD}"]] = str(t["id"])
+                    marked = mapping.title_stamp(t)
+                    if marked:
+                        stamps.setdefault(marked, str(t["id"]))
                 if not data.get("next"):
                     break
                 page += 1
@@ -152,22 +180,48 @@ class DjangoHelpdeskTarget(Target):
         # organizations, satisfaction ratings: nothing to write them to (listed by degradations())
         return WriteResult(f"none:{record['id']}")
 
-    def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> None:
-        name = safe = self.file_name(att)   # safe name; the engine records a rename
+    def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> bool:
+        """Upload one file to a follow-up. A file the server refuses (empty, too large, a type it
+        does not take) is left out with a degradation on the attachment: the ticket and its
+        follow-ups are written all the same. True when the file is in django-helpdesk."""
+        aid, name = str(att["id"]), self.file_name(att)   # safe name; the engine records a rename
+        safe = name
         data = Path(path).read_bytes()
+        if not data:   # Django's FileField refuses it: "The submitted file is empty."
+            degr.append(Degradation("attachment", aid, "size", "attachment_empty",
+                                    "django-helpdesk refuses empty files; left out"))
+            return False
         ctype = att.get("content_type") or "application/octet-stream"
         if self.validate_types and not mapping.extension_allowed(name):
             name = name + ".txt"
-        r = self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
-                              files={"file": (name, data, ctype)}, allow=(400,))
+        r = self._post_file(followup_id, name, data, ctype)
         if r.status_code == 400 and "extension" in r.text and name == safe:
             name = name + ".txt"
-            degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_renamed",
+            degr.append(Degradation("attachment", aid, "file_name", "attachment_renamed",
                                     f"server refused the extension; uploaded as {name}"))
-            r = self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
-                                  files={"file": (name, data, ctype)})
-        elif r.status_code == 400:
-            raise RecordRejected(f"django_helpdesk refused attachment {att['id']}: {r.text[:200]}", status=400)
+            r = self._post_file(followup_id, name, data, ctype)
+        if r.status_code < 300:
+            return True
+        answer = " ".join(r.text.split())[:200]
+        if r.status_code == 413:
+            degr.append(Degradation("attachment", aid, "size", "attachment_too_large",
+                                    f"{len(data)} bytes: django-helpdesk answered 413; left out"))
+        elif "empty" in answer.lower():
+            degr.append(Degradation("attachment", aid, "size", "attachment_empty",
+                                    f"django-helpdesk refused the file ({answer}); left out"))
+        else:
+            degr.append(Degradation("attachment", aid, "file_name", "attachment_rejected",
+                                    f"django-helpdesk refused the file ({r.status_code}: {answer}); left out, "
+                                    "the bytes stay in staging"))
+        return False
+
+    def _post_file(self, followup_id: int, name: str, data: bytes, ctype: str):
+        return self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
+                                 files={"file": (name, data, ctype)}, allow=(400, 413, 415))
+
+    def _mark_opening(self, followup: dict, stamp: str) -> None:
+        title = mapping.TITLE_STAMP.sub("", followup.get("title") or "Ticket Opened").rstrip()
+        self.http.request("PATCH", f"followups/{followup['id']}/", json={"title": f"{title} [hdm:{stamp}]"})
 
     @staticmethod
     def _text(comment: dict | None) -> str:
@@ -194,25 +248,28 @@ class DjangoHelpdeskTarget(Target):
         r = self.http.request("POST", "tickets/", json=body)
         created = r.json()
         tid = str(created["id"])
+        followups = created.get("followup_set") or []
         if f"custom_{mapping.STAMP_FIELD}" in created:
             self._has_stamp_field = True
             stamps[stamp + mapping.PARTIAL] = tid
         else:
             self._has_stamp_field = False
-            self.ctx.log("django_helpdesk: no custom field hdmigrate_source_id; resumed runs may duplicate tickets")
+            self._say_no_field()
+            if followups:   # before anything else is written: a crash from here on is found on resume
+                self._mark_opening(followups[0], stamp + mapping.PARTIAL)
+                stamps[stamp + mapping.PARTIAL] = tid
         children = {}
-        followups = created.get("followup_set") or []
         for index, comment in enumerate(comments):
             if index == 0 and followups:
                 fid = followups[0]["id"]
             else:
                 fr = self.http.request("POST", "followups/", json={
-                    "ticket": int(tid), "comment": self._text(comment), "public": bool(comment.get("public"))})
+                    "ticket": int(tid), "comment": self._text(comment), "public": comment.get("public") is True})
                 fid = fr.json()["id"]
             children[("comment", str(comment["id"]))] = str(fid)
             for att, path in ctx.attachments(comment):
-                self._upload(fid, att, path, degr)
-                children[("attachment", str(att["id"]))] = str(fid)
+                if self._upload(fid, att, path, degr):
+                    children[("attachment", str(att["id"]))] = str(fid)
         final = {"status": mapping.STATUS_TO_HD.get(record.get("status"), 1)}
         requester = ctx.person(record.get("requester_id"))
         email = (ctx.record(requester[0], record["requester_id"]) or {}).get("email") if requester else None
@@ -231,7 +288,9 @@ class DjangoHelpdeskTarget(Target):
                 degr.append(Degradation("ticket", rid, f"custom_fields.{key}", "value_unmapped",
                                         f"no custom field {key!r} in django-helpdesk"))
         self.http.request("PATCH", f"tickets/{tid}/", json=final)
-        if self._has_stamp_field:
+        if not self._has_stamp_field and followups:
+            self._mark_opening(followups[0], stamp)
+        if self._has_stamp_field or followups:
             stamps.pop(stamp + mapping.PARTIAL, None)
             stamps[stamp] = tid
         return WriteResult(tid, children=children, degradations=degr)

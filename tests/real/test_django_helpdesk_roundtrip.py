@@ -59,3 +59,53 @@ def test_jsonl_to_django_helpdesk_to_jsonl_keeps_texts_and_files(hd_server, tmp_
     mail_dir = Path(hd_server["WORKDIR"]) / "data" / "mail"
     leaked = [p.name for p in mail_dir.glob("*") if any(e in p.read_text(errors="replace") for e in customers)]
     assert leaked == []
+
+
+def test_empty_file_on_the_opening_message_fails_neither_ticket_nor_comments(hd_server, tmp_path):
+    """Issue 14.2: a 0-byte file on a ticket's first message ("The submitted file is empty" from a
+    real django-helpdesk) is left out with `attachment_empty`; the ticket, every follow-up and the
+    other files arrive, and a second run changes nothing."""
+    from adapters.jsonl.dump import DumpWriter
+
+    dump = tmp_path / "dump"
+    w = DumpWriter(dump, source="test")
+    w.add("contact", {"id": "c1", "name": "Carl", "email": "carl.empty-file@example.org"})
+    w.add("ticket", {"id": "t1", "subject": "Empty file on the opening message 14.2", "status": "open",
+                     "requester_id": "c1"})
+    files = {"f-empty": (b"", "empty.txt"), "f-pdf": (b"%PDF-1.4 scan\n", "scan.pdf")}
+    w.add("comment", {"id": "m1", "ticket_id": "t1", "author_id": "c1", "public": True, "body_text": "Opening",
+                      "created_at": "2024-01-01T08:00:00Z", "attachment_ids": list(files)})
+    for fid, (data, name) in files.items():
+        w.add("attachment", {"id": fid, "comment_id": "m1", "ticket_id": "t1", "file_name": name,
+                             "content_type": "application/octet-stream", "size": len(data),
+                             "sha256": w.add_blob(data)})
+    for n in (2, 3):
+        w.add("comment", {"id": f"m{n}", "ticket_id": "t1", "author_id": "c1", "public": n == 2,
+                          "body_text": f"Follow-up {n}", "created_at": f"2024-01-0{n}T08:00:00Z"})
+    w.close()
+    env = {"HD_USER": hd_server["HD_ADMIN_USER"], "HD_PASS": hd_server["HD_ADMIN_PASSWORD"]}
+    hd = {"adapter": "django_helpdesk", "url": hd_server["HD_BASE_URL"], "username_env": "HD_USER",
+          "password_env": "HD_PASS"}
+    plan = write_plan(tmp_path / "load.toml", {"adapter": "jsonl", "path": str(dump)}, hd, tmp_path / "w-load")
+    loaded = summary(hdmigrate("run", str(plan), "--yes", "--json", env=env))
+    assert loaded["exit_code"] == 0, loaded
+    assert loaded["kinds"]["ticket"]["created"] == 1 and loaded["kinds"]["ticket"]["failed"] == 0
+    assert loaded["kinds"]["comment"]["created"] == 3 and loaded["kinds"]["comment"]["failed"] == 0
+    assert loaded["kinds"]["attachment"]["failed"] == 0
+    from hdmigrate.store import Store
+    store = Store(tmp_path / "w-load")
+    try:
+        degraded = {(d["id"], d["code"]) for d in store.degradations() if d["kind"] == "attachment"}
+    finally:
+        store.close()
+    assert ("f-empty", "attachment_empty") in degraded
+
+    back = tmp_path / "back"
+    plan = write_plan(tmp_path / "read.toml", hd, {"adapter": "jsonl", "path": str(back)}, tmp_path / "w-read")
+    assert summary(hdmigrate("run", str(plan), "--yes", "--json", env=env))["exit_code"] == 0
+    got = read_dump(back)
+    ticket = next(t for t in got["ticket"].values() if t["subject"] == "Empty file on the opening message 14.2")
+    comments = sorted((c for c in got["comment"].values() if c["ticket_id"] == ticket["id"]), key=lambda c: int(c["id"]))
+    assert [c["body_text"] for c in comments] == ["Opening", "Follow-up 2", "Follow-up 3"]
+    names = [a["file_name"] for a in got["attachment"].values() if a["ticket_id"] == ticket["id"]]
+    assert len(names) == 1 and names[0].startswith("scan")
