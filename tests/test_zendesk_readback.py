@@ -93,6 +93,48 @@ def test_author_kind_from_the_users_export_of_the_same_read(shared_dir):
     assert not list_users.called          # the export already said who is who
 
 
+class _Load:
+    options: dict = {}
+    mapping: dict = {}
+
+    def target_id(self, kind, source_id):
+        return None
+
+
+def _suspension_server(mock, *, kept_on_create: bool, kept_on_update: bool):
+    """A Zendesk that may not keep `suspended` when a user is created (and may not on update)."""
+    mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={"users": [], "count": 0}))
+    mock.post("/api/v2/users/create_many").mock(return_value=httpx.Response(403, json={"error": "Forbidden"}))
+    mock.post("/api/v2/users").mock(return_value=httpx.Response(201, json={"user": {"id": 77, "role": "agent"}}))
+    mock.get("/api/v2/users/show_many").mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 77, "role": "agent", "active": True, "suspended": kept_on_create}]}))
+    return mock.put("/api/v2/users/77").mock(return_value=httpx.Response(200, json={
+        "user": {"id": 77, "role": "agent", "active": True, "suspended": kept_on_update}}))
+
+
+def _write_inactive_agent():
+    from adapters.zendesk.target import ZendeskTarget
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    return target.write_batch("agent", [{"id": "a9", "name": "Gone", "email": "gone@x.org", "role": "agent",
+                                         "active": False}], _Load())[0]
+
+
+def test_suspension_the_server_did_not_keep_is_asked_again_then_recorded():
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        update = _suspension_server(mock, kept_on_create=False, kept_on_update=True)
+        result = _write_inactive_agent()
+    assert result.target_id == "77" and update.called and not result.degradations
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        _suspension_server(mock, kept_on_create=False, kept_on_update=False)
+        result = _write_inactive_agent()
+    assert [(d.kind, d.id, d.field, d.code) for d in result.degradations] == [
+        ("agent", "a9", "active", "value_unmapped")]
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        update = _suspension_server(mock, kept_on_create=True, kept_on_update=True)
+        result = _write_inactive_agent()
+    assert not update.called and not result.degradations
+
+
 def test_jsonl_to_zendesk_sandbox_verifies_clean(tmp_path, monkeypatch):
     """Inactive agents, customers' comments, empty files and unwritable ratings: all either kept
     or explained by what the run recorded (verify exit 0)."""

@@ -389,7 +389,32 @@ class ZendeskTarget(Target):
             created = [self._create_user(bodies[i]) for i in todo]
         for i, result in zip(todo, created or []):
             out[i] = result
+        self._keep_suspension(kind, records, bodies, out)
         return [r if r is not None else RecordRejected("user not written") for r in out]
+
+    def _keep_suspension(self, kind: str, records: list[dict], bodies: list[dict], out: list) -> None:
+        """Inactive people are created `suspended` (ZD-OAS UserCreateInput). A server that did not
+        keep it is asked once more (PUT /api/v2/users/{id}); if that does not stick either, the
+        record says so (`value_unmapped` on `active`) instead of reading back active unexplained."""
+        wanted = {i: r.target_id for i, r in enumerate(out)
+                  if isinstance(r, WriteResult) and not r.matched and bodies[i].get("suspended")}
+        if not wanted:
+            return
+        body = self.client.get_json("/api/v2/users/show_many",
+                                    params={"ids": ",".join(wanted.values()), "include_deleted": "true"}) or {}
+        kept = {str(u.get("id")) for u in body.get("users") or [] if u.get("suspended")}
+        for i, uid in wanted.items():
+            if uid in kept:
+                continue
+            try:
+                answer = self.client.request("PUT", f"/api/v2/users/{uid}", json={"user": {"suspended": True}},
+                                             allow=(404, 405, 422)).json() or {}
+            except ValueError:
+                answer = {}
+            if not (answer.get("user") or {}).get("suspended"):
+                out[i].degradations.append(Degradation(
+                    kind, records[i]["id"], "active", "value_unmapped",
+                    "the target did not keep the suspension of this inactive person (read back active)"))
 
     def _create_user(self, body: dict) -> WriteResult | Exception:
         """POST /api/v2/users, sent once; after a lost answer the user is looked up by its stamp."""
