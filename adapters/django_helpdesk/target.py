@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
-from hdmigrate.errors import RecordError, RecordRejected
+from hdmigrate.errors import RecordError
 
 from . import mapping
 from .client import make_client

@@ -109,3 +109,61 @@ def test_empty_file_on_the_opening_message_fails_neither_ticket_nor_comments(hd_
     assert [c["body_text"] for c in comments] == ["Opening", "Follow-up 2", "Follow-up 3"]
     names = [a["file_name"] for a in got["attachment"].values() if a["ticket_id"] == ticket["id"]]
     assert len(names) == 1 and names[0].startswith("scan")
+
+
+def test_without_the_stamp_field_a_resumed_run_finds_its_tickets(hd_server, tmp_path, shared_dir):
+    """Issue 14.2: with no custom field hdmigrate_source_id, `check` says so once (not once per
+    ticket), and a run whose answers were lost (id map rows left pending) finds its tickets again
+    by the stamp in the opening follow-up's title instead of writing them twice."""
+    import sqlite3
+    import subprocess
+
+    import httpx
+
+    from adapters.jsonl.dump import DumpWriter
+
+    manage = shared_dir / "real-helpdesks" / "django-helpdesk" / "manage.sh"
+
+    def django(code: str) -> None:
+        subprocess.run(["bash", str(manage), hd_server["WORKDIR"], "shell", "-c", code], check=True,
+                       capture_output=True, timeout=300)
+
+    django("from helpdesk.models import CustomField; CustomField.objects.filter(name='hdmigrate_source_id').delete()")
+    try:
+        dump = tmp_path / "dump"
+        w = DumpWriter(dump, source="test")
+        w.add("contact", {"id": "c1", "name": "Nora", "email": "nora.no-field@example.org"})
+        subjects = [f"No stamp field {n} (14.2)" for n in range(3)]
+        for n, subject in enumerate(subjects):
+            w.add("ticket", {"id": f"t{n}", "subject": subject, "status": "open", "requester_id": "c1"})
+            for k in range(2):
+                w.add("comment", {"id": f"t{n}m{k}", "ticket_id": f"t{n}", "author_id": "c1", "public": True,
+                                  "body_text": f"text {n}.{k}", "created_at": f"2024-01-0{k + 1}T08:00:00Z"})
+        w.close()
+        env = {"HD_USER": hd_server["HD_ADMIN_USER"], "HD_PASS": hd_server["HD_ADMIN_PASSWORD"]}
+        hd = {"adapter": "django_helpdesk", "url": hd_server["HD_BASE_URL"], "username_env": "HD_USER",
+              "password_env": "HD_PASS"}
+        work = tmp_path / "w"
+        plan = write_plan(tmp_path / "load.toml", {"adapter": "jsonl", "path": str(dump)}, hd, work)
+        first = hdmigrate("run", str(plan), "--yes", "--json", env=env)
+        assert summary(first)["exit_code"] == 0
+        assert (first.stdout + first.stderr).count("no ticket custom field hdmigrate_source_id") == 1
+        # the answers of every write were lost: a resumed run must look each ticket up, not write it again
+        db = sqlite3.connect(work / "staging.db")
+        with db:
+            db.execute("UPDATE id_map SET state='pending' WHERE kind IN ('ticket', 'comment')")
+        db.close()
+        again = summary(hdmigrate("run", str(plan), "--yes", "--json", env=env))
+        assert again["exit_code"] == 0, again
+        api = httpx.Client(base_url=hd_server["HD_BASE_URL"] + "/helpdesk/api",
+                           auth=(env["HD_USER"], env["HD_PASS"]), headers={"Accept": "application/json"})
+        held = [t for t in api.get("tickets/", params={"page_size": 500}).json()["results"] if t["title"] in subjects]
+        assert sorted(t["title"] for t in held) == sorted(subjects)       # each exactly once
+        for t in held:
+            assert [f["comment"] for f in t["followup_set"]][:2] == [f"text {subjects.index(t['title'])}.{k}"
+                                                                     for k in range(2)]
+            assert t["followup_set"][0]["title"].endswith(f"[hdm:t{subjects.index(t['title'])}]")
+    finally:
+        django("from helpdesk.models import CustomField; CustomField.objects.get_or_create(name='hdmigrate_source_id', "
+               "defaults={'label': 'hdmigrate source id', 'data_type': 'varchar', 'max_length': 200, "
+               "'required': False, 'staff_only': True})")
