@@ -36,6 +36,7 @@ from pathlib import Path
 
 import click
 
+from .printable import json_printable, printable
 from .private_files import open_private, private_dir, write_private_text
 
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
@@ -225,7 +226,7 @@ class Emitter:
     def event(self, _event: str, /, **fields) -> None:
         if not self.as_json:
             return
-        line = json.dumps({"event": _event, "time": _now(), **fields}, ensure_ascii=False)
+        line = json_printable(json.dumps({"event": _event, "time": _now(), **fields}, ensure_ascii=False))
         with self.lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -233,14 +234,14 @@ class Emitter:
     def forward(self, plan: str, event: dict) -> None:
         if not self.as_json:
             return
-        line = json.dumps({**event, "plan": plan}, ensure_ascii=False)
+        line = json_printable(json.dumps({**event, "plan": plan}, ensure_ascii=False))
         with self.lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
     def say(self, text: str) -> None:
         with self.lock:
-            click.echo(text, err=True)
+            click.echo(printable(text), err=True)  # plan errors quote source and server texts
 
 
 class Runner:
