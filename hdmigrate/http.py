@@ -38,7 +38,7 @@ import tenacity
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 from hdmigrate.netguard import (DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, UrlRefused,
-                                _DeadlinePassed, address_problem, extend_deadline, guarded, guarded_transport,
+                                MIN_RATE, _DeadlinePassed, address_problem, guarded, guarded_transport,
                                 host_matches, read_body, resolve)
 
 __all__ = [
@@ -56,7 +56,6 @@ EXCERPT_CHARS = 500
 DEFAULT_DEADLINE = 30.0                      # seconds a request may take overall, headers and body
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024   # an API answer, decoded (gzip bombs count decoded)
 DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024   # a file; the engine passes the plan's limit
-DOWNLOAD_MIN_RATE = 64 * 1024                # bytes/s a download must keep up to earn more time
 ERROR_BODY_BYTES = 64 * 1024                 # an error answer is read this far, for its excerpt
 CONNECT_TIMEOUT = 10.0
 FIRST_CONTACT_ATTEMPTS = 2   # a host that never answered: refused or unknown is a bad URL, not a blip
@@ -762,7 +761,10 @@ class HttpClient:
         if problem:
             raise UrlRefused(self.redact(f"refusing to fetch {request.url}: {request.url.host} is {problem}"))
         if deadline is None:
-            deadline = time.monotonic() + self.deadline
+            # An upload earns time for its size at MIN_RATE; answers earn it as they arrive.
+            sending = request.headers.get("content-length", "")
+            extra = int(sending) / MIN_RATE if sending.isdigit() else 0.0
+            deadline = time.monotonic() + self.deadline + extra
         with guarded(deadline, self._vet_for(request.url)):
             try:
                 response = self._client.send(request, auth=auth, stream=True)
@@ -958,7 +960,7 @@ class HttpClient:
             began = time.monotonic()
             for _ in range(max_redirects + 1):
                 hop = self._exchange(self._client.build_request("GET", current),
-                                     lambda r: self._read_download(r, current, cap, began),
+                                     lambda r: self._read_download(r, current, cap),
                                      deadline=began + self.deadline)
                 if isinstance(hop, httpx.URL):
                     refused = self._download_problem(hop, current)
@@ -979,8 +981,8 @@ class HttpClient:
             raise self._translate("GET", target, httpx.HTTPError(f"HTTP {result.status_code}"))
         return result
 
-    def _read_download(self, response: httpx.Response, url: httpx.URL, cap: int,
-                       began: float) -> bytes | httpx.Response | httpx.URL:
+    def _read_download(self, response: httpx.Response, url: httpx.URL,
+                       cap: int) -> bytes | httpx.Response | httpx.URL:
         """A redirect's next URL, a non-200 answer (read in part), or the file's bytes."""
         if response.is_redirect and "location" in response.headers:
             try:
@@ -994,12 +996,8 @@ class HttpClient:
         if declared.isdigit() and int(declared) > cap:
             raise RecordError(self.redact(f"{url}: {declared} bytes, more than the {cap} bytes allowed"),
                               kind="attachment", field="size")
-
-        def earn_time(received: int) -> None:
-            # A download may take longer than one API call, as long as bytes keep coming.
-            extend_deadline(began + self.deadline + received / DOWNLOAD_MIN_RATE)
         try:
-            return read_body(response, cap, on_chunk=earn_time)
+            return read_body(response, cap)
         except OverflowError:
             raise RecordError(self.redact(f"{url}: more than the {cap} bytes allowed (stopped reading "
                                           "there)"), kind="attachment", field="size") from None

@@ -117,8 +117,12 @@ def host_matches(host: str, patterns: Iterable[str]) -> bool:
 
 # --------------------------------------------------------------------------- per-request guard
 
+MIN_RATE = 64 * 1024   # bytes/s: a transfer keeping up this pace earns time beyond the deadline
+
+
 class _Guard(threading.local):
     deadline: float | None = None              # time.monotonic() by which the request ends
+    base: float | None = None                  # the deadline before any byte was received
     vet: Callable[[str, int], str] | None = None   # (host, port) -> address to connect to
 
 
@@ -128,16 +132,19 @@ _guard = _Guard()
 @contextmanager
 def guarded(deadline: float | None, vet: Callable[[str, int], str] | None) -> Iterator[None]:
     """Apply a deadline and an address check to the requests this thread sends inside."""
-    saved = (_guard.deadline, _guard.vet)
-    _guard.deadline, _guard.vet = deadline, vet
+    saved = (_guard.deadline, _guard.base, _guard.vet)
+    _guard.deadline, _guard.base, _guard.vet = deadline, deadline, vet
     try:
         yield
     finally:
-        _guard.deadline, _guard.vet = saved
+        _guard.deadline, _guard.base, _guard.vet = saved
 
 
-def extend_deadline(deadline: float) -> None:
-    _guard.deadline = deadline
+def earn_time(received: int) -> None:
+    """A large answer may take longer than the deadline, as long as its bytes keep coming at
+    MIN_RATE or faster (a trickle of one byte a second earns nothing worth having)."""
+    if _guard.base is not None:
+        _guard.deadline = _guard.base + received / MIN_RATE
 
 
 def _bounded(timeout: float | None) -> float | None:
@@ -220,49 +227,47 @@ def guarded_transport(**kw: Any) -> httpx.HTTPTransport:
 # --------------------------------------------------------------------------- bodies
 
 def _decoded_chunks(response: httpx.Response) -> Iterator[bytes]:
-    """The body, decoded in bounded steps (zlib with max_length) for gzip/deflate; httpx's own
-    decoder for anything else it knows."""
+    """The body, decoded in bounded steps (zlib with max_length) for gzip/deflate."""
     encoding = response.headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
         yield from response.iter_raw(CHUNK)
         return
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        yield from response.iter_bytes(CHUNK)
-        return
-    decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)   # gzip or zlib header, auto-detected
-    first = True
+        # Only gzip and deflate are asked for (and decodable in bounded steps).
+        raise httpx.DecodingError(f"unrequested content-encoding {encoding!r}")
+    wbits = zlib.MAX_WBITS | 32          # gzip or zlib header, auto-detected
+    decoder, members = zlib.decompressobj(wbits), 0
     for raw in response.iter_raw(RAW_STEP):
         data = raw
         while data:
+            if decoder.eof:                  # the next member of a multi-member gzip body
+                decoder, members = zlib.decompressobj(wbits), members + 1
             try:
                 out = decoder.decompress(data, CHUNK)
             except zlib.error:
-                if first and encoding == "deflate":      # raw deflate without a zlib header
-                    decoder, first = zlib.decompressobj(-zlib.MAX_WBITS), False
+                if members:
+                    return                   # trailing bytes after a whole member: ignored
+                if wbits > 0 and encoding == "deflate":   # raw deflate without a zlib header
+                    wbits = -zlib.MAX_WBITS
+                    decoder = zlib.decompressobj(wbits)
                     continue
                 raise httpx.DecodingError(f"cannot decode the {encoding} body") from None
-            first = False
             if out:
                 yield out
-            data = decoder.unconsumed_tail
-            if decoder.eof:
-                if not decoder.unused_data:
-                    break
-                data = decoder.unused_data           # a multi-member gzip body
-                decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            data = decoder.unconsumed_tail or (decoder.unused_data if decoder.eof else b"")
     tail = decoder.flush()
     if tail:
         yield tail
 
 
-def read_body(response: httpx.Response, limit: int, *, truncate: bool = False,
-              on_chunk: Callable[[int], None] | None = None) -> bytes:
+def read_body(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
     """Read a streamed response's decoded body, at most `limit` bytes. Over the limit: raise
     OverflowError (or, with `truncate`, keep the first `limit` bytes and stop reading). The bytes
     also become `response.content`, so `.json()` and excerpts work as usual."""
-    chunks, total = [], 0
+    chunks, total, raw = [], 0, response.num_bytes_downloaded
     for chunk in _decoded_chunks(response):
         total += len(chunk)
+        earn_time(response.num_bytes_downloaded - raw)
         if total > limit:
             if truncate:
                 chunks.append(chunk[: len(chunk) - (total - limit)])
@@ -270,8 +275,6 @@ def read_body(response: httpx.Response, limit: int, *, truncate: bool = False,
             response.close()
             raise OverflowError(total)
         chunks.append(chunk)
-        if on_chunk is not None:
-            on_chunk(total)
     data = b"".join(chunks)
     response._content = data    # what httpx's own read() sets
     return data

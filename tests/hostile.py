@@ -9,8 +9,8 @@ it was given with one misbehaviour:
     endless_json  a JSON array that never ends
     gzip_bomb     ~`compressed` bytes of gzip that decode to ~1000 times as much
     file          `send` bytes (0: endless) under a Content-Length of `length` (None: none)
-    trickle       `size` bytes, one every `every` seconds (`headers=True`: the status line and
-                  headers trickle too)
+    trickle       `size` pieces of `chunk` bytes, one every `every` seconds (`headers=True`: the
+                  status line and headers trickle too, a byte at a time)
     secret        counts the hit (tests assert it is never reached)
 
 `hits` lists every path requested. Stopping the server ends every endless answer.
@@ -150,22 +150,24 @@ class HostileServer:
             h.wfile.write(piece)
             sent += len(piece)
 
-    def _trickle(self, h, size: int = 100, every: float = 0.1, headers: bool = False) -> None:
+    def _trickle(self, h, size: int = 100, every: float = 0.1, headers: bool = False,
+                 chunk: int = 1) -> None:
         if headers:
             head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {size}\r\nX-Padding: {'p' * 200}\r\n\r\n").encode()
+                    f"Content-Length: {size * chunk}\r\nX-Padding: {'p' * 200}\r\n\r\n").encode()
             for i in range(len(head)):
                 if self._stop.wait(every):
                     return
                 h.wfile.write(head[i:i + 1])
                 h.wfile.flush()
         else:
-            self._head(h, 200, {"Content-Type": "application/json", "Content-Length": size})
+            self._head(h, 200, {"Content-Type": "application/json", "Content-Length": size * chunk})
             h.wfile.flush()
+        piece = b" " * chunk
         for _ in range(size):
             if self._stop.wait(every):
                 return
-            h.wfile.write(b" ")
+            h.wfile.write(piece)
             h.wfile.flush()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import tracemalloc
+import zlib
 
 import httpx
 import pytest
@@ -148,11 +149,22 @@ def test_gzip_bomb_is_refused_without_being_inflated(server):
 
 @respx.mock
 def test_compressed_answers_within_the_cap_decode_as_before():
-    body = {"tickets": [{"id": i, "subject": "Grüße"} for i in range(500)]}
-    respx.get("https://acme.zendesk.com/t").mock(return_value=httpx.Response(
-        200, content=gzip.compress(json.dumps(body).encode()), headers={"Content-Encoding": "gzip"}))
+    body = {"tickets": [{"id": i, "subject": "Grüße " * 50} for i in range(2000)]}
+    text = json.dumps(body).encode()
+    half = len(text) // 2
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    encodings = {
+        "gzip": gzip.compress(text),
+        "gzip-members": gzip.compress(text[:half]) + gzip.compress(text[half:]),
+        "deflate": zlib.compress(text),
+        "deflate-raw": raw_deflate.compress(text) + raw_deflate.flush(),
+    }
+    for name, data in encodings.items():
+        respx.get(f"https://acme.zendesk.com/{name}").mock(return_value=httpx.Response(
+            200, content=data, headers={"Content-Encoding": name.split("-")[0]}))
     with client_for("https://acme.zendesk.com") as c:
-        assert c.get_json("/t") == body
+        for name in encodings:
+            assert c.get_json(f"/{name}") == body, name
 
 
 def test_download_stops_reading_at_the_cap_whatever_the_record_declared(server):
@@ -174,6 +186,23 @@ def test_declared_content_length_over_the_cap_is_refused_unread(server):
         c.download(url, max_bytes=MB)
 
 
+def test_rt_attachment_over_the_body_cap_leaves_the_ticket_readable(server):
+    from adapters.rt.source import RtSource
+    server.add("/REST/2.0/ticket/1", "json", body={"id": 1, "Subject": "big file"})
+    server.add("/REST/2.0/ticket/1/history", "json",
+               body={"items": [{"id": 10, "Type": "Create"}], "pages": 1})
+    server.add("/REST/2.0/ticket/1/attachments", "json", body={"items": [
+        {"id": 7, "Filename": "dump.bin", "TransactionId": {"id": 10}, "ContentLength": 5}], "pages": 1})
+    server.add("/REST/2.0/attachment/7", "endless_json")
+    source = RtSource(AdapterContext(config={"url": server.url}, secrets={"token": "rt-token-123"}))
+    source.http.max_body_bytes = 256 * 1024
+    try:
+        payload = source._ticket_payload(1)
+    finally:
+        source.close()
+    assert payload["ticket"]["Subject"] == "big file" and payload["files"] == {}
+
+
 # ---------------------------------------------------------------- deadlines
 
 @pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
@@ -190,6 +219,13 @@ def test_trickling_download_ends_at_the_deadline(server):
     url = server.add("/files/slow.bin", "trickle", size=100, every=0.05)
     with client_for(server.url, deadline=0.5) as c, pytest.raises(DeadlineExceeded):
         c.download(url)
+
+
+def test_a_large_answer_arriving_at_a_good_pace_outlives_the_deadline(server):
+    # 1 MiB in 64 KiB pieces over ~0.8 s: every piece earns a second (MIN_RATE 64 KiB/s).
+    url = server.add("/files/paced.bin", "trickle", size=16, every=0.05, chunk=64 * 1024)
+    with client_for(server.url, deadline=0.3) as c:
+        assert len(c.download(url)) == MB
 
 
 # ---------------------------------------------------------------- pagination loops
@@ -359,3 +395,17 @@ def test_a_looping_stream_fails_by_name_and_the_others_go_on(tmp_path, monkeypat
     assert "repeated the cursor 'same-cursor'" in failures[0][2]
     assert summary["exit_code"] == 1
     assert '"t1"' in (tmp_path / "out" / "ticket.jsonl").read_text()
+
+
+def test_check_of_an_unreachable_url_fails_in_seconds_with_the_bad_url_hint(monkeypatch):
+    from hdmigrate import registry
+    from wizard.checks import BAD_URL, check_side
+    monkeypatch.setenv("HOSTILE_EMAIL", "admin@acme.test")
+    monkeypatch.setenv("HOSTILE_TOKEN", "tok-123456")
+    section = {"adapter": "zendesk", "url": f"http://127.0.0.1:{free_port()}",
+               "email_env": "HOSTILE_EMAIL", "token_env": "HOSTILE_TOKEN"}
+    lines: list[str] = []
+    failure = check_side(registry.all_adapters()["zendesk"], "source", section, None, log=lines.append)
+    assert failure is not None and failure.cause == BAD_URL
+    assert "check the url" in failure.detail
+    assert sum("retrying" in line for line in lines) == 1     # not seven retries over ~50 s
