@@ -113,3 +113,26 @@ def test_since_over_a_dump_keeps_old_requesters(tmp_path):
         engine.store.close()
     assert failures == [] and summary["exit_code"] == 0, failures[:3]
     assert summary["kinds"]["ticket"]["created"] == 5 and summary["kinds"]["contact"]["created"] >= 1
+
+
+def test_since_from_freshdesk_keeps_old_contacts(tmp_path, monkeypatch):
+    from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
+
+    source = make_freshdesk(data=_old_people_dump(tmp_path)).start()
+    try:
+        for k, v in source.env.items():
+            monkeypatch.setenv(k, v)
+        plan = plan_from_dict({"source": source.plan_section,
+                               "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
+                               "run": {"workdir": str(tmp_path / "work"),
+                                       "rate_limit": {"source": 600000, "target": 600000}}}, base_dir=tmp_path)
+        engine = Engine(plan, tmp_path / "work")
+        try:
+            summary = engine.run(since="2023-06-01")
+            failures = list(engine.store.failures(summary["run_id"]))
+        finally:
+            engine.store.close()
+    finally:
+        source.stop()
+    assert failures == [] and summary["exit_code"] == 0, failures[:3]
+    assert summary["kinds"]["ticket"]["created"] == 5 and summary["kinds"]["contact"]["created"] >= 1
