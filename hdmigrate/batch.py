@@ -532,6 +532,13 @@ def batch(plans, parallel, as_json, csv_path, state_dir, workdirs_root, restart,
 
     Example: hdmigrate batch clients/*.toml --parallel 4 --csv summary.csv
     """
+    if since is not None:   # refused once, before any plan runs (each run would refuse it too)
+        from .errors import ConfigError
+        from .plan import parse_since
+        try:
+            since = parse_since(since, "--since")
+        except ConfigError as e:
+            raise click.UsageError(str(e)) from None
     paths = [Path(p).expanduser().resolve() for p in plans]
     dupes = {p for p in paths if paths.count(p) > 1}
     if dupes:

@@ -35,6 +35,13 @@ def test_bad_since_option_exits_2_and_writes_nothing(tmp_path, value):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_bad_since_refused_by_batch_before_any_plan_runs(tmp_path):
+    plan = _jsonl_plan(tmp_path)
+    result = CliRunner().invoke(cli, ["batch", plan, "--since", "2024-13-45", "--state", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "'2024-13-45' is not a valid time" in result.output
+    assert not (tmp_path / "work").exists() and not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("value", ["yesterday", "2024-13-45"])
 def test_bad_scope_since_exits_2(tmp_path, value):
     plan = _jsonl_plan(tmp_path, f'[scope]\nsince = "{value}"\n')
