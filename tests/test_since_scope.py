@@ -143,3 +143,23 @@ def test_since_from_freshdesk_keeps_old_contacts(tmp_path, monkeypatch):
         source.stop()
     assert failures == [] and summary["exit_code"] == 0, failures[:3]
     assert summary["kinds"]["ticket"]["created"] == 5 and summary["kinds"]["contact"]["created"] >= 1
+
+
+def test_wizard_asks_since_again_until_it_is_valid(tmp_path):
+    from wizard.flow import Wizard
+    from wizard.io import ScriptedIO
+
+    dump = tmp_path / "in"
+    write_dump(dump, tickets=2, comments_per_ticket=1, attachments=0, defects=False)
+    io = ScriptedIO({"source.adapter": "jsonl", "source.path": str(dump), "target.adapter": "jsonl",
+                     "target.path": str(tmp_path / "out"), "scope.since": ["yesterday", "2024-13-45", "2024-05-01"]},
+                    interrupt_at="discover")
+    wd = tmp_path / "wd"
+    with pytest.raises(KeyboardInterrupt):
+        Wizard(wd, io).run()
+    assert io.asked.count("scope.since") == 3
+    assert "'yesterday' is not a valid time" in io.output and "'2024-13-45' is not a valid time" in io.output
+    state = json.loads((wd / "wizard.json").read_text(encoding="utf-8"))
+    assert state["answers"]["scope.since"] == "2024-05-01"
+    from hdmigrate.plan import load_plan
+    assert load_plan(wd / "plan.toml").scope["since"] == "2024-05-01T00:00:00Z"

@@ -27,7 +27,7 @@ from hdmigrate.adapter import Capability
 from hdmigrate.canonical import KINDS
 from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
-from hdmigrate.plan import Plan, env_name_problem, plan_from_dict
+from hdmigrate.plan import Plan, env_name_problem, parse_since, plan_from_dict
 from hdmigrate.private_files import write_private_text
 from hdmigrate.store import Store
 from hdmigrate import workdir_lock
@@ -297,16 +297,28 @@ class Wizard:
             unknown = [k for k in _split(kinds) if k not in KINDS]
             if unknown:
                 raise ConfigError(f"unknown kinds: {', '.join(unknown)}; kinds are {', '.join(LOADABLE_KINDS)}")
-        since = self.ask("scope.since", "Only records updated since (RFC 3339, e.g. 2021-01-01T00:00:00Z; empty: all)", "")
-        if since:
-            try:
-                datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise ConfigError(f"{since!r} is not an RFC 3339 time") from None
+        self._ask_since()
         self.ask("scope.tags", "Only tickets with one of these tags, comma-separated (empty: all tickets)", "")
         self.ask("options.tag_migrated", "Tag stamped on every record the migration creates (empty: none)", "hdmigrate")
         self.write_plan()
         self.io.say(f"Plan written: {self.plan_path}")
+
+    def _ask_since(self, attempts: int = 5) -> None:
+        """`since` read by the plan's one parser; an answer it refuses is asked again, never saved."""
+        key, previous = "scope.since", self.state.answers.get("scope.since") or ""
+        for _ in range(attempts):
+            value = self.io.ask(key, "Tickets updated since (e.g. 2021-01-01 or 2021-01-01T00:00:00Z; "
+                                     "empty: all)", previous).strip()
+            try:
+                if value:
+                    parse_since(value, "since")
+            except ConfigError as e:
+                self.io.say(f"  {e}")
+                continue
+            self.state.answers[key] = value
+            self.state.save()
+            return
+        raise ConfigError(f"{key}: no valid time given")
 
     # -- the plan --------------------------------------------------------------------------------
     def plan_data(self) -> dict:
