@@ -51,6 +51,13 @@ class Counts:
 
 
 
+def _matched_note(kind: str, rid: str) -> Degradation:
+    """A record the target already held: reported, and it explains every difference verify finds."""
+    return Degradation(kind, str(rid), "", "matched_existing",
+                       f"the target already had this {kind} (same e-mail or name): adopted as it is, its "
+                       "values kept; never updated by delta runs nor deleted by rollback")
+
+
 def _short(e: BaseException) -> str:
     text = str(e) or e.__class__.__name__
     return text.replace("\n", " ")[:500]
@@ -499,6 +506,8 @@ class Engine:
         # A plain id from find_existing is the tool's own (found by its stamp); a target that
         # found an unstamped record (by e-mail or name) says so with WriteResult(matched=True).
         result = target_id if isinstance(target_id, WriteResult) else WriteResult(str(target_id))
+        if result.matched:
+            self._degrade([_matched_note(kind, record["id"])])
         self._mark_unit_done(kind, record, rhash, result, ctx,
                              counted="matched" if result.matched else "created", children=children)
 
@@ -731,6 +740,8 @@ class Engine:
                     self._fail(ckind, crec["id"], "load", f"not written: its {kind} {rec['id']} failed ({reason})")
                 continue
             degradations_all.extend(degradations + list(result.degradations))
+            if result.matched:
+                degradations_all.append(_matched_note(kind, rec["id"]))
             self._mark_unit_done(kind, rec, rhash, result, ctx, counted="matched" if result.matched else "created",
                                  children=children, defer=done_entries)
 

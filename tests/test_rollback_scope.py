@@ -82,6 +82,11 @@ def test_rollback_keeps_what_existed_and_removes_what_the_run_created(live, dump
         entry = store.id_entry("group", "2")
         assert entry["matched"] and entry["target_id"] == str(seeded["group"][0]["id"])
         assert store.id_entry("group", "1")["matched"] is False
+        # the match is reported per record (and explains, for verify, every value the live record
+        # keeps that differs from the source)
+        matched = {(d["kind"], d["id"]) for d in store.degradations() if d["code"] == "matched_existing"}
+        assert {("group", "2"), ("organization", "2"), ("contact", "c2")} <= matched
+        assert ("group", "1") not in matched
     finally:
         store.close()
     assert len(live_contacts(sb)) > 1 and sb.store.count("ticket") == 20
