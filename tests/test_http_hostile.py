@@ -104,6 +104,20 @@ def test_https_source_redirect_to_a_name_resolving_to_loopback_is_refused(server
     assert resolved == ["internal.example"] and other.hit_count("/secret") == 0
 
 
+def test_freshdesk_inline_image_on_an_internal_host_is_refused_without_a_retry(server, other):
+    from adapters.freshdesk.source import FreshdeskSource
+    server.add("/api/v2/tickets/1", "json", body={"id": 1})
+    source = FreshdeskSource(AdapterContext(config={"url": server.url}, secrets={"api_key": "fdkey-123456"}))
+    record = {"id": "inline-9", "ticket_id": "1", "extra": {"inline_url": other.url + "/secret"}}
+    try:
+        with pytest.raises(UrlRefused):
+            source.fetch_attachment(record)
+    finally:
+        source.client.close()
+    # neither the internal host nor a re-read of the ticket for a "fresh" URL
+    assert other.hit_count("/secret") == 0 and server.hits == []
+
+
 @respx.mock
 def test_adapters_declare_their_vendors_attachment_hosts():
     ctx = AdapterContext(config={"url": "https://acme.zendesk.com"},
