@@ -5,10 +5,12 @@ it was given with one misbehaviour:
 
     redirect      302 to `to` (another loopback port, plain http, 169.254.x / 10.x: the client
                   must refuse those before connecting; nothing here ever contacts them)
-    json          a normal JSON answer (`body`), optionally with a Link next header (`link`)
+    json          a fixed JSON answer (`body`), optionally with a Link next header (`link`):
+                  a body naming its own cursor or next link repeats it forever
     endless_json  a JSON array that never ends
     gzip_bomb     ~`compressed` bytes of gzip that decode to ~1000 times as much
-    file          `send` bytes (0: endless) under a Content-Length of `length` (None: none)
+    file          `send` bytes (0: endless) under a Content-Length of `length` (None: none),
+                  so the length can lie either way
     trickle       `size` pieces of `chunk` bytes, one every `every` seconds (`headers=True`: the
                   status line and headers trickle too, a byte at a time)
     secret        counts the hit (tests assert it is never reached)
