@@ -7,6 +7,7 @@ these, whatever the umask: a report names tickets, people and failure reasons.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -45,7 +46,8 @@ def open_private(path: str | Path, mode: str = "w", **kwargs):
         flags |= os.O_TRUNC
     fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod a terminal or pipe (--output /dev/stdout)
+            os.fchmod(fd, FILE_MODE)
         return os.fdopen(fd, mode, **kwargs)
     except BaseException:
         os.close(fd)
@@ -53,8 +55,13 @@ def open_private(path: str | Path, mode: str = "w", **kwargs):
 
 
 def write_private_bytes(path: str | Path, data: bytes) -> Path:
-    """Write whole or not at all (temporary file, then rename), owner-only."""
+    """Write whole or not at all (temporary file, then rename), owner-only. A symlink, device or
+    pipe (`--output /dev/stdout`) is written through, never replaced."""
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with open_private(path, "wb") as f:
+            f.write(data)
+        return path
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     try:
         with open_private(tmp, "wb") as f:

@@ -89,6 +89,20 @@ def test_private_helpers_tighten_old_files_and_leave_existing_dirs(tmp_path, loo
     assert _mode(tmp_path / "a") == 0o700 and _mode(tmp_path / "a" / "b") == 0o700
 
 
+def test_report_output_to_a_pipe_or_symlink_writes_through(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_private_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new" and _mode(real) == 0o600
+    # `--output /dev/stdout` into a pipe: written through, the device link left alone
+    code = "from hdmigrate.private_files import write_private_text; write_private_text('/dev/stdout', 'through')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "through", out.stderr
+    assert os.path.islink("/dev/stdout") or not os.path.isfile("/dev/stdout"), "never replaced"
+
+
 def test_printable_escapes_controls_keeps_newlines_and_tabs():
     assert printable("a\tb\nc") == "a\tb\nc"
     shown = printable("x" + HOSTILE)
