@@ -1,9 +1,9 @@
 """Issue 13.4: delta runs keep privacy and never claim work they did not do.
 
 A comment made private in the source after the first run is made private in the target (Zendesk:
-make_private; Freshdesk: written again as a private note, the public one deleted) or its record
-fails naming why (Freshdesk's description is always public). A target without update support
-(RT, django-helpdesk, or any target that does not declare Capability.UPDATE for the kind) never
+make_private; Freshdesk: written again as a private note and the public one deleted; its always
+public description: the text moves into a private note) or its record fails naming why. A target
+without update support (RT, django-helpdesk, any target not declaring Capability.UPDATE) never
 reports "updated": the record is reported `update_not_applied` (a degradation; the run still exits
 0) and a comment private in the source fails (exit 1), on every delta run until resolved. Files
 added to a comment already written are written (jsonl, Freshdesk) or reported (Zendesk)."""
@@ -136,17 +136,32 @@ def test_comment_made_private_in_the_source_becomes_private_in_the_target(tmp_pa
 
 
 @pytest.mark.parametrize("sandbox", ["freshdesk"], indirect=True)
-def test_freshdesk_description_made_private_fails_naming_why(tmp_path, sandbox):
+def test_freshdesk_description_made_private_moves_into_a_private_note(tmp_path, sandbox):
+    """Freshdesk shows the description to the requester: the opening message made private becomes
+    a private note (with its file), the description a placeholder, and its file is deleted."""
     platform, box, target = sandbox
     _dump(tmp_path / "dump")
+    w = DumpWriter(tmp_path / "dump", source="test")
+    sha = w.add_blob(NEW_FILE)
+    w.add("attachment", {"id": "t1m1-f", "comment_id": "t1m1", "ticket_id": "t1", "file_name": "passport.pdf",
+                         "content_type": "application/pdf", "size": len(NEW_FILE), "sha256": sha})
+    w.close()
+    _edit(tmp_path / "dump", "comment", "t1m1", attachment_ids=["t1m1-f"])
     plan = _plan(tmp_path, target)
     assert _run(plan, tmp_path / "work")[0]["exit_code"] == 0
+    ticket = int(_store(tmp_path, lambda s: s.id_entry("ticket", "t1")["target_id"]))
+    assert "Opening message 1" in box.store.get("ticket", ticket)["description"]
     _edit(tmp_path / "dump", "comment", "t1m1", public=False)
-    summary, reporter = _run(plan, tmp_path / "work")
-    assert summary["exit_code"] == 1
-    assert summary["kinds"]["comment"]["updated"] == 0 and summary["kinds"]["comment"]["failed"] == 1
-    failure = _store(tmp_path, lambda s: next(f for f in s.failures(summary["run_id"]) if f["id"] == "t1m1"))
-    assert "description" in failure["reason"] and "always" in failure["reason"]
+    summary, _ = _run(plan, tmp_path / "work")
+    assert summary["exit_code"] == 0, summary
+    assert summary["kinds"]["comment"]["updated"] == 1
+    held = box.store.get("ticket", ticket)
+    assert "Opening message 1" not in held["description"] and held["attachments"] == []
+    notes = [n for n in box.store.find("conversation", ticket_id=ticket) if "Opening message 1" in n["body"]]
+    assert [(n["private"], [a["name"] for a in n["attachments"]]) for n in notes] == [(True, ["passport.pdf"])]
+    assert _store(tmp_path, lambda s: s.id_entry("comment", "t1m1")["target_id"]) == str(notes[0]["id"])
+    again, _ = _run(plan, tmp_path / "work")
+    assert again["exit_code"] == 0 and again["kinds"]["comment"]["updated"] == 0
 
 
 @pytest.mark.parametrize("sandbox", ["zendesk", "freshdesk"], indirect=True)

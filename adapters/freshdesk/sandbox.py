@@ -1022,6 +1022,19 @@ class FreshdeskSandbox(SandboxServer):
             c = self.store.update("conversation", c["id"], changes)
         return self._absolute(c)
 
+    @route("DELETE", API + r"/attachments/(?P<id>\d+)")
+    def delete_attachment(self, request):
+        """Delete an attachment (FD-DOC): from the ticket or conversation holding it; 204."""
+        aid = int(request.params["id"])
+        with self._lock:
+            for kind in ("ticket", "conversation"):
+                for holder in self.store.all(kind):
+                    kept = [a for a in holder.get("attachments") or [] if a["id"] != aid]
+                    if len(kept) != len(holder.get("attachments") or []):
+                        self.store.update(kind, holder["id"], {"attachments": kept})
+                        return Response(204)
+        return HttpAbort(404, body=b" ").response
+
     @route("DELETE", API + r"/conversations/(?P<id>\d+)")
     def delete_conversation(self, request):
         return Response(204) if self.store.delete("conversation", request.params["id"]) else HttpAbort(404, body=b" ").response

@@ -41,6 +41,7 @@ from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
 
 MAX_TICKET_ATTACHMENTS = 20 * 1024 * 1024
+PRIVATE_OPENING = "<p>The opening message of this ticket was private; it follows as a private note.</p>"
 EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
 INACTIVE_DETAIL = ("Freshdesk cannot keep an inactive person: deleting a contact also deletes its tickets, so "
@@ -752,8 +753,7 @@ class FreshdeskTarget(Target):
             send, _ = self._attachment_plan(first, ctx)
             files = self._files(send)
         else:
-            note = ("<p>The opening message of this ticket was private; it follows as a private note.</p>"
-                    if first is not None else "<p>(no description)</p>")
+            note = PRIVATE_OPENING if first is not None else "<p>(no description)</p>"
             body["description"] = self._origin(first or {"id": rid}, ctx, record) + note
         try:
             r = self.client.post_multipart("tickets", body, files) if files else self.client.post_json("tickets", body)
@@ -855,7 +855,7 @@ class FreshdeskTarget(Target):
         """Update a conversation takes only `body` and `attachments` (FD-DOC): the text and new
         files are written in place. A note made private in the source is written again as a
         private note and the public one deleted (its origin line keeps the original time); the
-        description, always public in Freshdesk, cannot be made private: that fails."""
+        description, always public in Freshdesk: see _private_description."""
         rid = str(record["id"])
         ticket = ctx.target_id("ticket", record.get("ticket_id"))
         if not ticket:
@@ -868,10 +868,7 @@ class FreshdeskTarget(Target):
                 for a, _, code, detail in skipped if str(a["id"]) in new_ids and code != "inline_image_detached"]
         if str(target_id).endswith(":description"):
             if private:
-                raise RecordError(f"comment {rid} is private in the source now, but it is the description of Freshdesk "
-                                  f"ticket {ticket}, which Freshdesk always shows to the requester; make it private "
-                                  "there by hand (e.g. move the text into a private note)",
-                                  kind="comment", id=rid, field="public")
+                return self._private_description(record, ctx, ticket)
             body = {"description": self._origin(record, ctx, ctx.record("ticket", record["ticket_id"]))
                     + self._body(record)}
             r = (self.client.post_multipart(f"tickets/{ticket}", body, self._files(new_send), method="PUT")
@@ -895,6 +892,29 @@ class FreshdeskTarget(Target):
              if new_send else self.client.put_json(path, body))
         added = (r.json().get("attachments") or [])[-len(new_send):] if new_send else []
         return WriteResult(target_id, children=_file_ids(new_send, added), degradations=degr)
+
+    def _private_description(self, record: dict, ctx, ticket: str) -> WriteResult:
+        """The opening message made private. Freshdesk shows a ticket's description to the
+        requester, so its text moves into a private note (written first, or the one an interrupted
+        run wrote), the description becomes the placeholder a private opening message gets on a
+        first write, and the description's files are deleted (DELETE /attachments/{id}). A step
+        that fails fails the record, saying what is still public."""
+        rid = str(record["id"])
+        marker = f"[{stamp(rid)}]"
+        copy = next((c for c in self.client.all(f"tickets/{ticket}/conversations")
+                     if c.get("private") is True and marker in (c.get("body") or "")), None)
+        result = WriteResult(str(copy["id"])) if copy else self._write_comment(record, ctx)
+        try:
+            self.client.put_json(f"tickets/{ticket}", {"description": self._origin(
+                record, ctx, ctx.record("ticket", record["ticket_id"])) + PRIVATE_OPENING})
+            for a in (self.client.get_json(f"tickets/{ticket}") or {}).get("attachments") or []:
+                self.client.delete(f"attachments/{a['id']}")
+        except Exception as e:  # noqa: BLE001 - named in the failure; the next run tries again
+            raise RecordError(f"comment {rid} is private in the source now: written as private note "
+                              f"{result.target_id}, but the description of ticket {ticket} (or one of its files) "
+                              f"could not be replaced ({e}); it is still public", kind="comment", id=rid,
+                              field="public") from e
+        return result
 
     def _rewrite_private(self, record: dict, ctx, held: dict, conversations: list[dict]) -> WriteResult:
         """The private copy first (or the one an interrupted run already wrote: same stamp, private),
