@@ -265,3 +265,37 @@ def test_base_update_has_no_silent_default():
     assert not target.can_update("ticket")
     with pytest.raises(NotImplementedError):
         target.update("ticket", "1", {"id": "t1"}, None)
+
+
+class _NoFiles:
+    def attachments(self, comment):
+        return []
+
+    def target_id(self, kinds, source_id):
+        return None
+
+
+def test_zendesk_refusing_make_private_fails_the_record_naming_why():
+    """A comment Zendesk will not make private (e.g. 403 for a light agent's token) is a failure
+    that says the comment is still public, never an "updated"."""
+    import httpx
+    import respx
+
+    from adapters.zendesk.target import ZendeskTarget
+    from hdmigrate.adapter import AdapterContext
+    from hdmigrate.errors import RecordError
+
+    base = "https://acme.zendesk.com"
+    with respx.mock(base_url=base) as mock:
+        mock.get("/api/v2/tickets/9/comments").mock(return_value=httpx.Response(200, json={
+            "comments": [{"id": 90, "public": True, "body": "hi"}, {"id": 91, "public": True, "body": "card 4242"}],
+            "meta": {"has_more": False}}))
+        refused = mock.put("/api/v2/tickets/9/comments/91/make_private").mock(
+            return_value=httpx.Response(403, json={"error": "Forbidden"}))
+        target = ZendeskTarget(AdapterContext(config={"url": base}, secrets={"email": "a@acme.com", "token": "t"}),
+                               sleep=lambda s: None)
+        with pytest.raises(RecordError) as failed:
+            target.update("comment", "9:1", {"id": "c2", "ticket_id": "t", "public": False,
+                                             "body_text": "card 4242"}, _NoFiles())
+    assert refused.called
+    assert "still public" in str(failed.value) and "403" in str(failed.value)
