@@ -232,25 +232,36 @@ def read_back(source: Source, findings: list[Finding]) -> Iterator[tuple[str, di
 
 _STAMP = re.compile(r"^hdm:([a-z_]+):(.+)$")            # Zendesk external_id: hdm:<kind>:<id>
 _STAMP_KINDLESS = re.compile(r"^hdm-(.+)$")            # Freshdesk tag / unique_external_id: hdm-<id>
-_BODY_STAMP = re.compile(r'class="hdm-origin".*?\[hdm-([^\]\s]+)\]', re.S)  # Freshdesk notes' origin line
+# Freshdesk: the origin line the target puts first in a note / description, stamp at its end.
+_BODY_STAMP = re.compile(r'\s*(?:<div[^>]*>\s*)?<p class="hdm-origin"[^>]*>\s*(?:<small>)?[^<]*?\[hdm-([^\]\s<]+)\]')
 PARTIAL_SUFFIX = "~partial"                             # RT / django-helpdesk: history still being written
+# Where each target keeps the stamp it writes (adapters/*/target.py). Only there: a body or tag
+# carried over from an earlier migration (a Freshdesk origin line inside a comment now in Zendesk)
+# is content, not this run's stamp.
+STAMP_PLACES = {"zendesk": frozenset({"external"}), "freshdesk": frozenset({"external", "tags", "body"}),
+                "rt": frozenset({"stamp"}), "django_helpdesk": frozenset({"stamp"})}
+DEFAULT_STAMP_PLACES = frozenset({"external", "stamp"})
+ALL_STAMP_PLACES = frozenset({"external", "stamp", "tags", "body"})
 
 
-def stamp_of(record: dict, kind: str | None = None, prefix: str = "") -> tuple[str | None, str] | None:
+def stamp_of(record: dict, kind: str | None = None, prefix: str = "",
+             places: frozenset[str] = ALL_STAMP_PLACES) -> tuple[str | None, str] | None:
     """(kind, source id) of the first stamp a target keeps on a record this tool wrote (see
     `stamps_of`), or None."""
-    return next(stamps_of(record, kind, prefix), None)
+    return next(stamps_of(record, kind, prefix, places), None)
 
 
-def stamps_of(record: dict, kind: str | None = None, prefix: str = "") -> Iterator[tuple[str | None, str]]:
+def stamps_of(record: dict, kind: str | None = None, prefix: str = "",
+              places: frozenset[str] = ALL_STAMP_PLACES) -> Iterator[tuple[str | None, str]]:
     """Every (kind, source id) stamp a read-back record carries, for every target: Zendesk
     `external_id` `hdm:<kind>:<id>`; Freshdesk `hdm-<id>` (contacts' `unique_external_id`,
     tickets' tag, notes' origin line); RT's `hdmigrate-source-id` custom field / `urn:hdmigrate:`
     link and django-helpdesk's `hdmigrate_source_id` field, both read back as `extra.stamp`
     (`<stamp_prefix><id>`, `~partial` while unfinished). Kindless stamps give `kind` (the read-back
-    record's kind): callers accept those only for ids they know."""
+    record's kind): callers accept those only for ids they know. `places` limits the search to
+    where the target at hand writes its stamps (STAMP_PLACES)."""
     extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
-    for key, value in extra.items():
+    for key, value in extra.items() if "external" in places else ():
         if "external" in key and isinstance(value, str):
             m = _STAMP.match(value)
             if m:
@@ -259,18 +270,18 @@ def stamps_of(record: dict, kind: str | None = None, prefix: str = "") -> Iterat
             m = _STAMP_KINDLESS.match(value)
             if m:
                 yield kind, m.group(1)
-    value = extra.get("stamp")
+    value = extra.get("stamp") if "stamp" in places else None
     if isinstance(value, str) and value:
         value = value[:-len(PARTIAL_SUFFIX)] if value.endswith(PARTIAL_SUFFIX) else value
         if value.startswith(prefix) and len(value) > len(prefix):
             yield kind, value[len(prefix):]
-    for tag in record.get("tags") or []:
+    for tag in record.get("tags") or [] if "tags" in places else ():
         m = _STAMP_KINDLESS.match(str(tag))
         if m:
             yield kind, m.group(1)
-    body = record.get("body_html")
+    body = record.get("body_html") if "body" in places else None
     if isinstance(body, str) and "hdm-origin" in body:
-        m = _BODY_STAMP.search(body)
+        m = _BODY_STAMP.match(body)
         if m:
             yield kind, m.group(1)
 
@@ -320,6 +331,7 @@ class Verifier:
             self.degradations[(d["kind"], d["id"])].append(d)
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
+        self.stamp_places = STAMP_PLACES.get(self.target_name, DEFAULT_STAMP_PLACES)
         # Failures the run's report names (any run): kind, id -> reason.
         self.failure_reasons: dict[tuple[str, str], str] = {}
         for row in store.failures():
@@ -838,7 +850,7 @@ class Verifier:
         ours whatever the id; kindless ones (Freshdesk, RT, django-helpdesk) only for ids staging or
         the id map knows, so a customer's own `hdm-…` tag is not taken for ours."""
         kinds = PERSON_KINDS if kind in PERSON_KINDS else (kind,)
-        for skind, sid in stamps_of(record, None, self.stamp_prefix):
+        for skind, sid in stamps_of(record, None, self.stamp_prefix, self.stamp_places):
             if skind is not None:
                 if skind in kinds:
                     return skind, sid
