@@ -7,6 +7,7 @@ behind that blocks the full migration (0 failures)."""
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,6 +17,7 @@ from hdmigrate.plan import plan_from_dict
 from hdmigrate.rollback import rollback_run
 from hdmigrate.sample import write_dump
 from hdmigrate.store import Store
+from wizard.flow import Wizard
 
 FAST = {"source": 600000, "target": 600000}
 BILLING = "Buchhaltung & Rechnungen"          # the sample's billing group
@@ -90,6 +92,11 @@ def test_rollback_keeps_what_existed_and_removes_what_the_run_created(live, dump
     finally:
         store.close()
     assert len(live_contacts(sb)) > 1 and sb.store.count("ticket") == 20
+    # the wizard lists the matches for review after its sample and migration steps
+    said: list[str] = []
+    Wizard._show_matches(SimpleNamespace(workdir=workdir, io=SimpleNamespace(say=said.append)), summary["run_id"])
+    assert said[0].startswith("Matched in the target") and ": 3" in said[0]
+    assert any(CUSTOMER in line for line in said) and any(BILLING in line for line in said)
 
     result = rollback_run(plan, workdir, summary["run_id"])
     assert result["failed"] == 0, result["failures"]

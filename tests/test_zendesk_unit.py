@@ -111,7 +111,9 @@ def test_target_import_item_error_fails_only_that_ticket(respx_mock):
 
 @respx.mock(base_url=BASE)
 def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
-    respx_mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={"users": [], "count": 0}))
+    respx_mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 1}}))
+    respx_mock.get("/api/v2/users").mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 1, "email": "admin@acme.com"}], "meta": {"has_more": False}}))
     respx_mock.post("/api/v2/users/create_many").mock(return_value=httpx.Response(
         403, json={"error": "Forbidden"}))
     single = respx_mock.post("/api/v2/users").mock(
@@ -126,10 +128,28 @@ def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
 def test_target_never_overwrites_a_user_with_the_same_email(respx_mock):
     """An existing user with the e-mail is matched: no create_or_update (it would replace the
     name and tags and suspend the user), no write at all for it."""
+    # a large account: each person is searched for (users/search), not the whole account listed
+    respx_mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 10**6}}))
     respx_mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={
         "users": [{"id": 5, "email": "a@x.org", "name": "Live", "external_id": None}], "count": 1}))
-    writes = respx_mock.post(url__regex=r"/api/v2/users.*")
+    writes = respx_mock.route(method__in=["POST", "PUT"])
     target = ZendeskTarget(_ctx(), sleep=lambda s: None)
     out = target.write_batch("contact", [{"id": "u1", "name": "A", "email": "A@x.org", "active": False}],
                              FakeLoad())
     assert out[0].target_id == "5" and out[0].matched and not writes.called
+
+
+@respx.mock(base_url=BASE, assert_all_called=False)
+def test_target_lists_a_small_account_once_to_match_people(respx_mock):
+    respx_mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 2}}))
+    listing = respx_mock.get("/api/v2/users").mock(return_value=httpx.Response(200, json={
+        "users": [{"id": 5, "email": "Live@x.org", "external_id": None},
+                  {"id": 6, "email": "ours@x.org", "external_id": "hdm:contact:u2"}], "meta": {"has_more": False}}))
+    search = respx_mock.get("/api/v2/users/search")
+    writes = respx_mock.route(method__in=["POST", "PUT"])
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    out = target.write_batch("contact", [{"id": "u1", "name": "A", "email": "live@x.org"},
+                                         {"id": "u2", "name": "B", "email": "ours@x.org"}], FakeLoad())
+    again = target.write_batch("contact", [{"id": "u3", "name": "C", "email": "live@x.org"}], FakeLoad())
+    assert [(r.target_id, r.matched) for r in out + again] == [("5", True), ("6", False), ("5", True)]
+    assert listing.call_count == 1 and not search.called and not writes.called

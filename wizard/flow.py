@@ -560,6 +560,29 @@ class Wizard:
         self.io.say(f"{'kind':<22}" + "".join(f"{c:>11}" for c in cols))
         for kind, c in (summary.get("kinds") or {}).items():
             self.io.say(f"{kind:<22}" + "".join(f"{c.get(k, 0):>11}" for k in cols))
+        self._show_matches(summary.get("run_id"))
+
+    def _show_matches(self, run_id, limit: int = 20) -> None:
+        """The records the run found in the target and adopted as they are (never changed by it,
+        never removed by rollback), so the user can check each match."""
+        if not run_id:
+            return
+        store = Store(self.workdir)
+        try:
+            rows = store.conn.execute(
+                "SELECT kind, id, target_id FROM id_map WHERE run_id=? AND state='done' AND matched=1 "
+                "ORDER BY kind, id", (run_id,)).fetchall()
+            if not rows:
+                return
+            self.io.say(f"Matched in the target (already there, kept as they are; rollback keeps them): {len(rows)}")
+            for kind, sid, tid in rows[:limit]:
+                record = store.record(kind, sid) or {}
+                label = record.get("email") or record.get("name") or record.get("title") or ""
+                self.io.say(f"  {kind} {sid} {label} -> target {tid}")
+            if len(rows) > limit:
+                self.io.say(f"  … {len(rows) - limit} more: `hdmigrate report --workdir {self.workdir}`")
+        finally:
+            store.close()
 
 
 def _split(text: str) -> list[str]:

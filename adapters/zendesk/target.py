@@ -6,10 +6,12 @@
 - files: POST /api/v2/uploads right before the import that uses the tokens. A token is reused
   only for the same comment and blob when the import call itself failed (token lifetime 60 min),
   never across comments (Zendesk consumes a token when a comment uses it).
-- users: looked up first, never overwritten: GET /api/v2/users/show_many?external_ids= finds the
-  ones this tool created (a lost answer), GET /api/v2/users/search?query=email:… the account's own
-  users with the same e-mail, which are returned `matched` and left exactly as they are (name,
-  tags, suspension); only the missing ones are created, with POST /api/v2/users/create_many (when
+- users: looked up by e-mail first, never overwritten: an account of at most USER_INDEX_MAX users
+  is listed once (GET /api/v2/users, pages of 100), a larger one searched per person (GET
+  /api/v2/users/search?query=email:…); a user with our external_id is ours, any other with the
+  e-mail is the account's own, returned `matched` and left exactly as it is (name, tags,
+  suspension); only the missing ones are created (an item refused because another identity holds
+  the e-mail is searched for and matched), with POST /api/v2/users/create_many (when
   bulk user import is not enabled on the account, 403, one by one with POST /api/v2/users).
   create_or_update(_many) is not used: it would replace a live user's name and tags.
 - organizations: looked up by name first (an existing one is matched, not changed), the rest
@@ -43,6 +45,9 @@ FIELD_ENDPOINTS = {"ticket": ("ticket_fields", "ticket_field"),
                    "contact": ("user_fields", "user_field"),
                    "organization": ("organization_fields", "organization_field")}
 ZD_STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
+# Accounts with at most this many users are listed once (pages of 100) to find people by e-mail;
+# larger ones are asked per person (users/search): whichever costs fewer requests, about.
+USER_INDEX_MAX = 20_000
 
 
 class ZendeskTarget(Target):
@@ -73,6 +78,8 @@ class ZendeskTarget(Target):
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._fields: dict[str, list[dict]] = {}
         self._groups: list[dict] | None = None
+        self._people: dict[str, tuple[str, str]] | bool | None = None   # e-mail -> (id, external id)
+        self._people_lock = threading.Lock()
         self.uploads = 0
 
     @property
@@ -366,16 +373,8 @@ class ZendeskTarget(Target):
             bodies.append(body)
         out: list[WriteResult | Exception | None] = [None] * len(bodies)
         for i, body in enumerate(bodies):
-            if not body.get("email"):
-                continue
-            try:
-                found = self._user_by_email(body["email"])
-            except (RecordRejected, RecordError) as e:
-                out[i] = e
-                continue
-            if found is not None:
-                user_id, external_id = found
-                out[i] = WriteResult(user_id, matched=external_id.lower() != body["external_id"].lower())
+            if body.get("email"):
+                out[i] = self._existing_user(body)
         todo = [i for i in range(len(bodies)) if out[i] is None]
         created = None
         if todo and self.bulk_users:
@@ -388,7 +387,12 @@ class ZendeskTarget(Target):
         if todo and created is None:
             created = [self._create_user(bodies[i]) for i in todo]
         for i, result in zip(todo, created or []):
+            if isinstance(result, RecordRejected) and bodies[i].get("email"):
+                # taken by a user the listing did not show (another identity, created meanwhile)
+                result = self._existing_user(bodies[i], search=True) or result
             out[i] = result
+            if isinstance(result, WriteResult) and bodies[i].get("email"):
+                self._remember_person(bodies[i]["email"], result.target_id, bodies[i]["external_id"])
         self._keep_suspension(kind, records, bodies, out)
         return [r if r is not None else RecordRejected("user not written") for r in out]
 
@@ -443,6 +447,40 @@ class ZendeskTarget(Target):
     def _find_by_stamps(self, bodies: list[dict]) -> list[str | None]:
         found = self._users_by_stamp([b["external_id"] for b in bodies])
         return [found.get(b["external_id"].lower()) for b in bodies]
+
+    def _existing_user(self, body: dict, search: bool = False) -> WriteResult | Exception | None:
+        """The user with this body's e-mail: ours (our external_id) or the account's own (matched)."""
+        try:
+            index = None if search else self._people_index()
+            found = index.get(body["email"].lower()) if index is not None else self._user_by_email(body["email"])
+        except (RecordRejected, RecordError) as e:
+            return e
+        if found is None:
+            return None
+        user_id, external_id = found
+        return WriteResult(user_id, matched=external_id.lower() != body["external_id"].lower())
+
+    def _people_index(self) -> dict[str, tuple[str, str]] | None:
+        """E-mail -> (id, external id) of every user of an account of at most USER_INDEX_MAX users,
+        listed once; None for a larger account (each person is then searched for)."""
+        with self._people_lock:
+            if self._people is None:
+                count = ((self.client.get_json("/api/v2/users/count") or {}).get("count") or {}).get("value")
+                if not isinstance(count, int) or count > USER_INDEX_MAX:
+                    self._people = False
+                else:
+                    people: dict[str, tuple[str, str]] = {}
+                    for page in self.client.paginate_next_url("/api/v2/users", {"page[size]": 100}, next_url=_next):
+                        for user in (page or {}).get("users") or []:
+                            if user.get("email"):
+                                people.setdefault(user["email"].lower(), (str(user["id"]), str(user.get("external_id") or "")))
+                    self._people = people
+            return self._people if isinstance(self._people, dict) else None
+
+    def _remember_person(self, email: str, user_id: str, external_id: str) -> None:
+        with self._people_lock:
+            if isinstance(self._people, dict):
+                self._people[email.lower()] = (str(user_id), external_id)
 
     def _user_by_email(self, email: str) -> tuple[str, str] | None:
         """(user id, external id or "") of the user with this e-mail (primary or identity)."""
