@@ -291,10 +291,14 @@ def _scope(store: Store, plan: Plan) -> tuple[set[str] | None, dict[str, set[str
     selection, decided the way the engine decides them (staged records outside it are not lost)."""
     from .engine import Engine
     engine = Engine(plan, store.workdir, store=store)
-    kinds = set(engine._kinds_to_load(None)) if plan.scope.get("kinds") else None
+    try:
+        kinds = set(engine._kinds_to_load(None)) if plan.scope.get("kinds") else None
+        selection = engine._select()
+    except (AttributeError, TypeError):  # an engine that decides otherwise: everything staged counts
+        return None, None
     if kinds is not None and "comment" in kinds:
         kinds.add("attachment")
-    return kinds, engine._select()
+    return kinds, selection
 
 
 # -------------------------------------------------------------------------- the verifier
