@@ -103,6 +103,8 @@ class _Load:
 
 def _suspension_server(mock, *, kept_on_create: bool, kept_on_update: bool):
     """A Zendesk that may not keep `suspended` when a user is created (and may not on update)."""
+    mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 0}}))
+    mock.get("/api/v2/users").mock(return_value=httpx.Response(200, json={"users": [], "meta": {"has_more": False}}))
     mock.get("/api/v2/users/search").mock(return_value=httpx.Response(200, json={"users": [], "count": 0}))
     mock.post("/api/v2/users/create_many").mock(return_value=httpx.Response(403, json={"error": "Forbidden"}))
     mock.post("/api/v2/users").mock(return_value=httpx.Response(201, json={"user": {"id": 77, "role": "agent"}}))
