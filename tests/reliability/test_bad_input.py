@@ -188,8 +188,12 @@ def test_bad_record_fails_alone(tmp_path, name, build, reason):
     rkit.assert_dump_complete(clean, tmp_path / "out", expect_missing=expect_missing)
     report = CliRunner().invoke(cli, ["report", "--workdir", str(tmp_path / "state")])
     assert f"{kind} {rid}" in report.output
+    # verify is a gate: nothing unexplained, and the failed records are named NOT migrated (exit 1)
     code, doc, _ = rkit.verify_inproc(tmp_path / "state")
-    assert code == 0, doc.get("summary")
+    not_migrated = {(f["kind"], f["id"]) for f in doc["findings"] if f["problem"] == "not_migrated"}
+    assert doc["summary"]["unexplained"] == 0, doc.get("summary")
+    assert not_migrated <= failures, (not_migrated, failures)
+    assert code == (1 if not_migrated else 0), doc.get("summary")
 
 
 def _carry(name, records, blobs):
