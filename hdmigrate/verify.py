@@ -613,8 +613,8 @@ class Verifier:
                     if " ".join(str(a or "").split()) == " ".join(str(b or "").split()):
                         self.add(Finding(kind, sid, field, "differs", a, b, tid, explained=True,
                                          code="whitespace_normalised", detail="equal after whitespace normalisation"))
-                    else:
-                        self.add(Finding(kind, sid, field, "differs", a, b, tid))
+                    else:   # an origin line added before the whole original text is explained there
+                        self._compare_body(sid, tid, src, tgt, field="body_text")
                 continue
             if kind == "comment" and field == "attachment_ids":
                 # Order and membership; files the target dropped are findings of their own.
@@ -655,7 +655,7 @@ class Verifier:
             self.add(Finding(kind, sid, "tags", "differs", a, b, tid,
                              detail=f"only in source: {sorted(na - nb)}; only in target: {sorted(nb - na)}"))
 
-    def _compare_body(self, sid, tid, src, tgt) -> None:
+    def _compare_body(self, sid, tid, src, tgt, field: str = "body_html") -> None:
         sh, th = src.get("body_html"), tgt.get("body_html")
         if sh == th and (sh is not None or src.get("body_text") == tgt.get("body_text")):
             return
@@ -668,16 +668,16 @@ class Verifier:
         detail = (f"{len(s_bytes)} bytes (sha256 {hashlib.sha256(s_bytes).hexdigest()[:12]}) in source, "
                   f"{len(t_bytes)} bytes (sha256 {hashlib.sha256(t_bytes).hexdigest()[:12]}) in target")
         if s_norm == t_norm:
-            self.add(Finding("comment", sid, "body_html", "differs", sh, th, tid, explained=True,
+            self.add(Finding("comment", sid, field, "differs", sh, th, tid, explained=True,
                              code="html_rewritten",
                              detail="the target rewrote the HTML; the normalised text is equal; " + detail))
         elif s_norm and s_norm in t_norm and not self.lossless:
-            self.add(Finding("comment", sid, "body_html", "differs", s_norm, t_norm, tid, explained=True,
+            self.add(Finding("comment", sid, field, "differs", s_norm, t_norm, tid, explained=True,
                              code="body_annotated",
                              detail="the whole original text is in the target, with lines the target adapter added "
                                     "(e.g. an origin line); " + detail))
         else:
-            self.add(Finding("comment", sid, "body_html", "differs", s_norm, t_norm, tid,
+            self.add(Finding("comment", sid, field, "differs", s_norm, t_norm, tid,
                              detail="normalised text differs; " + detail))
 
     def _check_bytes(self, sid: str, tid: str, src: dict, tr: TargetRecord) -> None:
