@@ -412,11 +412,31 @@ class Engine:
         _, target = self._adapters()
         self.selection = self._select()
         ctx = _LoadContext(self)
+        # An empty id map may be a lost staging.db (an evicted CI cache) while the target holds
+        # this tool's stamped tickets: then every record is looked up before it is written.
+        self._fresh_staging = not self.dry_run and not any(self.store.id_map_counts().values())
+        self._look_up_first = False
         for kind in self._kinds_to_load(target):
+            if kind == "ticket" and self._fresh_staging:
+                self._look_up_first = self._target_holds_our_tickets(target, ctx)
             self._load_kind(kind, target, ctx)
         if not self.dry_run:
             target.finish()
         return {k: c for k, c in self.counts.kinds.items()}
+
+    def _target_holds_our_tickets(self, target: Target, ctx: "_LoadContext", probes: int = 3) -> bool:
+        """Probe the first staged tickets (a lost run wrote them first) by the target's stamp.
+        People, organizations, groups and fields are matched by e-mail or name anyway."""
+        for n, (record, _hash) in enumerate(self.store.iter_records("ticket")):
+            if n >= probes:
+                return False
+            if self._selected("ticket", record["id"]) and self._find_existing("ticket", record, target, ctx):
+                self.reporter.message(
+                    "the target already holds tickets stamped by this tool, but this work directory has no "
+                    "record of writing them (a lost or emptied staging.db): every record is looked up "
+                    "before it is written, so nothing is created twice")
+                return True
+        return False
 
     def _selected(self, kind: str, id: str) -> bool:
         return self.selection is None or id in self.selection.get(kind, ())
@@ -456,7 +476,8 @@ class Engine:
                     continue
                 # A write left pending (a crash) or failed (perhaps a timeout after the target had
                 # already created it) is looked up first, so it is never created twice.
-                if state in ("pending", "failed") and not self.dry_run:
+                if (state in ("pending", "failed") or (state is None and self._look_up_first)) \
+                        and not self.dry_run:
                     found = self._find_existing(kind, record, target, ctx)
                     if found:
                         self._adopt_existing(kind, record, rhash, found, target, ctx)

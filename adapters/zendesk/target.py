@@ -376,6 +376,12 @@ class ZendeskTarget(Target):
             if body.get("email"):
                 out[i] = self._existing_user(body)
         todo = [i for i in range(len(bodies)) if out[i] is None]
+        no_email = [i for i in todo if not bodies[i].get("email")]
+        if no_email:   # people without an e-mail are found again only by this tool's external_id
+            for i, uid in zip(no_email, self._find_by_stamps([bodies[i] for i in no_email])):
+                if uid:
+                    out[i] = WriteResult(uid)
+            todo = [i for i in todo if out[i] is None]
         created = None
         if todo and self.bulk_users:
             created = self._job("/api/v2/users/create_many", {"users": [bodies[i] for i in todo]}, len(todo),
