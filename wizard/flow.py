@@ -29,7 +29,7 @@ from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
 from hdmigrate.plan import Plan, env_name_problem, parse_since, plan_from_dict
 from hdmigrate.private_files import write_private_text
-from hdmigrate.store import Store
+from hdmigrate.store import Store, make_workdir
 from hdmigrate import workdir_lock
 
 from . import checks, fidelity, mapping
@@ -137,7 +137,7 @@ class Wizard:
 
     # -- the machine ----------------------------------------------------------------------------
     def run(self) -> int:
-        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_workdir(self.workdir)
         # One session per work directory, for all its steps: a second wizard, `run` or `rollback`
         # on it stops at once with the pid holding it (exit 2).
         with workdir_lock.hold(self.workdir):
@@ -471,7 +471,7 @@ class Wizard:
     # -- step 7: sample ---------------------------------------------------------------------------
     def step_sample(self) -> None:
         n = self.ask("sample.tickets", "Migrate a sample of N tickets first, with everything they reference "
-                     "(real writes, tagged, reversible)? 0 skips", "5")
+                     "(real writes, tagged; removable again where the target can delete)? 0 skips", "5")
         try:
             n_int = int(n)
         except ValueError:
@@ -486,6 +486,12 @@ class Wizard:
         self.state.save()
         self._show_counts(summary)
         self.io.say(f"Sample written (run {summary['run_id']}), tagged {tag!r}. Look at it in the target now.")
+        target_cls = plan.spec("target").target
+        if Capability.DELETE not in target_cls.capabilities and not hasattr(target_cls, "tag_rolled_back"):
+            # Not offered as reversible where it is not: the records stay, the full run skips them.
+            self.io.say(f"The {plan.target['adapter']} target cannot delete records: the sample stays "
+                        "(the full migration skips what it holds).")
+            return
         if not self.confirm("sample.keep", "Keep the sample (the full migration then skips what it holds)? "
                             "No removes it from the target", True):
             from hdmigrate.rollback import rollback_run
