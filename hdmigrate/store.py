@@ -85,6 +85,18 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def make_workdir(workdir: Path, *subdirs: Path) -> None:
+    """Create a work directory (0700) and its subdirectories; a read-only file system, a missing
+    permission or a file in the way is the user's to fix: a ConfigError (exit 2) naming it."""
+    try:
+        Path(workdir).mkdir(parents=True, exist_ok=True, mode=0o700)
+        for sub in subdirs:
+            Path(sub).mkdir(exist_ok=True, mode=0o700)
+    except OSError as e:
+        reason = "a file of that name is in the way" if isinstance(e, FileExistsError) else (e.strerror or str(e))
+        raise ConfigError(f"cannot create work directory {workdir}: {reason[:1].lower() + reason[1:]}") from None
+
+
 class Store:
     """The staging database of one migration work directory."""
 
@@ -94,12 +106,7 @@ class Store:
         self.blobs_dir = self.workdir / "blobs"
         if not create and not self.path.exists():
             raise StateError(f"no migration in {self.workdir} (no {DB_NAME}); run `hdmigrate run PLAN` first")
-        try:
-            self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.blobs_dir.mkdir(exist_ok=True, mode=0o700)
-        except OSError as e:  # read-only file system, no permission, a file in the way: the user's to fix
-            reason = "a file of that name is in the way" if isinstance(e, FileExistsError) else (e.strerror or str(e))
-            raise ConfigError(f"cannot create work directory {self.workdir}: {reason[:1].lower() + reason[1:]}") from None
+        make_workdir(self.workdir, self.blobs_dir)
         self._blob_dirs: set[str] = set()
         old_umask = os.umask(0o077)  # WAL and SHM files are created owner-only too
         try:

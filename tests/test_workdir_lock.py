@@ -224,6 +224,11 @@ def test_work_directory_under_a_file_is_a_configuration_error(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"error: cannot create work directory {wd}: not a directory"
     assert "internal error" not in result.stderr
+    answers = tmp_path / "answers.json"
+    answers.write_text("{}", encoding="utf-8")
+    wizard = _hdm("wizard", "--workdir", wd, "--answers", answers, env={})
+    assert wizard.returncode == 2, wizard.stderr
+    assert wizard.stderr.strip() == f"error: cannot create work directory {wd}: not a directory"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")

@@ -29,7 +29,7 @@ from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
 from hdmigrate.plan import Plan, env_name_problem, parse_since, plan_from_dict
 from hdmigrate.private_files import write_private_text
-from hdmigrate.store import Store
+from hdmigrate.store import Store, make_workdir
 from hdmigrate import workdir_lock
 
 from . import checks, fidelity, mapping
@@ -137,7 +137,7 @@ class Wizard:
 
     # -- the machine ----------------------------------------------------------------------------
     def run(self) -> int:
-        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_workdir(self.workdir)
         # One session per work directory, for all its steps: a second wizard, `run` or `rollback`
         # on it stops at once with the pid holding it (exit 2).
         with workdir_lock.hold(self.workdir):
