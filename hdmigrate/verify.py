@@ -40,6 +40,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from . import inline_images
 from .adapter import Capability, Source
 from .canonical import KINDS, PERSON_KINDS, REFERENCES, parse_time
 from .errors import ApiError, ConfigError, FatalApiError, HdmError
@@ -81,6 +82,7 @@ CODE_FIELDS: dict[str, frozenset[str]] = {
     "value_unmapped": frozenset(),
     "csat_not_writable": frozenset({"(record)", "score", "scale", "comment", "contact_id"}),
     "inline_image_detached": frozenset({"body_html", "inline", "content_id", "attachment_ids"}),
+    "inline_image_rehosted": frozenset({"inline", "content_id"}),  # bodies: _images_only decides
     "text_repaired": frozenset({"subject", "body_html", "body_text"}),
     "csat_scale_changed": frozenset({"score", "scale"}),
     "file_name_changed": frozenset({"file_name"}),
@@ -605,6 +607,7 @@ class Verifier:
                 continue
             if kind == "comment" and field == "body_html":
                 self._compare_body(sid, tid, src, tgt)
+                self._check_image_hosts(sid, tid, tgt)
                 continue
             if kind == "comment" and field == "body_text":
                 if src.get("body_html") is not None or tgt.get("body_html") is not None:
@@ -663,6 +666,8 @@ class Verifier:
         t_bytes = (th if th is not None else tgt.get("body_text") or "").encode("utf-8", "surrogatepass")
         if s_bytes == t_bytes:
             return  # same bytes, one side calls it text
+        if field == "body_html" and self._images_only(sid, tid, sh, th):
+            return
         s_norm = html_text(sh) if sh is not None else " ".join((src.get("body_text") or "").split())
         t_norm = html_text(th) if th is not None else " ".join((tgt.get("body_text") or "").split())
         detail = (f"{len(s_bytes)} bytes (sha256 {hashlib.sha256(s_bytes).hexdigest()[:12]}) in source, "
@@ -679,6 +684,38 @@ class Verifier:
         else:
             self.add(Finding("comment", sid, field, "differs", s_norm, t_norm, tid,
                              detail="normalised text differs; " + detail))
+
+    def _images_only(self, sid, tid, sh, th) -> bool:
+        """Bodies that differ only in image URLs, where the run re-hosted the images (recorded
+        `inline_image_rehosted`): explained, with the text compared as everywhere else."""
+        rehosted = [d for d in self.degradations.get(("comment", sid), ()) if d["code"] == "inline_image_rehosted"]
+        if not rehosted or sh is None or th is None:
+            return False
+        if len(inline_images.image_refs(sh)) != len(inline_images.image_refs(th)):
+            return False
+        s_norm, t_norm = html_text(inline_images.masked(sh)), html_text(inline_images.masked(th))
+        if s_norm != t_norm and not (s_norm and s_norm in t_norm and not self.lossless):
+            return False
+        self.add(Finding("comment", sid, "body_html", "differs", sh, th, tid, explained=True,
+                         code="inline_image_rehosted",
+                         detail="only the image URLs differ: " + (rehosted[0]["detail"] or "re-hosted on the target")))
+        return True
+
+    def _check_image_hosts(self, sid, tid, tgt) -> None:
+        """An image the target still loads from the source account breaks when that account
+        closes: a finding, explained only by the run's own `inline_image_detached` on the comment."""
+        source, target = inline_images.origin(self.plan.source.get("url")), inline_images.origin(self.plan.target.get("url"))
+        stale = inline_images.images_on(tgt.get("body_html"), source) if source != target else []
+        if not stale:
+            return
+        f = Finding("comment", sid, "body_html.img_src", "differs", None, stale[:5], tid,
+                    detail=f"{len(stale)} image(s) in the target still load from the source account ({source}); "
+                           "they break when it closes")
+        for d in self.degradations.get(("comment", sid), ()):
+            if d["code"] == "inline_image_detached":
+                f.explained, f.code, f.detail = True, d["code"], f.detail + "; " + (d["detail"] or "")
+                break
+        self.findings.append(f)
 
     def _check_bytes(self, sid: str, tid: str, src: dict, tr: TargetRecord) -> None:
         if not self.check_bytes:

@@ -34,6 +34,7 @@ import os
 import threading
 from pathlib import Path
 
+from hdmigrate import inline_images
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
@@ -41,6 +42,8 @@ from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
 
 MAX_TICKET_ATTACHMENTS = 20 * 1024 * 1024
+# Inline images up to this size are embedded in the body as data: URIs (no inline upload in FD-DOC).
+MAX_EMBEDDED_IMAGE = 1024 * 1024
 PRIVATE_OPENING = "<p>The opening message of this ticket was private; it follows as a private note.</p>"
 EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
@@ -238,6 +241,15 @@ class FreshdeskTarget(Target):
             if record.get("channel"):
                 add("channel", "channel_not_preserved", f"written as a note; channel {record['channel']!r} is "
                     "named in the origin line")
+        if kind == "comment" and hasattr(ctx, "attachments"):
+            _, embedded, kept = _embed_inline(record, ctx)
+            if embedded:
+                add("body_html.img_src", "inline_image_rehosted",
+                    f"{embedded} inline image(s) embedded as data: URIs (Freshdesk's API uploads no inline "
+                    "images; each file is also attached); the rest of the HTML is unchanged")
+            for aid, why in kept:
+                add("body_html.img_src", "inline_image_detached", f"the image of attachment {aid} keeps its "
+                    f"source URL: {why}")
         elif kind == "attachment":
             comment = ctx.record("comment", record.get("comment_id")) if record.get("comment_id") else None
             if comment is not None:
@@ -378,7 +390,8 @@ class FreshdeskTarget(Target):
                                  or "application/octet-stream", att))
                     if att.get("inline"):
                         skipped.append((att, path, "inline_image_detached",
-                                        "attached as a regular file; the inline reference is not rewritten"))
+                                        "attached as a regular file (Freshdesk's API uploads no inline "
+                                        "images); the comment's image of it is embedded (see the comment)"))
         return send, skipped
 
     @staticmethod
@@ -581,9 +594,9 @@ class FreshdeskTarget(Target):
         return f'<p class="hdm-origin"><small>{text}</small></p>'
 
     @staticmethod
-    def _body(comment: dict) -> str:
+    def _body(comment: dict, ctx=None) -> str:
         if comment.get("body_html") is not None and comment.get("body_html") != "":
-            return comment["body_html"]
+            return _embed_inline(comment, ctx)[0] if ctx is not None else comment["body_html"]
         text = comment.get("body_text") or ""
         return "<div>" + html.escape(text).replace("\n", "<br>") + "</div>"
 
@@ -749,7 +762,7 @@ class FreshdeskTarget(Target):
         files: list = []
         children: dict = {}
         if first is not None and first.get("public", True):
-            body["description"] = self._origin(first, ctx, record) + self._body(first)
+            body["description"] = self._origin(first, ctx, record) + self._body(first, ctx)
             send, _ = self._attachment_plan(first, ctx)
             files = self._files(send)
         else:
@@ -785,7 +798,7 @@ class FreshdeskTarget(Target):
             # Written with the ticket as its description.
             return WriteResult(f"{ticket}:description")
         author = ctx.person(record.get("author_id"))
-        body: dict = {"body": self._origin(record, ctx) + self._body(record),
+        body: dict = {"body": self._origin(record, ctx) + self._body(record, ctx),
                       "private": record.get("public") is not True}
         degr: list = []
         if author:
@@ -870,7 +883,7 @@ class FreshdeskTarget(Target):
             if private:
                 return self._private_description(record, ctx, ticket)
             body = {"description": self._origin(record, ctx, ctx.record("ticket", record["ticket_id"]))
-                    + self._body(record)}
+                    + self._body(record, ctx)}
             r = (self.client.post_multipart(f"tickets/{ticket}", body, self._files(new_send), method="PUT")
                  if new_send else self.client.put_json(f"tickets/{ticket}", body))
             added = (r.json().get("attachments") or [])[-len(new_send):] if new_send else []
@@ -886,7 +899,7 @@ class FreshdeskTarget(Target):
             degr.append(Degradation("comment", rid, "public", "update_not_applied",
                                     "public in the source now; Freshdesk cannot make a private note public, so it "
                                     "stays private"))
-        body = {"body": self._origin(record, ctx) + self._body(record)}
+        body = {"body": self._origin(record, ctx) + self._body(record, ctx)}
         path = f"conversations/{target_id}"
         r = (self.client.post_multipart(path, body, self._files(new_send), method="PUT")
              if new_send else self.client.put_json(path, body))
@@ -967,3 +980,27 @@ def _size(att: dict, path) -> int:
         return Path(path).stat().st_size
     except (OSError, TypeError):
         return int(att.get("size") or 0)
+
+def _embed_inline(comment: dict, ctx) -> tuple[str, int, list[tuple[str, str]]]:
+    """(the comment's HTML with every image of one of its staged files as a data: URI, how many
+    were embedded, [(attachment id, why not)] for images of its files left as they were).
+    Freshdesk documents no upload of inline images for tickets and notes, and the source's URL
+    breaks when the old account closes. Only those src values change."""
+    text = comment.get("body_html") or ""
+    pairs = list(ctx.attachments(comment)) if comment.get("attachment_ids") else []
+    shown = [(a, p) for a, p in pairs if inline_images.referenced(text, a)]
+    urls: dict[str, str] = {}
+    kept: list[tuple[str, str]] = []
+    for att, path in shown:
+        size = _size(att, path)
+        if path is None or not Path(path).is_file():
+            kept.append((str(att["id"]), "its bytes are not in staging"))
+        elif not size:
+            kept.append((str(att["id"]), "the file is empty"))
+        elif size > MAX_EMBEDDED_IMAGE:
+            kept.append((str(att["id"]), f"{size} bytes are too many to embed (> {MAX_EMBEDDED_IMAGE}); "
+                                         "the file is attached"))
+        else:
+            urls[str(att["id"])] = inline_images.data_uri(att.get("content_type"), Path(path).read_bytes())
+    new, changed = inline_images.point_at(text, urls, [a for a, _ in shown])
+    return new or "", len(changed), kept

@@ -14,10 +14,14 @@ Id scheme (canonical ids of records a Zendesk source emits):
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from hdmigrate import inline_images
 from hdmigrate.errors import RecordError
 
 # ---------------------------------------------------------------- time
@@ -372,6 +376,7 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
             "content_id": None,
             "extra": _rest(a, {"id", "file_name", "content_type", "size", "inline"}),
         })
+    attachments += unlisted_inline_images(raw.get("html_body"), attachments, cid, tid)
     author = raw.get("author_id")
     extra = _rest(raw, {"id", "ticket_id", "author_id", "public", "body", "html_body",
                         "attachments", "created_at", "via", "_hdm_author_kind"})
@@ -397,6 +402,30 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
     if record["body_html"] is None and record["body_text"] is None:
         record["body_text"] = ""
     return record, attachments
+
+
+def unlisted_inline_images(html_body: str | None, listed: list[dict], comment_id: str,
+                           ticket_id: str) -> list[dict]:
+    """Inline images the comment shows but does not list: Zendesk leaves attachments with
+    `inline: true` out of a comment's list (ZD-OAS AttachmentBaseObject.inline; List Comments
+    has them only with include_inline_images), so each <img> at an /attachments/token/ URL that no
+    listed file has becomes an inline attachment, named by its URL (stable across runs), fetched
+    from that URL (the HTTP layer refuses hosts the plan does not name)."""
+    known = {u for a in listed for u in inline_images.source_urls(a)}
+    out: list[dict] = []
+    for ref in inline_images.image_refs(html_body):
+        src = ref.src.strip()
+        path = urlsplit(src).path if src.lower().startswith(("http://", "https://")) else ""
+        if "/attachments/token/" not in path or src in known:
+            continue
+        known.add(src)
+        name = (parse_qs(urlsplit(src).query).get("name") or [""])[0] or path.rstrip("/").rsplit("/", 1)[-1]
+        out.append({"id": "inline-" + hashlib.sha256(src.encode("utf-8")).hexdigest()[:20],
+                    "comment_id": comment_id, "ticket_id": ticket_id, "file_name": name or "inline-image",
+                    "content_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                    "size": 0, "inline": True, "content_id": None,
+                    "extra": {"content_url": src, "size_unknown": True, "unlisted": True}})
+    return out
 
 
 # ---------------------------------------------------------------- canonical -> Zendesk bodies

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from hdmigrate import inline_images
 from hdmigrate.sandbox import HttpAbort, Request, Response, SandboxServer, route
 
 EMAIL = "admin@sandbox.zendesk.test"
@@ -308,7 +309,18 @@ class ZendeskSandbox(SandboxServer):
                 files.append(self._make_attachment(data, a.get("file_name") or "file",
                                                    a.get("content_type") or "application/octet-stream",
                                                    inline=bool(a.get("inline"))))
+                files[-1]["_dump"] = a     # what the comment's HTML may call it (cid:, its old URL)
             return files
+
+        def html_of(c: dict, files: list[dict]) -> str | None:
+            """Zendesk serves a comment's inline images from its own attachment URLs (as it does
+            for the cid: images of an e-mail): images of the dump's files point there."""
+            def new_src(ref):
+                for f in files:
+                    if inline_images.refers_to(ref, f["_dump"]):
+                        return f["content_url"]
+                return None
+            return inline_images.rewrite(c.get("body_html"), new_src)[0]
 
         for t in iter_records(root, "ticket"):
             requester = person.get(t.get("requester_id"))
@@ -330,14 +342,15 @@ class ZendeskSandbox(SandboxServer):
                     self.seed_change("ticket", t["id"], f"custom field {k!r} is not defined in the dump")
             comments = []
             for c in cs:
+                files = files_of(c)
                 author = person.get(c.get("author_id"))
                 if author is None:
                     self.seed_change("comment", c["id"], f"author {c.get('author_id')} is not in the dump: "
                                                          "seeded as the requester's")
                 comments.append({"author_id": author or requester,
-                                 "public": bool(c.get("public", True)), "html_body": c.get("body_html"),
+                                 "public": bool(c.get("public", True)), "html_body": html_of(c, files),
                                  "body": c.get("body_text"), "created_at": _iso(c.get("created_at")),
-                                 "_attachments": files_of(c),
+                                 "_attachments": files,
                                  "via": {"channel": CHANNEL_VIA.get(c.get("channel") or "api", "api"),
                                          "source": {"from": {}, "to": {}, "rel": None}}})
             try:
@@ -441,7 +454,7 @@ class ZendeskSandbox(SandboxServer):
                 "malware_scan_result": "not_scanned", "thumbnails": [], "url": f"/api/v2/attachments/{aid}.json"}
 
     def _attachment_out(self, a: dict) -> dict:
-        out = dict(a)
+        out = {k: v for k, v in a.items() if not k.startswith("_")}
         for key in ("content_url", "mapped_content_url", "url"):
             if out.get(key, "").startswith("/"):
                 out[key] = self._base() + out[key]
@@ -597,7 +610,7 @@ class ZendeskSandbox(SandboxServer):
             if ticket is None:
                 continue
             child = {"id": c["id"], "via": c["via"], "via_reference_id": None, "type": "Comment",
-                     "author_id": c["author_id"], "body": c["body"], "html_body": c["html_body"],
+                     "author_id": c["author_id"], "body": c["body"], "html_body": self._html_out(c["html_body"]),
                      "public": c["public"], "attachments": [self._attachment_out(a) for a in c["attachments"]],
                      "audit_id": c["audit_id"], "created_at": c["created_at"], "event_type": "Comment"}
             if not with_comments:
@@ -694,7 +707,13 @@ class ZendeskSandbox(SandboxServer):
         page = self._page(request, items, "comments", "comment")
         for c in page["comments"]:
             c["attachments"] = [self._attachment_out(a) for a in c["attachments"]]
+            c["html_body"] = self._html_out(c.get("html_body"))
         return page
+
+    def _html_out(self, html: str | None) -> str | None:
+        """Seeded inline images are stored at the account's relative attachment URLs: served absolute."""
+        return inline_images.rewrite(html, lambda ref: self._base() + ref.src
+                                     if ref.src.startswith("/attachments/token/") else None)[0]
 
     @route("PUT", r"/api/v2/tickets/(?P<id>\d+)/comments/(?P<cid>\d+)/make_private(\.json)?")
     def make_comment_private(self, request: Request):

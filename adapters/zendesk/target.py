@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hdmigrate import inline_images
 from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
@@ -76,6 +77,7 @@ class ZendeskTarget(Target):
         self.job_timeout = float(ctx.config.get("job_timeout_seconds", 900))
         self.bulk_users = True
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._content_urls: dict[str, str | None] = {}   # upload token -> content_url
         self._fields: dict[str, list[dict]] = {}
         self._groups: list[dict] | None = None
         self._people: dict[str, tuple[str, str]] | bool | None = None   # e-mail -> (id, external id)
@@ -183,10 +185,7 @@ class ZendeskTarget(Target):
                                        f"role {record['role']!r} written as 'agent' (Zendesk light agents are a "
                                        "custom role this target does not assign)"))
         if kind == "attachment":
-            if record.get("inline"):
-                out.append(Degradation(kind, rid, "inline", "inline_image_detached",
-                                       "uploaded as a file of the comment; the HTML body keeps "
-                                       "its original image URL"))
+            # inline images are re-hosted at write time (_rehost): what happened is recorded there
             if record.get("size") == 0:
                 out.append(Degradation(kind, rid, "size", "attachment_empty",
                                        "Zendesk refuses empty uploads; the file is left out"))
@@ -580,11 +579,16 @@ class ZendeskTarget(Target):
                                             f"author {comment.get('author_id')} has no target id; "
                                             "written as the requester"))
             tokens = []
-            for position_a, (attachment, path) in enumerate(ctx.attachments(comment)):
+            uploaded: dict[str, str] = {}      # attachment id -> its content_url in this account
+            pairs = list(ctx.attachments(comment))
+            for position_a, (attachment, path) in enumerate(pairs):
                 token = self._upload(comment, attachment, path, degraded)
                 if token:
                     tokens.append(token)
                     children[("attachment", attachment["id"])] = f"{{ticket}}:{position}:{position_a}"
+                    if self._content_urls.get(token):
+                        uploaded[str(attachment["id"])] = self._content_urls[token]
+            comment = self._rehost(comment, [a for a, _ in pairs], uploaded, degraded)
             comments.append(mapping.comment_body(comment, author, tokens))
             children[("comment", comment["id"])] = f"{{ticket}}:{position}"
         if not comments:
@@ -713,11 +717,45 @@ class ZendeskTarget(Target):
             "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
             content=data, headers={"Content-Type": attachment.get("content_type") or "application/octet-stream"})
         self.uploads += 1
-        token = ((response.json() or {}).get("upload") or {}).get("token")
+        upload = (response.json() or {}).get("upload") or {}
+        token = upload.get("token")
         if not token:
             raise FatalApiError("POST /api/v2/uploads answered without a token")
         self._tokens[key] = (token, time.monotonic())
+        # where this account serves the file (ZD-OAS AttachmentUploadResponse): inline images point here
+        self._content_urls[token] = (upload.get("attachment") or {}).get("content_url")
         return token
+
+    def _rehost(self, comment: dict, attachments: list[dict], uploaded: dict[str, str],
+                degraded: list[Degradation]) -> dict:
+        """The comment with every <img> that shows one of its files pointed at the copy uploaded
+        to this account (the source's URL breaks when the old account closes); `cid:` references
+        likewise. Only those src values change. What could not be re-hosted is recorded."""
+        html_body = comment.get("body_html")
+        shown = [a for a in attachments if inline_images.referenced(html_body, a)]
+        for a in attachments:
+            if a.get("inline") and a not in shown:
+                degraded.append(Degradation("attachment", str(a["id"]), "inline", "inline_image_detached",
+                                            "uploaded as a file of the comment; the comment's HTML shows no "
+                                            "image of it"))
+        if not shown:
+            return comment
+        new_html, changed = inline_images.point_at(html_body, uploaded, shown)
+        for a in shown:
+            aid = str(a["id"])
+            if aid in uploaded:
+                degraded.append(Degradation("attachment", aid, "inline", "inline_image_rehosted",
+                                            "uploaded to Zendesk; the comment's image points at this copy"))
+            else:
+                degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src",
+                                            "inline_image_detached",
+                                            f"the image of attachment {aid} keeps its source URL: the file "
+                                            "was not uploaded (see the attachment's own record)"))
+        if changed:
+            degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src", "inline_image_rehosted",
+                                        f"{len(changed)} image src(s) rewritten to the files uploaded to Zendesk; "
+                                        "the rest of the HTML is unchanged"))
+        return {**comment, "body_html": new_html}
 
     def _forget_tokens(self, body: dict) -> None:
         used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
