@@ -100,7 +100,7 @@ def _dump(root):
     return dump, {a["sha256"]: blob_path(dump, a["sha256"]).read_bytes() for a in inline.values()}
 
 
-def _run(source_section, target, work, monkeypatch, env):
+def _run(source_section, target, work, monkeypatch, env, dry_run=False):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     plan = plan_from_dict({"source": source_section, "target": target.plan_section,
@@ -109,10 +109,10 @@ def _run(source_section, target, work, monkeypatch, env):
                           base_dir=work.parent)
     engine = Engine(plan, work)
     try:
-        summary = engine.run()
+        summary = engine.run(dry_run=True) if dry_run else engine.run()
     finally:
         engine.store.close()
-    assert summary["exit_code"] == 0, summary
+    assert dry_run or summary["exit_code"] == 0, summary
     return plan
 
 
@@ -147,6 +147,8 @@ def test_zendesk_to_zendesk_images_are_rehosted(tmp_path, monkeypatch):
         images = _source_images(source)
         assert images >= len(blobs)
         env = {**source.env, **target.env}
+        _run(source.plan_section, target, tmp_path / "work", monkeypatch, env, dry_run=True)
+        assert "inline_image_rehosted" in _codes(tmp_path / "work"), "the dry run says what will happen"
         _run(source.plan_section, target, tmp_path / "work", monkeypatch, env)
         source_host = ii.origin(source.url)
         source.stop()                        # the old account is closed

@@ -184,6 +184,14 @@ class ZendeskTarget(Target):
                 out.append(Degradation(kind, rid, "role", "value_unmapped",
                                        f"role {record['role']!r} written as 'agent' (Zendesk light agents are a "
                                        "custom role this target does not assign)"))
+        if kind == "comment" and record.get("attachment_ids") and hasattr(ctx, "attachments"):
+            # what _rehost will do, for the dry run (the load records the same keys again)
+            shown = [a for a, _ in ctx.attachments(record) if inline_images.referenced(record.get("body_html"), a)]
+            uploadable = [a for a in shown if 0 < (a.get("size") or 0) <= MAX_UPLOAD]
+            if uploadable:
+                out.append(Degradation(kind, rid, "body_html.img_src", "inline_image_rehosted",
+                                       f"{len(uploadable)} image(s) will point at their copies uploaded to "
+                                       "Zendesk; the rest of the HTML is unchanged"))
         if kind == "attachment":
             # inline images are re-hosted at write time (_rehost): what happened is recorded there
             if record.get("size") == 0:
