@@ -704,13 +704,18 @@ class Verifier:
     def _check_image_hosts(self, sid, tid, tgt) -> None:
         """An image the target still loads from the source account breaks when that account
         closes: a finding, explained only by the run's own `inline_image_detached` on the comment."""
-        source, target = inline_images.origin(self.plan.source.get("url")), inline_images.origin(self.plan.target.get("url"))
-        stale = inline_images.images_on(tgt.get("body_html"), source) if source != target else []
+        target = inline_images.origin(self.plan.target.get("url"))
+        # the source account's host, and the hosts it served this comment's files from (a CDN)
+        hosts = {inline_images.origin(self.plan.source.get("url"))}
+        hosts |= {inline_images.origin(u) for a in self.store.records_by_parent("attachment", sid)
+                  for u in inline_images.source_urls(a)}
+        hosts -= {None, target}
+        stale = [src for host in sorted(hosts) for src in inline_images.images_on(tgt.get("body_html"), host)]
         if not stale:
             return
         f = Finding("comment", sid, "body_html.img_src", "differs", None, stale[:5], tid,
-                    detail=f"{len(stale)} image(s) in the target still load from the source account ({source}); "
-                           "they break when it closes")
+                    detail=f"{len(stale)} image(s) in the target still load from the source account "
+                           f"({', '.join(sorted(hosts))}); they break when it closes")
         for d in self.degradations.get(("comment", sid), ()):
             if d["code"] == "inline_image_detached":
                 f.explained, f.code, f.detail = True, d["code"], f.detail + "; " + (d["detail"] or "")
