@@ -18,6 +18,7 @@ from pathlib import Path
 from .adapter import Capability, Degradation, Source, Target, WriteResult
 from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
+from .blobfile import BlobFile, spool_downloads
 from .filenames import file_name_change
 from .http import PaginationLoop, UrlRefused, download_limit
 from .plan import Plan, parse_since
@@ -88,6 +89,7 @@ class Engine:
         """Run (or resume) the migration; returns the summary (with `exit_code`). Holds the work
         directory's lock throughout: a second writer stops at once (WorkdirBusy, exit 2)."""
         with workdir_lock.hold(self.workdir):
+            self.store.clear_incoming()   # downloads a killed run left half-written
             return self._run(dry_run=dry_run, since=since, stop_after=stop_after)
 
     def _run(self, *, dry_run: bool, since: str | None, stop_after: str | None) -> dict:
@@ -342,7 +344,8 @@ class Engine:
                        f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}", "size")
             return None
         try:
-            with download_limit(limit):   # enforced while the bytes arrive, not after
+            # enforced while the bytes arrive, not after; written to disk as they arrive
+            with download_limit(limit), spool_downloads(self.store.incoming_dir):
                 data = source.fetch_attachment(record)
         except UrlRefused as e:
             # A URL the source's data points at but the plan never named (an inline image on an
@@ -361,18 +364,25 @@ class Engine:
             self._fail("attachment", rid, "normalize",
                        f"attachment bytes unavailable: {e.__class__.__name__}: {_short(e)}", "sha256")
             return None
-        if len(data) > limit:
-            self._fail("attachment", rid, "normalize",
-                       f"attachment {record.get('file_name')!r} is {len(data)} bytes, over the limit of {limit}", "size")
+        spooled = isinstance(data, BlobFile)
+        size, sha = (data.size, data.sha256) if spooled else (len(data), hashlib.sha256(data).hexdigest())
+        problem = None
+        if size > limit:
+            problem = (f"attachment {record.get('file_name')!r} is {size} bytes, over the limit of {limit}", "size")
+        elif declared and declared != sha:
+            problem = (f"bytes hash to {sha}, the record declares {declared}", "sha256")
+        if problem:
+            if spooled:
+                data.discard()
+            self._fail("attachment", rid, "normalize", *problem)
             return None
-        sha = hashlib.sha256(data).hexdigest()
-        if declared and declared != sha:
-            self._fail("attachment", rid, "normalize", f"bytes hash to {sha}, the record declares {declared}", "sha256")
-            return None
-        self.store.put_blob(data)
+        if spooled:
+            self.store.put_blob_file(data)
+        else:
+            self.store.put_blob(data)
         record = dict(record)
         record["sha256"] = sha
-        record["size"] = len(data)
+        record["size"] = size
         return record
 
     def _repair_text(self, kind: str, record: dict) -> dict:

@@ -39,11 +39,12 @@ import tenacity
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 from hdmigrate.netguard import (DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, UrlRefused,
                                 MIN_RATE, _DeadlinePassed, address_problem, guarded, guarded_transport,
-                                host_matches, read_body, resolve)
+                                host_matches, read_body, read_body_into, resolve)
+from hdmigrate.blobfile import BlobFile, spool_directory
 
 __all__ = [
     "HttpClient", "HttpStats", "RateLimiter", "limiter_for", "reset_limiters", "redact",
-    "parse_retry_after", "rate_limit_info", "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "is_loopback", "check_url_scheme",
+    "parse_retry_after", "current_download_limit", "rate_limit_info", "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "is_loopback", "check_url_scheme",
     "PageGuard", "PaginationLoop", "UrlRefused", "ResponseTooLarge", "DeadlineExceeded", "download_limit",
 ]
 
@@ -313,6 +314,11 @@ def download_limit(max_bytes: int | None) -> Iterator[None]:
         yield
     finally:
         _download_cap.limit = saved
+
+
+def current_download_limit() -> int | None:
+    """The cap `download_limit` set for this thread (None outside the engine's staging)."""
+    return _download_cap.limit
 
 
 # --------------------------------------------------------------------------- header parsing
@@ -937,12 +943,14 @@ class HttpClient:
             guard.see_items(item.get("id") if isinstance(item, dict) else item for item in found)
             page += 1
 
-    def download(self, url: str, *, max_bytes: int | None = None, max_redirects: int = 10) -> bytes:
+    def download(self, url: str, *, max_bytes: int | None = None, max_redirects: int = 10) -> "bytes | BlobFile":
         """GET a file, streamed, the size cap enforced while reading, following redirects by
         hand so every hop passes the URL rules (`_download_problem`): it starts on the API's own
         host or a declared attachment host, never goes from https to http, never reaches a
         private, link-local or (from a non-loopback source) loopback address. Credentials go to
-        the API host only (presigned storage URLs reject them). A refused URL raises UrlRefused."""
+        the API host only (presigned storage URLs reject them). A refused URL raises UrlRefused.
+        Inside `blobfile.spool_downloads` (the engine's attachment staging) the bytes go to a
+        BlobFile on disk, which is returned instead of bytes."""
         caps = [c for c in (max_bytes, _download_cap.limit, self.max_download_bytes) if c is not None]
         cap = min(caps)
         try:
@@ -955,7 +963,7 @@ class HttpClient:
         if problem:
             raise UrlRefused(self.redact(f"refusing to fetch {target}: {problem}"))
 
-        def attempt(method: str, start: httpx.URL) -> bytes | httpx.Response:
+        def attempt(method: str, start: httpx.URL) -> "bytes | BlobFile | httpx.Response":
             current = start
             began = time.monotonic()
             for _ in range(max_redirects + 1):
@@ -982,7 +990,7 @@ class HttpClient:
         return result
 
     def _read_download(self, response: httpx.Response, url: httpx.URL,
-                       cap: int) -> bytes | httpx.Response | httpx.URL:
+                       cap: int) -> "bytes | BlobFile | httpx.Response | httpx.URL":
         """A redirect's next URL, a non-200 answer (read in part), or the file's bytes."""
         if response.is_redirect and "location" in response.headers:
             try:
@@ -997,7 +1005,16 @@ class HttpClient:
             raise RecordError(self.redact(f"{url}: {declared} bytes, more than the {cap} bytes allowed"),
                               kind="attachment", field="size")
         try:
-            return read_body(response, cap)
+            spool = spool_directory()
+            if spool is None:
+                return read_body(response, cap)
+            blob = BlobFile(spool, cap)   # where the engine stages: to disk, never whole in memory
+            try:
+                read_body_into(response, blob)
+            except BaseException:
+                blob.discard()
+                raise
+            return blob.finish()
         except OverflowError:
             raise RecordError(self.redact(f"{url}: more than the {cap} bytes allowed (stopped reading "
                                           "there)"), kind="attachment", field="size") from None

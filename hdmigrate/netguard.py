@@ -280,6 +280,20 @@ def read_body(response: httpx.Response, limit: int, *, truncate: bool = False) -
     return data
 
 
+def read_body_into(response: httpx.Response, sink) -> None:
+    """Stream a response's decoded body into `sink.write` (which enforces its own size cap by
+    raising OverflowError), never holding more than one chunk."""
+    raw = response.num_bytes_downloaded
+    try:
+        for chunk in _decoded_chunks(response):
+            earn_time(response.num_bytes_downloaded - raw)
+            raw = response.num_bytes_downloaded
+            sink.write(chunk)
+    except OverflowError:
+        response.close()
+        raise
+
+
 # --------------------------------------------------------------------------- pagination
 
 class PageGuard:

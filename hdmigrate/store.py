@@ -464,6 +464,31 @@ class Store:
     def has_blob(self, sha256: str) -> bool:
         return self.blob_path(sha256).exists()
 
+    @property
+    def incoming_dir(self) -> Path:
+        """Where attachment downloads are spooled before they become blobs (blobfile.py)."""
+        return self.blobs_dir / "incoming"
+
+    def clear_incoming(self) -> None:
+        """Remove spooled downloads left by a killed run (call with the work directory locked)."""
+        if self.incoming_dir.is_dir():
+            for leftover in self.incoming_dir.glob("incoming.*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+    def put_blob_file(self, blob) -> str:
+        """A finished BlobFile becomes the blob of its SHA-256 (moved into place, whole or absent)."""
+        sha = blob.sha256
+        path = self.blob_path(sha)
+        if path.exists():
+            blob.discard()
+        else:
+            path.parent.mkdir(exist_ok=True, mode=0o700)
+            self._blob_dirs.add(path.parent.name)
+            os.replace(blob.path, path)
+        self.conn.execute("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)",
+                          (sha, blob.size, now()))
+        return sha
+
     def put_blob(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha)

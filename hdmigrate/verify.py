@@ -42,6 +42,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import inline_images
 from .adapter import Capability, Source
+from .blobfile import BlobFile, spool_downloads
 from .canonical import KINDS, PERSON_KINDS, REFERENCES, parse_time
 from .errors import ApiError, ConfigError, FatalApiError, HdmError
 from .plan import Plan
@@ -420,17 +421,22 @@ class Verifier:
         """Download one attachment from the target and hash it; a target whose read-back records
         carry no sha256 gets the computed one (and size) filled in."""
         try:
-            data = self.source_reader.fetch_attachment(tr.record)
+            with spool_downloads(self.workdir / "blobs" / "incoming"):   # hashed on disk, not in memory
+                data = self.source_reader.fetch_attachment(tr.record)
         except FatalApiError:
             raise
         except Exception as e:  # noqa: BLE001 - reported per record
             tr.fetch_error = str(e)[:200]
             return
-        tr.actual_sha = hashlib.sha256(data).hexdigest()
+        if isinstance(data, BlobFile):
+            data.discard()
+            tr.actual_sha, size = data.sha256, data.size
+        else:
+            tr.actual_sha, size = hashlib.sha256(data).hexdigest(), len(data)
         if not tr.record.get("sha256"):
             tr.record = dict(tr.record, sha256=tr.actual_sha)
             if tr.record.get("size") is None:
-                tr.record["size"] = len(data)
+                tr.record["size"] = size
 
     def _place(self, by_kind: dict[str, list[TargetRecord]]) -> None:
         """Give every target record its source id (id map reverse lookup, then the stamp, then

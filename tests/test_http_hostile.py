@@ -423,3 +423,33 @@ def test_check_of_an_unreachable_url_fails_in_seconds_with_the_bad_url_hint(monk
     assert failure is not None and failure.cause == BAD_URL
     assert "check the url" in failure.detail
     assert sum("retrying" in line for line in lines) == 1     # not seven retries over ~50 s
+
+
+def test_a_large_attachment_is_spooled_to_disk_not_held_in_memory(tmp_path, monkeypatch, server):
+    """48 MiB declared as 5 bytes, within the plan's limit: staged whole, byte for byte, while the
+    process never holds more than a small part of it (the bytes go to disk as they arrive)."""
+    import hashlib
+    import tracemalloc
+    size = 48 * 1024 * 1024
+    url = server.add("/files/big.bin", "file", send=size)
+    src = tmp_path / "src"
+    _one_ticket_dump(src, url)
+    source_http = client_for(server.url)
+
+    def fetch(self, record):
+        return source_http.download(record["extra"]["url"])
+
+    tracemalloc.start()
+    try:
+        summary, degradations, failures = _run(tmp_path, src, monkeypatch, fetch,
+                                               max_attachment_bytes=64 * 1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        source_http.close()
+    assert not failures, failures
+    expected = hashlib.sha256(b"\xab" * size).hexdigest()
+    blob = tmp_path / "wd" / "blobs" / expected[:2] / expected
+    assert blob.stat().st_size == size and (blob.stat().st_mode & 0o777) == 0o600
+    assert peak < size / 4, f"peak {peak} bytes traced for a {size}-byte download"
+    assert not list((tmp_path / "wd" / "blobs" / "incoming").glob("*.tmp"))   # nothing left half-written

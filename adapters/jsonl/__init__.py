@@ -13,7 +13,9 @@ from pathlib import Path
 
 from hdmigrate.adapter import AdapterSpec, Capability, Page, Source, Target, WriteResult
 from hdmigrate.canonical import KINDS, dumps, loads
+from hdmigrate.blobfile import spool_file
 from hdmigrate.errors import ConfigError, RecordError
+from hdmigrate.http import current_download_limit
 from hdmigrate.private_files import open_private
 
 from . import dump
@@ -103,7 +105,13 @@ class JsonlSource(Source):
         if not path.is_file():
             raise RecordError(f"attachment {record.get('id')}: bytes missing from the dump (attachments/{sha})",
                               kind="attachment", id=record.get("id"), field="sha256")
-        return path.read_bytes()
+        # copied in chunks to the engine's spool (capped), never read whole: a dump is a file anyone made
+        limit = current_download_limit() or path.stat().st_size
+        try:
+            return spool_file(path, limit)
+        except OverflowError:
+            raise RecordError(f"attachment {record.get('id')}: more than the {limit} bytes allowed "
+                              "(stopped reading there)", kind="attachment", id=record.get("id"), field="size") from None
 
 
 def _line_number(path: Path, offset: int) -> int:
