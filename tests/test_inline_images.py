@@ -9,6 +9,7 @@ source sandbox stopped before the target is inspected and verified.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +88,10 @@ def test_zendesk_source_finds_inline_images_the_comment_does_not_list():
     listed = {**raw, "attachments": raw["attachments"] + [{"id": 8, "file_name": "s.png", "inline": True,
                                                            "content_url": src}]}
     assert len(zd_mapping.comment(listed)[1]) == 2                     # a listed one is not doubled
+    shown: set = set()                       # one per ticket, kept by the source
+    assert len(zd_mapping.comment(raw, shown=shown)[1]) == 2
+    reply = {**raw, "id": 6, "attachments": [], "html_body": f'<blockquote><img src="{src}"></blockquote>'}
+    assert zd_mapping.comment(reply, shown=shown)[1] == [], "a quoted image is the earlier comment's file"
 
 
 # ---------------------------------------------------------------- end to end, source stopped
@@ -222,3 +227,51 @@ def test_jsonl_cid_images_are_rehosted_in_zendesk(tmp_path, monkeypatch):
 @pytest.mark.parametrize("html", [None, "", "plain text, no tags", "<img>", "<img src>", "<<img src=a"])
 def test_degenerate_html_is_left_alone(html):
     assert ii.rewrite(html, lambda ref: "x")[0] in (html, '<<img src="x"', '<img src="x">')
+
+
+def _quote_an_earlier_image(dump) -> int:
+    """A later comment of a ticket quotes an earlier comment's inline image (an e-mail reply);
+    returns how many images the dump's bodies show."""
+    comments = [json.loads(line) for line in (dump / "comment.jsonl").read_text().splitlines() if line.strip()]
+    inline = {a["comment_id"]: a for a in iter_records(dump, "attachment") if a.get("inline") and a.get("content_id")}
+    by_ticket: dict = {}
+    for c in comments:
+        by_ticket.setdefault(c["ticket_id"], []).append(c)
+    for cs in by_ticket.values():
+        cs.sort(key=lambda c: c.get("created_at") or "")
+        first = next((i for i, c in enumerate(cs[:-1]) if c["id"] in inline), None)
+        if first is not None:
+            later = cs[first + 1]
+            later["body_html"] = (later.get("body_html") or "<p>reply</p>") + \
+                f'<blockquote><img src="cid:{inline[cs[first]["id"]]["content_id"]}"></blockquote>'
+            break
+    else:
+        raise AssertionError("the sample has no inline image before a reply")
+    (dump / "comment.jsonl").write_text("".join(json.dumps(c) + "\n" for c in comments))
+    return sum(len(ii.image_refs(c.get("body_html"))) for c in comments)
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk"])
+def test_a_reply_quoting_an_earlier_image_points_at_the_target_copy(tmp_path, monkeypatch, kind):
+    dump, blobs = _dump(tmp_path)
+    images = _quote_an_earlier_image(dump)
+    target = (make_zendesk() if kind == "zendesk" else make_freshdesk()).start()
+    target.job_delay = 0.01
+    try:
+        _run({"adapter": "jsonl", "path": str(dump)}, target, tmp_path / "work", monkeypatch, target.env)
+        if kind == "zendesk":
+            bodies = [c["html_body"] for c in target.store.all("comment")]
+        else:
+            bodies = [t["description"] for t in target.store.all("ticket")]
+            bodies += [c["body"] for c in target.store.all("conversation")]
+        srcs = [r.src for b in bodies for r in ii.image_refs(b)]
+        assert len(srcs) == images
+        for src in srcs:
+            if kind == "zendesk":
+                assert ii.origin(src) == ii.origin(target.url) and httpx.get(src, timeout=10).content in blobs.values()
+            else:
+                assert base64.b64decode(src.split(",", 1)[1]) in blobs.values()
+        p = _verify(tmp_path / "work", target.env)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    finally:
+        target.stop()

@@ -988,11 +988,19 @@ def _embed_inline(comment: dict, ctx) -> tuple[str, int, list[tuple[str, str]]]:
     breaks when the old account closes. Only those src values change."""
     text = comment.get("body_html") or ""
     pairs = list(ctx.attachments(comment)) if comment.get("attachment_ids") else []
+    own = {str(a.get("id")) for a, _ in pairs}
+    if comment.get("ticket_id") and hasattr(ctx, "comments"):
+        for c in ctx.comments(comment["ticket_id"]):     # quoted replies show earlier comments' images
+            if c.get("id") == comment.get("id"):
+                break
+            pairs += list(ctx.attachments(c)) if c.get("attachment_ids") else []
     shown = [(a, p) for a, p in pairs if inline_images.referenced(text, a)]
     urls: dict[str, str] = {}
     kept: list[tuple[str, str]] = []
     for att, path in shown:
         size = _size(att, path)
+        if str(att.get("id")) not in own and not (path and Path(path).is_file() and 0 < size <= MAX_EMBEDDED_IMAGE):
+            continue          # another comment's file: its own comment records what became of it
         if path is None or not Path(path).is_file():
             kept.append((str(att["id"]), "its bytes are not in staging"))
         elif not size:

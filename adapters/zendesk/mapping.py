@@ -355,9 +355,11 @@ def satisfaction_rating(raw_ticket: dict, zone: str = "UTC") -> dict | None:
             "extra": _rest(rating, {"id", "score", "comment", "created_at", "updated_at"})}
 
 
-def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
+def comment(raw: dict, zone: str = "UTC", shown: set[str] | None = None) -> tuple[dict, list[dict]]:
     """A comment (a ticket-events `Comment` child event or a /tickets/{id}/comments item, with
-    `ticket_id` added by the source) and its attachments."""
+    `ticket_id` added by the source) and its attachments. `shown`: the file URLs of the ticket's
+    earlier comments (the caller keeps one set per ticket; updated here), so an image a reply
+    quotes is not taken for a new file of the reply."""
     cid = _require_id(raw, "comment")
     tid = _sid(raw.get("ticket_id"))
     if tid is None:
@@ -376,7 +378,7 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
             "content_id": None,
             "extra": _rest(a, {"id", "file_name", "content_type", "size", "inline"}),
         })
-    attachments += unlisted_inline_images(raw.get("html_body"), attachments, cid, tid)
+    attachments += unlisted_inline_images(raw.get("html_body"), attachments, cid, tid, shown)
     author = raw.get("author_id")
     extra = _rest(raw, {"id", "ticket_id", "author_id", "public", "body", "html_body",
                         "attachments", "created_at", "via", "_hdm_author_kind"})
@@ -405,18 +407,22 @@ def comment(raw: dict, zone: str = "UTC") -> tuple[dict, list[dict]]:
 
 
 def unlisted_inline_images(html_body: str | None, listed: list[dict], comment_id: str,
-                           ticket_id: str) -> list[dict]:
+                           ticket_id: str, shown: set[str] | None = None) -> list[dict]:
     """Inline images the comment shows but does not list: Zendesk leaves attachments with
     `inline: true` out of a comment's list (ZD-OAS AttachmentBaseObject.inline; List Comments
     has them only with include_inline_images), so each <img> at an /attachments/token/ URL that no
     listed file has becomes an inline attachment, named by its URL (stable across runs), fetched
     from that URL (the HTTP layer refuses hosts the plan does not name)."""
-    known = {u for a in listed for u in inline_images.source_urls(a)}
+    known = {u for a in listed for u in inline_images.source_urls(a)} | (shown or set())
     out: list[dict] = []
     for ref in inline_images.image_refs(html_body):
         src = ref.src.strip()
         path = urlsplit(src).path if src.lower().startswith(("http://", "https://")) else ""
-        if "/attachments/token/" not in path or src in known:
+        if "/attachments/token/" not in path:
+            continue
+        if shown is not None:
+            shown.add(src)            # images only: the set stays small
+        if src in known:
             continue
         known.add(src)
         name = (parse_qs(urlsplit(src).query).get("name") or [""])[0] or path.rstrip("/").rsplit("/", 1)[-1]

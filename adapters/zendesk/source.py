@@ -47,6 +47,7 @@ class ZendeskSource(Source):
         self.tickets_with_comments: set[str] = set()  # tickets the events export carried comments of
         self._agent_ids: set[str] | None = None
         self._user_kinds: dict[str, str] = {}         # user id -> agent/contact, from the users export
+        self._file_urls: dict[str, set[str]] = {}     # ticket id -> its comments' image URLs so far
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
 
@@ -121,7 +122,9 @@ class ZendeskSource(Source):
             if rating is not None:
                 yield "satisfaction_rating", rating
         elif stream == "ticket_events":
-            record, attachments = mapping.comment(payload, zone)
+            # one set of image URLs per ticket: an image a reply quotes is not a new file of it
+            shown = self._file_urls.setdefault(str(payload.get("ticket_id")), set())
+            record, attachments = mapping.comment(payload, zone, shown)
             yield "comment", record
             for attachment in attachments:
                 yield "attachment", attachment

@@ -579,6 +579,8 @@ class ZendeskTarget(Target):
                               "target id", kind="ticket", id=record["id"], field="requester_id")
         children: dict[tuple[str, str], str] = {}
         comments = []
+        uploaded: dict[str, str] = {}      # attachment id -> its content_url in this account
+        earlier: list[dict] = []           # files of the ticket's earlier comments (quoted images)
         for position, comment in enumerate(ctx.comments(record["id"])):
             author = self._person(ctx, comment.get("author_id"))
             if author is None:
@@ -587,7 +589,6 @@ class ZendeskTarget(Target):
                                             f"author {comment.get('author_id')} has no target id; "
                                             "written as the requester"))
             tokens = []
-            uploaded: dict[str, str] = {}      # attachment id -> its content_url in this account
             pairs = list(ctx.attachments(comment))
             for position_a, (attachment, path) in enumerate(pairs):
                 token = self._upload(comment, attachment, path, degraded)
@@ -596,7 +597,8 @@ class ZendeskTarget(Target):
                     children[("attachment", attachment["id"])] = f"{{ticket}}:{position}:{position_a}"
                     if self._content_urls.get(token):
                         uploaded[str(attachment["id"])] = self._content_urls[token]
-            comment = self._rehost(comment, [a for a, _ in pairs], uploaded, degraded)
+            comment = self._rehost(comment, [a for a, _ in pairs], earlier, uploaded, degraded)
+            earlier += [a for a, _ in pairs]
             comments.append(mapping.comment_body(comment, author, tokens))
             children[("comment", comment["id"])] = f"{{ticket}}:{position}"
         if not comments:
@@ -734,21 +736,23 @@ class ZendeskTarget(Target):
         self._content_urls[token] = (upload.get("attachment") or {}).get("content_url")
         return token
 
-    def _rehost(self, comment: dict, attachments: list[dict], uploaded: dict[str, str],
+    def _rehost(self, comment: dict, attachments: list[dict], earlier: list[dict], uploaded: dict[str, str],
                 degraded: list[Degradation]) -> dict:
-        """The comment with every <img> that shows one of its files pointed at the copy uploaded
-        to this account (the source's URL breaks when the old account closes); `cid:` references
-        likewise. Only those src values change. What could not be re-hosted is recorded."""
+        """The comment with every <img> that shows one of its files (or a file of an earlier
+        comment of the ticket: a quoted reply) pointed at the copy uploaded to this account (the
+        source's URL breaks when the old account closes); `cid:` references likewise. Only those
+        src values change. What could not be re-hosted is recorded."""
         html_body = comment.get("body_html")
         shown = [a for a in attachments if inline_images.referenced(html_body, a)]
+        quoted = [a for a in earlier if a.get("id") in uploaded and inline_images.referenced(html_body, a)]
         for a in attachments:
             if a.get("inline") and a not in shown:
                 degraded.append(Degradation("attachment", str(a["id"]), "inline", "inline_image_detached",
                                             "uploaded as a file of the comment; the comment's HTML shows no "
                                             "image of it"))
-        if not shown:
+        if not shown and not quoted:
             return comment
-        new_html, changed = inline_images.point_at(html_body, uploaded, shown)
+        new_html, changed = inline_images.point_at(html_body, uploaded, shown + quoted)
         for a in shown:
             aid = str(a["id"])
             if aid in uploaded:
