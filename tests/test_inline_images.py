@@ -275,3 +275,52 @@ def test_a_reply_quoting_an_earlier_image_points_at_the_target_copy(tmp_path, mo
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     finally:
         target.stop()
+
+
+def test_an_image_too_large_to_embed_in_freshdesk_is_named_not_lost(tmp_path, monkeypatch):
+    """Zendesk -> Freshdesk with one inline image over MAX_EMBEDDED_IMAGE: it is attached, its
+    <img> keeps the source URL, the run records inline_image_detached on the comment, and verify
+    (the source stopped) lists that image as loading from the source, explained by that record."""
+    import hashlib
+
+    from adapters.freshdesk.target import MAX_EMBEDDED_IMAGE
+    dump, _ = _dump(tmp_path)
+    rows = [json.loads(line) for line in (dump / "attachment.jsonl").read_text().splitlines() if line.strip()]
+    big = next(a for a in rows if a.get("inline"))
+    data = b"\x89PNG\r\n\x1a\n" + os.urandom(MAX_EMBEDDED_IMAGE + 1000)
+    big["sha256"], big["size"] = hashlib.sha256(data).hexdigest(), len(data)
+    blob_path(dump, big["sha256"]).write_bytes(data)
+    (dump / "attachment.jsonl").write_text("".join(json.dumps(a) + "\n" for a in rows))
+    source = make_zendesk(data=dump).start()
+    target = make_freshdesk().start()
+    try:
+        env = {**source.env, **target.env}
+        _run(source.plan_section, target, tmp_path / "work", monkeypatch, env)
+        host = ii.origin(source.url)
+        source.stop()
+        bodies = [t["description"] for t in target.store.all("ticket")] + \
+                 [c["body"] for c in target.store.all("conversation")]
+        on_source = [r.src for b in bodies for r in ii.image_refs(b) if ii.origin(r.src) == host]
+        assert len(on_source) == 1
+        files = [a for t in target.store.all("ticket") for a in t["attachments"]]
+        files += [a for c in target.store.all("conversation") for a in c["attachments"]]
+        assert [target.blobs[a["id"]] for a in files if a["size"] == len(data)] == [data], "the file is attached"
+        store = Store(tmp_path / "work")
+        try:
+            detached = [d for d in store.degradations() if d["code"] == "inline_image_detached"
+                        and d["field"] == "body_html.img_src"]
+        finally:
+            store.close()
+        assert len(detached) == 1 and "too many to embed" in detached[0]["detail"]
+        p = _verify(tmp_path / "work", env)
+        assert p.returncode == 0, p.stdout[-3000:]
+        store = Store(tmp_path / "work")
+        try:
+            findings = (store.get_state("verify_report") or {}).get("findings") or []
+        finally:
+            store.close()
+        (f,) = [f for f in findings if f["field"] == "body_html.img_src"]
+        assert f["explained"] and f["code"] == "inline_image_detached" and "source account" in f["detail"]
+    finally:
+        source.stop()
+        target.stop()

@@ -42,8 +42,10 @@ from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
 
 MAX_TICKET_ATTACHMENTS = 20 * 1024 * 1024
-# Inline images up to this size are embedded in the body as data: URIs (no inline upload in FD-DOC).
+# Inline images up to this size are embedded in the body as data: URIs (no inline upload in FD-DOC),
+# up to MAX_EMBEDDED_TOTAL bytes of images per body.
 MAX_EMBEDDED_IMAGE = 1024 * 1024
+MAX_EMBEDDED_TOTAL = 4 * 1024 * 1024
 PRIVATE_OPENING = "<p>The opening message of this ticket was private; it follows as a private note.</p>"
 EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
@@ -997,6 +999,7 @@ def _embed_inline(comment: dict, ctx) -> tuple[str, int, list[tuple[str, str]]]:
     shown = [(a, p) for a, p in pairs if inline_images.referenced(text, a)]
     urls: dict[str, str] = {}
     kept: list[tuple[str, str]] = []
+    budget = MAX_EMBEDDED_TOTAL
     for att, path in shown:
         size = _size(att, path)
         if str(att.get("id")) not in own and not (path and Path(path).is_file() and 0 < size <= MAX_EMBEDDED_IMAGE):
@@ -1008,7 +1011,11 @@ def _embed_inline(comment: dict, ctx) -> tuple[str, int, list[tuple[str, str]]]:
         elif size > MAX_EMBEDDED_IMAGE:
             kept.append((str(att["id"]), f"{size} bytes are too many to embed (> {MAX_EMBEDDED_IMAGE}); "
                                          "the file is attached"))
-        else:
+        elif size > budget:
+            kept.append((str(att["id"]), f"the body already embeds {MAX_EMBEDDED_TOTAL - budget} bytes of "
+                                         f"images (at most {MAX_EMBEDDED_TOTAL}); the file is attached"))
+        elif str(att["id"]) not in urls:
+            budget -= size
             urls[str(att["id"])] = inline_images.data_uri(att.get("content_type"), Path(path).read_bytes())
     new, changed = inline_images.point_at(text, urls, [a for a, _ in shown])
     return new or "", len(changed), kept
