@@ -16,6 +16,9 @@ Served, both ways:
   external_id, then email), organizations create_many, groups, fields; bulk calls answer a
   job_status that completes asynchronously (a worker thread) with per-item results, read per job
   or many at once (/job_statuses/show_many?ids=a,b); the `job_fail` fault fails single items;
+- inline images of seeded comments (`cid:` or the dump's own URL of the file) are served from the
+  account's own /attachments/token/ URLs (an inline image is a file of the account: ZD-OAS
+  AttachmentBaseObject.inline);
 - errors: 422 `RecordInvalid` with `details` keyed by field; 429 with Retry-After; per-response
   `X-Rate-Limit` / `X-Rate-Limit-Remaining`; incremental exports limited to 10 of the account's
   700 per minute (scaled to `--rate-limit`).
