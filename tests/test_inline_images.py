@@ -210,6 +210,12 @@ def test_zendesk_to_freshdesk_images_are_embedded(tmp_path, monkeypatch):
 
 def test_jsonl_cid_images_are_rehosted_in_zendesk(tmp_path, monkeypatch):
     dump, blobs = _dump(tmp_path)
+    # a source that calls its images octet-stream (Freshdesk's inline images): uploaded as images
+    rows = [json.loads(line) for line in (dump / "attachment.jsonl").read_text().splitlines() if line.strip()]
+    for a in rows:
+        if a.get("inline"):
+            a["content_type"] = "application/octet-stream"
+    (dump / "attachment.jsonl").write_text("".join(json.dumps(a) + "\n" for a in rows))
     cids = sum(len([r for r in ii.image_refs(c.get("body_html")) if ii.cid_of(r.src)])
                for c in iter_records(dump, "comment"))
     assert cids
@@ -220,6 +226,9 @@ def test_jsonl_cid_images_are_rehosted_in_zendesk(tmp_path, monkeypatch):
         refs = [r for c in target.store.all("comment") for r in ii.image_refs(c["html_body"])]
         assert len(refs) == cids and all(ii.origin(r.src) == ii.origin(target.url) for r in refs)
         assert all(httpx.get(r.src, timeout=10).content in blobs.values() for r in refs)
+        shown = {a["content_type"] for c in target.store.all("comment") for a in c["attachments"]
+                 if a["content_url"] in {r.src.replace(target.url, "") for r in refs}}
+        assert shown and all(t.startswith("image/") for t in shown), shown
     finally:
         target.stop()
 

@@ -725,7 +725,9 @@ class ZendeskTarget(Target):
             return None
         response = self.client.request(
             "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
-            content=data, headers={"Content-Type": attachment.get("content_type") or "application/octet-stream"})
+            content=data, headers={"Content-Type": inline_images.image_type(attachment.get("content_type"), data)
+                                   if attachment.get("inline") else  # a source may call an image octet-stream
+                                   attachment.get("content_type") or "application/octet-stream"})
         self.uploads += 1
         upload = (response.json() or {}).get("upload") or {}
         token = upload.get("token")
