@@ -182,7 +182,17 @@ class Target:
         return safe_file_name(attachment.get("file_name"), self.max_file_name_bytes)
 
     def discover(self) -> dict:
+        """What the wizard shows and offers: option lists ("statuses", "priorities", "types",
+        "channels": code -> label or a list), "agents", "groups", "fields", and "defaults"
+        ({field: {canonical value: what is written without a mapping, None: nothing}})."""
         return {}
+
+    @classmethod
+    def person_effect(cls, kind: str, record: dict) -> str | None:
+        """Pure: what writing a source person this target has no account for creates — "agent",
+        "contact" (tickets assigned to it are then left unassigned) or None (nothing). The wizard
+        shows it per row of its agent table."""
+        return kind
 
     def degradations(self, kind: str, record: dict, ctx: LoadContext) -> list[Degradation]:
         """Pure: what of `record` this target cannot hold. Used by the dry run and by load."""

@@ -51,6 +51,8 @@ STATE_FILE = "wizard.json"
 PLAN_FILE = "plan.toml"
 SECRET_WORDS = ("token", "key", "password", "secret")
 LOADABLE_KINDS = [k for k in KINDS if k != "attachment"]
+CLEAR = mapping.CLEAR        # the answer that clears a saved one
+SCRIPTED_TRIES = 5           # refused answers a script may give before the wizard stops (exit 2)
 
 
 class WizardStopped(HdmError):
@@ -134,6 +136,8 @@ class Wizard:
         self.plan_path = self.workdir / PLAN_FILE
         self.exit_code = 0
         self.summaries: dict[str, dict] = {}
+        self.typed: set[str] = set()   # variables this session set from a hidden answer
+        self.retype: set[str] = set()  # of those, the ones to ask for again (after a failed check)
 
     # -- the machine ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -177,12 +181,36 @@ class Wizard:
         return self.exit_code
 
     # -- answers --------------------------------------------------------------------------------
-    def ask(self, key, prompt, default=None, choices=None) -> str:
+    def ask(self, key, prompt, default=None, choices=None, *, clearable=False) -> str:
+        """A free answer, saved at once; with `clearable`, '-' clears it (Enter keeps the default)."""
         previous = self.state.answers.get(key)
         value = self.io.ask(key, prompt, previous if previous is not None else default, choices)
+        if clearable and value.strip() == CLEAR:
+            value = ""
         self.state.answers[key] = value
         self.state.save()
         return value
+
+    def ask_valid(self, key, prompt, default, parse, *, use_previous=True):
+        """Ask until `parse(answer)` accepts it: it returns (value, answer to save) or raises
+        ValueError with the reason. A refused answer is explained and asked again — never saved,
+        so it is never the next default. A script gets a few tries, a person as many as needed."""
+        previous = self.state.answers.get(key) if use_previous else None
+        shown = previous if previous is not None else default
+        tries = 0
+        while True:
+            answer = self.io.ask(key, prompt, shown)
+            try:
+                value, keep = parse(answer)
+            except ValueError as e:
+                self.io.say(f"  {e}")
+                tries += 1
+                if not self.io.interactive and tries >= SCRIPTED_TRIES:
+                    raise ConfigError(f"{key}: no acceptable answer ({e})") from None
+                continue
+            self.state.answers[key] = keep
+            self.state.save()
+            return value
 
     def confirm(self, key, prompt, default=True) -> bool:
         previous = self.state.answers.get(key)
@@ -199,7 +227,9 @@ class Wizard:
         self._side("target")
 
     def _side(self, role: str) -> None:
+        tries = 0
         while True:
+            tries += 1
             spec, section = self._ask_side(role)
             self.io.say(f"Checking the {role} connection …")
             failure = checks.check_side(spec, role, section, self.workdir, log=self.io.say,
@@ -208,9 +238,11 @@ class Wizard:
                 self.io.say(f"The {role} ({spec.name}) answered: connection, credentials and rights are fine.")
                 return
             self.io.say(failure.message(role, spec.name))
-            if not self.confirm(f"{role}.retry", "Change the settings and try again?", True):
+            if (not self.io.interactive and tries >= SCRIPTED_TRIES) or \
+                    not self.confirm(f"{role}.retry", "Change the settings and try again?", True):
                 raise WizardStopped(f"{role} connection check failed: {failure.cause}",
                                     exit_code=2 if failure.cause in (checks.CONFIG, checks.BAD_URL) else 3)
+            self._offer_retype(role, section, failure.cause == checks.BAD_TOKEN)
 
     def _ask_side(self, role: str):
         adapters = registry.all_adapters()
@@ -242,10 +274,19 @@ class Wizard:
         var = self._ask_env_name(f"{role}.{name}_env",
                                  f"Environment variable holding the {role} {name} (if it is not set you type "
                                  "the value hidden; it is kept in memory only)", default)
-        if not self.env.get(var):
+        if not self.env.get(var) or var in self.retype:
             value = self.io.secret(f"{role}.{name}", f"{role.capitalize()} {name} (typed hidden, never written to disk)")
             self.env[var] = value
+            self.typed.add(var)
+            self.retype.discard(var)
         return var
+
+    def _offer_retype(self, role: str, section: dict, likely: bool) -> None:
+        """After a failed check: secrets typed in this session can be typed again (a mistyped
+        token is otherwise kept in the environment and sent on every retry)."""
+        typed = [v for k, v in section.items() if k.endswith("_env") and v in self.typed]
+        if typed and self.io.confirm(f"{role}.retype", "Type the hidden value(s) again?", likely):
+            self.retype.update(typed)
 
     def _ask_env_name(self, key: str, prompt: str, default: str, attempts: int = 5) -> str:
         """The name of an environment variable; a pasted token (or anything that is not a name) is
@@ -292,14 +333,13 @@ class Wizard:
 
     # -- step 3: scope ---------------------------------------------------------------------------
     def step_scope(self) -> None:
-        kinds = self.ask("scope.kinds", f"Kinds to migrate, comma-separated ({', '.join(LOADABLE_KINDS)}) or 'all'", "all")
-        if kinds.strip().lower() != "all":
-            unknown = [k for k in _split(kinds) if k not in KINDS]
-            if unknown:
-                raise ConfigError(f"unknown kinds: {', '.join(unknown)}; kinds are {', '.join(LOADABLE_KINDS)}")
+        self.ask_valid("scope.kinds", f"Kinds to migrate, comma-separated ({', '.join(LOADABLE_KINDS)}) or 'all'",
+                       "all", _parse_kinds)
         self._ask_since()
-        self.ask("scope.tags", "Only tickets with one of these tags, comma-separated (empty: all tickets)", "")
-        self.ask("options.tag_migrated", "Tag stamped on every record the migration creates (empty: none)", "hdmigrate")
+        self.ask("scope.tags", f"Only tickets with one of these tags, comma-separated ('{CLEAR}' or empty: all "
+                 "tickets)", "", clearable=True)
+        self.ask("options.tag_migrated", f"Tag stamped on every record the migration creates ('{CLEAR}': none)",
+                 "hdmigrate", clearable=True)
         self.write_plan()
         self.io.say(f"Plan written: {self.plan_path}")
 
@@ -308,7 +348,9 @@ class Wizard:
         key, previous = "scope.since", self.state.answers.get("scope.since") or ""
         for _ in range(attempts):
             value = self.io.ask(key, "Tickets updated since (e.g. 2021-01-01 or 2021-01-01T00:00:00Z; "
-                                     "empty: all)", previous).strip()
+                                     f"'{CLEAR}' or empty: all)", previous).strip()
+            if value == CLEAR:
+                value = ""
             try:
                 if value:
                     parse_since(value, "since")
@@ -409,36 +451,67 @@ class Wizard:
     def step_mapping(self) -> None:
         plan = self.plan()
         disc = self.state.data.get("discovery") or {}
+        target_cls = plan.spec("target").target
         store = Store(self.workdir)
         try:
             props = mapping.propose(store, disc.get("source") or {}, disc.get("target") or {},
-                                    plan.spec("target").target.capabilities)
+                                    target_cls.capabilities, person_effect=target_cls.person_effect)
         finally:
             store.close()
+        if self.state.data.get("mapping") is not None:
+            # going back to this step shows what was accepted, not the fresh proposals
+            mapping.apply_saved(props, self.state.data["mapping"], self.state.data.get("mapping_rows"))
+            self.io.say("The mapping saved before (edit it below):")
         for line in mapping.render(props):
             self.io.say(line)
         if not self.confirm("mapping.accept", "Accept these proposals?", True):
             self._edit(props)
+            for line in mapping.render(props):
+                self.io.say(line)
         self.state.data["mapping"] = props.to_plan_mapping()
+        self.state.data["mapping_rows"] = mapping.row_keys(props)
         self.state.save()
         self.write_plan()
         self.io.say(f"Mapping saved in the plan's [mapping.*] tables: {self.plan_path}")
 
     def _edit(self, props: mapping.Proposals) -> None:
-        self.io.say("Edit each proposal: type the target value, '-' for the adapter's default, Enter keeps it.")
+        """Each row asked with its current value as default; only values the target offers are
+        taken (by value or label), '-' drops the row back to the adapter's default."""
+        self.io.say(f"Edit each proposal: type a target value, '{CLEAR}' for the adapter's default, "
+                    "Enter keeps it.")
+
+        def parse_with(choose):
+            def parse(answer):
+                value, problem = choose(answer)
+                if problem:
+                    raise ValueError(problem)
+                return value, value if value is not None else CLEAR
+            return parse
+
         for name, rows in props.enums.items():
+            offered = ", ".join(mapping.label_of(props, name, c) for c, _ in props.options.get(name, []))
             for r in rows:
-                value = self.ask(f"mapping.{name}.{r['value']}", f"{name} {r['value']} →", r["target"] or "-")
-                r["target"] = None if value in ("", "-") else value
+                r["target"] = self.ask_valid(
+                    f"mapping.{name}.{r['value']}",
+                    f"{name} {r['value']} → ({offered or 'the target offers no values'}; "
+                    f"'{CLEAR}': {mapping.enum_outcome(props, name, {**r, 'target': None})})",
+                    r["target"] or CLEAR, parse_with(lambda a, n=name: mapping.choose_enum(props, n, a)),
+                    use_previous=False)
         for a in props.agents:
             if not a.get("email"):
                 continue
-            value = self.ask(f"mapping.users.{a['email']}", f"agent {a['email']} → target email", a["target"] or "-")
-            a["target"] = None if value in ("", "-") else value
+            target = self.ask_valid(
+                f"mapping.users.{a['email']}",
+                f"agent {a['email']} → target agent's email ('{CLEAR}': "
+                f"{mapping.agent_effect({**a, 'target': None})})",
+                a["target"] or CLEAR, parse_with(lambda ans: mapping.choose_user(props, ans)), use_previous=False)
+            mapping.set_agent(a, target)
         for f in props.fields:
-            value = self.ask(f"mapping.fields.{f['entity']}.{f['key']}", f"field {f['entity']}.{f['key']} → target field",
-                             f["target"] or "-")
-            f["target"] = None if value in ("", "-") else value
+            target = self.ask_valid(
+                f"mapping.fields.{f['entity']}.{f['key']}", f"field {f['entity']}.{f['key']} → target field",
+                f["target"] or CLEAR, parse_with(lambda ans, row=f: mapping.choose_field(props, row, ans)),
+                use_previous=False)
+            mapping.set_field(props, f, target)
 
     # -- step 6: dry run -------------------------------------------------------------------------
     def step_dry_run(self) -> None:
@@ -470,12 +543,9 @@ class Wizard:
 
     # -- step 7: sample ---------------------------------------------------------------------------
     def step_sample(self) -> None:
-        n = self.ask("sample.tickets", "Migrate a sample of N tickets first, with everything they reference "
-                     "(real writes, tagged; removable again where the target can delete)? 0 skips", "5")
-        try:
-            n_int = int(n)
-        except ValueError:
-            raise ConfigError(f"sample size {n!r} is not a number") from None
+        n_int = self.ask_valid("sample.tickets", "Migrate a sample of N tickets first, with everything they "
+                               "reference (real writes, tagged; removable again where the target can delete)? "
+                               "0 skips", "5", _parse_count)
         if n_int <= 0:
             self.io.say("No sample.")
             return
@@ -589,6 +659,25 @@ class Wizard:
                 self.io.say(f"  … {len(rows) - limit} more: `hdmigrate report --workdir {self.workdir}`")
         finally:
             store.close()
+
+
+def _parse_kinds(answer: str):
+    text = (answer or "").strip() or "all"
+    if text.lower() != "all":
+        unknown = [k for k in _split(text) if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown kinds: {', '.join(unknown)}; kinds are {', '.join(LOADABLE_KINDS)} or 'all'")
+    return text, text
+
+
+def _parse_count(answer: str):
+    try:
+        n = int((answer or "").strip())
+    except ValueError:
+        raise ValueError(f"{answer!r} is not a number of tickets (0 skips the sample)") from None
+    if n < 0:
+        raise ValueError(f"{n} is not a number of tickets (0 skips the sample)")
+    return n, str(n)
 
 
 def _split(text: str) -> list[str]:

@@ -10,6 +10,12 @@ target offers (from its `discover()`), as reviewable tables the plan's `[mapping
   mapping applies (and nothing is written to the plan for it);
 - groups by normalised name.
 
+Every row says what will happen: a target value with its label (`4 (Resolved)`), the value the
+adapter writes by default when the row maps nothing (`defaults` of the target's discovery), and for
+agents the effect (existing agent, created as agent, created as contact with the tickets left
+unassigned — the target adapter's `person_effect()` says which). Edits accept only values the
+target offers (`choose`), by value or label.
+
 `discover()` results differ between adapters (lists of names, dicts of code → label, per-entity
 dicts, or nothing at all); every reader here tolerates all of them.
 """
@@ -22,9 +28,13 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from hdmigrate.adapter import Capability
+from hdmigrate.canonical import CHANNELS, PRIORITIES, TICKET_STATUSES, TICKET_TYPES
 
 ENUM_FIELDS = (("status", "statuses"), ("priority", "priorities"), ("type", "types"),
                ("channel", "channels"))
+CANONICAL_VALUES = {"status": TICKET_STATUSES, "priority": PRIORITIES, "type": TICKET_TYPES,
+                    "channel": CHANNELS}
+CLEAR = "-"          # the answer that drops a row back to the adapter's default
 
 
 def norm(value) -> str:
@@ -42,6 +52,11 @@ class Proposals:
     agents: list[dict] = field(default_factory=list)             # [{id, name, email, target, how}]
     fields: list[dict] = field(default_factory=list)             # [{entity, key, title, type, target, action}]
     groups: list[dict] = field(default_factory=list)             # [{name, target}]
+    options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # field -> [(value, label)]
+    defaults: dict[str, dict] = field(default_factory=dict)     # field -> {canonical: written value}
+    target_agents: list[str] = field(default_factory=list)
+    target_fields: list[dict] = field(default_factory=list)
+    can_create_fields: bool = False
 
     def to_plan_mapping(self) -> dict:
         """The plan's [mapping.*] tables for these proposals (only entries that say something)."""
@@ -124,8 +139,10 @@ def _target_fields(value) -> list[dict]:
 
 
 # -- proposals ----------------------------------------------------------------------------------
-def agent_table(source_agents: list[dict], target_agents) -> list[dict]:
-    """Source agents matched to the target's by email (NFKC + casefold)."""
+def agent_table(source_agents: list[dict], target_agents, assigned: dict | None = None,
+                person_effect=None) -> list[dict]:
+    """Source agents matched to the target's by email (NFKC + casefold). `assigned`: tickets per
+    agent id; `person_effect(kind, record)`: what the target creates for an unmatched agent."""
     by_norm: dict[str, str] = {}
     for email in _names(target_agents):
         by_norm.setdefault(norm(email), email)
@@ -133,12 +150,19 @@ def agent_table(source_agents: list[dict], target_agents) -> list[dict]:
     for agent in source_agents:
         email = agent.get("email")
         target = by_norm.get(norm(email)) if email else None
-        how = "none"
-        if target is not None:
-            how = "exact" if target == email else "normalised"
         rows.append({"id": agent.get("id"), "name": agent.get("name"), "email": email,
-                     "target": target, "how": how})
+                     "target": target, "how": _how(email, target),
+                     "tickets": (assigned or {}).get(str(agent.get("id")), 0),
+                     "if_new": person_effect("agent", agent) if person_effect else "agent"})
     return rows
+
+
+def _how(email, target) -> str:
+    if target is None:
+        return "none"
+    if target == email:
+        return "exact"
+    return "normalised" if email and norm(target) == norm(email) else "mapped"
 
 
 def field_table(source_fields: list[dict], target_fields, can_create: bool) -> list[dict]:
@@ -182,10 +206,27 @@ def group_table(source_groups: list[str], target_groups) -> list[dict]:
     return [{"name": g, "target": by_norm.get(norm(g))} for g in source_groups]
 
 
-def propose(store, source_discovery: dict, target_discovery: dict, target_caps) -> Proposals:
-    """Proposals from the staged source records and the target's discovery."""
+def options_for(name: str, target_discovery: dict) -> list[tuple[str, str]]:
+    """(value, label) pairs the target accepts for an enumeration. A target that describes nothing
+    (no discovery at all) is taken to hold canonical values; one that describes its mapping but
+    lists no values for this field takes none (only its default applies)."""
+    d = target_discovery or {}
+    listed = d.get(dict(ENUM_FIELDS)[name])
+    if listed:
+        return _options(listed)
+    if d.get("defaults"):
+        return []
+    return [(v, v) for v in CANONICAL_VALUES[name]]
+
+
+def propose(store, source_discovery: dict, target_discovery: dict, target_caps,
+            person_effect=None) -> Proposals:
+    """Proposals from the staged source records and the target's discovery. `person_effect` is
+    the target class's (see hdmigrate.adapter.Target.person_effect)."""
     conn = store.conn
+    tgt = target_discovery or {}
     p = Proposals()
+    p.defaults = {k: dict(v) for k, v in (tgt.get("defaults") or {}).items() if isinstance(v, dict)}
     for name, plural in ENUM_FIELDS:
         values = {}
         for value, n in conn.execute(
@@ -193,15 +234,149 @@ def propose(store, source_discovery: dict, target_discovery: dict, target_caps) 
                 "AND v IS NOT NULL GROUP BY v"):
             values[str(value)] = n
         if values:
-            p.enums[name] = enum_table(values, (target_discovery or {}).get(plural))
+            p.options[name] = options_for(name, tgt)
+            p.enums[name] = enum_table(values, tgt.get(plural))
+    assigned = dict(conn.execute(
+        "SELECT json_extract(data, '$.assignee_id') a, count(*) FROM records WHERE kind='ticket' "
+        "AND a IS NOT NULL GROUP BY a").fetchall())
     agents = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='agent' ORDER BY id")]
-    p.agents = agent_table(agents, (target_discovery or {}).get("agents"))
+    p.target_agents = _names(tgt.get("agents"))
+    p.agents = agent_table(agents, tgt.get("agents"), {str(k): n for k, n in assigned.items()}, person_effect)
     fields = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='custom_field' ORDER BY id")]
-    can_create = Capability.CREATE_CUSTOM_FIELDS in (target_caps or ())
-    p.fields = field_table(fields, (target_discovery or {}).get("fields"), can_create)
+    p.can_create_fields = Capability.CREATE_CUSTOM_FIELDS in (target_caps or ())
+    p.target_fields = _target_fields(tgt.get("fields"))
+    p.fields = field_table(fields, tgt.get("fields"), p.can_create_fields)
     groups = [json.loads(d).get("name") for (d,) in conn.execute("SELECT data FROM records WHERE kind='group' ORDER BY id")]
-    p.groups = group_table([g for g in groups if g], (target_discovery or {}).get("groups"))
+    p.groups = group_table([g for g in groups if g], tgt.get("groups"))
     return p
+
+
+# -- what each row will do ----------------------------------------------------------------------
+def label_of(p: Proposals, name: str, value) -> str:
+    """`4 (Resolved)`: a target value with its label, when the label says more than the value."""
+    for code, label in p.options.get(name, []):
+        if code == str(value):
+            return code if norm(label) == norm(code) else f"{code} ({label})"
+    return str(value)
+
+
+def enum_outcome(p: Proposals, name: str, row: dict) -> str:
+    if row.get("target") not in (None, ""):
+        return label_of(p, name, row["target"])
+    table = p.defaults.get(name)
+    if table is None or row["value"] not in table:
+        return "(adapter default; the target adapter does not say which value)"
+    written = table[row["value"]]
+    if written is None:
+        return f"not written (adapter default: the target has no such {name})"
+    return f"{label_of(p, name, written)} (adapter default)"
+
+
+def agent_effect(row: dict) -> str:
+    if row.get("target"):
+        return "existing agent, assignments kept"
+    n = row.get("tickets", 0)
+    unassigned = f"; {n} ticket{'s' if n != 1 else ''} left unassigned" if n else ""
+    if row.get("if_new") == "agent":
+        return "created as agent"
+    if row.get("if_new") == "contact":
+        return "created as contact" + unassigned
+    return "not created" + unassigned
+
+
+# -- edits: only what the target accepts ----------------------------------------------------------
+def _listing(values: list[str], limit: int = 12) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f", … ({len(values) - limit} more)" if len(values) > limit else "")
+
+
+def choose_enum(p: Proposals, name: str, answer: str) -> tuple[str | None, str | None]:
+    """(the value for the plan, None) — None value: the adapter's default — or (None, why refused).
+    An answer may be a value or a label the target offers (`4`, `Resolved`, `4 (Resolved)`)."""
+    a = (answer or "").strip()
+    if a in ("", CLEAR):
+        return None, None
+    opts = p.options.get(name, [])
+    bare = re.sub(r"\s*\(.*\)$", "", a)
+    for code, label in opts:
+        if norm(a) in (norm(code), norm(label)) or norm(bare) == norm(code) \
+                or norm(a).replace(" ", "_") == norm(label).replace(" ", "_"):
+            return code, None
+    if not opts:
+        return None, (f"the target offers no {name} values to map to; only '{CLEAR}' "
+                      "(the adapter's default) is possible")
+    return None, (f"{a!r} is not a {name} the target accepts; give one of "
+                  f"{_listing([label_of(p, name, c) for c, _ in opts])} or '{CLEAR}' for the adapter's default")
+
+
+def choose_user(p: Proposals, answer: str) -> tuple[str | None, str | None]:
+    a = (answer or "").strip()
+    if a in ("", CLEAR):
+        return None, None
+    for email in p.target_agents:
+        if norm(email) == norm(a):
+            return email, None
+    if not p.target_agents:
+        return None, f"the target lists no agents to map to; only '{CLEAR}' (created as the target does) is possible"
+    return None, (f"{a!r} is not an agent of the target; give one of {_listing(p.target_agents)} "
+                  f"or '{CLEAR}'")
+
+
+def choose_field(p: Proposals, row: dict, answer: str) -> tuple[str | None, str | None]:
+    a = (answer or "").strip()
+    if a in ("", CLEAR):
+        return None, None
+    names = [t["name"] for t in p.target_fields if t.get("entity") in (None, row.get("entity"))]
+    for n in names:
+        if n == a or slug(n) == slug(a):
+            return n, None
+    if not names:
+        return None, f"the target lists no {row.get('entity')} fields to map to; only '{CLEAR}' is possible"
+    return None, f"{a!r} is not a {row.get('entity')} field of the target; give one of {_listing(names)} or '{CLEAR}'"
+
+
+def set_agent(row: dict, target: str | None) -> None:
+    row["target"] = target
+    row["how"] = _how(row.get("email"), target)
+
+
+def set_field(p: Proposals, row: dict, target: str | None) -> None:
+    row["target"] = target
+    row["action"] = "map" if target else ("create" if p.can_create_fields else "keep in extra (degraded)")
+
+
+# -- saved edits ----------------------------------------------------------------------------------
+def row_keys(p: Proposals) -> list[str]:
+    """The key of every row shown (as the wizard's answers name them)."""
+    keys = [f"{name}.{r['value']}" for name, rows in p.enums.items() for r in rows]
+    keys += [f"users.{a['email']}" for a in p.agents if a.get("email")]
+    keys += [f"fields.{f['entity']}.{f['key']}" for f in p.fields]
+    keys += [f"group.{g['name']}" for g in p.groups]
+    return keys
+
+
+def apply_saved(p: Proposals, saved: dict, reviewed: list[str] | None) -> None:
+    """Put the mapping the person accepted before back into the rows (a restart from `mapping`
+    shows the saved edits, not the fresh proposals). Rows that were not shown then keep the
+    proposal; `reviewed` None (saved by an older version) treats every row as shown."""
+    seen = None if reviewed is None else set(reviewed)
+
+    def was_shown(key):
+        return seen is None or key in seen
+
+    for name, rows in p.enums.items():
+        for r in rows:
+            if was_shown(f"{name}.{r['value']}"):
+                r["target"] = (saved.get(name) or {}).get(r["value"])
+    for a in p.agents:
+        if a.get("email") and was_shown(f"users.{a['email']}"):
+            set_agent(a, (saved.get("users") or {}).get(a["email"]))
+    for f in p.fields:
+        if was_shown(f"fields.{f['entity']}.{f['key']}"):
+            set_field(p, f, ((saved.get("fields") or {}).get(f["entity"]) or {}).get(f["key"]))
+    for g in p.groups:
+        if was_shown(f"group.{g['name']}"):
+            g["target"] = (saved.get("group") or {}).get(g["name"])
 
 
 def render(p: Proposals, limit: int = 40) -> list[str]:
@@ -210,15 +385,21 @@ def render(p: Proposals, limit: int = 40) -> list[str]:
     for name, rows in p.enums.items():
         lines.append(f"{name}:")
         for r in rows:
-            lines.append(f"  {r['value']:<16} ({r['count']:>4} tickets) → {r['target'] or '(adapter default)'}")
+            lines.append(f"  {r['value']:<16} ({r['count']:>4} tickets) → {enum_outcome(p, name, r)}")
     if p.agents:
         matched = sum(1 for a in p.agents if a["target"])
         lines.append(f"agents matched by email (NFKC, case-folded): {matched} of {len(p.agents)}")
         for a in p.agents[:limit]:
-            mark = {"exact": "=", "normalised": "≈", "none": "+"}[a["how"]]
-            lines.append(f"  {mark} {a['email'] or '(no email)':<36} → {a['target'] or 'new agent'}")
+            mark = {"exact": "=", "normalised": "≈", "mapped": "→", "none": "+"}[a["how"]]
+            onto = f"{a['target']}: " if a["target"] else ""
+            lines.append(f"  {mark} {a['email'] or '(no email)'} → {onto}{agent_effect(a)}")
         if len(p.agents) > limit:
             lines.append(f"  … {len(p.agents) - limit} more")
+        lost = [a for a in p.agents if not a["target"] and a.get("if_new") != "agent"]
+        unassigned = sum(a.get("tickets", 0) for a in lost)
+        if lost:
+            lines.append(f"  {len(lost)} agent(s) not created as agents in the target; {unassigned} ticket(s) "
+                         "left unassigned — map them to existing agents to keep assignments")
     if p.fields:
         lines.append("custom fields (by name and type):")
         for f in p.fields[:limit]:

@@ -71,6 +71,11 @@ class DjangoHelpdeskTarget(Target):
                          "(type varchar, staff only; docs/real-helpdesks.md) before the run")
 
     # ---- degradations (pure)
+    @classmethod
+    def person_effect(cls, kind: str, record: dict) -> str | None:
+        # the API cannot create staff users (see degradations): an agent is not created
+        return None if kind == "agent" else kind
+
     def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
         rid = str(record.get("id"))
         out: list[Degradation] = []

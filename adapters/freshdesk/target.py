@@ -36,6 +36,7 @@ from pathlib import Path
 
 from hdmigrate import inline_images
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.canonical import CHANNELS, PERSON_KINDS
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import mapping as m
@@ -171,10 +172,19 @@ class FreshdeskTarget(Target):
     def discover(self) -> dict:
         tf = self.fields("ticket")
         status = (tf.get("status") or {}).get("choices") or {}
+        types = list((tf.get("ticket_type") or {}).get("choices") or [])
         return {
             "statuses": {k: v[0] if isinstance(v, list) else v for k, v in status.items()},
-            "priorities": {str(k): v for k, v in m.PRIORITY_TO_CANONICAL.items()},
-            "types": (tf.get("ticket_type") or {}).get("choices") or [],
+            "priorities": {"1": "Low", "2": "Medium", "3": "High", "4": "Urgent"},
+            "types": types,
+            "channels": {"1": "Email", "2": "Portal", "3": "Phone", "7": "Chat"},  # what create accepts
+            # what is written for a canonical value the plan does not map (the wizard shows it)
+            "defaults": {
+                "status": {s: str(m.status_from_canonical(s)) for s in m.STATUS_FROM_CANONICAL},
+                "priority": {p: str(c) for p, c in m.PRIORITY_FROM_CANONICAL.items()},
+                "type": {t: m.type_from_canonical(t, types) for t in m.CANONICAL_TYPES},
+                "channel": {c: str(m.channel_from_canonical(c)[0]) for c in CHANNELS},
+            },
             "groups": sorted(self._group_map()),
             "agents": sorted(self.agents()),
             "fields": {e: [n for n, f in self.fields(e).items() if not f.get("default")]
@@ -182,6 +192,11 @@ class FreshdeskTarget(Target):
             "warnings": self.automation_warnings(),
             "counts": {},
         }
+
+    @classmethod
+    def person_effect(cls, kind: str, record: dict) -> str | None:
+        # agents are paid seats: one the account lacks is created as a contact (_write_agent)
+        return "contact" if kind in PERSON_KINDS else None
 
     def _group_map(self) -> dict[str, int]:
         if self._groups is None:

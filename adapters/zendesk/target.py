@@ -35,6 +35,7 @@ from typing import Any
 
 from hdmigrate import inline_images
 from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
+from hdmigrate.canonical import CHANNELS
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import mapping
@@ -141,6 +142,12 @@ class ZendeskTarget(Target):
 
     def discover(self) -> dict:
         return {"statuses": sorted(ZD_STATUSES), "priorities": list(mapping.PRIORITIES),
+                "types": list(mapping.TYPES),
+                # written without a mapping (the wizard shows it); imported tickets always get via 'api'
+                "defaults": {"status": {s: mapping.STATUS_OUT.get(s, "open") for s in mapping.STATUS_OUT},
+                             "priority": {p: p for p in mapping.PRIORITIES},
+                             "type": {t: t for t in mapping.TYPES},
+                             "channel": {c: "api" for c in CHANNELS}},
                 "groups": [g.get("name") for g in self._group_list()],
                 "fields": [f.get("title") for f in self._field_list("ticket")]}
 
