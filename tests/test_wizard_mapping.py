@@ -201,3 +201,15 @@ def test_a_target_that_describes_nothing_takes_canonical_values_only():
     # a target that states its defaults but lists no values for a field offers nothing to map to
     z = mapping.Proposals(options={"channel": mapping.options_for("channel", {"defaults": {"channel": {}}})})
     assert "offers no channel values" in mapping.choose_enum(z, "channel", "web")[1]
+
+
+def test_agents_the_target_does_not_list_can_be_mapped_to_an_email_only():
+    rows = mapping.agent_table([{"id": "a1", "email": "ann@src.example"}], None, {"a1": 3})
+    p = mapping.Proposals(agents=rows, target_agents=None)
+    assert mapping.choose_user(p, "ann@target.example") == ("ann@target.example", None)
+    assert "is not an e-mail address" in mapping.choose_user(p, "ann")[1]
+    mapping.set_agent(rows[0], "ann@target.example")
+    assert "lists no agents to check it against" in mapping.agent_effect(rows[0])
+    # listed but empty: nothing to map to
+    empty = mapping.Proposals(agents=rows, target_agents=[])
+    assert "has no agents to map to" in mapping.choose_user(empty, "ann@target.example")[1]

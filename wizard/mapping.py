@@ -54,7 +54,7 @@ class Proposals:
     groups: list[dict] = field(default_factory=list)             # [{name, target}]
     options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # field -> [(value, label)]
     defaults: dict[str, dict] = field(default_factory=dict)     # field -> {canonical: written value}
-    target_agents: list[str] = field(default_factory=list)
+    target_agents: list[str] | None = None                      # None: the target lists none
     target_fields: list[dict] = field(default_factory=list)
     can_create_fields: bool = False
 
@@ -153,7 +153,8 @@ def agent_table(source_agents: list[dict], target_agents, assigned: dict | None 
         rows.append({"id": agent.get("id"), "name": agent.get("name"), "email": email,
                      "target": target, "how": _how(email, target),
                      "tickets": (assigned or {}).get(str(agent.get("id")), 0),
-                     "if_new": person_effect("agent", agent) if person_effect else "agent"})
+                     "if_new": person_effect("agent", agent) if person_effect else "agent",
+                     "listed": target_agents is not None})
     return rows
 
 
@@ -240,7 +241,7 @@ def propose(store, source_discovery: dict, target_discovery: dict, target_caps,
         "SELECT json_extract(data, '$.assignee_id') a, count(*) FROM records WHERE kind='ticket' "
         "AND a IS NOT NULL GROUP BY a").fetchall())
     agents = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='agent' ORDER BY id")]
-    p.target_agents = _names(tgt.get("agents"))
+    p.target_agents = _names(tgt.get("agents")) if "agents" in tgt else None
     p.agents = agent_table(agents, tgt.get("agents"), {str(k): n for k, n in assigned.items()}, person_effect)
     fields = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='custom_field' ORDER BY id")]
     p.can_create_fields = Capability.CREATE_CUSTOM_FIELDS in (target_caps or ())
@@ -274,6 +275,8 @@ def enum_outcome(p: Proposals, name: str, row: dict) -> str:
 
 def agent_effect(row: dict) -> str:
     if row.get("target"):
+        if not row.get("listed", True):
+            return "written as this e-mail (the target lists no agents to check it against)"
         return "existing agent, assignments kept"
     n = row.get("tickets", 0)
     unassigned = f"; {n} ticket{'s' if n != 1 else ''} left unassigned" if n else ""
@@ -313,11 +316,15 @@ def choose_user(p: Proposals, answer: str) -> tuple[str | None, str | None]:
     a = (answer or "").strip()
     if a in ("", CLEAR):
         return None, None
+    if p.target_agents is None:     # nothing to check against: an e-mail address is all we can ask
+        if re.fullmatch(r"[^@\s]+@[^@\s]+", a):
+            return a, None
+        return None, f"{a!r} is not an e-mail address; give the target agent's e-mail or '{CLEAR}'"
     for email in p.target_agents:
         if norm(email) == norm(a):
             return email, None
     if not p.target_agents:
-        return None, f"the target lists no agents to map to; only '{CLEAR}' (created as the target does) is possible"
+        return None, f"the target has no agents to map to; only '{CLEAR}' (created as the target does) is possible"
     return None, (f"{a!r} is not an agent of the target; give one of {_listing(p.target_agents)} "
                   f"or '{CLEAR}'")
 
