@@ -786,7 +786,7 @@ class FreshdeskTarget(Target):
             note = PRIVATE_OPENING if first is not None else "<p>(no description)</p>"
             body["description"] = self._origin(first or {"id": rid}, ctx, record) + note
         try:
-            r = self.client.post_multipart("tickets", body, files) if files else self.client.post_json("tickets", body)
+            r = self._post(rid, "tickets", body, files, send, degr)
         except RecordRejected as e:
             # A requester the account already had (matched, left as it is) need not belong to the
             # company: the ticket is written without it rather than the contact changed.
@@ -796,7 +796,7 @@ class FreshdeskTarget(Target):
             degr.append(Degradation("ticket", rid, "organization_id", "value_unmapped",
                                     "the requester, an existing Freshdesk contact left unchanged, does not "
                                     "belong to this company there; the ticket is written without the company"))
-            r = self.client.post_multipart("tickets", body, files) if files else self.client.post_json("tickets", body)
+            r = self._post(rid, "tickets", body, files, send, degr)
         created = r.json()
         tid = str(created["id"])
         if first is not None and first.get("public", True):
@@ -826,11 +826,29 @@ class FreshdeskTarget(Target):
                                     "author not in Freshdesk; named in the origin line"))
         files = self._files(send)
         path = f"tickets/{ticket}/notes"
-        r = self.client.post_multipart(path, body, files) if files else self.client.post_json(path, body)
+        r = self._post(rid, path, body, files, send, degr)
         created = r.json()
         children = {("attachment", str(att["id"])): str(a.get("id"))
                     for (_, _, _, att), a in zip(send, created.get("attachments") or [])}
         return WriteResult(str(created["id"]), children=children, degradations=degr)
+
+    def _post(self, rid: str, path: str, body: dict, files: list, send: list, degr: list):
+        """POST with files; when Freshdesk refuses the files themselves (400 naming `attachments`:
+        a type or size the account does not take), the record is written without them and each
+        file is named (`attachment_rejected`): one file never fails its ticket or note. The
+        refused request created nothing (a validation error), so nothing is written twice."""
+        if not files:
+            return self.client.post_json(path, body)
+        try:
+            return self.client.post_multipart(path, body, files)
+        except RecordRejected as e:
+            if "attachments" not in str(e):
+                raise
+            for _, _, _, att in send:
+                degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
+                                        f"Freshdesk refused the file: {e}"))
+            send.clear()
+            return self.client.post_json(path, body)
 
     def _write_attachment(self, record, ctx) -> WriteResult:
         # Attachments are uploaded with their comment; this only reports where they went.
@@ -997,6 +1015,7 @@ def _size(att: dict, path) -> int:
         return Path(path).stat().st_size
     except (OSError, TypeError):
         return int(att.get("size") or 0)
+
 
 def _embed_inline(comment: dict, ctx) -> tuple[str, int, list[tuple[str, str]]]:
     """(the comment's HTML with every image of one of its staged files as a data: URI, how many

@@ -730,11 +730,18 @@ class ZendeskTarget(Target):
             degraded.append(Degradation("attachment", attachment["id"], "size", "attachment_too_large",
                                         f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
             return None
-        response = self.client.request(
-            "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
-            content=data, headers={"Content-Type": inline_images.image_type(attachment.get("content_type"), data)
-                                   if attachment.get("inline") else  # a source may call an image octet-stream
-                                   attachment.get("content_type") or "application/octet-stream"})
+        try:
+            response = self.client.request(
+                "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
+                content=data, headers={"Content-Type": inline_images.image_type(attachment.get("content_type"), data)
+                                       if attachment.get("inline") else  # a source may call an image octet-stream
+                                       attachment.get("content_type") or "application/octet-stream"})
+        except RecordRejected as e:
+            # One file the account refuses (a forbidden type, a size the plan allows) never fails
+            # its comment or ticket: left out and named.
+            degraded.append(Degradation("attachment", attachment["id"], "file_name", "attachment_rejected",
+                                        f"Zendesk refused the upload: {e}"))
+            return None
         self.uploads += 1
         upload = (response.json() or {}).get("upload") or {}
         token = upload.get("token")
