@@ -9,7 +9,9 @@ Source side
     commits its cursor in one transaction, so a crash re-fetches at most one page.
     to_canonical(stream, payload) is pure: raw payload -> (kind, canonical record) pairs.
     fetch_attachment(record) returns the bytes of one canonical attachment record (the engine
-    hashes them, checks a declared sha256 and stores the blob).
+    hashes them, checks a declared sha256 and stores the blob). Downloads through the shared
+    HttpClient (and `blobfile.spool_file` for local files) return a BlobFile already on disk
+    while the engine stages: return what they return, so no file is ever held whole in memory.
 
 Target side
     The engine resolves every reference first (a broken required reference fails the record before
@@ -27,7 +29,10 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from .blobfile import BlobFile
 
 
 class Capability(str, enum.Enum):
@@ -146,7 +151,7 @@ class Source:
     def to_canonical(self, stream: str, payload: dict) -> Iterator[tuple[str, dict]]:
         raise NotImplementedError
 
-    def fetch_attachment(self, record: dict) -> bytes:
+    def fetch_attachment(self, record: dict) -> "bytes | BlobFile":
         raise NotImplementedError
 
     def describe(self) -> dict:
