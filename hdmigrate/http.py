@@ -448,6 +448,16 @@ class HttpStats:
             self.total += 1
             self.transport_errors += 1
 
+    def count_dropped_answer(self, status: int) -> None:
+        """An answer whose connection broke after its status line: a transport error, not a status."""
+        with self._lock:
+            self.by_status[status] -= 1
+            if not self.by_status[status]:
+                del self.by_status[status]
+            if status == 429:
+                self.rate_limited -= 1
+            self.transport_errors += 1
+
     def count_retry(self, wait: float) -> None:
         with self._lock:
             self.retries += 1
@@ -786,6 +796,9 @@ class HttpClient:
                 for limit, remaining, reset in rate_limit_observations(response.headers):
                     limiter.observe(limit, remaining, reset)
                 return read(response)
+            except httpx.HTTPError:
+                self.stats.count_dropped_answer(response.status_code)
+                raise
             except _DeadlinePassed:
                 raise self._deadline_error(request) from None
             finally:
