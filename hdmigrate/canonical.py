@@ -179,3 +179,12 @@ def loads(text: str | bytes):
 def _std_dumps(value, *, sort_keys: bool) -> str:
     # What orjson refuses: non-string keys, integers beyond 64 bits, lone surrogates.
     return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"))
+
+
+def in_selection(selection: dict | None, kind: str, sid: str) -> bool:
+    """Is a staged record in a selection made by the engine's `_select`? None selects everything;
+    a kind mapped to None is selected whole."""
+    if selection is None:
+        return True
+    chosen = selection.get(kind, ())
+    return chosen is None or sid in chosen

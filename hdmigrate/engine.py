@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .adapter import Capability, Degradation, Source, Target, WriteResult
-from .canonical import LOAD_ORDER, PERSON_KINDS, content_hash, loads, references, validation_error
+from .canonical import (KINDS, LOAD_ORDER, PERSON_KINDS, content_hash, in_selection, loads, parse_time,
+                        references, validation_error)
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
 from .blobfile import BlobFile, spool_downloads
 from .filenames import file_name_change
@@ -64,6 +65,15 @@ def _short(e: BaseException) -> str:
     return text.replace("\n", " ")[:500]
 
 
+# Kinds that hang on a ticket: what a time window of tickets narrows.
+TICKET_PARTS = frozenset({"ticket", "comment", "attachment", "satisfaction_rating"})
+
+
+def _after(ticket: dict, until) -> bool:
+    stamp = parse_time(ticket.get("updated_at") or ticket.get("created_at"))
+    return stamp is not None and stamp > until
+
+
 class Engine:
     """Runs one plan over one work directory. The CLI, the wizard and batch all drive this."""
 
@@ -78,7 +88,7 @@ class Engine:
         self.counts = Counts()
         self.run_id = 0
         self.dry_run = False
-        self.selection: dict[str, set[str]] | None = None
+        self.selection: dict[str, set[str] | None] | None = None
         self._dry_failed: set[tuple[str, str]] = set()
         self._done: dict[tuple[str, str], str] = {}
         self._retry_later: list[tuple[str, str]] = []
@@ -449,7 +459,7 @@ class Engine:
         return False
 
     def _selected(self, kind: str, id: str) -> bool:
-        return self.selection is None or id in self.selection.get(kind, ())
+        return in_selection(self.selection, kind, id)
 
     def _load_kind(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
         kind_total = self.store.count_kind(kind)
@@ -869,18 +879,23 @@ class Engine:
                 out += [("attachment", a, content_hash(a)) for a, _ in ctx.attachments(c)]
         return out
 
-    # -- selection (sample, tags) ---------------------------------------------------------------
-    def _select(self) -> dict[str, set[str]] | None:
+    # -- selection (sample, tags, until) ------------------------------------------------------------
+    def _select(self) -> dict[str, set[str] | None] | None:
         """With `[options] sample = N` or `[scope] tags`, only those tickets and everything they
-        reference are loaded; otherwise everything staged."""
+        reference are loaded; with `[scope] until`, only tickets last updated (else created) up
+        to that time, with their comments, files and ratings, and every other record; otherwise
+        everything staged. A kind mapped to None is selected whole."""
         sample = int(self.plan.options.get("sample") or 0)
         tags = set(self.plan.scope.get("tags") or [])
-        if not sample and not tags:
+        until = parse_time(self.plan.scope["until"]) if self.plan.scope.get("until") else None
+        if not sample and not tags and until is None:
             return None
         sel: dict[str, set[str]] = defaultdict(set)
         chosen = 0
         for ticket, _ in self.store.iter_records("ticket"):
             if tags and not tags & set(ticket.get("tags") or []):
+                continue
+            if until is not None and _after(ticket, until):
                 continue
             sel["ticket"].add(ticket["id"])
             chosen += 1
@@ -913,6 +928,10 @@ class Engine:
                 sel["group"].add(str(gid))
         for cf, _ in self.store.iter_records("custom_field"):
             sel["custom_field"].add(cf["id"])
+        if not sample and not tags:   # `until` alone narrows tickets only: the rest comes whole
+            for kind in KINDS:
+                if kind not in TICKET_PARTS:
+                    sel[kind] = None
         return dict(sel)
 
     # -- verify (internal) ----------------------------------------------------------------------
@@ -932,10 +951,11 @@ class Engine:
         for kind in kinds:
             n_staged = staged.get(kind, 0)
             states = counts.get(kind, {})
-            if self.selection is not None:
+            whole = self.selection is None or self.selection.get(kind, ()) is None
+            if not whole:
                 n_staged = len(self.selection.get(kind, ()))
             missing = max(0, n_staged - states.get("done", 0) - states.get("failed", 0))
-            if self.selection is None:
+            if whole:
                 # Counted by joining, not by subtracting: records that failed before staging
                 # (normalize) are in the id map as failed but not in `records`, and hid others.
                 missing = self.store.conn.execute(
@@ -946,7 +966,7 @@ class Engine:
             result[kind] = {"staged": n_staged, "done": states.get("done", 0),
                             "failed": states.get("failed", 0), "pending": states.get("pending", 0),
                             "missing": missing}
-            if missing and self.selection is None:
+            if missing and whole:
                 self._report_missing(kind)
         self.store.set_state("internal_verify", result)
         return {"missing": missing_total}

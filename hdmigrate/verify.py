@@ -43,7 +43,7 @@ from xml.sax.saxutils import escape, quoteattr
 from . import inline_images
 from .adapter import Capability, Source
 from .blobfile import BlobFile, spool_downloads
-from .canonical import KINDS, PERSON_KINDS, REFERENCES, parse_time
+from .canonical import KINDS, PERSON_KINDS, REFERENCES, in_selection, parse_time
 from .errors import ApiError, ConfigError, FatalApiError, HdmError
 from .plan import Plan
 from .store import Store, now
@@ -915,7 +915,7 @@ class Verifier:
     def _in_scope(self, kind: str, sid: str) -> bool:
         if self.scope_kinds is not None and kind not in self.scope_kinds:
             return False
-        return self.selection is None or sid in self.selection.get(kind, ())
+        return in_selection(self.selection, kind, sid)
 
     def _left_out(self, kind: str, sid: str) -> str | None:
         """The code of a recorded degradation saying this record was left out on purpose."""

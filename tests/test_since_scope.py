@@ -163,3 +163,37 @@ def test_wizard_asks_since_again_until_it_is_valid(tmp_path):
     assert state["answers"]["scope.since"] == "2024-05-01"
     from hdmigrate.plan import load_plan
     assert load_plan(wd / "plan.toml").scope["since"] == "2024-05-01T00:00:00Z"
+
+
+def test_scope_until_narrows_tickets_and_brings_everything_else(tmp_path):
+    """`[scope] until` was accepted and ignored; now tickets last updated after it (with their
+    comments, files and ratings) stay out, every other record comes, and verify agrees."""
+    from adapters.jsonl.dump import DumpWriter
+    from tests.dumps import read_dump
+    w = DumpWriter(tmp_path / "in", source="until")
+    w.add("contact", {"id": "c1", "name": "Old", "email": "old@example.org"})
+    w.add("contact", {"id": "c2", "name": "Unreferenced", "email": "quiet@example.org"})
+    for tid, updated in (("t1", "2020-01-01T00:00:00Z"), ("t2", "2024-06-01T00:00:00Z")):
+        w.add("ticket", {"id": tid, "subject": tid, "status": "open", "requester_id": "c1",
+                         "created_at": "2019-01-01T00:00:00Z", "updated_at": updated})
+        w.add("comment", {"id": f"{tid}-m", "ticket_id": tid, "author_id": "c1", "public": True,
+                          "body_text": "hi", "created_at": "2019-01-01T00:00:00Z", "attachment_ids": []})
+    w.close()
+    plan = tmp_path / "p.toml"
+    plan.write_text('[source]\nadapter = "jsonl"\npath = "in"\n[target]\nadapter = "jsonl"\npath = "out"\n'
+                    '[run]\nworkdir = "work"\n[scope]\nuntil = "2023-01-01T00:00:00Z"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(plan), "--yes"])
+    assert result.exit_code == 0, result.output
+    out = read_dump(tmp_path / "out")
+    assert [t["id"] for t in out["ticket"]] == ["t1"]
+    assert [c["id"] for c in out["comment"]] == ["t1-m"]
+    assert sorted(c["id"] for c in out["contact"]) == ["c1", "c2"]
+    verify = CliRunner().invoke(cli, ["verify", "--workdir", str(tmp_path / "work")])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_bad_scope_until_exits_2(tmp_path):
+    plan = _jsonl_plan(tmp_path, '[scope]\nuntil = "tomorrow"\n')
+    result = CliRunner().invoke(cli, ["run", plan, "--yes"])
+    assert result.exit_code == 2, result.output
+    assert "[scope] until: 'tomorrow' is not a valid time" in result.output
