@@ -21,6 +21,7 @@ from .canonical import (KINDS, LOAD_ORDER, PERSON_KINDS, content_hash, in_select
 from .errors import ApiError, ConfigError, FatalApiError, HdmError, RecordError, StateError, TransientApiError
 from .blobfile import BlobFile, spool_downloads
 from .filenames import file_name_change
+from .target_values import ENUM_FIELDS, mapping_problems
 from .http import PaginationLoop, UrlRefused, download_limit
 from .plan import Plan, parse_since
 from .report import Reporter
@@ -227,7 +228,18 @@ class Engine:
         source, target = self._adapters()
         source.check()
         target.check()
+        self._check_mapping(target)
         return {"source": self.plan.source["adapter"], "target": self.plan.target["adapter"]}
+
+    def _check_mapping(self, target: Target) -> None:
+        """A plan mapping a value to something the target does not offer (`task = "Chore"`)
+        stops before anything is written, in the dry run too, instead of failing every write."""
+        mapping = self.plan.mapping or {}
+        if not any(mapping.get(field) for field, _ in ENUM_FIELDS):
+            return
+        problems = mapping_problems(mapping, target.discover() or {})
+        if problems:
+            raise ConfigError("the plan maps values the target does not accept:\n  " + "\n  ".join(problems))
 
     def extract(self, since: str | None) -> dict:
         source, _ = self._adapters()

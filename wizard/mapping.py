@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 
 from hdmigrate.adapter import Capability
 from hdmigrate.canonical import CHANNELS, PRIORITIES, TICKET_STATUSES, TICKET_TYPES
+from hdmigrate.target_values import ENUM_FIELDS, options as discovered_options
 
-ENUM_FIELDS = (("status", "statuses"), ("priority", "priorities"), ("type", "types"),
-               ("channel", "channels"))
 CANONICAL_VALUES = {"status": TICKET_STATUSES, "priority": PRIORITIES, "type": TICKET_TYPES,
                     "channel": CHANNELS}
 CLEAR = "-"          # the answer that drops a row back to the adapter's default
@@ -93,25 +92,6 @@ def _names(value) -> list[str]:
             item = item.get("email") or item.get("name") or item.get("title") or item.get("key")
         if item:
             out.append(str(item))
-    return out
-
-
-def _options(value) -> list[tuple[str, str]]:
-    """(value to put in the plan, label to match) pairs of a discovered enumeration."""
-    if not value:
-        return []
-    if isinstance(value, dict):
-        return [(str(code), str(label[0] if isinstance(label, list) and label else label))
-                for code, label in value.items() if label]
-    out = []
-    for item in value:
-        if isinstance(item, dict):
-            v = item.get("value") or item.get("name") or item.get("id")
-            label = item.get("label") or item.get("name") or v
-            if v is not None:
-                out.append((str(v), str(label)))
-        elif item is not None:
-            out.append((str(item), str(item)))
     return out
 
 
@@ -190,7 +170,7 @@ def field_table(source_fields: list[dict], target_fields, can_create: bool) -> l
 
 
 def enum_table(values: dict[str, int], options) -> list[dict]:
-    opts = _options(options)
+    opts = discovered_options(options)
     rows = []
     for value, count in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])):
         target = None
@@ -214,7 +194,7 @@ def options_for(name: str, target_discovery: dict) -> list[tuple[str, str]]:
     d = target_discovery or {}
     listed = d.get(dict(ENUM_FIELDS)[name])
     if listed:
-        return _options(listed)
+        return discovered_options(listed)
     if d.get("defaults"):
         return []
     return [(v, v) for v in CANONICAL_VALUES[name]]
