@@ -789,6 +789,17 @@ class SandboxServer:
         """A dump record left out of the sandbox, and why (never silently)."""
         self._seed_note(self.seed_skipped, "not seeded", kind, record_id, reason)
 
+    def seed_blob(self, attachment: dict, read: Callable[[str], bytes]) -> bytes | None:
+        """The bytes of a dump attachment (`read(sha256)`), or None with the reason said."""
+        from .errors import RecordError
+        sha = attachment.get("sha256") or ""
+        try:
+            return read(sha)
+        except (OSError, RecordError) as e:
+            self.seed_skip("attachment", attachment.get("id"),
+                           f"blob {sha} unreadable ({e.__class__.__name__})" if sha else "no sha256")
+            return None
+
     def seed_change(self, kind: str, record_id: Any, reason: str, *, summary: str | None = None) -> None:
         """A dump record seeded, but not as the dump has it (a dropped reference, a mapped value).
         With `summary`, a routine conversion: counted under that text and said once at the end."""

@@ -260,7 +260,6 @@ class FreshdeskSandbox(SandboxServer):
         """Seed from a jsonl dump. Every record is seeded or named on stderr with the reason;
         returns the records left out (`seed_skipped`)."""
         from adapters.jsonl.dump import blob_path, iter_records
-        from hdmigrate.errors import RecordError
 
         users: dict[str, int] = {}
         ids: dict[tuple[str, str], int] = {}
@@ -343,11 +342,8 @@ class FreshdeskSandbox(SandboxServer):
             order = [aid for aid in comment.get("attachment_ids") or [] if aid in by_id]
             for aid in order + [aid for aid in by_id if aid not in order]:
                 a = by_id[aid]
-                try:
-                    data = blob_path(root, a.get("sha256") or "").read_bytes()
-                except (OSError, RecordError) as e:
-                    self.seed_skip("attachment", aid, f"blob {a['sha256']} unreadable ({e.__class__.__name__})"
-                                   if a.get("sha256") else "no sha256")
+                data = self.seed_blob(a, lambda sha: blob_path(root, sha).read_bytes())
+                if data is None:
                     continue
                 out.append(self._attachment(a.get("file_name") or "file", a.get("content_type"), data,
                                             a.get("created_at")))

@@ -210,7 +210,6 @@ class ZendeskSandbox(SandboxServer):
         (`seed_skipped`, returned); ratings on a 1-5 or 0-10 scale become good/bad (Zendesk's
         ticket rating knows only those): the top of the scale (4-5, 8-10) is good."""
         from adapters.jsonl.dump import blob_path, iter_records
-        from hdmigrate.errors import RecordError
 
         self._blob_root = root
         person: dict[str, int] = {}
@@ -303,11 +302,8 @@ class ZendeskSandbox(SandboxServer):
             files = []
             for aid in order:
                 a = by_id[aid]
-                try:
-                    data = blob_path(root, a.get("sha256") or "").read_bytes()
-                except (OSError, RecordError) as e:
-                    self.seed_skip("attachment", aid, f"blob {a['sha256']} unreadable ({e.__class__.__name__})"
-                                   if a.get("sha256") else "no sha256")
+                data = self.seed_blob(a, lambda sha: blob_path(root, sha).read_bytes())
+                if data is None:
                     continue
                 files.append(self._make_attachment(data, a.get("file_name") or "file",
                                                    a.get("content_type") or "application/octet-stream",
