@@ -34,7 +34,8 @@ O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x
   a duplicate by).
 - Zendesk target: 1 (users/me) + 3 field lists + 1 group list (match before create) + F_created
   + G (no bulk create for fields and groups) + 2·⌈O/100⌉ (organizations/create_many + one
-  job_statuses poll) + 2·⌈U/100⌉ (users/create_or_update_many + poll) + 2·⌈T/100⌉
+  job_statuses poll) + O (organization lookups by name) + 2 (users/count, one users page: people are
+  matched before they are created) + 2·⌈U/100⌉ (users/create_many + poll) + 2·⌈T/100⌉
   (imports/tickets/create_many with every comment inline + poll) + A uploads (a token is consumed
   by the one comment that uses it, so a file is uploaded once per comment that carries it;
   zero-byte files are refused by Zendesk and cost nothing).
@@ -264,7 +265,7 @@ def minimum_requests(pair: str, n: dict) -> tuple[int, int]:
               + pages(C, 1000) + A)
     F = sum(fe.values())
     if pair.endswith("zendesk"):
-        target = (1 + field_lists + 1 + F + G + 2 * pages(O, 100) + 2 * pages(U, 100)
+        target = (1 + field_lists + 1 + F + G + 2 * pages(O, 100) + O + 2 + 2 * pages(U, 100)
                   + 2 * pages(T, 100) + (A - n["empty_files"]))
     else:
         # agents the target account does not have become contacts (one create each)
