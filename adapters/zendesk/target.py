@@ -200,7 +200,16 @@ class ZendeskTarget(Target):
                                        f"{len(uploadable)} image(s) will point at their copies uploaded to "
                                        "Zendesk; the rest of the HTML is unchanged"))
         if kind == "attachment":
-            # inline images are re-hosted at write time (_rehost): what happened is recorded there
+            # what _rehost will record for this file, for the dry run (the load records it again)
+            comment = ctx.record("comment", record["comment_id"]) if record.get("comment_id") else None
+            shown = comment is not None and inline_images.referenced(comment.get("body_html"), record)
+            if shown and 0 < (record.get("size") or 0) <= MAX_UPLOAD:
+                out.append(Degradation(kind, rid, "inline", "inline_image_rehosted",
+                                       "will be uploaded to Zendesk; the comment's image points at this copy"))
+            elif comment is not None and record.get("inline") and not shown:
+                out.append(Degradation(kind, rid, "inline", "inline_image_detached",
+                                       "uploaded as a file of the comment; the comment's HTML shows no "
+                                       "image of it"))
             if record.get("size") == 0:
                 out.append(Degradation(kind, rid, "size", "attachment_empty",
                                        "Zendesk refuses empty uploads; the file is left out"))

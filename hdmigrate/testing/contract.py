@@ -1,0 +1,301 @@
+"""The adapter contract suite: one set of checks, generated per adapter from its declared
+capabilities (in the manner of a test factory). An adapter's tests give a `Harness` — how to point
+a plan at its sandbox (or a directory), how to seed a source, where its recorded vendor
+responses are — and bind the suite:
+
+    from hdmigrate.testing.contract import Harness, contract_suite
+    TestMyDeskContract = contract_suite(Harness(adapter="mydesk", target=..., source=...))
+
+Each check is one test of the returned class; a check that cannot apply to the adapter (no target,
+needs a real server, update not declared...) is skipped with the reason, never passed silently.
+Test-only: this module imports pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hdmigrate import registry
+from hdmigrate.adapter import Capability, Target
+from hdmigrate.canonical import validation_error
+from hdmigrate.engine import Engine
+from hdmigrate.plan import plan_from_dict
+from hdmigrate.report import CollectingReporter
+from hdmigrate.store import Store
+
+FAST = {"source": 60000, "target": 60000}   # requests per minute: the sandboxes do not throttle
+
+
+@dataclass
+class TargetUnderTest:
+    """A plan [target] table pointing at a fresh target, and a read-back of what it holds."""
+
+    section: dict
+    ticket: Callable[[str], dict | None]   # target id -> the stored ticket ({"subject": ...}) or None
+
+
+@dataclass
+class Harness:
+    adapter: str                                   # the registered name (entry point)
+    minimal_config: dict                           # smallest [source]/[target] table the schema accepts
+    # A context manager giving a fresh TargetUnderTest in a scratch directory (credentials in os.environ).
+    target: Callable[[Path], contextlib.AbstractContextManager[TargetUnderTest]] | None = None
+    # A context manager giving a plan [source] table reading the given sample dump directory.
+    source: Callable[[Path, Path], contextlib.AbstractContextManager[dict]] | None = None
+    # (label, stream, raw payload) of every recorded vendor object, read from shared_dir.
+    fixtures: Callable[[Path], Iterator[tuple[str, str, dict]]] | None = None
+    # Why the write checks cannot run here (e.g. the target needs a real server); None: they run.
+    server_needed: str | None = None
+    # Known defects: check name -> reason; that generated case is marked xfail (strict) with it.
+    known_defects: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]):
+    """Set credentials for a sandbox while the block runs, then restore the environment."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def sample_dump(root: Path) -> dict[str, int]:
+    from hdmigrate.sample import write_dump
+    return write_dump(root, tickets=4, comments_per_ticket=2, attachments=2, seed=5, defects=False)
+
+
+def run_engine(tmp: Path, source: dict, target: dict, workdir: Path, **kw) -> dict:
+    plan = plan_from_dict({"source": source, "target": target,
+                           "run": {"workdir": str(workdir), "rate_limit": FAST}}, base_dir=tmp)
+    engine = Engine(plan, workdir, CollectingReporter())
+    try:
+        return engine.run(**kw)
+    finally:
+        engine.store.close()
+
+
+def read_store(workdir: Path, fn):
+    store = Store(workdir, create=False)
+    try:
+        return fn(store)
+    finally:
+        store.close()
+
+
+def _edit_dump(root: Path, kind: str, rid: str, **changes) -> None:
+    path = root / f"{kind}.jsonl"
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("id") == rid:
+            record.update(changes)
+        lines.append(json.dumps(record, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _first_id(root: Path, kind: str) -> str:
+    with open(root / f"{kind}.jsonl", encoding="utf-8") as f:
+        return json.loads(f.readline())["id"]
+
+
+def contract_suite(h: Harness) -> type:
+    """The contract checks bound to one adapter, as a pytest test class."""
+    spec = registry.get(h.adapter)
+
+    def needs_target():
+        if spec.target is None:
+            pytest.skip(f"{h.adapter} has no target")
+        if h.server_needed:
+            pytest.skip(h.server_needed)
+        assert h.target is not None, f"{h.adapter}: the harness names no way to build a target"
+
+    def defect(request, name):
+        if name in h.known_defects:
+            request.applymarker(pytest.mark.xfail(reason=h.known_defects[name], strict=True))
+
+    @contextlib.contextmanager
+    def written(tmp: Path):
+        """A fresh target holding the sample dump, written by the engine once."""
+        dump = tmp / "dump"
+        counts = sample_dump(dump)
+        with h.target(tmp / "target") as tut:
+            report = run_engine(tmp, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp / "work")
+            assert report["exit_code"] in (0, 1), report
+            yield dump, counts, tut, report
+
+    class ContractSuite:
+        adapter = h.adapter
+
+        def test_config_schema(self, request):
+            """1. The config schema is a JSON Schema; the minimal config passes; unknown keys are
+            refused when the schema closes its properties."""
+            defect(request, "config_schema")
+            schema = spec.config_schema
+            jsonschema.Draft202012Validator.check_schema(schema)
+            validator = jsonschema.Draft202012Validator(schema)
+            problems = [e.message for e in validator.iter_errors(h.minimal_config)]
+            assert not problems, f"the minimal config is refused: {problems}"
+            if schema.get("additionalProperties") is False:
+                assert list(validator.iter_errors({**h.minimal_config, "no_such_key_xyz": 1})), \
+                    "additionalProperties is false yet an unknown key passes"
+
+        def test_source_output_validates(self, request, tmp_path):
+            """2. Every to_canonical output of the source, run over its seeded sandbox, validates."""
+            if spec.source is None:
+                pytest.skip(f"{h.adapter} has no source")
+            if h.source is None:
+                pytest.skip(h.server_needed or f"{h.adapter}: the harness gives no seeded source")
+            defect(request, "source_output")
+            dump = tmp_path / "dump"
+            sample_dump(dump)
+            with h.source(tmp_path, dump) as section:
+                plan = plan_from_dict({"source": section, "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
+                                       "run": {"workdir": str(tmp_path / "work"), "rate_limit": FAST}},
+                                      base_dir=tmp_path)
+                source = spec.source(plan.adapter_context("source", tmp_path / "work", lambda m: None))
+                seen: dict[str, int] = {}
+                try:
+                    source.check()
+                    for stream in source.streams():
+                        for page in source.fetch(stream):
+                            for _, payload in page.items:
+                                for kind, record in source.to_canonical(stream, payload):
+                                    _assert_valid(kind, record, f"{stream} {record.get('id')}")
+                                    seen[kind] = seen.get(kind, 0) + 1
+                finally:
+                    source.close()
+            assert seen.get("ticket", 0) >= 4 and seen.get("comment", 0) >= 4, seen
+
+        def test_recorded_fixtures_parse(self, request, shared_dir):
+            """3. Every recorded vendor object maps to canonical records that validate."""
+            if h.fixtures is None:
+                pytest.skip(f"{h.adapter}: no recorded vendor responses (not a vendor API)")
+            defect(request, "fixtures")
+            from hdmigrate.errors import RecordError
+            source = spec.source(_offline_context(h))
+            n, refused = 0, []
+            for label, stream, payload in h.fixtures(shared_dir):
+                try:   # a RecordError names the record and why: the engine reports it, an allowed outcome
+                    pairs = list(source.to_canonical(stream, payload))
+                except RecordError as e:
+                    refused.append(f"{label}: {e}")
+                    continue
+                for kind, record in pairs:
+                    _assert_valid(kind, record, label)
+                    n += 1
+            print(f"\n{h.adapter}: {n} canonical records from recordings; refused with a reason: {len(refused)}")
+            assert n > 0, "the harness found no recorded objects"
+
+        def test_written_records_found_again(self, request, tmp_path):
+            """4. With the work directory lost, a second run finds what the first wrote (a ticket
+            and a contact at least) by find_existing: the same target ids, nothing created twice."""
+            needs_target()
+            defect(request, "find_existing")
+            with written(tmp_path) as (dump, counts, tut, first):
+                assert first["exit_code"] == 0, first
+                before = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
+                shutil.rmtree(tmp_path / "work")
+                second = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
+                assert second["exit_code"] == 0, second
+                after = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
+            for kind in ("ticket", "contact"):
+                assert before[kind], f"the first run wrote no {kind}"
+                moved = {sid: (before[kind][sid][1], after[kind].get(sid, (None, None))[1])
+                         for sid in before[kind] if before[kind][sid][1] != after[kind].get(sid, (None, None))[1]}
+                assert not moved, f"{kind} records not found again (source id: first, second target id): {moved}"
+
+        def test_update(self, request, tmp_path):
+            """5. A changed ticket is updated in the target when UPDATE covers tickets; otherwise the
+            delta run reports update_not_applied for it and never counts it updated."""
+            needs_target()
+            defect(request, "update")
+            with written(tmp_path) as (dump, counts, tut, first):
+                tid = _first_id(dump, "ticket")
+                _edit_dump(dump, "ticket", tid, subject="Changed by the contract suite")
+                delta = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
+                entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
+                degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
+                stored = tut.ticket(entry["target_id"])
+            updated = delta["kinds"].get("ticket", {}).get("updated", 0)
+            if Capability.UPDATE in spec.target.capabilities and "ticket" in spec.target.updatable_kinds:
+                assert updated == 1, delta["kinds"].get("ticket")
+                assert stored and stored.get("subject") == "Changed by the contract suite", stored
+            else:
+                assert updated == 0, delta["kinds"].get("ticket")
+                assert any(d["kind"] == "ticket" and d["id"] == tid and d["code"] == "update_not_applied"
+                           for d in degraded), degraded
+
+        def test_delete_declared_and_rollback_scope(self, request, tmp_path):
+            """6. delete() is overridden exactly when DELETE is declared; rollback removes the
+            records the run created and keeps the ones it matched."""
+            if spec.target is None:
+                pytest.skip(f"{h.adapter} has no target")
+            defect(request, "delete")
+            declared = Capability.DELETE in spec.target.capabilities
+            overridden = spec.target.delete is not Target.delete
+            assert declared == overridden, f"DELETE declared: {declared}, delete() overridden: {overridden}"
+            if h.server_needed:
+                pytest.skip(f"static part passed; rollback scope: {h.server_needed}")
+            if not declared:
+                pytest.skip("static part passed; no DELETE: rollback tags or refuses, nothing to remove")
+            from hdmigrate.rollback import rollback_run
+            with written(tmp_path) as (dump, counts, tut, first):
+                work = tmp_path / "work"
+                created = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=False)))
+                matched = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=True)))
+                plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": tut.section,
+                                       "run": {"workdir": str(work), "rate_limit": FAST}}, base_dir=tmp_path)
+                result = rollback_run(plan, work)
+                assert result["failed"] == 0, result
+                tickets = [tid for kind, _, tid in created if kind == "ticket"]
+                assert tickets and all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
+                left = {(k, s) for k, s, _ in read_store(work, lambda st: list(st.done_entries(matched=True)))}
+            assert {(k, s) for k, s, _ in matched} <= left, "rollback touched matched records"
+
+        def test_dry_run_degradations_equal_real(self, request, tmp_path):
+            """7. A dry run records the same (kind, id, field, code) degradations as the real write."""
+            needs_target()
+            defect(request, "dry_run")
+            dump = tmp_path / "dump"
+            sample_dump(dump)
+            src = {"adapter": "jsonl", "path": str(dump)}
+            with h.target(tmp_path / "target") as tut:
+                # separate work directories: the degradations table keeps one row per
+                # (kind, id, field, code), re-labelled with the latest run that recorded it
+                dry = run_engine(tmp_path, src, tut.section, tmp_path / "work-dry", dry_run=True)
+                real = run_engine(tmp_path, src, tut.section, tmp_path / "work-real")
+            key = lambda d: (d["kind"], d["id"], d["field"], d["code"])  # noqa: E731
+            planned = {key(d) for d in read_store(tmp_path / "work-dry", lambda s: s.degradations(dry["run_id"]))}
+            done = {key(d) for d in read_store(tmp_path / "work-real", lambda s: s.degradations(real["run_id"]))}
+            assert planned == done, (f"only in the dry run: {sorted(planned - done)}; "
+                                     f"only in the real write: {sorted(done - planned)}")
+
+    ContractSuite.__name__ = ContractSuite.__qualname__ = f"Contract_{h.adapter}"
+    return ContractSuite
+
+
+def _assert_valid(kind: str, record: dict, label: str) -> None:
+    if kind == "attachment" and "sha256" not in record:   # the engine hashes the downloaded bytes
+        record = {**record, "sha256": "0" * 64}
+    problem = validation_error(kind, record)
+    assert problem is None, f"{label}: {kind} {record.get('id')}: {problem}"
+
+
+def _offline_context(h: Harness):
+    from hdmigrate.adapter import AdapterContext
+    return AdapterContext(config=dict(h.minimal_config), secrets={"token": "t", "api_key": "k"})

@@ -1,0 +1,132 @@
+"""How the contract suite reaches each built-in adapter: sandboxes, directories, recordings.
+The recorded-response readers are the ones the mapping tests use (tests/test_zendesk_fixtures.py,
+tests/test_freshdesk_mapping.py); here they only feed (label, stream, payload) to the suite."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from adapters.jsonl.dump import iter_records
+from hdmigrate.testing.contract import TargetUnderTest, environment
+
+
+# ------------------------------------------------------------------ jsonl
+@contextlib.contextmanager
+def jsonl_target(scratch: Path):
+    out = scratch / "out"
+
+    def ticket(target_id):
+        if not (out / "ticket.jsonl").exists():
+            return None
+        return next((r for r in iter_records(out, "ticket") if str(r.get("id")) == str(target_id)), None)
+
+    yield TargetUnderTest({"adapter": "jsonl", "path": str(out)}, ticket)
+
+
+@contextlib.contextmanager
+def jsonl_source(tmp: Path, dump: Path):
+    yield {"adapter": "jsonl", "path": str(dump)}
+
+
+# ------------------------------------------------------------------ zendesk
+@contextlib.contextmanager
+def zendesk_target(scratch: Path):
+    from adapters.zendesk.sandbox import make_sandbox
+    box = make_sandbox(seed=1).start()
+    box.job_delay = 0.01
+    try:
+        with environment(box.env):
+            yield TargetUnderTest({**box.plan_section, "job_poll_seconds": 0.05},
+                                  lambda tid: box.store.get("ticket", tid))
+    finally:
+        box.stop()
+
+
+@contextlib.contextmanager
+def zendesk_source(tmp: Path, dump: Path):
+    from adapters.zendesk.sandbox import make_sandbox
+    box = make_sandbox(data=dump, seed=1).start()
+    try:
+        with environment(box.env):
+            yield box.plan_section
+    finally:
+        box.stop()
+
+
+def zendesk_fixtures(shared_dir: Path):
+    from tests.test_zendesk_fixtures import _fixture_files, _interactions, _objects
+    for path in _fixture_files(shared_dir):
+        for method, uri, status, text in _interactions(path):
+            if not text.strip() or (isinstance(status, int) and status >= 400):
+                continue
+            try:
+                body = json.loads(text)
+            except ValueError:
+                continue
+            for coll, obj, ticket_id in _objects(body, uri, path.name):
+                label = f"{path.name}: {coll} {obj.get('id')}"
+                if coll == "comments":
+                    yield label, "ticket_events", {**obj, "ticket_id": obj.get("ticket_id", ticket_id)}
+                elif coll in ("ticket_events", "audits"):
+                    for child in obj.get("child_events") or obj.get("events") or []:
+                        if child.get("event_type") == "Comment" or child.get("type") == "Comment":
+                            yield label, "ticket_events", {"created_at": obj.get("created_at"), **child,
+                                                           "ticket_id": obj.get("ticket_id")}
+                else:
+                    yield label, coll, obj
+
+
+# ------------------------------------------------------------------ freshdesk
+@contextlib.contextmanager
+def freshdesk_target(scratch: Path):
+    from adapters.freshdesk.sandbox import make_sandbox
+    box = make_sandbox(seed=1).start()
+    try:
+        with environment(box.env):
+            yield TargetUnderTest(box.plan_section, lambda tid: box.store.get("ticket", tid))
+    finally:
+        box.stop()
+
+
+@contextlib.contextmanager
+def freshdesk_source(tmp: Path, dump: Path):
+    from adapters.freshdesk.sandbox import make_sandbox
+    box = make_sandbox(data=dump, seed=1).start()
+    try:
+        with environment(box.env):
+            yield box.plan_section
+    finally:
+        box.stop()
+
+
+def freshdesk_fixtures(shared_dir: Path):
+    from tests.test_freshdesk_mapping import _stream_of, cassette, fd_dir
+    tickets, convs = {}, {}
+    name = "freshdesk_import.yml"
+    for method, uri, status, body in cassette(fd_dir(shared_dir) / "zammad-import-cassettes" / name):
+        stream = _stream_of(uri)
+        if stream and isinstance(body, list):
+            for item in body:
+                yield f"{name}: {uri}", stream, item
+        elif "/tickets/" in uri and uri.rstrip("/").split("/")[-1].isdigit() and isinstance(body, dict):
+            tickets[body["id"]] = body
+        elif uri.split("?")[0].endswith("/conversations") and isinstance(body, list):
+            convs[int(uri.split("/tickets/")[1].split("/")[0])] = body
+    for tid, t in tickets.items():
+        yield f"{name}: ticket {tid}", "tickets", {**t, "conversations": convs.get(tid, [])}
+    root = fd_dir(shared_dir) / "python-freshdesk" / "v2"
+    conversations = json.loads((root / "conversations.json").read_text())
+    for path in sorted(root.glob("*.json")):
+        stream = next((s for s in ("agents", "contacts", "companies", "groups") if path.name.startswith(s[:-1])
+                       or path.name.startswith("search_" + s)), None)
+        if path.name.startswith(("ticket", "all_tickets", "outbound_email", "search_tickets")):
+            stream = "tickets"
+        if stream is None:
+            continue
+        data = json.loads(path.read_text())
+        items = data["results"] if isinstance(data, dict) and "results" in data else data
+        for item in items if isinstance(items, list) else [items]:
+            if isinstance(item, dict):
+                yield path.name, stream, ({**item, "conversations": conversations} if stream == "tickets" else item)
