@@ -41,6 +41,10 @@ class TargetUnderTest:
 
     section: dict
     ticket: Callable[[str], dict | None]   # target id -> the stored ticket ({"subject": ...}) or None
+    # An agent the target holds before any run (its e-mail) and a read-back of agents by target id:
+    # the rollback check adds it to the dump, so the run matches it and rollback must keep it.
+    existing_agent_email: str | None = None
+    agent: Callable[[str], dict | None] | None = None
 
 
 @dataclass
@@ -129,11 +133,17 @@ def contract_suite(h: Harness) -> type:
             request.applymarker(pytest.mark.xfail(reason=h.known_defects[name], strict=True))
 
     @contextlib.contextmanager
-    def written(tmp: Path):
+    def written(tmp: Path, *, with_existing_agent: bool = False):
         """A fresh target holding the sample dump, written by the engine once."""
         dump = tmp / "dump"
         counts = sample_dump(dump)
         with h.target(tmp / "target") as tut:
+            if with_existing_agent and tut.existing_agent_email:
+                from adapters.jsonl.dump import DumpWriter
+                writer = DumpWriter(dump, source="sample")
+                writer.add("agent", {"id": "contract-existing", "name": "Existing Agent",
+                                     "email": tut.existing_agent_email, "role": "agent"})
+                writer.close()
             report = run_engine(tmp, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp / "work")
             assert report["exit_code"] in (0, 1), report
             yield dump, counts, tut, report
@@ -224,9 +234,14 @@ def contract_suite(h: Harness) -> type:
             delta run reports update_not_applied for it and never counts it updated."""
             needs_target()
             defect(request, "update")
+            fixed = [k for k in ("contact", "organization", "group")
+                     if not (Capability.UPDATE in spec.target.capabilities and k in spec.target.updatable_kinds)]
             with written(tmp_path) as (dump, counts, tut, first):
                 tid = _first_id(dump, "ticket")
                 _edit_dump(dump, "ticket", tid, subject="Changed by the contract suite")
+                others = {k: _first_id(dump, k) for k in fixed}
+                for k, rid in others.items():
+                    _edit_dump(dump, k, rid, name=f"Renamed {k} by the contract suite")
                 delta = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
                 entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
                 degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
@@ -237,8 +252,11 @@ def contract_suite(h: Harness) -> type:
                 assert stored and stored.get("subject") == "Changed by the contract suite", stored
             else:
                 assert updated == 0, delta["kinds"].get("ticket")
-                assert any(d["kind"] == "ticket" and d["id"] == tid and d["code"] == "update_not_applied"
-                           for d in degraded), degraded
+                others["ticket"] = tid
+            for kind, rid in others.items():   # kinds the target declares it cannot update
+                assert delta["kinds"].get(kind, {}).get("updated", 0) == 0, (kind, delta["kinds"].get(kind))
+                assert any(d["kind"] == kind and d["id"] == rid and d["code"] == "update_not_applied"
+                           for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
 
         def test_delete_declared_and_rollback_scope(self, request, tmp_path):
             """6. delete() is overridden exactly when DELETE is declared; rollback removes the
@@ -254,7 +272,7 @@ def contract_suite(h: Harness) -> type:
             if not declared:
                 pytest.skip("static part passed; no DELETE: rollback tags or refuses, nothing to remove")
             from hdmigrate.rollback import rollback_run
-            with written(tmp_path) as (dump, counts, tut, first):
+            with written(tmp_path, with_existing_agent=True) as (dump, counts, tut, first):
                 work = tmp_path / "work"
                 created = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=False)))
                 matched = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=True)))
@@ -265,6 +283,10 @@ def contract_suite(h: Harness) -> type:
                 tickets = [tid for kind, _, tid in created if kind == "ticket"]
                 assert tickets and all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
                 left = {(k, s) for k, s, _ in read_store(work, lambda st: list(st.done_entries(matched=True)))}
+                if tut.existing_agent_email:
+                    kept = [tid for kind, sid, tid in matched if (kind, sid) == ("agent", "contract-existing")]
+                    assert kept, f"the agent the target already held ({tut.existing_agent_email}) was not matched"
+                    assert tut.agent(kept[0]) is not None, "rollback removed an agent the target held before"
             assert {(k, s) for k, s, _ in matched} <= left, "rollback touched matched records"
 
         def test_dry_run_degradations_equal_real(self, request, tmp_path):

@@ -39,7 +39,8 @@ def zendesk_target(scratch: Path):
     try:
         with environment(box.env):
             yield TargetUnderTest({**box.plan_section, "job_poll_seconds": 0.05},
-                                  lambda tid: box.store.get("ticket", tid))
+                                  lambda tid: box.store.get("ticket", tid),
+                                  existing_agent_email=box.admin["email"], agent=lambda tid: box.store.get("user", tid))
     finally:
         box.stop()
 
@@ -85,7 +86,10 @@ def freshdesk_target(scratch: Path):
     box = make_sandbox(seed=1).start()
     try:
         with environment(box.env):
-            yield TargetUnderTest(box.plan_section, lambda tid: box.store.get("ticket", tid))
+            admin = box.store.get("agent", box.me)
+            yield TargetUnderTest(box.plan_section, lambda tid: box.store.get("ticket", tid),
+                                  existing_agent_email=admin["contact"]["email"] if "contact" in admin else admin.get("email"),
+                                  agent=lambda tid: box.store.get("agent", tid))
     finally:
         box.stop()
 
