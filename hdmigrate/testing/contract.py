@@ -148,6 +148,20 @@ def contract_suite(h: Harness) -> type:
             assert report["exit_code"] in (0, 1), report
             yield dump, counts, tut, report
 
+    def refuses_rollback(tmp: Path) -> None:
+        """No DELETE and no tagging: rollback stops with a one-line reason and removes nothing."""
+        from hdmigrate.errors import ConfigError
+        from hdmigrate.rollback import rollback_run
+        with written(tmp) as (dump, counts, tut, first):
+            work = tmp / "work"
+            plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": tut.section,
+                                   "run": {"workdir": str(work), "rate_limit": FAST}}, base_dir=tmp)
+            tickets = [tid for kind, _, tid in read_store(work, lambda s: list(s.done_entries(matched=False)))
+                       if kind == "ticket"]
+            with pytest.raises(ConfigError, match="cannot delete"):
+                rollback_run(plan, work)
+            assert tickets and all(tut.ticket(t) is not None for t in tickets)
+
     class ContractSuite:
         adapter = h.adapter
 
@@ -259,8 +273,8 @@ def contract_suite(h: Harness) -> type:
                            for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
 
         def test_delete_declared_and_rollback_scope(self, request, tmp_path):
-            """6. delete() is overridden exactly when DELETE is declared; rollback removes the
-            records the run created and keeps the ones it matched."""
+            """6. delete() is overridden exactly when DELETE is declared; rollback removes (without
+            DELETE: tags, or refuses and removes nothing) what the run created, keeps what it matched."""
             if spec.target is None:
                 pytest.skip(f"{h.adapter} has no target")
             defect(request, "delete")
@@ -269,9 +283,10 @@ def contract_suite(h: Harness) -> type:
             assert declared == overridden, f"DELETE declared: {declared}, delete() overridden: {overridden}"
             if h.server_needed:
                 pytest.skip(f"static part passed; rollback scope: {h.server_needed}")
-            if not declared:
-                pytest.skip("static part passed; no DELETE: rollback tags or refuses, nothing to remove")
             from hdmigrate.rollback import rollback_run
+            if not declared and not hasattr(spec.target, "tag_rolled_back"):
+                refuses_rollback(tmp_path)
+                return
             with written(tmp_path, with_existing_agent=True) as (dump, counts, tut, first):
                 work = tmp_path / "work"
                 created = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=False)))
@@ -281,7 +296,14 @@ def contract_suite(h: Harness) -> type:
                 result = rollback_run(plan, work)
                 assert result["failed"] == 0, result
                 tickets = [tid for kind, _, tid in created if kind == "ticket"]
-                assert tickets and all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
+                assert tickets, "the run created no ticket"
+                if declared:
+                    assert all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
+                else:   # no DELETE: the created records are tagged, not removed
+                    assert result["tagged"], result
+                    stored = [tut.ticket(t) for t in tickets]
+                    assert all(t is not None and "hdmigrate-rolled-back" in (t.get("tags") or []) for t in stored), \
+                        "created tickets were not tagged rolled back"
                 left = {(k, s) for k, s, _ in read_store(work, lambda st: list(st.done_entries(matched=True)))}
                 if tut.existing_agent_email:
                     kept = [tid for kind, sid, tid in matched if (kind, sid) == ("agent", "contract-existing")]
