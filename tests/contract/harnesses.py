@@ -46,14 +46,19 @@ def zendesk_target(scratch: Path):
 
 
 @contextlib.contextmanager
-def zendesk_source(tmp: Path, dump: Path):
-    from adapters.zendesk.sandbox import make_sandbox
-    box = make_sandbox(data=dump, seed=1).start()
+def sandbox_source(platform: str, dump: Path):
+    """A vendor sandbox seeded from the dump, as a plan [source] section (credentials exported)."""
+    import importlib
+    box = importlib.import_module(f"adapters.{platform}.sandbox").make_sandbox(data=dump, seed=1).start()
     try:
         with environment(box.env):
             yield box.plan_section
     finally:
         box.stop()
+
+
+def zendesk_source(tmp: Path, dump: Path):
+    return sandbox_source("zendesk", dump)
 
 
 def zendesk_fixtures(shared_dir: Path):
@@ -94,15 +99,8 @@ def freshdesk_target(scratch: Path):
         box.stop()
 
 
-@contextlib.contextmanager
 def freshdesk_source(tmp: Path, dump: Path):
-    from adapters.freshdesk.sandbox import make_sandbox
-    box = make_sandbox(data=dump, seed=1).start()
-    try:
-        with environment(box.env):
-            yield box.plan_section
-    finally:
-        box.stop()
+    return sandbox_source("freshdesk", dump)
 
 
 def freshdesk_fixtures(shared_dir: Path):
