@@ -172,6 +172,10 @@ class Target:
     updatable_kinds: frozenset[str] = frozenset()
     batch_sizes: dict[str, int] = {}  # kinds written through write_batch, and how many per call
     max_file_name_bytes = 255
+    # Where the records this target writes carry the tool's stamp, for `verify` to read back:
+    # "external" (an external id), "stamp" (extra.stamp of the read-back record), "tags", "body"
+    # (an origin line opening a comment).
+    stamp_places: frozenset[str] = frozenset({"external", "stamp"})
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx

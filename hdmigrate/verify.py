@@ -238,12 +238,9 @@ _STAMP_KINDLESS = re.compile(r"^hdm-(.+)$")            # Freshdesk tag / unique_
 # Freshdesk: the origin line the target puts first in a note / description, stamp at its end.
 _BODY_STAMP = re.compile(r'\s*(?:<div[^>]*>\s*)?<p class="hdm-origin"[^>]*>\s*(?:<small>)?[^<]*?\[hdm-([^\]\s<]+)\]')
 PARTIAL_SUFFIX = "~partial"                             # RT / django-helpdesk: history still being written
-# Where each target keeps the stamp it writes (adapters/*/target.py). Only there: a body or tag
-# carried over from an earlier migration (a Freshdesk origin line inside a comment now in Zendesk)
-# is content, not this run's stamp.
-STAMP_PLACES = {"zendesk": frozenset({"external"}), "freshdesk": frozenset({"external", "tags", "body"}),
-                "rt": frozenset({"stamp"}), "django_helpdesk": frozenset({"stamp"})}
-DEFAULT_STAMP_PLACES = frozenset({"external", "stamp"})
+# Where a target keeps the stamp it writes is its own declaration (Target.stamp_places). Only
+# there: a body or tag carried over from an earlier migration (an origin line inside a comment now
+# in another helpdesk) is content, not this run's stamp.
 ALL_STAMP_PLACES = frozenset({"external", "stamp", "tags", "body"})
 
 
@@ -262,7 +259,7 @@ def stamps_of(record: dict, kind: str | None = None, prefix: str = "",
     link and django-helpdesk's `hdmigrate_source_id` field, both read back as `extra.stamp`
     (`<stamp_prefix><id>`, `~partial` while unfinished). Kindless stamps give `kind` (the read-back
     record's kind): callers accept those only for ids they know. `places` limits the search to
-    where the target at hand writes its stamps (STAMP_PLACES)."""
+    where the target at hand writes its stamps (Target.stamp_places)."""
     extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
     for key, value in extra.items() if "external" in places else ():
         if "external" in key and isinstance(value, str):
@@ -338,7 +335,7 @@ class Verifier:
             self.degradations[(d["kind"], d["id"])].append(d)
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
-        self.stamp_places = STAMP_PLACES.get(self.target_name, DEFAULT_STAMP_PLACES)
+        self.stamp_places = frozenset(spec.target.stamp_places)
         # Failures the run's report names (any run): kind, id -> reason.
         self.failure_reasons: dict[tuple[str, str], str] = {}
         for row in store.failures():

@@ -115,9 +115,10 @@ def test_stamps_of_every_target_are_read():
     assert stamp_of({"tags": ["vip"], "extra": {}}, "ticket") is None
     # only where the target at hand writes them: a Freshdesk origin line or tag carried into a
     # Zendesk target by a later migration is content, not a stamp (it placed comments wrongly)
-    from hdmigrate.verify import STAMP_PLACES
-    assert stamp_of({"body_html": body, "tags": ["hdm-t3"]}, "comment", places=STAMP_PLACES["zendesk"]) is None
-    assert stamp_of({"body_html": "<p>quoted</p>" + body}, "comment", places=STAMP_PLACES["freshdesk"]) is None
+    from adapters.freshdesk.target import FreshdeskTarget
+    from adapters.zendesk.target import ZendeskTarget
+    assert stamp_of({"body_html": body, "tags": ["hdm-t3"]}, "comment", places=ZendeskTarget.stamp_places) is None
+    assert stamp_of({"body_html": "<p>quoted</p>" + body}, "comment", places=FreshdeskTarget.stamp_places) is None
 
 
 def test_stamped_duplicate_in_a_freshdesk_target_is_unexplained(tmp_path, monkeypatch):

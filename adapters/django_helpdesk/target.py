@@ -37,6 +37,7 @@ from .client import make_client
 
 class DjangoHelpdeskTarget(Target):
     name = "django_helpdesk"
+    stamp_places = frozenset({"stamp"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
                               Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE})
     bundles_comments = True

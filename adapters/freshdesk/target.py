@@ -94,6 +94,7 @@ def stamp(source_id: str) -> str:
 
 class FreshdeskTarget(Target):
     name = "freshdesk"
+    stamp_places = frozenset({"external", "tags", "body"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
                               Capability.CREATE_CUSTOM_FIELDS, Capability.SATISFACTION_RATINGS,
                               Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE, Capability.UPDATE})

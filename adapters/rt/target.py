@@ -42,6 +42,7 @@ CREATED_MARK = "created by hdmigrate"   # in the Comments field of users this to
 
 class RtTarget(Target):
     name = "rt"
+    stamp_places = frozenset({"stamp"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
                               Capability.EXTERNAL_ID_LOOKUP})
     bundles_comments = True

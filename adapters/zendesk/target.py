@@ -54,6 +54,7 @@ USER_INDEX_MAX = 20_000
 
 class ZendeskTarget(Target):
     name = "zendesk"
+    stamp_places = frozenset({"external"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRESERVE_TIMESTAMPS, Capability.PRESERVE_AUTHORS,
                               Capability.PRIVATE_NOTES, Capability.ATTACHMENTS,
                               Capability.CUSTOM_FIELDS, Capability.CREATE_CUSTOM_FIELDS,
