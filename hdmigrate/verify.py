@@ -1140,20 +1140,18 @@ def render_text(report: dict, limit: int = 50) -> str:
     t = report["tickets"]
     lines.append(f"tickets checked (comments, public/private, attachment hashes): {t['checked']}, "
                  f"with differences: {t['with_differences']}")
+    def section(title: str, found: list[dict], total: int, more: str) -> None:
+        if found:
+            lines.append(f"\n{title} ({total}):")
+            lines.extend("  " + _finding_line(f) for f in found[:limit])
+            if len(found) > limit:
+                lines.append(f"  … {len(found) - limit} more (see {more})")
+
     unexplained = [f for f in report["findings"] if _fails(f) and f["problem"] != "not_migrated"]
-    if unexplained:
-        lines.append(f"\nUnexplained ({report['summary']['unexplained']}):")
-        for f in unexplained[:limit]:
-            lines.append("  " + _finding_line(f))
-        if len(unexplained) > limit:
-            lines.append(f"  … {len(unexplained) - limit} more (see --json)")
+    section("Unexplained", unexplained, report["summary"]["unexplained"], "--json")
     not_migrated = [f for f in report["findings"] if f["problem"] == "not_migrated"]
-    if not_migrated:
-        lines.append(f"\nNOT migrated ({report['summary'].get('not_migrated', len(not_migrated))}):")
-        for f in not_migrated[:limit]:
-            lines.append("  " + _finding_line(f))
-        if len(not_migrated) > limit:
-            lines.append(f"  … {len(not_migrated) - limit} more (see --json or `hdmigrate report`)")
+    section("NOT migrated", not_migrated, report["summary"].get("not_migrated", len(not_migrated)),
+            "--json or `hdmigrate report`")
     if report["summary"]["explained_by_code"]:
         lines.append("\nExplained:")
         for code, n in report["summary"]["explained_by_code"].items():
