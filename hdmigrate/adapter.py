@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from . import degradation_codes
+
 if TYPE_CHECKING:
     from .blobfile import BlobFile
 
@@ -63,6 +65,11 @@ class Degradation:
     field: str
     code: str
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # One documented list (degradation_codes.py): a misspelt code would never explain anything.
+        if self.code not in degradation_codes.DOCUMENTED:
+            raise ValueError(f"undocumented degradation code {self.code!r} (hdmigrate/degradation_codes.py)")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import fastjsonschema
 import orjson
 
 import schemas
+from . import times
 
 # Kinds in load order: everything a record references is loaded before it.
 KINDS = ("custom_field", "organization", "group", "agent", "contact", "ticket", "comment",
@@ -131,18 +132,8 @@ def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
     return None
 
 
-def parse_time(value) -> "datetime | None":
-    """An RFC 3339 string as an aware UTC datetime; None for anything else (naive times included:
-    the canonical model never holds them)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return None
-    return dt.astimezone(timezone.utc)
+# One time parser for the whole tool (times.py); this name is kept for the core modules using it.
+parse_time = times.parse
 
 
 def canonical_text(record: dict) -> str:

@@ -40,7 +40,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from . import inline_images
+from . import inline_images, stamps
 from .adapter import Capability, Source
 from .blobfile import BlobFile, spool_downloads
 from .canonical import KINDS, PERSON_KINDS, REFERENCES, in_selection, parse_time
@@ -104,7 +104,6 @@ CAPABILITY_KINDS: dict[Capability, tuple[str, frozenset[str]]] = {
 # Values a target assigns itself: kept in the side archive, explained here.
 TARGET_ASSIGNED = {"ticket": {"number": "number_not_preserved"},
                    "custom_field": {"key": "field_key_assigned"}}
-_STAMP_TAG = re.compile(r"^hdm[-:]")
 
 
 @dataclasses.dataclass
@@ -231,59 +230,6 @@ def read_back(source: Source, findings: list[Finding]) -> Iterator[tuple[str, di
                                             detail=f"cannot read back: {str(e)[:300]}"))
                     continue
                 yield from produced
-
-
-_STAMP = re.compile(r"^hdm:([a-z_]+):(.+)$")            # Zendesk external_id: hdm:<kind>:<id>
-_STAMP_KINDLESS = re.compile(r"^hdm-(.+)$")            # Freshdesk tag / unique_external_id: hdm-<id>
-# Freshdesk: the origin line the target puts first in a note / description, stamp at its end.
-_BODY_STAMP = re.compile(r'\s*(?:<div[^>]*>\s*)?<p class="hdm-origin"[^>]*>\s*(?:<small>)?[^<]*?\[hdm-([^\]\s<]+)\]')
-PARTIAL_SUFFIX = "~partial"                             # RT / django-helpdesk: history still being written
-# Where a target keeps the stamp it writes is its own declaration (Target.stamp_places). Only
-# there: a body or tag carried over from an earlier migration (an origin line inside a comment now
-# in another helpdesk) is content, not this run's stamp.
-ALL_STAMP_PLACES = frozenset({"external", "stamp", "tags", "body"})
-
-
-def stamp_of(record: dict, kind: str | None = None, prefix: str = "",
-             places: frozenset[str] = ALL_STAMP_PLACES) -> tuple[str | None, str] | None:
-    """(kind, source id) of the first stamp a target keeps on a record this tool wrote (see
-    `stamps_of`), or None."""
-    return next(stamps_of(record, kind, prefix, places), None)
-
-
-def stamps_of(record: dict, kind: str | None = None, prefix: str = "",
-              places: frozenset[str] = ALL_STAMP_PLACES) -> Iterator[tuple[str | None, str]]:
-    """Every (kind, source id) stamp a read-back record carries, for every target: Zendesk
-    `external_id` `hdm:<kind>:<id>`; Freshdesk `hdm-<id>` (contacts' `unique_external_id`,
-    tickets' tag, notes' origin line); RT's `hdmigrate-source-id` custom field / `urn:hdmigrate:`
-    link and django-helpdesk's `hdmigrate_source_id` field, both read back as `extra.stamp`
-    (`<stamp_prefix><id>`, `~partial` while unfinished). Kindless stamps give `kind` (the read-back
-    record's kind): callers accept those only for ids they know. `places` limits the search to
-    where the target at hand writes its stamps (Target.stamp_places)."""
-    extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
-    for key, value in extra.items() if "external" in places else ():
-        if "external" in key and isinstance(value, str):
-            m = _STAMP.match(value)
-            if m:
-                yield m.group(1), m.group(2)
-                continue
-            m = _STAMP_KINDLESS.match(value)
-            if m:
-                yield kind, m.group(1)
-    value = extra.get("stamp") if "stamp" in places else None
-    if isinstance(value, str) and value:
-        value = value[:-len(PARTIAL_SUFFIX)] if value.endswith(PARTIAL_SUFFIX) else value
-        if value.startswith(prefix) and len(value) > len(prefix):
-            yield kind, value[len(prefix):]
-    for tag in record.get("tags") or [] if "tags" in places else ():
-        m = _STAMP_KINDLESS.match(str(tag))
-        if m:
-            yield kind, m.group(1)
-    body = record.get("body_html") if "body" in places else None
-    if isinstance(body, str) and "hdm-origin" in body:
-        m = _BODY_STAMP.match(body)
-        if m:
-            yield kind, m.group(1)
 
 
 def _scope(store: Store, plan: Plan) -> tuple[set[str] | None, dict[str, set[str]] | None]:
@@ -644,7 +590,7 @@ class Verifier:
             return
         na = {_norm_tag(t) for t in a}
         nb = {_norm_tag(t) for t in b} - ({self.tag_migrated} if self.tag_migrated and self.tag_migrated not in na else set())
-        nb = {t for t in nb if t in na or not _STAMP_TAG.match(t)}  # the target's own stamp tag
+        nb = {t for t in nb if t in na or not stamps.looks_like_tag(t)}  # the target's own stamp tag
         noted = {}
         for d in self.degradations.get((kind, sid), ()):
             for t in nb - na:
@@ -899,7 +845,7 @@ class Verifier:
         ours whatever the id; kindless ones (Freshdesk, RT, django-helpdesk) only for ids staging or
         the id map knows, so a customer's own `hdm-…` tag is not taken for ours."""
         kinds = PERSON_KINDS if kind in PERSON_KINDS else (kind,)
-        for skind, sid in stamps_of(record, None, self.stamp_prefix, self.stamp_places):
+        for skind, sid in stamps.stamps_of(record, None, self.stamp_prefix, self.stamp_places):
             if skind is not None:
                 if skind in kinds:
                     return skind, sid

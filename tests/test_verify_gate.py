@@ -24,7 +24,7 @@ from hdmigrate.cli import cli  # noqa: E402
 from hdmigrate.engine import Engine  # noqa: E402
 from hdmigrate.plan import plan_from_dict  # noqa: E402
 from hdmigrate.store import Store  # noqa: E402
-from hdmigrate.verify import stamp_of  # noqa: E402
+from hdmigrate.stamps import stamp_of  # noqa: E402
 
 FAST = {"source": 600000, "target": 600000}
 

@@ -1,0 +1,41 @@
+"""Degradation codes: the names of what a target could not hold, as constants.
+
+A code is recorded with `(kind, id, field, detail)` for one record (`adapter.Degradation`), shown by
+the dry run and `report`, and used by `verify` to explain a difference. The list below is the
+documented one (docs/degradations.md, which a test keeps equal to `DOCUMENTED`; the contract's
+codes in canonical-model.md are all here). Extend it, never reuse a code for another meaning.
+"""
+
+from __future__ import annotations
+
+# -- the canonical-model.md codes
+TIMESTAMP_NOT_PRESERVED = "timestamp_not_preserved"   # the target set its own time
+AUTHOR_NOT_PRESERVED = "author_not_preserved"         # the target set another author
+CHANNEL_NOT_PRESERVED = "channel_not_preserved"       # the target has no such channel
+PRIVATE_FIRST_MESSAGE = "private_first_message"       # the target's opening message is public
+ATTACHMENT_TOO_LARGE = "attachment_too_large"         # over the target's file size limit: left out
+ATTACHMENT_EMPTY = "attachment_empty"                 # a 0-byte file the target refuses: left out
+FIELD_TYPE_CHANGED = "field_type_changed"             # custom field written with another type
+VALUE_UNMAPPED = "value_unmapped"                     # a value the target has no place or option for
+CSAT_NOT_WRITABLE = "csat_not_writable"               # the target cannot import ratings: left out
+INLINE_IMAGE_DETACHED = "inline_image_detached"       # an inline image became a plain attachment
+
+# -- added by hdmigrate
+ATTACHMENT_REJECTED = "attachment_rejected"           # the target refused the file (type, scan): left out
+ATTACHMENT_URL_REFUSED = "attachment_url_refused"     # the file's URL is outside the source's hosts
+ATTACHMENTS_NOT_SUPPORTED = "attachments_not_supported"  # the target has no attachments
+ATTACHMENT_RENAMED = "attachment_renamed"             # the target stores the file under another name
+FILE_NAME_CHANGED = "file_name_changed"               # a hostile or over-long file name was made safe
+INLINE_IMAGE_REHOSTED = "inline_image_rehosted"       # an inline image now points at the target's copy
+CSAT_SCALE_CHANGED = "csat_scale_changed"             # the rating was converted to the target's scale
+CUSTOM_FIELD_NOT_CREATED = "custom_field_not_created"  # the target cannot create the field
+CUSTOM_FIELDS_NOT_SUPPORTED = "custom_fields_not_supported"  # the target has no custom fields
+ACCOUNT_DEFAULT_APPLIED = "account_default_applied"   # the target filled a value from its defaults
+REFERENCE_MISSING = "reference_missing"               # an optional reference to a record not staged
+REFERENCE_FAILED = "reference_failed"                 # an optional reference to a record that failed
+MATCHED_EXISTING = "matched_existing"                 # the target already had it (e-mail, name): kept as it is
+UPDATE_NOT_APPLIED = "update_not_applied"             # a delta-run change the target cannot write
+TEXT_REPAIRED = "text_repaired"                       # text repaired on the user's request ([repair])
+
+DOCUMENTED = frozenset(value for name, value in globals().items()
+                       if name.isupper() and isinstance(value, str))
