@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 
 def run_once(work: Path, tickets: int, per_ticket: float, keep: bool) -> dict:

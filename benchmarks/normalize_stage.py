@@ -3,7 +3,7 @@
     python benchmarks/normalize_stage.py [--tickets 5000] [--comments-per-ticket 10] [--scale 1,4,16]
                                          [--repeat 5] [--profile FILE]
 
-A generated dump (hdmigrate.sample) is extracted into a fresh staging store by the jsonl source
+A generated dump (hdmigrate.testing.sample) is extracted into a fresh staging store by the jsonl source
 (not timed), then the engine's normalize step runs alone: raw payload → `to_canonical` → schema
 validation (compiled from schemas/*.schema.json) → canonical text, content hash → records table,
 raw rows marked done, attachment blobs hashed and staged. No network, no target. Printed:
@@ -35,7 +35,7 @@ def measure(tickets: int, comments: float, profile: Path | None, work: Path) -> 
     from hdmigrate.engine import Engine
     from hdmigrate.plan import plan_from_dict
     from hdmigrate.report import Reporter
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     dump = work / "dump"
     write_dump(dump, tickets=tickets, comments_per_ticket=comments,

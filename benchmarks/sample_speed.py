@@ -1,4 +1,4 @@
-"""How fast hdmigrate.sample generates records (and, optionally, writes a jsonl dump).
+"""How fast hdmigrate.testing.sample generates records (and, optionally, writes a jsonl dump).
 
     python benchmarks/sample_speed.py [--tickets 20000] [--comments 6] [--dump DIR]
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hdmigrate import sample  # noqa: E402
+from hdmigrate.testing import sample  # noqa: E402
 
 
 def main() -> None:

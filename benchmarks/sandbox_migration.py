@@ -4,7 +4,7 @@
     python benchmarks/sandbox_migration.py --scale 1,4,16 --pairs zendesk-zendesk
     python benchmarks/sandbox_migration.py --tickets 20          # a smoke run (tests use it)
 
-What runs where. The dataset comes from `hdmigrate.sample.write_dump` (`--tickets` tickets ×
+What runs where. The dataset comes from `hdmigrate.testing.sample.write_dump` (`--tickets` tickets ×
 `--comments-per-ticket` comments, `--attachments` files per 5,000 tickets, scaled with the
 size). Each sandbox (the seeded Zendesk source, the empty Zendesk or Freshdesk target) runs in a
 process of its own, started by this script, with the account limit `--rate-limit` (requests per
@@ -349,7 +349,7 @@ def binding_rate(sides: dict, steps: dict) -> tuple[str, float]:
 
 
 def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     source_platform, target_platform = pair.split("-")
     dump = work / "dump"

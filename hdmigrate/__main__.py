@@ -1,5 +1,5 @@
 """`python -m hdmigrate` is the `hdmigrate` command."""
 
-from hdmigrate.cli import main
+from hdmigrate.commands.cli import main
 
 main()

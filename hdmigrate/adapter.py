@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from . import degradation_codes
+from .degradations import Degradation
 
 if TYPE_CHECKING:
     from .blobfile import BlobFile
@@ -54,22 +54,6 @@ class Capability(str, enum.Enum):
     SUPPRESS_NOTIFICATIONS = "suppress_notifications"
     DELETE = "delete"                            # target: rollback can delete what a run created
     UPDATE = "update"                            # target: delta runs update Target.updatable_kinds in place
-
-
-@dataclass(frozen=True)
-class Degradation:
-    """Part of a record the target cannot hold. Codes: canonical-model.md (extend, never reuse)."""
-
-    kind: str
-    id: str
-    field: str
-    code: str
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        # One documented list (degradation_codes.py): a misspelt code would never explain anything.
-        if self.code not in degradation_codes.DOCUMENTED:
-            raise ValueError(f"undocumented degradation code {self.code!r} (hdmigrate/degradation_codes.py)")
 
 
 @dataclass

@@ -258,7 +258,7 @@ class Runner:
         self.stopping = threading.Event()
 
     def command(self, job: PlanJob) -> list[str]:
-        cmd = [sys.executable, "-c", "from hdmigrate.cli import main; main()", "run", str(job.path),
+        cmd = [sys.executable, "-c", "from hdmigrate.commands.cli import main; main()", "run", str(job.path),
                "--yes", "--json", "--workdir", str(job.workdir)]
         if self.dry_run:
             cmd.append("--dry-run")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .adapter import Degradation
+from .degradations import Degradation
 
 MAX_BYTES = 255                       # ext4, NTFS, APFS: 255 bytes / UTF-16 units per name
 FALLBACK = "file"

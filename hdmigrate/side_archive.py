@@ -80,7 +80,7 @@ def collect_reasons(store: Store, plan: Plan, verify_report: dict | None) -> dic
 def write_side_archive(store: Store, plan: Plan, verify_report: dict | None = None,
                        path: Path | None = None) -> dict:
     """Write the side archive; returns {"path", "records", "blobs", "by_reason"}."""
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
 
     root = Path(path or store.workdir / ARCHIVE_DIR)
     building = root.with_name(root.name + ".building")

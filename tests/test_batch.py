@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-c", "from hdmigrate.cli import main; main()"]
+CLI = [sys.executable, "-c", "from hdmigrate.commands.cli import main; main()"]
 FAST = '[run.rate_limit]\nsource = 60000\ntarget = 60000\n'
 HOUSE = '[mapping.status]\nnew = "open"\non_hold = "pending"\n\n[mapping.priority]\nurgent = "urgent"\n\n[options]\ntag_migrated = "house"\n'
 

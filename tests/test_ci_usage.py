@@ -23,12 +23,12 @@ import pytest
 import yaml
 
 import schemas
-from adapters.jsonl.dump import write_manifest
-from hdmigrate.cli import cli
-from hdmigrate.sample import write_dump
+from hdmigrate.canonical_dump import write_manifest
+from hdmigrate.commands.cli import cli
+from hdmigrate.testing.sample import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-c", "from hdmigrate.cli import main; main()"]
+CLI = [sys.executable, "-c", "from hdmigrate.commands.cli import main; main()"]
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 CONTRACT_EVENTS = {"step_started", "step_finished", "progress", "record_failed", "record_degraded", "summary"}
 

@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from hdmigrate.cli import cli
-from hdmigrate.sample import write_dump
+from hdmigrate.commands.cli import cli
+from hdmigrate.testing.sample import write_dump
 from tests.dumps import write_plan
 
 
@@ -55,7 +55,7 @@ def test_dry_run_then_status_report_and_junit(tmp_path, sample):
 
 def test_failed_records_give_exit_1_and_junit_names_them(tmp_path):
     src = tmp_path / "src"
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     w = DumpWriter(src, source="t")
     w.add("contact", {"id": "c1", "name": "ok"})
     w.add("ticket", {"id": "t1", "subject": "s", "status": "open", "requester_id": "c1"})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hdmigrate import degradation_codes as codes
-from hdmigrate.adapter import Degradation
+from hdmigrate import degradations as codes
+from hdmigrate.degradations import Degradation
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,4 +48,4 @@ def test_code_writes_codes_as_constants_not_strings():
         for path in sorted((REPO / package).rglob("*.py")):
             for line, code in _literal_codes(ast.parse(path.read_text(encoding="utf-8"))):
                 found.append(f"{path.relative_to(REPO)}:{line}: {code!r}")
-    assert not found, "use hdmigrate.degradation_codes constants:\n" + "\n".join(found)
+    assert not found, "use hdmigrate.degradations constants:\n" + "\n".join(found)

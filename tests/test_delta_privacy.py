@@ -15,7 +15,7 @@ import json
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
-from adapters.jsonl.dump import DumpWriter, iter_records
+from hdmigrate.canonical_dump import DumpWriter, iter_records
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate import registry
 from hdmigrate.adapter import AdapterSpec, Capability, Target, WriteResult

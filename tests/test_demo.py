@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hdmigrate.cli import cli
-from hdmigrate.demo import demo
+from hdmigrate.commands.cli import cli
+from hdmigrate.commands.demo import demo
 from hdmigrate.store import Store
 
 

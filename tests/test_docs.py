@@ -27,7 +27,7 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_documents_every_command():
     import click
 
-    from hdmigrate.cli import cli
+    from hdmigrate.commands.cli import cli
     text = (REPO / "README.md").read_text(encoding="utf-8")
     for name in cli.list_commands(click.Context(cli)):
         assert f"hdmigrate {name}" in text or f"`{name}`" in text, name

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from adapters.jsonl.dump import DumpWriter
+from hdmigrate.canonical_dump import DumpWriter
 from hdmigrate import registry
 from hdmigrate.adapter import AdapterSpec, Capability, Degradation, Target, WriteResult
 from hdmigrate.engine import Engine
@@ -299,7 +299,7 @@ def test_transient_item_failures_are_retried_in_the_same_run(tmp_path, dump, mon
 
 
 def test_custom_field_lookup_by_entity_and_key(tmp_path):
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     src = tmp_path / "src"
     w = DumpWriter(src, source="t")
     w.add("custom_field", {"id": "ticket:plan", "entity": "ticket", "key": "plan", "type": "dropdown"})
@@ -347,7 +347,7 @@ def test_records_found_after_an_interruption_keep_their_degradations(tmp_path, d
 
 def test_files_without_a_declared_hash_are_not_downloaded_again(tmp_path, monkeypatch):
     from adapters.jsonl import JsonlSource
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     src = tmp_path / "src"
     w = DumpWriter(src, source="t")
     w.add("contact", {"id": "c1", "name": "n"})

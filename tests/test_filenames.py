@@ -12,7 +12,7 @@ from adapters.zendesk.sandbox import make_sandbox
 from hdmigrate.engine import Engine
 from hdmigrate.filenames import safe_file_name
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.verify import CODE_FIELDS
 
 

@@ -13,11 +13,11 @@ import pytest
 
 from adapters.freshdesk.sandbox import API_KEY, make_sandbox
 from adapters.freshdesk.source import ARCHIVE_MISS_RUN
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
 from hdmigrate.report import CollectingReporter, collect, render_text
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 
 def _rewrite(dump: Path, kind: str, change) -> None:
@@ -154,7 +154,7 @@ def test_plan_without_archive_feature_is_reported_not_fatal(tmp_path, monkeypatc
     box = make_sandbox(data=make_dump(tmp_path, archived=set())).start()
 
     def no_feature(request):
-        from hdmigrate.sandbox import Response
+        from hdmigrate.testing.sandbox import Response
         return Response(403, json={"code": "require_feature",
                                    "message": "The Archive Tickets feature(s) is/are not supported in your plan."})
     box.add_route("GET", r"/api/v2/tickets/archived/\d+", no_feature)

@@ -14,14 +14,14 @@ import httpx
 import pytest
 
 from adapters.freshdesk.sandbox import API_KEY, make_sandbox
-from adapters.jsonl.dump import iter_records
-from hdmigrate.sample import write_dump
+from hdmigrate.canonical_dump import iter_records
+from hdmigrate.testing.sample import write_dump
 
 FAST = "rate_limit = { source = 60000, target = 60000 }"
 
 
 def run(plan: Path, env: dict, *extra: str) -> tuple[int, list[dict], str]:
-    p = subprocess.run([sys.executable, "-m", "hdmigrate.cli", "run", str(plan), "--yes", "--json", *extra],
+    p = subprocess.run([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes", "--json", *extra],
                        env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
     events = [json.loads(line) for line in p.stdout.splitlines() if line.strip().startswith("{")]
     return p.returncode, events, p.stderr

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from hdmigrate.html_report import render_html
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-c", "from hdmigrate.cli import main; main()"]
+CLI = [sys.executable, "-c", "from hdmigrate.commands.cli import main; main()"]
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 EVIL_ID = '<script>alert("owned")</script>'
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

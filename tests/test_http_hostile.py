@@ -1,4 +1,4 @@
-"""The HTTP layer against a hostile source (tests/hostile.py): network reach, size caps,
+"""The HTTP layer against a hostile source (hdmigrate/testing/hostile.py): network reach, size caps,
 deadlines, looping pagination, unreachable hosts. Every byte stays on 127.0.0.1; caps and
 deadlines are tiny so each test takes a second or less."""
 
@@ -21,7 +21,7 @@ from hdmigrate.adapter import AdapterContext
 from hdmigrate.errors import RecordError, TransientApiError
 from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, UrlRefused,
                             download_limit, reset_limiters)
-from tests.hostile import HostileServer, PretendHost, free_port
+from hdmigrate.testing.hostile import HostileServer, PretendHost, free_port
 
 MB = 1024 * 1024
 
@@ -318,7 +318,7 @@ def test_a_host_that_answered_keeps_the_full_retry_schedule():
 # ---------------------------------------------------------------- through the engine
 
 def _one_ticket_dump(root, image_url: str):
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     w = DumpWriter(root, source="hostile")
     w.add("contact", {"id": "c1", "name": "Chen", "email": "chen@example.org"})
     w.add("ticket", {"id": "t1", "subject": "screenshot", "status": "open", "requester_id": "c1"})

@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
-from adapters.jsonl.dump import blob_path, iter_records
+from hdmigrate.canonical_dump import blob_path, iter_records
 from adapters.zendesk import mapping as zd_mapping
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate import inline_images as ii
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.store import Store
 
 KINDS = ["custom_field", "organization", "group", "agent", "contact", "ticket", "comment", "attachment",
@@ -122,7 +122,7 @@ def _run(source_section, target, work, monkeypatch, env, dry_run=False):
 
 
 def _verify(work, env):
-    return subprocess.run([sys.executable, "-m", "hdmigrate.cli", "verify", "--workdir", str(work)],
+    return subprocess.run([sys.executable, "-m", "hdmigrate", "verify", "--workdir", str(work)],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
 
 

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from adapters.jsonl import dump
+from hdmigrate import canonical_dump as dump
 from hdmigrate.engine import Engine
 from hdmigrate.plan import load_plan
 from hdmigrate.report import CollectingReporter
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from tests.dumps import assert_same_dump, read_dump, write_plan
 
 

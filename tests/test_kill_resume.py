@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.store import Store
 from tests.dumps import assert_same_dump, write_plan
 

@@ -11,7 +11,7 @@ from adapters.freshdesk.sandbox import make_sandbox as freshdesk_sandbox
 from adapters.zendesk.sandbox import make_sandbox as zendesk_sandbox
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 
 def _run(plan, workdir) -> dict:

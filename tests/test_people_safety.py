@@ -17,7 +17,7 @@ from adapters.zendesk.target import ZendeskTarget
 from hdmigrate.adapter import AdapterContext, WriteResult
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 FAST = {"source": 600000, "target": 600000}
 CUSTOMER = "anja.wojcik2@cafe-ole2.example"    # contact c2 of the sample

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 
 @pytest.fixture(scope="module")

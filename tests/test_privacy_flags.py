@@ -8,7 +8,7 @@ import pytest
 
 from adapters.django_helpdesk import mapping as dh_mapping
 from adapters.freshdesk.source import inline_id, ticket_records
-from adapters.jsonl import dump
+from hdmigrate import canonical_dump as dump
 from adapters.zendesk import mapping as zd_mapping
 from hdmigrate.engine import Engine
 from hdmigrate.plan import load_plan

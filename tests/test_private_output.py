@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hdmigrate.cli import cli
+from hdmigrate.commands.cli import cli
 from hdmigrate.errors import ConfigError
 from hdmigrate.plan import load_plan
 from hdmigrate.printable import printable
 from hdmigrate.private_files import open_private, private_dir, write_private_text
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\r\u202e"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import tomli_w
 
-from adapters.jsonl.dump import iter_records
-from hdmigrate.sample import write_dump
+from hdmigrate.canonical_dump import iter_records
+from hdmigrate.testing.sample import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
 

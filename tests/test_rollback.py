@@ -10,7 +10,7 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 
-from hdmigrate.cli import cli
+from hdmigrate.commands.cli import cli
 from hdmigrate.engine import Engine
 from hdmigrate.plan import load_plan
 from hdmigrate.report import Reporter
@@ -23,7 +23,7 @@ KINDS = ("custom_field", "organization", "group", "agent", "contact", "ticket", 
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory) -> Path:
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     root = tmp_path_factory.mktemp("rollback-src") / "dump"
     write_dump(root, tickets=10)

@@ -15,7 +15,7 @@ from adapters.freshdesk.sandbox import make_sandbox
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
 from hdmigrate.rollback import rollback_run
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.store import Store
 from wizard.flow import Wizard
 

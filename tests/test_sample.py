@@ -1,4 +1,4 @@
-"""The sample helpdesk (hdmigrate.sample): valid, consistent, deterministic, streaming, and
+"""The sample helpdesk (hdmigrate.testing.sample): valid, consistent, deterministic, streaming, and
 carrying every real-world text defect on purpose."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from adapters.jsonl.dump import count_lines, iter_records, read_manifest
-from hdmigrate import sample
+from hdmigrate.canonical_dump import count_lines, iter_records, read_manifest
+from hdmigrate.testing import sample
 from hdmigrate.canonical import (CHANNELS, KINDS, PRIORITIES, TICKET_STATUSES, TICKET_TYPES, references,
                                  validation_error)
 from hdmigrate.errors import ConfigError

@@ -10,7 +10,7 @@ import pytest
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordRejected
 from hdmigrate.http import HttpClient, reset_limiters
-from hdmigrate.sandbox import (BucketUsage, HttpAbort, Request, Response, SandboxServer, Store,
+from hdmigrate.testing.sandbox import (BucketUsage, HttpAbort, Request, Response, SandboxServer, Store,
                                find_free_port, parse_faults, route)
 
 TOKEN = "toy-token-123"

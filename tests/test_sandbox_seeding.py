@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 MISSING_SHA = "0" * 64          # well-formed, but no such blob in the dump
 T0 = "2020-03-01T10:00:00Z"

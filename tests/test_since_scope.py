@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.zendesk.sandbox import make_sandbox
-from hdmigrate.cli import cli
+from hdmigrate.commands.cli import cli
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 BAD = ["yesterday", "2024-13-45", "2024-05-01T10:00:00", ""]
 
@@ -168,7 +168,7 @@ def test_wizard_asks_since_again_until_it_is_valid(tmp_path):
 def test_scope_until_narrows_tickets_and_brings_everything_else(tmp_path):
     """`[scope] until` was accepted and ignored; now tickets last updated after it (with their
     comments, files and ratings) stay out, every other record comes, and verify agrees."""
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     from tests.dumps import read_dump
     w = DumpWriter(tmp_path / "in", source="until")
     w.add("contact", {"id": "c1", "name": "Old", "email": "old@example.org"})

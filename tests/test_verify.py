@@ -15,10 +15,10 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent / "reliability"))
 import rkit  # noqa: E402
 
-from adapters.jsonl.dump import iter_records  # noqa: E402
+from hdmigrate.canonical_dump import iter_records  # noqa: E402
 from hdmigrate.adapter import Degradation  # noqa: E402
 from hdmigrate.canonical import dumps  # noqa: E402
-from hdmigrate.cli import cli  # noqa: E402
+from hdmigrate.commands.cli import cli  # noqa: E402
 from hdmigrate.store import Store  # noqa: E402
 
 

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent / "reliability"))
 import rkit  # noqa: E402
 
-from adapters.jsonl.dump import iter_records  # noqa: E402
-from hdmigrate.cli import cli  # noqa: E402
+from hdmigrate.canonical_dump import iter_records  # noqa: E402
+from hdmigrate.commands.cli import cli  # noqa: E402
 from hdmigrate.engine import Engine  # noqa: E402
 from hdmigrate.plan import plan_from_dict  # noqa: E402
 from hdmigrate.store import Store  # noqa: E402
@@ -192,7 +192,7 @@ def test_a_field_degradation_does_not_explain_a_lost_record(tmp_path):
     records, blobs = rkit.build_records(tickets=4, comments=2, seed=9)
     code, output = _jsonl_run(tmp_path, records, blobs)
     assert code == 0, output
-    from adapters.jsonl.dump import iter_records as records_of
+    from hdmigrate.canonical_dump import iter_records as records_of
     from hdmigrate.adapter import Degradation
     from hdmigrate.canonical import dumps
     out = tmp_path / "out"

@@ -23,7 +23,7 @@ TICKETS = 8
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory) -> Path:
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     root = tmp_path_factory.mktemp("wizard-src") / "dump"
     write_dump(root, tickets=TICKETS)

@@ -28,7 +28,7 @@ ASSIGNEE = "fang.wang@support.hdmigrate-sample.example"
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory) -> Path:
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     root = tmp_path_factory.mktemp("wizard-mapping-src") / "dump"
     write_dump(root, tickets=8)

@@ -71,7 +71,7 @@ class Pane:
 def test_wizard_in_a_real_terminal(tmp_path):
     tmux = _need_tmux()
     from hdmigrate import registry
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
 
     dump = tmp_path / "dump"
     write_dump(dump, tickets=5)
@@ -83,7 +83,7 @@ def test_wizard_in_a_real_terminal(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != TOKEN_VAR and "TOKEN" not in k}
     env.update({email_var: box.env[email_var], "TERM": "xterm", "HDMIGRATE_DEBUG": "1"})
     wd = tmp_path / "wd"
-    command = f"{sys.executable} -m hdmigrate.cli wizard --workdir {wd}; echo EXIT=$?"
+    command = f"{sys.executable} -m hdmigrate wizard --workdir {wd}; echo EXIT=$?"
     pane = Pane(tmux, env, tmp_path)
     try:
         pane.run(command)

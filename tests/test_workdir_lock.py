@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from adapters.zendesk.sandbox import make_sandbox
 from hdmigrate import workdir_lock
 from hdmigrate.errors import StateError
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.store import Store
 from hdmigrate.workdir_lock import WorkdirBusy
 

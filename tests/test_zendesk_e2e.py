@@ -11,7 +11,7 @@ from adapters.zendesk.sandbox import make_sandbox
 from hdmigrate.engine import Engine
 from hdmigrate import inline_images
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 FAULTS = "5xx=0.05,429=0.05,drop=0.02,job_fail=0.05"
 

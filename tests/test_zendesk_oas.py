@@ -31,7 +31,7 @@ from adapters.zendesk import mapping
 from adapters.zendesk.client import JobWatcher, make_client
 from adapters.zendesk.sandbox import EMAIL, TOKEN, make_sandbox
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 NULLABLE_WAIVED = {"priority", "type", "assignee_id", "group_id", "organization_id", "due_at",
                    "external_id", "problem_id", "forum_topic_id", "recipient", "audit_id",

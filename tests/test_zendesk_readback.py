@@ -147,7 +147,7 @@ def test_jsonl_to_zendesk_sandbox_verifies_clean(tmp_path, monkeypatch):
     from adapters.zendesk.sandbox import make_sandbox
     from hdmigrate.engine import Engine
     from hdmigrate.plan import plan_from_dict
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
     write_dump(tmp_path / "src", tickets=12, seed=3, empty_files=1)
     target = make_sandbox().start()
     target.job_delay = 0.01

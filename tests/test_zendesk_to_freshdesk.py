@@ -17,12 +17,12 @@ from collections import Counter
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
-from hdmigrate.sandbox import parse_faults
+from hdmigrate.testing.sample import write_dump
+from hdmigrate.testing.sandbox import parse_faults
 from hdmigrate.store import Store
 
 FAULTS = os.environ.get("HDM_ZF_FAULTS", "5xx=0.05,429=0.05,drop=0.02")
@@ -57,7 +57,7 @@ def _run(plan, workdir, *, dry_run=False, attempts=5) -> list[dict]:
 
 
 def _verify(workdir, env) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "hdmigrate.cli", "verify", "--workdir", str(workdir)],
+    p = subprocess.run([sys.executable, "-m", "hdmigrate", "verify", "--workdir", str(workdir)],
                        env={**os.environ, **env}, capture_output=True, text=True, timeout=1200)
     if p.returncode != 0:   # the kinds of unexplained differences first: the whole list can be long
         store = Store(workdir)

@@ -9,11 +9,11 @@ import json
 import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 from hdmigrate.store import Store
 from hdmigrate.verify import verify
 

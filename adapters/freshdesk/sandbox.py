@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from hdmigrate.sandbox import HttpAbort, Request, Response, SandboxServer, route
+from hdmigrate.testing.sandbox import HttpAbort, Request, Response, SandboxServer, route
 
 API = "/api/v2"
 API_KEY = "sandbox-freshdesk-key"
@@ -259,7 +259,7 @@ class FreshdeskSandbox(SandboxServer):
     def seed_from_dump(self, root: Path) -> list[dict]:
         """Seed from a jsonl dump. Every record is seeded or named on stderr with the reason;
         returns the records left out (`seed_skipped`)."""
-        from adapters.jsonl.dump import blob_path, iter_records
+        from hdmigrate.canonical_dump import blob_path, iter_records
 
         users: dict[str, int] = {}
         ids: dict[tuple[str, str], int] = {}

@@ -18,7 +18,7 @@ from hdmigrate.errors import ConfigError, RecordError
 from hdmigrate.http import current_download_limit
 from hdmigrate.private_files import open_private
 
-from . import dump
+from hdmigrate import canonical_dump as dump
 
 PAGE_LINES = 1000
 ERROR_KEY = "__hdmigrate_unreadable__"

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from hdmigrate import inline_images
-from hdmigrate.sandbox import HttpAbort, Request, Response, SandboxServer, route
+from hdmigrate.testing.sandbox import HttpAbort, Request, Response, SandboxServer, route
 
 EMAIL = "admin@sandbox.zendesk.test"
 TOKEN = "sandbox-zendesk-token"
@@ -209,7 +209,7 @@ class ZendeskSandbox(SandboxServer):
         """Seed from a jsonl dump. Every record is seeded or named on stderr with the reason
         (`seed_skipped`, returned); ratings on a 1-5 or 0-10 scale become good/bad (Zendesk's
         ticket rating knows only those): the top of the scale (4-5, 8-10) is good."""
-        from adapters.jsonl.dump import blob_path, iter_records
+        from hdmigrate.canonical_dump import blob_path, iter_records
 
         self._blob_root = root
         person: dict[str, int] = {}

@@ -79,7 +79,7 @@ def environment(values: dict[str, str]):
 
 
 def sample_dump(root: Path) -> dict[str, int]:
-    from hdmigrate.sample import write_dump
+    from hdmigrate.testing.sample import write_dump
     return write_dump(root, tickets=4, comments_per_ticket=2, attachments=2, seed=5, defects=False)
 
 
@@ -139,7 +139,7 @@ def contract_suite(h: Harness) -> type:
         counts = sample_dump(dump)
         with h.target(tmp / "target") as tut:
             if with_existing_agent and tut.existing_agent_email:
-                from adapters.jsonl.dump import DumpWriter
+                from hdmigrate.canonical_dump import DumpWriter
                 writer = DumpWriter(dump, source="sample")
                 writer.add("agent", {"id": "contract-existing", "name": "Existing Agent",
                                      "email": tut.existing_agent_email, "role": "agent"})

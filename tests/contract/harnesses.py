@@ -8,7 +8,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from adapters.jsonl.dump import iter_records
+from hdmigrate.canonical_dump import iter_records
 from hdmigrate.testing.contract import TargetUnderTest, environment
 
 

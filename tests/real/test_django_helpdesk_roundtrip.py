@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 from .helpers import hdmigrate, read_dump, summary, write_plan
 
@@ -65,7 +65,7 @@ def test_empty_file_on_the_opening_message_fails_neither_ticket_nor_comments(hd_
     """Issue 14.2: a 0-byte file on a ticket's first message ("The submitted file is empty" from a
     real django-helpdesk) is left out with `attachment_empty`; the ticket, every follow-up and the
     other files arrive, and a second run changes nothing."""
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
 
     dump = tmp_path / "dump"
     w = DumpWriter(dump, source="test")
@@ -120,7 +120,7 @@ def test_without_the_stamp_field_a_resumed_run_finds_its_tickets(hd_server, tmp_
 
     import httpx
 
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
 
     manage = shared_dir / "real-helpdesks" / "django-helpdesk" / "manage.sh"
 

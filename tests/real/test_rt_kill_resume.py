@@ -13,7 +13,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from hdmigrate.sample import write_dump
+from hdmigrate.testing.sample import write_dump
 
 from .helpers import hdmigrate, summary, write_plan
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import tomli_w
 
-from adapters.jsonl.dump import DumpWriter, iter_records
+from hdmigrate.canonical_dump import DumpWriter, iter_records
 from hdmigrate.canonical import KINDS
 
-CLI = [sys.executable, "-c", "from hdmigrate.cli import main; main()"]
+CLI = [sys.executable, "-c", "from hdmigrate.commands.cli import main; main()"]
 CHANNELS = ("email", "web", "phone", "chat", "api")
 STATUSES = ("new", "open", "pending", "solved", "closed")
 
@@ -202,7 +202,7 @@ def verify_inproc(workdir: Path) -> tuple[int, dict, str]:
     """`hdmigrate verify --json` in this process (faster than a subprocess for many small cases)."""
     from click.testing import CliRunner
 
-    from hdmigrate.cli import cli
+    from hdmigrate.commands.cli import cli
     result = CliRunner().invoke(cli, ["verify", "--workdir", str(workdir), "--json"])
     try:
         doc = json.loads(result.stdout)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import rkit
-from hdmigrate.cli import cli
+from hdmigrate.commands.cli import cli
 from hdmigrate.store import Store
 
 BASE = dict(tickets=5, comments=3, seed=21, attachment_every=4)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import click
 
-from . import __version__, registry, workdir_lock
-from .errors import ConfigError, HdmError, StateError
-from .plan import load_plan
-from .printable import json_printable, printable
-from .private_files import write_private_text
-from .report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
+from .. import __version__, registry, workdir_lock
+from ..errors import ConfigError, HdmError, StateError
+from ..plan import load_plan
+from ..printable import json_printable, printable
+from ..private_files import write_private_text
+from ..report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
 
 EXIT_USAGE = 2
 
@@ -91,7 +91,7 @@ def resolve_workdir(workdir: str | None, plan_path: str | None) -> Path:
 def open_store(workdir: Path, *, lock: bool = False):
     """The work directory's store; `lock=True` for a command that writes into it (`verify` stores
     its report and side archive): it then holds the work directory until the store is closed."""
-    from .store import Store
+    from ..store import Store
 
     if not lock:
         return Store(workdir, create=False)
@@ -116,8 +116,8 @@ class _Commands(click.Group):
     """Commands that live in their own modules load when asked for, so those modules can import
     this one (and a feature missing from a build simply does not appear)."""
 
-    optional = {"wizard": "wizard.cli", "verify": "hdmigrate.verify_cli", "batch": "hdmigrate.batch",
-                "rollback": "hdmigrate.rollback"}
+    optional = {"wizard": "wizard.cli", "verify": "hdmigrate.commands.verify", "batch": "hdmigrate.batch",
+                "rollback": "hdmigrate.commands.rollback"}
 
     def _load(self, name: str):
         import importlib
@@ -171,7 +171,7 @@ def run(plan_path, workdir, dry_run, since, as_json, yes, junit_path):
 
     Example: hdmigrate run acme.toml --dry-run
     """
-    from .engine import Engine
+    from ..engine import Engine
 
     plan = load_plan(plan_path)
     wd = plan.workdir(workdir)
@@ -274,7 +274,7 @@ def report(workdir, plan_path, fmt, output, run_id):
         text = render_junit(doc)
     elif fmt == "html":
         try:
-            from .html_report import render_html
+            from ..html_report import render_html
         except ImportError:
             raise ConfigError("the html format is not available in this version") from None
         text = render_html(doc)

@@ -791,7 +791,7 @@ class SandboxServer:
 
     def seed_blob(self, attachment: dict, read: Callable[[str], bytes]) -> bytes | None:
         """The bytes of a dump attachment (`read(sha256)`), or None with the reason said."""
-        from .errors import RecordError
+        from hdmigrate.errors import RecordError
         sha = attachment.get("sha256") or ""
         try:
             return read(sha)

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from .cli import handle_errors, open_store, resolve_workdir, workdir_options
-from .errors import ConfigError
-from .printable import json_printable, printable
-from .private_files import write_private_text
+from ..errors import ConfigError
+from ..printable import json_printable, printable
+from ..private_files import write_private_text
 
 
 @click.command()
@@ -32,8 +32,8 @@ def verify(workdir, plan_path, as_json, junit_path, no_side_archive, no_bytes):
 
     Example: hdmigrate verify --workdir work/acme --junit verify.xml
     """
-    from . import verify as verify_lib
-    from .plan import load_plan
+    from .. import verify as verify_lib
+    from ..plan import load_plan
 
     wd = resolve_workdir(workdir, plan_path)
     plan = load_plan(plan_path) if plan_path else None

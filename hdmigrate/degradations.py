@@ -1,12 +1,14 @@
-"""Degradation codes: the names of what a target could not hold, as constants.
+"""Degradations: what a target could not hold of one record, and their codes as constants.
 
-A code is recorded with `(kind, id, field, detail)` for one record (`adapter.Degradation`), shown by
+A code is recorded with `(kind, id, field, detail)` for one record (`Degradation`), shown by
 the dry run and `report`, and used by `verify` to explain a difference. The list below is the
 documented one (docs/degradations.md, which a test keeps equal to `DOCUMENTED`; the contract's
 codes in canonical-model.md are all here). Extend it, never reuse a code for another meaning.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # -- the canonical-model.md codes
 TIMESTAMP_NOT_PRESERVED = "timestamp_not_preserved"   # the target set its own time
@@ -39,3 +41,19 @@ TEXT_REPAIRED = "text_repaired"                       # text repaired on the use
 
 DOCUMENTED = frozenset(value for name, value in globals().items()
                        if name.isupper() and isinstance(value, str))
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """Part of a record the target cannot hold (also importable from hdmigrate.adapter)."""
+
+    kind: str
+    id: str
+    field: str
+    code: str
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        # One documented list: a misspelt code would never explain anything.
+        if self.code not in DOCUMENTED:
+            raise ValueError(f"undocumented degradation code {self.code!r} (hdmigrate/degradations.py)")

@@ -1221,7 +1221,7 @@ def write_dump(path, tickets: int = 60, comments_per_ticket: float = 6.0, attach
                seed: int = 7, *, start: str = "2019-01-01T00:00:00Z", defects: bool = True,
                empty_files: int = 0) -> dict[str, int]:
     """Write a jsonl dump (source "sample") of `generate(...)` to `path`; returns counts per kind."""
-    from adapters.jsonl.dump import DumpWriter
+    from hdmigrate.canonical_dump import DumpWriter
     from hdmigrate.canonical import KINDS
     from hdmigrate.errors import ConfigError
 

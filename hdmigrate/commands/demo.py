@@ -22,10 +22,10 @@ from pathlib import Path
 
 import click
 
-from . import registry
-from .private_files import write_private_text
-from .report import collect, render_text
-from .store import Store
+from .. import registry
+from ..private_files import write_private_text
+from ..report import collect, render_text
+from ..store import Store
 
 LOOPBACK_RATE = 100_000   # requests per minute: the sandboxes are local, nothing to be polite to
 STATE_NAMES = ("wizard.json", "plan.toml", "staging.db", "staging.db-wal", "staging.db-shm",
@@ -69,7 +69,7 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
     from wizard.flow import Wizard, WizardStopped
     from wizard.io import ScriptedIO
 
-    from .sample import write_dump
+    from ..testing.sample import write_dump
 
     say = say or (lambda m: click.echo(m, err=True))
     workdir = workdir.resolve()
@@ -114,7 +114,7 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
         say(f"  source: {source_label}")
         say(f"  target: {target_label}")
 
-        from .report import ConsoleReporter, JsonLinesReporter
+        from ..report import ConsoleReporter, JsonLinesReporter
         io = ScriptedIO(answers, echo=not as_json,
                         forward=(JsonLinesReporter if as_json else ConsoleReporter))
         restart = "source" if (workdir / "wizard.json").exists() else None

@@ -1,0 +1,1 @@
+"""The click faces of the engine: the only click users besides wizard/."""
