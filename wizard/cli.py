@@ -1,4 +1,4 @@
-"""`hdmigrate wizard`: the click face of the wizard (registered by hdmigrate.cli)."""
+"""`hdmigrate wizard`: the click face of the wizard (registered by hdmigrate.commands.cli)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def wizard(workdir, restart_from, answers_path):
 
     Example: hdmigrate wizard --workdir acme-migration
     """
-    from hdmigrate.cli import handle_errors
+    from hdmigrate.commands.cli import handle_errors
 
     handle_errors(_wizard)(workdir, restart_from, answers_path)
 
