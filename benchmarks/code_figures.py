@@ -12,91 +12,29 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-PACKAGES = ("hdmigrate", "adapters", "wizard")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hdmigrate.testing.layout import cycles, modules  # noqa: E402
+
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|REPLACE|WITH)\b", re.I)
-
-
-def modules(root: Path) -> dict[str, Path]:
-    found = {}
-    for pkg in PACKAGES:
-        for path in sorted((root / pkg).rglob("*.py")):
-            parts = path.relative_to(root).with_suffix("").parts
-            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            found[name] = path
-    return found
 
 
 def role(path: Path) -> str:
     stem = path.stem
-    for key in ("sandbox", "mapping", "source", "target", "client"):
+    for key in ("sandbox", "mapping", "to_canonical", "to_vendor", "source", "target", "client"):
         if key in stem or key in path.parent.name:
-            return key
+            return "mapping" if key.startswith("to_") else key
     return "other"
 
 
-def imports_of(name: str, tree: ast.AST, known: set[str]) -> set[str]:
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = name.split(".")[: -node.level] if not _is_package(name, known) else name.split(".")[: len(name.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            # `from pkg import sub` imports the submodule, not (only) the package's own code
-            subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known]
-            targets = subs if subs and len(subs) == len(node.names) else [base] + subs
-        else:
-            continue
-        for target in targets:
-            while target and target not in known:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                found.add(target)
-    return found
-
-
-def _is_package(name: str, known: set[str]) -> bool:
-    return any(other.startswith(name + ".") for other in known)
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
-
-    def visit(v):
-        index[v] = low[v] = counter[0]; counter[0] += 1; stack.append(v); on.add(v)
-        for w in graph.get(v, ()):
-            if w not in index:
-                visit(w); low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop(); on.discard(w); comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    sys.setrecursionlimit(10000)
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return out
-
-
 def main(root: Path) -> None:
-    mods = modules(root)
-    known = set(mods)
-    lines, funcs, graph, sql_sites = {}, [], {}, defaultdict(int)
-    for name, path in mods.items():
-        text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text)
-        lines[name] = text.count("\n")
-        graph[name] = imports_of(name, tree, known)
-        for node in ast.walk(tree):
+    found = modules(root)
+    known = set(found)
+    mods = {name: m.path for name, m in found.items()}
+    lines = {name: m.lines for name, m in found.items()}
+    graph = {name: {t for t in m.imports if t in known} for name, m in found.items()}
+    funcs, sql_sites = [], defaultdict(int)
+    for name, m in found.items():
+        for node in ast.walk(m.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 funcs.append((node.end_lineno - node.lineno + 1, f"{name}:{node.name}"))
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value) \
@@ -127,7 +65,7 @@ def main(root: Path) -> None:
     for comp in found:
         print("  " + " ↔ ".join(comp))
     print(f"cycles: {len(found)}")
-    core = [n for n in known if n.startswith("hdmigrate") and not n.startswith(("hdmigrate.commands", "hdmigrate.testing"))]
+    core = [n for n in known if n.startswith("hdmigrate") and not n.startswith(("hdmigrate.commands", "hdmigrate.testing", "hdmigrate.__main__"))]
     bad = sorted(f"{n} → {t}" for n in core for t in graph[n]
                  if t.startswith(("adapters", "wizard", "hdmigrate.commands", "hdmigrate.testing")))
     print("\n## core imports of adapters / wizard / commands / testing")
