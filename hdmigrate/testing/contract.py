@@ -17,6 +17,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +49,11 @@ class TargetUnderTest:
     # the rollback check adds it to the dump, so the run matches it and rollback must keep it.
     existing_agent_email: str | None = None
     agent: Callable[[str], dict | None] | None = None
+    # target id -> the stored comment with its privacy as canonical `public` (True/False), or None
+    comment: Callable[[str], dict | None] | None = None
+    # How many records of each kind the target holds now ({"ticket": 4, "comment": 8}); counted
+    # kinds are those whose every stored record has exactly one done id-map row (kill -9 check)
+    count: Callable[[], dict[str, int]] | None = None
 
 
 @dataclass
@@ -110,6 +119,63 @@ def _edit_dump(root: Path, kind: str, rid: str, **changes) -> None:
             record.update(changes)
         lines.append(json.dumps(record, ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _later_public_comment(root: Path) -> str:
+    """A public comment that is not its ticket's opening message (that one may be the ticket)."""
+    by_ticket: dict[str, list[dict]] = {}
+    with open(root / "comment.jsonl", encoding="utf-8") as f:
+        for line in f:
+            c = json.loads(line)
+            by_ticket.setdefault(c["ticket_id"], []).append(c)
+    for comments in by_ticket.values():
+        comments.sort(key=lambda c: (c.get("created_at") or "", c["id"]))
+        for c in comments[1:]:
+            if c.get("public") is True:
+                return c["id"]
+    raise AssertionError("the sample dump has no public reply after an opening message")
+
+
+def _write_plan(tmp: Path, source: dict, target: dict, workdir: Path, per_minute: int) -> Path:
+    import tomli_w
+    path = tmp / "contract-plan.toml"
+    path.write_text(tomli_w.dumps({"source": source, "target": target, "run": {
+        "workdir": str(workdir), "rate_limit": {"source": 60000, "target": per_minute}}}), encoding="utf-8")
+    return path
+
+
+def _kill_during_a_write(plan: Path, workdir: Path, wait_s: float = 120.0) -> str:
+    """Run `hdmigrate run PLAN` in a child process and kill -9 it while a ticket write is in
+    flight (an id-map row `pending`), or right after the first ticket is written. Returns what
+    the child was doing when killed."""
+    child = subprocess.Popen([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes", "--json"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + wait_s
+    try:
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise AssertionError(f"the run finished (exit {child.returncode}) before a ticket write "
+                                     "could be interrupted: the harness's target is too fast to slow down")
+            states = _ticket_states(workdir)
+            if "pending" in states or "done" in states:
+                child.send_signal(signal.SIGKILL)
+                child.wait(30)
+                return "pending" if "pending" in states else "done"
+            time.sleep(0.01)
+        raise AssertionError(f"no ticket write started within {wait_s:.0f} s")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+
+
+def _ticket_states(workdir: Path) -> set[str]:
+    if not (workdir / "staging.db").exists():
+        return set()
+    try:
+        return {state for state, _, _ in read_store(workdir, lambda s: s.id_states("ticket")).values()}
+    except Exception:   # the child is creating the store: not readable yet
+        return set()
 
 
 def _first_id(root: Path, kind: str) -> str:
@@ -256,10 +322,15 @@ def contract_suite(h: Harness) -> type:
                 others = {k: _first_id(dump, k) for k in fixed}
                 for k, rid in others.items():
                     _edit_dump(dump, k, rid, name=f"Renamed {k} by the contract suite")
+                cid = _later_public_comment(dump)
+                _edit_dump(dump, "comment", cid, public=False)   # made private in the source
                 delta = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
                 entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
+                centry = read_store(tmp_path / "work", lambda s: s.id_entry("comment", cid))
                 degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
                 stored = tut.ticket(entry["target_id"])
+                stored_comment = tut.comment(centry["target_id"]) if tut.comment and centry["target_id"] else None
+            _privacy_change_applied_or_failed(delta, centry, stored_comment, cid, tut.comment is not None)
             updated = delta["kinds"].get("ticket", {}).get("updated", 0)
             if Capability.UPDATE in spec.target.capabilities and "ticket" in spec.target.updatable_kinds:
                 assert updated == 1, delta["kinds"].get("ticket")
@@ -271,6 +342,30 @@ def contract_suite(h: Harness) -> type:
                 assert delta["kinds"].get(kind, {}).get("updated", 0) == 0, (kind, delta["kinds"].get(kind))
                 assert any(d["kind"] == kind and d["id"] == rid and d["code"] == "update_not_applied"
                            for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
+
+        def test_kill_9_during_a_write_then_resume(self, request, tmp_path):
+            """8. kill -9 of a real `hdmigrate run` while a ticket is being written, then a resumed
+            run: every record the target holds is in the id map once, nothing was created twice."""
+            needs_target()
+            defect(request, "kill_resume")
+            dump = tmp_path / "dump"
+            write_dump_for_kill(dump)
+            src = {"adapter": "jsonl", "path": str(dump)}
+            with h.target(tmp_path / "target") as tut:
+                if tut.count is None:
+                    pytest.fail(f"{h.adapter}: the harness gives no TargetUnderTest.count to find duplicates")
+                work = tmp_path / "work"
+                # slow writes (3 a second) so the kill lands inside the ticket writes
+                moment = _kill_during_a_write(_write_plan(tmp_path, src, tut.section, work, 180), work)
+                resumed = run_engine(tmp_path, src, tut.section, work)
+                assert resumed["exit_code"] in (0, 1), resumed
+                held = tut.count()
+                mapped = read_store(work, lambda s: {k: {t for st, t, _ in s.id_states(k).values()
+                                                         if st == "done" and t} for k in held})
+            assert held.get("ticket"), f"the target holds no ticket after the resumed run: {held}"
+            extra = {k: (n, len(mapped[k])) for k, n in held.items() if n != len(mapped[k])}
+            assert not extra, (f"killed with a ticket {moment}; target holds vs id map knows (duplicates or "
+                               f"lost records) per kind: {extra}")
 
         def test_delete_declared_and_rollback_scope(self, request, tmp_path):
             """6. delete() is overridden exactly when DELETE is declared; rollback removes (without
@@ -331,6 +426,25 @@ def contract_suite(h: Harness) -> type:
 
     ContractSuite.__name__ = ContractSuite.__qualname__ = f"Contract_{h.adapter}"
     return ContractSuite
+
+
+def write_dump_for_kill(root: Path) -> dict[str, int]:
+    from hdmigrate.testing.sample import write_dump
+    return write_dump(root, tickets=12, comments_per_ticket=2, attachments=2, seed=8, defects=False)
+
+
+def _privacy_change_applied_or_failed(delta: dict, entry: dict, stored: dict | None, cid: str,
+                                      readable: bool) -> None:
+    """A comment made private in the source: updated only if its copy is private now; otherwise
+    the delta run fails it (a person must make it private by hand), never "updated" or silent."""
+    counts = delta["kinds"].get("comment", {})
+    if counts.get("updated", 0):
+        assert readable, "the target claims a privacy update; the harness must give TargetUnderTest.comment to check it"
+        assert stored is not None and stored.get("public") is False, \
+            f"comment {cid} counted updated, but its copy in the target is {stored}"
+    else:
+        assert entry["state"] == "failed" and counts.get("failed", 0) >= 1, \
+            f"comment {cid} made private in the source: neither updated nor failed ({entry}, {counts})"
 
 
 def _assert_valid(kind: str, record: dict, label: str) -> None:

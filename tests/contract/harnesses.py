@@ -22,7 +22,16 @@ def jsonl_target(scratch: Path):
             return None
         return next((r for r in iter_records(out, "ticket") if str(r.get("id")) == str(target_id)), None)
 
-    yield TargetUnderTest({"adapter": "jsonl", "path": str(out)}, ticket)
+    def comment(target_id):
+        if not (out / "comment.jsonl").exists():
+            return None
+        return next((r for r in iter_records(out, "comment") if str(r.get("id")) == str(target_id)), None)
+
+    def count():
+        return {kind: sum(1 for _ in iter_records(out, kind)) if (out / f"{kind}.jsonl").exists() else 0
+                for kind in ("ticket", "comment", "contact")}
+
+    yield TargetUnderTest({"adapter": "jsonl", "path": str(out)}, ticket, comment=comment, count=count)
 
 
 @contextlib.contextmanager
@@ -40,9 +49,18 @@ def zendesk_target(scratch: Path):
         with environment(box.env):
             yield TargetUnderTest({**box.plan_section, "job_poll_seconds": 0.05},
                                   lambda tid: box.store.get("ticket", tid),
-                                  existing_agent_email=box.admin["email"], agent=lambda tid: box.store.get("user", tid))
+                                  existing_agent_email=box.admin["email"], agent=lambda tid: box.store.get("user", tid),
+                                  comment=lambda tid: _zendesk_comment(box, tid),
+                                  count=lambda: {k: len(box.store.all(k, copy=False)) for k in ("ticket", "comment")})
     finally:
         box.stop()
+
+
+def _zendesk_comment(box, target_id):
+    """Zendesk comments have no id of their own in the id map: `<ticket id>:<position>`."""
+    ticket, _, position = str(target_id).partition(":")
+    comments = sorted(box.store.find("comment", _ticket_id=int(ticket)), key=lambda c: c["id"])
+    return comments[int(position)] if position.isdigit() and int(position) < len(comments) else None
 
 
 @contextlib.contextmanager
@@ -94,9 +112,16 @@ def freshdesk_target(scratch: Path):
             admin = box.store.get("agent", box.me)
             yield TargetUnderTest(box.plan_section, lambda tid: box.store.get("ticket", tid),
                                   existing_agent_email=admin["contact"]["email"] if "contact" in admin else admin.get("email"),
-                                  agent=lambda tid: box.store.get("agent", tid))
+                                  agent=lambda tid: box.store.get("agent", tid),
+                                  comment=lambda tid: _freshdesk_note(box, tid),
+                                  count=lambda: {"ticket": len(box.store.all("ticket", copy=False))})
     finally:
         box.stop()
+
+
+def _freshdesk_note(box, target_id):
+    note = box.store.get("conversation", str(target_id).rpartition("#")[2])
+    return None if note is None else {**note, "public": note.get("private") is False}
 
 
 def freshdesk_source(tmp: Path, dump: Path):
