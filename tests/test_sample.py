@@ -13,6 +13,7 @@ import pytest
 
 from hdmigrate.canonical_dump import count_lines, iter_records, read_manifest
 from hdmigrate.testing import sample
+from hdmigrate.testing.sample import files
 from hdmigrate.canonical import (CHANNELS, KINDS, PRIORITIES, TICKET_STATUSES, TICKET_TYPES, references,
                                  validation_error)
 from hdmigrate.errors import ConfigError
@@ -183,7 +184,7 @@ def test_default_set_has_no_empty_files_and_one_file_per_ten_tickets(default):
 def test_png_is_decodable():
     import struct
     import zlib
-    data = sample._png(24, 16, 3)
+    data = files._png(24, 16, 3)
     w, h = struct.unpack(">II", data[16:24])
     pos, idat = 8, b""
     while pos < len(data):
