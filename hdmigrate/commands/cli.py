@@ -116,7 +116,7 @@ class _Commands(click.Group):
     """Commands that live in their own modules load when asked for, so those modules can import
     this one (and a feature missing from a build simply does not appear)."""
 
-    optional = {"wizard": "wizard.cli", "verify": "hdmigrate.commands.verify", "batch": "hdmigrate.batch",
+    optional = {"wizard": "wizard.cli", "verify": "hdmigrate.commands.verify", "batch": "hdmigrate.commands.batch",
                 "rollback": "hdmigrate.commands.rollback"}
 
     def _load(self, name: str):
