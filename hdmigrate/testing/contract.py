@@ -148,14 +148,16 @@ def _kill_during_a_write(plan: Path, workdir: Path, wait_s: float = 120.0) -> st
     """Run `hdmigrate run PLAN` in a child process and kill -9 it while a ticket write is in
     flight (an id-map row `pending`), or right after the first ticket is written. Returns what
     the child was doing when killed."""
+    errors = open(plan.with_suffix(".stderr"), "w+b")
     child = subprocess.Popen([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes", "--json"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=errors)
     deadline = time.monotonic() + wait_s
     try:
         while time.monotonic() < deadline:
             if child.poll() is not None:
-                raise AssertionError(f"the run finished (exit {child.returncode}) before a ticket write "
-                                     "could be interrupted: the harness's target is too fast to slow down")
+                errors.seek(0)
+                raise AssertionError(f"the run finished (exit {child.returncode}) before a ticket write could "
+                                     f"be interrupted; its stderr ends: {errors.read()[-1500:].decode(errors='replace')}")
             states = _ticket_states(workdir)
             if "pending" in states or "done" in states:
                 child.send_signal(signal.SIGKILL)
@@ -167,6 +169,7 @@ def _kill_during_a_write(plan: Path, workdir: Path, wait_s: float = 120.0) -> st
         if child.poll() is None:
             child.kill()
             child.wait(30)
+        errors.close()
 
 
 def _ticket_states(workdir: Path) -> set[str]:
@@ -183,27 +186,30 @@ def _first_id(root: Path, kind: str) -> str:
         return json.loads(f.readline())["id"]
 
 
-def contract_suite(h: Harness) -> type:
-    """The contract checks bound to one adapter, as a pytest test class."""
-    spec = registry.get(h.adapter)
+class _Checks:
+    """The contract checks for one adapter; `contract_suite` binds each to a pytest test."""
 
-    def needs_target():
-        if spec.target is None:
-            pytest.skip(f"{h.adapter} has no target")
-        if h.server_needed:
-            pytest.skip(h.server_needed)
-        assert h.target is not None, f"{h.adapter}: the harness names no way to build a target"
+    def __init__(self, h: Harness):
+        self.h = h
+        self.spec = registry.get(h.adapter)
 
-    def defect(request, name):
-        if name in h.known_defects:
-            request.applymarker(pytest.mark.xfail(reason=h.known_defects[name], strict=True))
+    def needs_target(self):
+        if self.spec.target is None:
+            pytest.skip(f"{self.h.adapter} has no target")
+        if self.h.server_needed:
+            pytest.skip(self.h.server_needed)
+        assert self.h.target is not None, f"{self.h.adapter}: the harness names no way to build a target"
+
+    def defect(self, request, name):
+        if name in self.h.known_defects:
+            request.applymarker(pytest.mark.xfail(reason=self.h.known_defects[name], strict=True))
 
     @contextlib.contextmanager
-    def written(tmp: Path, *, with_existing_agent: bool = False):
+    def written(self, tmp: Path, *, with_existing_agent: bool = False):
         """A fresh target holding the sample dump, written by the engine once."""
         dump = tmp / "dump"
         counts = sample_dump(dump)
-        with h.target(tmp / "target") as tut:
+        with self.h.target(tmp / "target") as tut:
             if with_existing_agent and tut.existing_agent_email:
                 from hdmigrate.canonical_dump import DumpWriter
                 writer = DumpWriter(dump, source="sample")
@@ -214,11 +220,11 @@ def contract_suite(h: Harness) -> type:
             assert report["exit_code"] in (0, 1), report
             yield dump, counts, tut, report
 
-    def refuses_rollback(tmp: Path) -> None:
+    def refuses_rollback(self, tmp: Path) -> None:
         """No DELETE and no tagging: rollback stops with a one-line reason and removes nothing."""
         from hdmigrate.errors import ConfigError
         from hdmigrate.rollback import rollback_run
-        with written(tmp) as (dump, counts, tut, first):
+        with self.written(tmp) as (dump, counts, tut, first):
             work = tmp / "work"
             plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": tut.section,
                                    "run": {"workdir": str(work), "rate_limit": FAST}}, base_dir=tmp)
@@ -228,202 +234,235 @@ def contract_suite(h: Harness) -> type:
                 rollback_run(plan, work)
             assert tickets and all(tut.ticket(t) is not None for t in tickets)
 
+
+    def config_schema(self, request):
+        """1. The config schema is a JSON Schema; the minimal config passes; unknown keys are
+        refused when the schema closes its properties."""
+        self.defect(request, "config_schema")
+        schema = self.spec.config_schema
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validator = jsonschema.Draft202012Validator(schema)
+        problems = [e.message for e in validator.iter_errors(self.h.minimal_config)]
+        assert not problems, f"the minimal config is refused: {problems}"
+        if schema.get("additionalProperties") is False:
+            assert list(validator.iter_errors({**self.h.minimal_config, "no_such_key_xyz": 1})), \
+                "additionalProperties is false yet an unknown key passes"
+
+    def source_output_validates(self, request, tmp_path):
+        """2. Every to_canonical output of the source, run over its seeded sandbox, validates."""
+        if self.spec.source is None:
+            pytest.skip(f"{self.h.adapter} has no source")
+        if self.h.source is None:
+            pytest.skip(self.h.server_needed or f"{self.h.adapter}: the harness gives no seeded source")
+        self.defect(request, "source_output")
+        dump = tmp_path / "dump"
+        sample_dump(dump)
+        with self.h.source(tmp_path, dump) as section:
+            plan = plan_from_dict({"source": section, "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
+                                   "run": {"workdir": str(tmp_path / "work"), "rate_limit": FAST}},
+                                  base_dir=tmp_path)
+            source = self.spec.source(plan.adapter_context("source", tmp_path / "work", lambda m: None))
+            seen: dict[str, int] = {}
+            try:
+                source.check()
+                for stream in source.streams():
+                    for page in source.fetch(stream):
+                        for _, payload in page.items:
+                            for kind, record in source.to_canonical(stream, payload):
+                                _assert_valid(kind, record, f"{stream} {record.get('id')}")
+                                seen[kind] = seen.get(kind, 0) + 1
+            finally:
+                source.close()
+        assert seen.get("ticket", 0) >= 4 and seen.get("comment", 0) >= 4, seen
+
+    def recorded_fixtures_parse(self, request, shared_dir):
+        """3. Every recorded vendor object maps to canonical records that validate."""
+        if self.h.fixtures is None:
+            pytest.skip(f"{self.h.adapter}: no recorded vendor responses (not a vendor API)")
+        self.defect(request, "fixtures")
+        from hdmigrate.errors import RecordError
+        source = self.spec.source(_offline_context(self.h))
+        n, refused = 0, []
+        for label, stream, payload in self.h.fixtures(shared_dir):
+            try:   # a RecordError names the record and why: the engine reports it, an allowed outcome
+                pairs = list(source.to_canonical(stream, payload))
+            except RecordError as e:
+                refused.append(f"{label}: {e}")
+                continue
+            for kind, record in pairs:
+                _assert_valid(kind, record, label)
+                n += 1
+        print(f"\n{self.h.adapter}: {n} canonical records from recordings; refused with a reason: {len(refused)}")
+        assert n > 0, "the harness found no recorded objects"
+
+    def written_records_found_again(self, request, tmp_path):
+        """4. With the work directory lost, a second run finds what the first wrote (a ticket
+        and a contact at least) by find_existing: the same target ids, nothing created twice."""
+        self.needs_target()
+        self.defect(request, "find_existing")
+        with self.written(tmp_path) as (dump, counts, tut, first):
+            assert first["exit_code"] == 0, first
+            before = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
+            shutil.rmtree(tmp_path / "work")
+            second = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
+            assert second["exit_code"] == 0, second
+            after = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
+        for kind in ("ticket", "contact"):
+            assert before[kind], f"the first run wrote no {kind}"
+            moved = {sid: (before[kind][sid][1], after[kind].get(sid, (None, None))[1])
+                     for sid in before[kind] if before[kind][sid][1] != after[kind].get(sid, (None, None))[1]}
+            assert not moved, f"{kind} records not found again (source id: first, second target id): {moved}"
+
+    def update(self, request, tmp_path):
+        """5. A changed ticket is updated in the target when UPDATE covers tickets; otherwise the
+        delta run reports update_not_applied for it and never counts it updated."""
+        self.needs_target()
+        self.defect(request, "update")
+        fixed = [k for k in ("contact", "organization", "group")
+                 if not (Capability.UPDATE in self.spec.target.capabilities and k in self.spec.target.updatable_kinds)]
+        with self.written(tmp_path) as (dump, counts, tut, first):
+            tid = _first_id(dump, "ticket")
+            _edit_dump(dump, "ticket", tid, subject="Changed by the contract suite")
+            others = {k: _first_id(dump, k) for k in fixed}
+            for k, rid in others.items():
+                _edit_dump(dump, k, rid, name=f"Renamed {k} by the contract suite")
+            cid = _later_public_comment(dump)
+            _edit_dump(dump, "comment", cid, public=False)   # made private in the source
+            delta = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
+            entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
+            centry = read_store(tmp_path / "work", lambda s: s.id_entry("comment", cid))
+            degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
+            stored = tut.ticket(entry["target_id"])
+            stored_comment = tut.comment(centry["target_id"]) if tut.comment and centry["target_id"] else None
+        _privacy_change_applied_or_failed(delta, centry, stored_comment, cid, tut.comment is not None)
+        updated = delta["kinds"].get("ticket", {}).get("updated", 0)
+        if Capability.UPDATE in self.spec.target.capabilities and "ticket" in self.spec.target.updatable_kinds:
+            assert updated == 1, delta["kinds"].get("ticket")
+            assert stored and stored.get("subject") == "Changed by the contract suite", stored
+        else:
+            assert updated == 0, delta["kinds"].get("ticket")
+            others["ticket"] = tid
+        for kind, rid in others.items():   # kinds the target declares it cannot update
+            assert delta["kinds"].get(kind, {}).get("updated", 0) == 0, (kind, delta["kinds"].get(kind))
+            assert any(d["kind"] == kind and d["id"] == rid and d["code"] == "update_not_applied"
+                       for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
+
+    def kill_9_during_a_write_then_resume(self, request, tmp_path):
+        """8. kill -9 of a real `hdmigrate run` while a ticket is being written, then a resumed
+        run: every record the target holds is in the id map once, nothing was created twice."""
+        self.needs_target()
+        self.defect(request, "kill_resume")
+        dump = tmp_path / "dump"
+        write_dump_for_kill(dump)
+        src = {"adapter": "jsonl", "path": str(dump)}
+        with self.h.target(tmp_path / "target") as tut:
+            if tut.count is None:
+                pytest.fail(f"{self.h.adapter}: the harness gives no TargetUnderTest.count to find duplicates")
+            work = tmp_path / "work"
+            # slow writes (3 a second) so the kill lands inside the ticket writes
+            moment = _kill_during_a_write(_write_plan(tmp_path, src, tut.section, work, 180), work)
+            resumed = run_engine(tmp_path, src, tut.section, work)
+            assert resumed["exit_code"] in (0, 1), resumed
+            held = tut.count()
+            mapped = read_store(work, lambda s: {k: {t for st, t, _ in s.id_states(k).values()
+                                                     if st == "done" and t} for k in held})
+        assert held.get("ticket"), f"the target holds no ticket after the resumed run: {held}"
+        extra = {k: (n, len(mapped[k])) for k, n in held.items() if n != len(mapped[k])}
+        assert not extra, (f"killed with a ticket {moment}; target holds vs id map knows (duplicates or "
+                           f"lost records) per kind: {extra}")
+
+    def delete_declared_and_rollback_scope(self, request, tmp_path):
+        """6. delete() is overridden exactly when DELETE is declared; rollback removes (without
+        DELETE: tags, or refuses and removes nothing) what the run created, keeps what it matched."""
+        if self.spec.target is None:
+            pytest.skip(f"{self.h.adapter} has no target")
+        self.defect(request, "delete")
+        declared = Capability.DELETE in self.spec.target.capabilities
+        overridden = self.spec.target.delete is not Target.delete
+        assert declared == overridden, f"DELETE declared: {declared}, delete() overridden: {overridden}"
+        if self.h.server_needed:
+            pytest.skip(f"static part passed; rollback scope: {self.h.server_needed}")
+        from hdmigrate.rollback import rollback_run
+        if not declared and not hasattr(self.spec.target, "tag_rolled_back"):
+            self.refuses_rollback(tmp_path)
+            return
+        with self.written(tmp_path, with_existing_agent=True) as (dump, counts, tut, first):
+            work = tmp_path / "work"
+            created = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=False)))
+            matched = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=True)))
+            plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": tut.section,
+                                   "run": {"workdir": str(work), "rate_limit": FAST}}, base_dir=tmp_path)
+            result = rollback_run(plan, work)
+            assert result["failed"] == 0, result
+            tickets = [tid for kind, _, tid in created if kind == "ticket"]
+            assert tickets, "the run created no ticket"
+            if declared:
+                assert all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
+            else:   # no DELETE: the created records are tagged, not removed
+                assert result["tagged"], result
+                stored = [tut.ticket(t) for t in tickets]
+                assert all(t is not None and "hdmigrate-rolled-back" in (t.get("tags") or []) for t in stored), \
+                    "created tickets were not tagged rolled back"
+            left = {(k, s) for k, s, _ in read_store(work, lambda st: list(st.done_entries(matched=True)))}
+            if tut.existing_agent_email:
+                kept = [tid for kind, sid, tid in matched if (kind, sid) == ("agent", "contract-existing")]
+                assert kept, f"the agent the target already held ({tut.existing_agent_email}) was not matched"
+                assert tut.agent(kept[0]) is not None, "rollback removed an agent the target held before"
+        assert {(k, s) for k, s, _ in matched} <= left, "rollback touched matched records"
+
+    def dry_run_degradations_equal_real(self, request, tmp_path):
+        """7. A dry run records the same (kind, id, field, code) degradations as the real write."""
+        self.needs_target()
+        self.defect(request, "dry_run")
+        dump = tmp_path / "dump"
+        sample_dump(dump)
+        src = {"adapter": "jsonl", "path": str(dump)}
+        with self.h.target(tmp_path / "target") as tut:
+            # separate work directories: the degradations table keeps one row per
+            # (kind, id, field, code), re-labelled with the latest run that recorded it
+            dry = run_engine(tmp_path, src, tut.section, tmp_path / "work-dry", dry_run=True)
+            real = run_engine(tmp_path, src, tut.section, tmp_path / "work-real")
+        key = lambda d: (d["kind"], d["id"], d["field"], d["code"])  # noqa: E731
+        planned = {key(d) for d in read_store(tmp_path / "work-dry", lambda s: s.degradations(dry["run_id"]))}
+        done = {key(d) for d in read_store(tmp_path / "work-real", lambda s: s.degradations(real["run_id"]))}
+        assert planned == done, (f"only in the dry run: {sorted(planned - done)}; "
+                                 f"only in the real write: {sorted(done - planned)}")
+
+
+def contract_suite(h: Harness) -> type:
+    """The contract checks bound to one adapter, as a pytest test class (one test per check)."""
+    checks = _Checks(h)
+
     class ContractSuite:
         adapter = h.adapter
 
         def test_config_schema(self, request):
-            """1. The config schema is a JSON Schema; the minimal config passes; unknown keys are
-            refused when the schema closes its properties."""
-            defect(request, "config_schema")
-            schema = spec.config_schema
-            jsonschema.Draft202012Validator.check_schema(schema)
-            validator = jsonschema.Draft202012Validator(schema)
-            problems = [e.message for e in validator.iter_errors(h.minimal_config)]
-            assert not problems, f"the minimal config is refused: {problems}"
-            if schema.get("additionalProperties") is False:
-                assert list(validator.iter_errors({**h.minimal_config, "no_such_key_xyz": 1})), \
-                    "additionalProperties is false yet an unknown key passes"
+            checks.config_schema(request)
 
         def test_source_output_validates(self, request, tmp_path):
-            """2. Every to_canonical output of the source, run over its seeded sandbox, validates."""
-            if spec.source is None:
-                pytest.skip(f"{h.adapter} has no source")
-            if h.source is None:
-                pytest.skip(h.server_needed or f"{h.adapter}: the harness gives no seeded source")
-            defect(request, "source_output")
-            dump = tmp_path / "dump"
-            sample_dump(dump)
-            with h.source(tmp_path, dump) as section:
-                plan = plan_from_dict({"source": section, "target": {"adapter": "jsonl", "path": str(tmp_path / "out")},
-                                       "run": {"workdir": str(tmp_path / "work"), "rate_limit": FAST}},
-                                      base_dir=tmp_path)
-                source = spec.source(plan.adapter_context("source", tmp_path / "work", lambda m: None))
-                seen: dict[str, int] = {}
-                try:
-                    source.check()
-                    for stream in source.streams():
-                        for page in source.fetch(stream):
-                            for _, payload in page.items:
-                                for kind, record in source.to_canonical(stream, payload):
-                                    _assert_valid(kind, record, f"{stream} {record.get('id')}")
-                                    seen[kind] = seen.get(kind, 0) + 1
-                finally:
-                    source.close()
-            assert seen.get("ticket", 0) >= 4 and seen.get("comment", 0) >= 4, seen
+            checks.source_output_validates(request, tmp_path)
 
         def test_recorded_fixtures_parse(self, request, shared_dir):
-            """3. Every recorded vendor object maps to canonical records that validate."""
-            if h.fixtures is None:
-                pytest.skip(f"{h.adapter}: no recorded vendor responses (not a vendor API)")
-            defect(request, "fixtures")
-            from hdmigrate.errors import RecordError
-            source = spec.source(_offline_context(h))
-            n, refused = 0, []
-            for label, stream, payload in h.fixtures(shared_dir):
-                try:   # a RecordError names the record and why: the engine reports it, an allowed outcome
-                    pairs = list(source.to_canonical(stream, payload))
-                except RecordError as e:
-                    refused.append(f"{label}: {e}")
-                    continue
-                for kind, record in pairs:
-                    _assert_valid(kind, record, label)
-                    n += 1
-            print(f"\n{h.adapter}: {n} canonical records from recordings; refused with a reason: {len(refused)}")
-            assert n > 0, "the harness found no recorded objects"
+            checks.recorded_fixtures_parse(request, shared_dir)
 
         def test_written_records_found_again(self, request, tmp_path):
-            """4. With the work directory lost, a second run finds what the first wrote (a ticket
-            and a contact at least) by find_existing: the same target ids, nothing created twice."""
-            needs_target()
-            defect(request, "find_existing")
-            with written(tmp_path) as (dump, counts, tut, first):
-                assert first["exit_code"] == 0, first
-                before = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
-                shutil.rmtree(tmp_path / "work")
-                second = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
-                assert second["exit_code"] == 0, second
-                after = read_store(tmp_path / "work", lambda s: {k: s.id_states(k) for k in ("ticket", "contact")})
-            for kind in ("ticket", "contact"):
-                assert before[kind], f"the first run wrote no {kind}"
-                moved = {sid: (before[kind][sid][1], after[kind].get(sid, (None, None))[1])
-                         for sid in before[kind] if before[kind][sid][1] != after[kind].get(sid, (None, None))[1]}
-                assert not moved, f"{kind} records not found again (source id: first, second target id): {moved}"
+            checks.written_records_found_again(request, tmp_path)
 
         def test_update(self, request, tmp_path):
-            """5. A changed ticket is updated in the target when UPDATE covers tickets; otherwise the
-            delta run reports update_not_applied for it and never counts it updated."""
-            needs_target()
-            defect(request, "update")
-            fixed = [k for k in ("contact", "organization", "group")
-                     if not (Capability.UPDATE in spec.target.capabilities and k in spec.target.updatable_kinds)]
-            with written(tmp_path) as (dump, counts, tut, first):
-                tid = _first_id(dump, "ticket")
-                _edit_dump(dump, "ticket", tid, subject="Changed by the contract suite")
-                others = {k: _first_id(dump, k) for k in fixed}
-                for k, rid in others.items():
-                    _edit_dump(dump, k, rid, name=f"Renamed {k} by the contract suite")
-                cid = _later_public_comment(dump)
-                _edit_dump(dump, "comment", cid, public=False)   # made private in the source
-                delta = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, tut.section, tmp_path / "work")
-                entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
-                centry = read_store(tmp_path / "work", lambda s: s.id_entry("comment", cid))
-                degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
-                stored = tut.ticket(entry["target_id"])
-                stored_comment = tut.comment(centry["target_id"]) if tut.comment and centry["target_id"] else None
-            _privacy_change_applied_or_failed(delta, centry, stored_comment, cid, tut.comment is not None)
-            updated = delta["kinds"].get("ticket", {}).get("updated", 0)
-            if Capability.UPDATE in spec.target.capabilities and "ticket" in spec.target.updatable_kinds:
-                assert updated == 1, delta["kinds"].get("ticket")
-                assert stored and stored.get("subject") == "Changed by the contract suite", stored
-            else:
-                assert updated == 0, delta["kinds"].get("ticket")
-                others["ticket"] = tid
-            for kind, rid in others.items():   # kinds the target declares it cannot update
-                assert delta["kinds"].get(kind, {}).get("updated", 0) == 0, (kind, delta["kinds"].get(kind))
-                assert any(d["kind"] == kind and d["id"] == rid and d["code"] == "update_not_applied"
-                           for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
+            checks.update(request, tmp_path)
 
         def test_kill_9_during_a_write_then_resume(self, request, tmp_path):
-            """8. kill -9 of a real `hdmigrate run` while a ticket is being written, then a resumed
-            run: every record the target holds is in the id map once, nothing was created twice."""
-            needs_target()
-            defect(request, "kill_resume")
-            dump = tmp_path / "dump"
-            write_dump_for_kill(dump)
-            src = {"adapter": "jsonl", "path": str(dump)}
-            with h.target(tmp_path / "target") as tut:
-                if tut.count is None:
-                    pytest.fail(f"{h.adapter}: the harness gives no TargetUnderTest.count to find duplicates")
-                work = tmp_path / "work"
-                # slow writes (3 a second) so the kill lands inside the ticket writes
-                moment = _kill_during_a_write(_write_plan(tmp_path, src, tut.section, work, 180), work)
-                resumed = run_engine(tmp_path, src, tut.section, work)
-                assert resumed["exit_code"] in (0, 1), resumed
-                held = tut.count()
-                mapped = read_store(work, lambda s: {k: {t for st, t, _ in s.id_states(k).values()
-                                                         if st == "done" and t} for k in held})
-            assert held.get("ticket"), f"the target holds no ticket after the resumed run: {held}"
-            extra = {k: (n, len(mapped[k])) for k, n in held.items() if n != len(mapped[k])}
-            assert not extra, (f"killed with a ticket {moment}; target holds vs id map knows (duplicates or "
-                               f"lost records) per kind: {extra}")
+            checks.kill_9_during_a_write_then_resume(request, tmp_path)
 
         def test_delete_declared_and_rollback_scope(self, request, tmp_path):
-            """6. delete() is overridden exactly when DELETE is declared; rollback removes (without
-            DELETE: tags, or refuses and removes nothing) what the run created, keeps what it matched."""
-            if spec.target is None:
-                pytest.skip(f"{h.adapter} has no target")
-            defect(request, "delete")
-            declared = Capability.DELETE in spec.target.capabilities
-            overridden = spec.target.delete is not Target.delete
-            assert declared == overridden, f"DELETE declared: {declared}, delete() overridden: {overridden}"
-            if h.server_needed:
-                pytest.skip(f"static part passed; rollback scope: {h.server_needed}")
-            from hdmigrate.rollback import rollback_run
-            if not declared and not hasattr(spec.target, "tag_rolled_back"):
-                refuses_rollback(tmp_path)
-                return
-            with written(tmp_path, with_existing_agent=True) as (dump, counts, tut, first):
-                work = tmp_path / "work"
-                created = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=False)))
-                matched = read_store(work, lambda s: list(s.done_entries(first["run_id"], matched=True)))
-                plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": tut.section,
-                                       "run": {"workdir": str(work), "rate_limit": FAST}}, base_dir=tmp_path)
-                result = rollback_run(plan, work)
-                assert result["failed"] == 0, result
-                tickets = [tid for kind, _, tid in created if kind == "ticket"]
-                assert tickets, "the run created no ticket"
-                if declared:
-                    assert all(tut.ticket(t) is None for t in tickets), "created tickets left in the target"
-                else:   # no DELETE: the created records are tagged, not removed
-                    assert result["tagged"], result
-                    stored = [tut.ticket(t) for t in tickets]
-                    assert all(t is not None and "hdmigrate-rolled-back" in (t.get("tags") or []) for t in stored), \
-                        "created tickets were not tagged rolled back"
-                left = {(k, s) for k, s, _ in read_store(work, lambda st: list(st.done_entries(matched=True)))}
-                if tut.existing_agent_email:
-                    kept = [tid for kind, sid, tid in matched if (kind, sid) == ("agent", "contract-existing")]
-                    assert kept, f"the agent the target already held ({tut.existing_agent_email}) was not matched"
-                    assert tut.agent(kept[0]) is not None, "rollback removed an agent the target held before"
-            assert {(k, s) for k, s, _ in matched} <= left, "rollback touched matched records"
+            checks.delete_declared_and_rollback_scope(request, tmp_path)
 
         def test_dry_run_degradations_equal_real(self, request, tmp_path):
-            """7. A dry run records the same (kind, id, field, code) degradations as the real write."""
-            needs_target()
-            defect(request, "dry_run")
-            dump = tmp_path / "dump"
-            sample_dump(dump)
-            src = {"adapter": "jsonl", "path": str(dump)}
-            with h.target(tmp_path / "target") as tut:
-                # separate work directories: the degradations table keeps one row per
-                # (kind, id, field, code), re-labelled with the latest run that recorded it
-                dry = run_engine(tmp_path, src, tut.section, tmp_path / "work-dry", dry_run=True)
-                real = run_engine(tmp_path, src, tut.section, tmp_path / "work-real")
-            key = lambda d: (d["kind"], d["id"], d["field"], d["code"])  # noqa: E731
-            planned = {key(d) for d in read_store(tmp_path / "work-dry", lambda s: s.degradations(dry["run_id"]))}
-            done = {key(d) for d in read_store(tmp_path / "work-real", lambda s: s.degradations(real["run_id"]))}
-            assert planned == done, (f"only in the dry run: {sorted(planned - done)}; "
-                                     f"only in the real write: {sorted(done - planned)}")
+            checks.dry_run_degradations_equal_real(request, tmp_path)
 
+    for name in vars(ContractSuite):
+        if name.startswith("test_"):
+            getattr(ContractSuite, name).__doc__ = getattr(checks, name[5:]).__doc__
     ContractSuite.__name__ = ContractSuite.__qualname__ = f"Contract_{h.adapter}"
     return ContractSuite
 
