@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 from .constants import DEFECT_CLASSES, LONG_BODY_CHARS, SOURCE, _DAY, _DEFECT_EVERY, _LONG_EVERY, _LONG_FIRST
 from .texts import AGENT_FOLLOW_UPS, FOLLOW_UPS, LETTER, NOTES, RATING_COMMENTS, TEXT, TOPICS, _EMOJI, _GERMAN_DEFECT_SOURCE, _LOG_LINE, _MIXED_CJK, _RTL, _SCRIPT
@@ -203,247 +204,258 @@ class _Sample:
             produced += n
 
     def ticket(self, i: int, produced: int):
-        rng = self.rng
-        rnd = rng.random
-        seed = self.seed
-        # requester: mostly contacts, skewed so some customers write often; a few agents
-        if i % 97 == 41:
-            requester = None
-            ai = (i // 97) % self.n_agents
-            req_id, req_kind, lang, off, req_name, req_first = f"a{ai + 1}", "agent", "de", 60, \
-                self.agents[ai]["name"], self.agents[ai]["name"].split()[0]
-            org_id = None
-        else:
-            ci = int(self.n_contacts * rnd() ** 1.6)
-            requester = self.contact(ci)
-            req_id, req_kind, lang, off = requester["id"], "contact", requester["_lang"], requester["_off"]
-            req_name, req_first, org_id = requester["name"], requester["_first"], requester["organization_id"]
-        topic = TOPICS[int(rnd() * len(TOPICS))]
-        channel = _ALL_CHANNELS[i] if i < len(_ALL_CHANNELS) else _CHANNELS[int(rnd() * 100)]
-        status = _ALL_STATUSES[i % 6] if i < 6 else _STATUSES[int(rnd() * 100)]
-        priority = _ALL_PRIORITIES[i % 5] if i < 5 else _PRIORITIES[int(rnd() * 100)]
-        ttype = _ALL_TYPES[(i + 2) % 5] if i < 5 else _TYPES[int(rnd() * 100)]
-        group = 6 if lang == "ja" else 7 if lang == "zh" else (
-            _TOPIC_GROUP[topic] if rnd() < 0.8 else (1 if rnd() < 0.7 else 8))
-        members = self.group_agents[group] or self.group_agents[1]
-        assignee = None if status == "new" else members[int(rnd() * len(members))]
-        if assignee is not None and status in ("solved", "closed") and i % 53 == 11:
-            assignee = 11  # the agent who left, on an old solved ticket
-        # time and its presentation, consistent within the ticket
-        base = self.t0 + int((i + rnd()) * self.span / max(self.tickets, 1))
-        day0 = base - base % _DAY
-        created = day0 + 6 * 3600 + int((base % _DAY) * 14 / 24)
-        style = rnd()
-        if style < 0.15:
-            t_off, suffix = off, _offset(off)
-        else:
-            t_off, suffix = 0, "Z"
-        with_ms = 0.15 <= style < 0.25
+        """One ticket with its comments, files and rating. The random draws happen in a fixed
+        order (requester, routing, clock, comment count, subject, timeline, cc, tags, then per
+        comment), so the same seed always gives the same helpdesk."""
+        t = _Ticket(i=i, tid=str(i + 1))
+        self._requester(t)
+        self._routing(t)
+        self._clock(t, produced)
+        self._placeholders(t)
+        self._subject(t)
+        self._timeline(t)
+        yield "ticket", self._ticket_record(t)
+        files_at = self._files_at(t)
+        yield from self._comments(t, files_at)
+        if t.rating is not None:
+            yield "satisfaction_rating", self._rating(t)
+        return t.n_comments
 
-        # comment count: keep the running total near tickets * cpt, with jitter
-        if status == "new":
-            n_comments = 1
+    # -- one ticket, step by step (each step only adds to `t`) -------------------------------
+
+    def _requester(self, t: "_Ticket") -> None:
+        # mostly contacts, skewed so some customers write often; a few agents
+        i = t.i
+        if i % 97 == 41:
+            ai = (i // 97) % self.n_agents
+            t.req_id, t.req_kind, t.lang, t.off = f"a{ai + 1}", "agent", "de", 60
+            t.req_name, t.req_first = self.agents[ai]["name"], self.agents[ai]["name"].split()[0]
+            t.org_id = None
         else:
-            target = (i + 1) * self.cpt - produced
+            requester = self.contact(int(self.n_contacts * self.rng.random() ** 1.6))
+            t.req_id, t.req_kind, t.lang, t.off = requester["id"], "contact", requester["_lang"], requester["_off"]
+            t.req_name, t.req_first, t.org_id = requester["name"], requester["_first"], requester["organization_id"]
+
+    def _routing(self, t: "_Ticket") -> None:
+        i, rnd = t.i, self.rng.random
+        t.topic = TOPICS[int(rnd() * len(TOPICS))]
+        t.channel = _ALL_CHANNELS[i] if i < len(_ALL_CHANNELS) else _CHANNELS[int(rnd() * 100)]
+        t.status = _ALL_STATUSES[i % 6] if i < 6 else _STATUSES[int(rnd() * 100)]
+        t.priority = _ALL_PRIORITIES[i % 5] if i < 5 else _PRIORITIES[int(rnd() * 100)]
+        t.ttype = _ALL_TYPES[(i + 2) % 5] if i < 5 else _TYPES[int(rnd() * 100)]
+        t.group = 6 if t.lang == "ja" else 7 if t.lang == "zh" else (
+            _TOPIC_GROUP[t.topic] if rnd() < 0.8 else (1 if rnd() < 0.7 else 8))
+        t.members = self.group_agents[t.group] or self.group_agents[1]
+        t.assignee = None if t.status == "new" else t.members[int(rnd() * len(t.members))]
+        if t.assignee is not None and t.status in ("solved", "closed") and i % 53 == 11:
+            t.assignee = 11  # the agent who left, on an old solved ticket
+
+    def _clock(self, t: "_Ticket", produced: int) -> None:
+        """Creation time and its presentation (consistent within the ticket); comment count,
+        keeping the running total near tickets × comments per ticket, with jitter."""
+        rnd = self.rng.random
+        base = self.t0 + int((t.i + rnd()) * self.span / max(self.tickets, 1))
+        day0 = base - base % _DAY
+        t.created = day0 + 6 * 3600 + int((base % _DAY) * 14 / 24)
+        style = rnd()
+        t.t_off, t.suffix = (t.off, _offset(t.off)) if style < 0.15 else (0, "Z")
+        t.with_ms = 0.15 <= style < 0.25
+        if t.status == "new":
+            t.n_comments = 1
+        else:
+            target = (t.i + 1) * self.cpt - produced
             spread = min(self.cpt - 1.0, 4.0)
-            n_comments = max(2 if self.cpt >= 2 else 1, int(target + (rnd() * 2 - 1) * spread + 0.5))
-        # placeholders
-        h = _mix(seed ^ 0x7777, i)
-        d_order = _day((created - 3 * _DAY) // _DAY)
-        amount_val = 9.95 + (h % 40000) / 100
-        v = {"order": f"A-{2019 + (created - self.t0) // (365 * _DAY)}-{h % 1_000_000:06d}",
+            t.n_comments = max(2 if self.cpt >= 2 else 1, int(target + (rnd() * 2 - 1) * spread + 0.5))
+
+    def _placeholders(self, t: "_Ticket") -> None:
+        h = t.h = _mix(self.seed ^ 0x7777, t.i)
+        t.amount_val = 9.95 + (h % 40000) / 100
+        v = {"order": f"A-{2019 + (t.created - self.t0) // (365 * _DAY)}-{h % 1_000_000:06d}",
              "invoice": f"RE-{(h >> 20) % 10_000_000:07d}",
              "tracking": f"JJD{(h >> 24) % 10**12:012d}",
              "serial": f"SN-{(h >> 8) & 0xFFFF:04X}-{(h >> 28) & 0xFFFF:04X}",
-             "date": d_order, "n": str(1000 + (h >> 36) % 9000)}
-        v["amount_de"] = f"{amount_val:.2f}".replace(".", ",") + " €"
-        v["amount"] = {"de": v["amount_de"], "en": f"€{amount_val:.2f}", "ja": f"¥{int(amount_val * 150):,}",
-                       "zh": f"¥{amount_val * 7.8:.2f}"}[lang]
-        subjects, openings, replies = TEXT[lang][topic]
-        subject = subjects[int(rnd() * len(subjects))].format(**v)
-        if self.defects and i % 11 == 4:
-            subject = mojibake(TEXT["de"][topic][0][0].format(**v) + " – bitte dringend prüfen")
-        elif self.defects and i % 13 == 6:
-            subject = "\U0001F4E6\u2753 " + subject + " \U0001F621\U0001F64F\U0001F3FC"
+             "date": _day((t.created - 3 * _DAY) // _DAY), "n": str(1000 + (h >> 36) % 9000)}
+        v["amount_de"] = f"{t.amount_val:.2f}".replace(".", ",") + " €"
+        v["amount"] = {"de": v["amount_de"], "en": f"€{t.amount_val:.2f}", "ja": f"¥{int(t.amount_val * 150):,}",
+                       "zh": f"¥{t.amount_val * 7.8:.2f}"}[t.lang]
+        t.v = v
 
-        # comment timeline
-        times = [created]
-        t = created
-        for p in range(1, n_comments):
+    def _subject(self, t: "_Ticket") -> None:
+        subjects, t.openings, t.replies = TEXT[t.lang][t.topic]
+        t.subject = subjects[int(self.rng.random() * len(subjects))].format(**t.v)
+        if self.defects and t.i % 11 == 4:
+            t.subject = mojibake(TEXT["de"][t.topic][0][0].format(**t.v) + " – bitte dringend prüfen")
+        elif self.defects and t.i % 13 == 6:
+            t.subject = "\U0001F4E6\u2753 " + t.subject + " \U0001F621\U0001F64F\U0001F3FC"
+
+    def _timeline(self, t: "_Ticket") -> None:
+        rnd = self.rng.random
+        t.times = [t.created]
+        at = t.created
+        for p in range(1, t.n_comments):
             if p % 3 == 2:  # private note soon after the reply
-                t += 60 + int(rnd() * 3 * 3600)
+                at += 60 + int(rnd() * 3 * 3600)
             else:
-                t += 300 + int(rnd() * rnd() * 3 * _DAY)
-            times.append(t)
-        last = times[-1]
-        solved_at = None
-        if status in ("solved", "closed"):
-            solved_at = last + 120
-        updated = (solved_at or last) + (4 * _DAY if status == "closed" else 60 + int(rnd() * 600))
-        rating = None
-        if solved_at is not None and req_kind == "contact" and rnd() < 0.45:
-            rating = solved_at + 3600 + int(rnd() * 2 * _DAY)
-            updated = max(updated, rating + 30)
+                at += 300 + int(rnd() * rnd() * 3 * _DAY)
+            t.times.append(at)
+        last = t.times[-1]
+        t.solved_at = last + 120 if t.status in ("solved", "closed") else None
+        t.updated = (t.solved_at or last) + (4 * _DAY if t.status == "closed" else 60 + int(rnd() * 600))
+        t.rating = None
+        if t.solved_at is not None and t.req_kind == "contact" and rnd() < 0.45:
+            t.rating = t.solved_at + 3600 + int(rnd() * 2 * _DAY)
+            t.updated = max(t.updated, t.rating + 30)
 
-        def ts(epoch: int) -> str:
-            return _ts(epoch, t_off, suffix, (epoch * 7 + i) % 1000 if with_ms else -1)
-
-        tid = str(i + 1)
+    def _ticket_record(self, t: "_Ticket") -> dict:
+        rnd = self.rng.random
         cc_ids = []
         if rnd() < 0.1:
             cc_ids.append(f"c{int(rnd() * self.n_contacts) + 1}")
             if rnd() < 0.3:
                 cc_ids.append(f"a{int(rnd() * self.n_agents) + 1}")
-            if req_id in cc_ids:
-                cc_ids.remove(req_id)
-        tags = list(_TOPIC_TAGS[topic])
+            if t.req_id in cc_ids:
+                cc_ids.remove(t.req_id)
+        tags = list(_TOPIC_TAGS[t.topic])
         if rnd() < 0.3:
             tags.append(_EXTRA_TAGS[int(rnd() * len(_EXTRA_TAGS))])
-        cf: dict = {"order_number": v["order"] if topic != "login" else None}
-        cf["product"] = ("kettle_aurora", "toaster_borealis", "coffee_cirrus", "app",
-                         "gift_card")[h % 5 if topic != "login" else 3]
-        if topic in ("damaged", "return", "order"):
-            cf["quantity"] = 1 + (h >> 10) % 3
-            cf["purchase_date"] = _day((created - (20 + (h >> 12) % 300) * _DAY) // _DAY)
-        if topic == "damaged":
-            cf["warranty"] = bool((h >> 14) % 2)
-            cf["serial_number"] = v["serial"]
-        if topic in ("invoice", "return"):
-            cf["refund_amount"] = round(amount_val, 2)
-        if topic in ("login", "order", "invoice") and (h >> 16) % 2:
-            cf["affected_systems"] = [s for j, s in enumerate(("webshop", "app", "payment", "erp", "carrier"))
-                                      if (h >> (18 + j)) % 3 == 0] or ["webshop"]
-        if (h >> 24) % 5 == 0:
-            cf["internal_summary"] = "Kunde verärgert.\nBitte bei Rückfragen an Teamleitung."
-        record = {"id": tid, "number": str(4700 + i + 1), "subject": subject, "status": status,
-                  "priority": priority, "type": ttype, "channel": channel, "requester_id": req_id,
-                  "assignee_id": None if assignee is None else f"a{assignee + 1}",
-                  "group_id": str(group), "organization_id": org_id, "cc_ids": cc_ids, "tags": tags,
-                  "custom_fields": cf,
-                  "due_at": ts(created + 3 * _DAY) if ttype == "task" else None,
-                  "solved_at": ts(solved_at) if solved_at is not None else None,
-                  "created_at": ts(created), "updated_at": ts(updated)}
+        ts, h = t.ts, t.h
+        record = {"id": t.tid, "number": str(4700 + t.i + 1), "subject": t.subject, "status": t.status,
+                  "priority": t.priority, "type": t.ttype, "channel": t.channel, "requester_id": t.req_id,
+                  "assignee_id": None if t.assignee is None else f"a{t.assignee + 1}",
+                  "group_id": str(t.group), "organization_id": t.org_id, "cc_ids": cc_ids, "tags": tags,
+                  "custom_fields": _ticket_fields(t),
+                  "due_at": ts(t.created + 3 * _DAY) if t.ttype == "task" else None,
+                  "solved_at": ts(t.solved_at) if t.solved_at is not None else None,
+                  "created_at": ts(t.created), "updated_at": ts(t.updated)}
         if h % 5 == 0:
             record["extra"] = {"sla_policy": ("Standard 24h", "Premium 4h", "B2B 8h")[(h >> 3) % 3],
                                "source_form": ("Kontaktformular", "App", "Händlerportal")[(h >> 5) % 3]}
-        yield "ticket", record
+        return record
 
-        # attachments of this ticket
-        a_total = self.attachments
-        n_att = ((i + 1) * a_total) // self.tickets - (i * a_total) // self.tickets if self.tickets else 0
+    def _files_at(self, t: "_Ticket") -> dict[int, list]:
+        """Which comment (by position) carries which files of this ticket."""
+        i, n = t.i, self.tickets
+        n_att = ((i + 1) * self.attachments) // n - (i * self.attachments) // n if n else 0
         e_total = self.empty_files
-        n_empty = ((i + 1) * e_total) // self.tickets - (i * e_total) // self.tickets if e_total else 0
+        n_empty = ((i + 1) * e_total) // n - (i * e_total) // n if e_total else 0
         files_at: dict[int, list] = {}
         for _ in range(n_att):
             k = self.attachment_seq
             self.attachment_seq += 1
             kind = _FILE_KINDS[k % len(_FILE_KINDS)]
-            pos = 1 if kind in ("pdf", "csv") and n_comments > 1 else 0
+            pos = 1 if kind in ("pdf", "csv") and t.n_comments > 1 else 0
             files_at.setdefault(pos, []).append((k, kind))
         for _ in range(n_empty):
             k = self.attachment_seq
             self.attachment_seq += 1
             files_at.setdefault(0, []).append((k, "empty"))
+        return files_at
 
-        # comments
-        agent_name_of = self.agents
-        a_idx = assignee if assignee is not None else members[int(rnd() * len(members))]
-        cust_greet, cust_close, ag_greet, ag_close = LETTER[lang]
-        fmt_names = {"name": req_name, "first": req_first}
-        for p in range(n_comments):
+    def _comments(self, t: "_Ticket", files_at: dict[int, list]):
+        rnd = self.rng.random
+        t.a_idx = t.assignee if t.assignee is not None else t.members[int(rnd() * len(t.members))]
+        for p in range(t.n_comments):
             g = self.comment_seq
             self.comment_seq += 1
             cid = str(g + 1)
             role = "open" if p == 0 else ("reply", "note", "follow")[(p - 1) % 3]
             if role == "note" or role == "reply":
-                ai = a_idx if (role == "reply" or rnd() < 0.6) else int(rnd() * self.n_agents)
+                ai = t.a_idx if (role == "reply" or rnd() < 0.6) else int(rnd() * self.n_agents)
                 author_id, author_kind = f"a{ai + 1}", "agent"
-                agent_name = agent_name_of[ai]["name"]
+                agent_name = self.agents[ai]["name"]
             else:
-                author_id, author_kind = req_id, req_kind
-                agent_name = agent_name_of[a_idx]["name"]
-            public = role != "note"
-            if role == "open":
-                c_channel = channel
-                paras = [cust_greet[int(rnd() * len(cust_greet))], openings[int(rnd() * len(openings))].format(**v),
-                         cust_close[int(rnd() * len(cust_close))].format(**fmt_names)]
-            elif role == "reply":
-                c_channel = _REPLY_CHANNEL.get(channel, channel)
-                if p == 1:
-                    body = replies[int(rnd() * len(replies))]
-                elif solved_at is not None and p >= n_comments - 2:
-                    body = AGENT_FOLLOW_UPS[lang][2]  # the closing reply
-                else:
-                    body = AGENT_FOLLOW_UPS[lang][int(rnd() * 2)]
-                paras = [ag_greet[int(rnd() * len(ag_greet))].format(**fmt_names), body.format(**v),
-                         ag_close[int(rnd() * len(ag_close))].format(agent=agent_name)]
-            elif role == "note":
-                c_channel = "web"
-                paras = [NOTES[int(rnd() * len(NOTES))].format(date=v["date"], n=v["n"], amount=v["amount_de"])]
-            else:
-                c_channel = channel if rnd() < 0.75 else ("email", "phone", "chat")[int(rnd() * 3)]
-                ups = FOLLOW_UPS[lang]
-                # thanks at the end of a solved conversation, otherwise questions and reminders
-                thanks = solved_at is not None and p >= n_comments - 3
-                paras = [ups[0] if thanks else ups[1 + int(rnd() * (len(ups) - 1))],
-                         cust_close[int(rnd() * len(cust_close))].format(**fmt_names)]
+                author_id, author_kind = t.req_id, t.req_kind
+                agent_name = self.agents[t.a_idx]["name"]
+            c_channel, paras = self._paragraphs(t, p, role, agent_name)
             files = files_at.get(p)
             as_html = (c_channel in _HTML_CHANNELS and role != "note") or files is not None
             body_text = "\n\n".join(paras)
             body_html = _to_html(paras) if as_html else None
             att_records = []
             if files:
-                for k, kind in files:
-                    if kind == "empty":
-                        fname, ctype = _EMPTY_FILES[k % len(_EMPTY_FILES)]
-                        data = b""
-                    else:
-                        fname, ctype, data = _make_file(kind, k, v)
-                    att = {"id": str(k + 1), "comment_id": cid, "ticket_id": tid, "file_name": fname,
-                           "content_type": ctype, "size": len(data),
-                           "sha256": hashlib.sha256(data).hexdigest(),
-                           "inline": kind.endswith("_inline"), "content_id": None,
-                           "created_at": ts(times[p]), "updated_at": ts(times[p])}
-                    if att["inline"]:
-                        att["content_id"] = f"ii_{k + 1}.{tid}@sample.hdmigrate.invalid"
-                        body_html += f'\n<p><img src="cid:{att["content_id"]}" alt="{_esc(fname)}" width="240"></p>'
-                    att_records.append((att, data))
+                body_html, att_records = self._files(t, p, cid, files, body_html)
             elif self.defects and g >= self.next_defect:
                 body_text, body_html = self._defect(DEFECT_CLASSES[self.defect_idx % len(DEFECT_CLASSES)],
-                                                    paras, body_text, body_html, v)
+                                                    paras, body_text, body_html, t.v)
                 self.defect_idx += 1
                 self.next_defect = g + _DEFECT_EVERY
-            if self.defects and p == 0 and i % _LONG_EVERY == _LONG_FIRST:
-                body_text, body_html = self._long(i, v, body_text, body_html)
-            rec = {"id": cid, "ticket_id": tid, "author_id": author_id, "author_kind": author_kind,
-                   "public": public, "channel": c_channel}
+            if self.defects and p == 0 and t.i % _LONG_EVERY == _LONG_FIRST:
+                body_text, body_html = self._long(t.i, t.v, body_text, body_html)
+            rec = {"id": cid, "ticket_id": t.tid, "author_id": author_id, "author_kind": author_kind,
+                   "public": role != "note", "channel": c_channel}
             if body_html is not None:
                 rec["body_html"] = body_html
             if body_text is not None:
                 rec["body_text"] = body_text
             rec["attachment_ids"] = [a["id"] for a, _ in att_records]
-            rec["created_at"] = rec["updated_at"] = ts(times[p])
+            rec["created_at"] = rec["updated_at"] = t.ts(t.times[p])
             yield "comment", rec
             for att, data in att_records:
                 yield "blob", data
                 yield "attachment", att
 
-        if rating is not None:
-            r = self.rating_seq
-            self.rating_seq += 1
-            good = rnd() < 0.8
-            comments = RATING_COMMENTS[lang]
-            comment = comments[int(rnd() * len(comments))]
-            if comment is not None and (comment == comments[0]) != good:
-                comment = None
-            if r % 2 == 0:
-                scale, score = "good_bad", "good" if good else "bad"
+    def _paragraphs(self, t: "_Ticket", p: int, role: str, agent_name: str) -> tuple[str, list[str]]:
+        """A comment's channel and paragraphs for its role in the conversation."""
+        rnd = self.rng.random
+        cust_greet, cust_close, ag_greet, ag_close = LETTER[t.lang]
+        names = {"name": t.req_name, "first": t.req_first}
+        v = t.v
+        if role == "open":
+            return t.channel, [cust_greet[int(rnd() * len(cust_greet))],
+                               t.openings[int(rnd() * len(t.openings))].format(**v),
+                               cust_close[int(rnd() * len(cust_close))].format(**names)]
+        if role == "reply":
+            if p == 1:
+                body = t.replies[int(rnd() * len(t.replies))]
+            elif t.solved_at is not None and p >= t.n_comments - 2:
+                body = AGENT_FOLLOW_UPS[t.lang][2]  # the closing reply
             else:
-                scale, score = "1-5", (4 + int(rnd() * 2)) if good else (1 + int(rnd() * 3))
-            yield "satisfaction_rating", {"id": str(r + 1), "ticket_id": tid, "score": score, "scale": scale,
-                                          "comment": comment, "contact_id": req_id,
-                                          "created_at": ts(rating), "updated_at": ts(rating)}
-        return n_comments
+                body = AGENT_FOLLOW_UPS[t.lang][int(rnd() * 2)]
+            return _REPLY_CHANNEL.get(t.channel, t.channel), [
+                ag_greet[int(rnd() * len(ag_greet))].format(**names), body.format(**v),
+                ag_close[int(rnd() * len(ag_close))].format(agent=agent_name)]
+        if role == "note":
+            return "web", [NOTES[int(rnd() * len(NOTES))].format(date=v["date"], n=v["n"], amount=v["amount_de"])]
+        c_channel = t.channel if rnd() < 0.75 else ("email", "phone", "chat")[int(rnd() * 3)]
+        ups = FOLLOW_UPS[t.lang]
+        # thanks at the end of a solved conversation, otherwise questions and reminders
+        thanks = t.solved_at is not None and p >= t.n_comments - 3
+        return c_channel, [ups[0] if thanks else ups[1 + int(rnd() * (len(ups) - 1))],
+                           cust_close[int(rnd() * len(cust_close))].format(**names)]
+
+    def _files(self, t: "_Ticket", p: int, cid: str, files: list, body_html: str | None):
+        records = []
+        for k, kind in files:
+            if kind == "empty":
+                fname, ctype = _EMPTY_FILES[k % len(_EMPTY_FILES)]
+                data = b""
+            else:
+                fname, ctype, data = _make_file(kind, k, t.v)
+            att = {"id": str(k + 1), "comment_id": cid, "ticket_id": t.tid, "file_name": fname,
+                   "content_type": ctype, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                   "inline": kind.endswith("_inline"), "content_id": None,
+                   "created_at": t.ts(t.times[p]), "updated_at": t.ts(t.times[p])}
+            if att["inline"]:
+                att["content_id"] = f"ii_{k + 1}.{t.tid}@sample.hdmigrate.invalid"
+                body_html += f'\n<p><img src="cid:{att["content_id"]}" alt="{_esc(fname)}" width="240"></p>'
+            records.append((att, data))
+        return body_html, records
+
+    def _rating(self, t: "_Ticket") -> dict:
+        rnd = self.rng.random
+        r = self.rating_seq
+        self.rating_seq += 1
+        good = rnd() < 0.8
+        comments = RATING_COMMENTS[t.lang]
+        comment = comments[int(rnd() * len(comments))]
+        if comment is not None and (comment == comments[0]) != good:
+            comment = None
+        if r % 2 == 0:
+            scale, score = "good_bad", "good" if good else "bad"
+        else:
+            scale, score = "1-5", (4 + int(rnd() * 2)) if good else (1 + int(rnd() * 3))
+        return {"id": str(r + 1), "ticket_id": t.tid, "score": score, "scale": scale, "comment": comment,
+                "contact_id": t.req_id, "created_at": t.ts(t.rating), "updated_at": t.ts(t.rating)}
 
     def _defect(self, cls: str, paras: list[str], text: str | None, body_html: str | None, v: dict):
         """(body_text, body_html) of a comment carrying defect class `cls`."""
@@ -490,6 +502,36 @@ class _Sample:
         head = (text or "") + f"\n\nHier das komplette Protokoll aus der App (Bestellung {v['order']}):\n"
         log = _long_log()
         return head + log, (body_html or "") + f"\n<p>Protokoll zu {v['order']}:</p>\n<pre>" + _esc(log) + "</pre>"
+
+
+
+class _Ticket(SimpleNamespace):
+    """What the steps of `_Sample.ticket` decide about one ticket."""
+
+    def ts(self, epoch: int) -> str:
+        return _ts(epoch, self.t_off, self.suffix, (epoch * 7 + self.i) % 1000 if self.with_ms else -1)
+
+
+def _ticket_fields(t: _Ticket) -> dict:
+    """The ticket's custom field values (no random draws: a hash of the ticket decides)."""
+    h, v, topic, created = t.h, t.v, t.topic, t.created
+    cf: dict = {"order_number": v["order"] if topic != "login" else None}
+    cf["product"] = ("kettle_aurora", "toaster_borealis", "coffee_cirrus", "app",
+                     "gift_card")[h % 5 if topic != "login" else 3]
+    if topic in ("damaged", "return", "order"):
+        cf["quantity"] = 1 + (h >> 10) % 3
+        cf["purchase_date"] = _day((created - (20 + (h >> 12) % 300) * _DAY) // _DAY)
+    if topic == "damaged":
+        cf["warranty"] = bool((h >> 14) % 2)
+        cf["serial_number"] = v["serial"]
+    if topic in ("invoice", "return"):
+        cf["refund_amount"] = round(t.amount_val, 2)
+    if topic in ("login", "order", "invoice") and (h >> 16) % 2:
+        cf["affected_systems"] = [s for j, s in enumerate(("webshop", "app", "payment", "erp", "carrier"))
+                                  if (h >> (18 + j)) % 3 == 0] or ["webshop"]
+    if (h >> 24) % 5 == 0:
+        cf["internal_summary"] = "Kunde verärgert.\nBitte bei Rückfragen an Teamleitung."
+    return cf
 
 
 _long_log_cache: list[str] = []
