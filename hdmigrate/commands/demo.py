@@ -66,9 +66,6 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
          say=None) -> dict:
     """Run the demo; returns {"exit_code", "workdir", "source", "target", "verify", "summary"}.
     `use_sandboxes=False` runs jsonl → jsonl (what the demo falls back to without sandboxes)."""
-    from wizard.flow import Wizard, WizardStopped
-    from wizard.io import ScriptedIO
-
     from ..testing.sample import write_dump
 
     say = say or (lambda m: click.echo(m, err=True))
@@ -80,7 +77,6 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
         say(f"Generating the sample helpdesk ({tickets} tickets, multilingual, with attachments) …")
         write_dump(dump, tickets=tickets)
 
-    boxes = []
     answers: dict = {"sample.tickets": "0", "options.tag_migrated": "hdmigrate-demo"}
     zd = fd = None
     if use_sandboxes:
@@ -88,58 +84,78 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
         zd = _start_sandbox("zendesk", dump, say)
         fd = _start_sandbox("freshdesk", None, say)
     try:
-        if zd is not None:
-            boxes.append(zd)
-            os.environ.update(zd.env)     # the sandbox's own throwaway credentials, this process only
-            answers.update({"source.adapter": "zendesk", "source.url": zd.url})
-            answers.update({f"source.{k}": v for k, v in zd.plan_section.items() if k.endswith("_env")})
-            source_label = f"Zendesk sandbox at {zd.url}, seeded with {dump}"
-        else:
-            answers.update({"source.adapter": "jsonl", "source.path": str(dump)})
-            source_label = f"jsonl dump {dump} (Zendesk sandbox unavailable)"
-        if fd is not None:
-            boxes.append(fd)
-            os.environ.update(fd.env)
-            answers.update({"target.adapter": "freshdesk", "target.url": fd.url})
-            answers.update({f"target.{k}": v for k, v in fd.plan_section.items() if k.endswith("_env")})
-            target_label = f"Freshdesk sandbox at {fd.url} (in memory: gone when the demo ends)"
-            _reset(workdir)   # a fresh target account: start from a fresh staging database
-        else:
-            answers.update({"target.adapter": "jsonl", "target.path": str(workdir / "target-dump")})
-            target_label = f"jsonl dump {workdir / 'target-dump'}"
-            if (workdir / "wizard.json").exists():
-                state = json.loads((workdir / "wizard.json").read_text(encoding="utf-8"))
-                if state.get("answers", {}).get("target.adapter") != "jsonl":
-                    _reset(workdir)
-        say(f"  source: {source_label}")
-        say(f"  target: {target_label}")
-
-        from ..report import ConsoleReporter, JsonLinesReporter
-        io = ScriptedIO(answers, echo=not as_json,
-                        forward=(JsonLinesReporter if as_json else ConsoleReporter))
-        restart = "source" if (workdir / "wizard.json").exists() else None
-        wiz = Wizard(workdir, io, restart_from=restart, resume=True,
-                     plan_overrides={"run": {"rate_limit": {"source": LOOPBACK_RATE, "target": LOOPBACK_RATE}}})
-        try:
-            code = wiz.run()
-        except WizardStopped as e:
-            say(f"demo stopped: {e}")
-            return {"exit_code": e.exit_code, "workdir": str(workdir)}
-        store = Store(workdir)
-        try:
-            doc = collect(store)
-            verify_report = store.get_state("verify_report")
-        finally:
-            store.close()
-        write_private_text(workdir / "report.txt", render_text(doc) + "\n")
-        write_private_text(workdir / "report.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+        say(f"  source: {_source_answers(zd, dump, answers)}")
+        say(f"  target: {_target_answers(fd, workdir, answers)}")
+        outcome = _run_wizard(workdir, answers, as_json, say)
     finally:
-        for box in boxes:
+        for box in (zd, fd):
             try:
-                box.stop()
+                if box is not None:
+                    box.stop()
             except Exception:  # noqa: BLE001 - stopping a local server must not hide the outcome
                 pass
+    if "summary" not in outcome:
+        return outcome
+    _where_to_look(workdir, dump, zd, fd, say)
+    say(f"Demo finished with exit code {outcome['exit_code']}.")
+    return {**outcome, "workdir": str(workdir), "source": answers["source.adapter"],
+            "target": answers["target.adapter"]}
 
+
+def _source_answers(zd, dump: Path, answers: dict) -> str:
+    """The wizard's source answers: the Zendesk sandbox, else the dump itself. Returns a label."""
+    if zd is None:
+        answers.update({"source.adapter": "jsonl", "source.path": str(dump)})
+        return f"jsonl dump {dump} (Zendesk sandbox unavailable)"
+    os.environ.update(zd.env)     # the sandbox's own throwaway credentials, this process only
+    answers.update({"source.adapter": "zendesk", "source.url": zd.url})
+    answers.update({f"source.{k}": v for k, v in zd.plan_section.items() if k.endswith("_env")})
+    return f"Zendesk sandbox at {zd.url}, seeded with {dump}"
+
+
+def _target_answers(fd, workdir: Path, answers: dict) -> str:
+    """The wizard's target answers: the Freshdesk sandbox, else a jsonl dump. Returns a label."""
+    if fd is not None:
+        os.environ.update(fd.env)
+        answers.update({"target.adapter": "freshdesk", "target.url": fd.url})
+        answers.update({f"target.{k}": v for k, v in fd.plan_section.items() if k.endswith("_env")})
+        _reset(workdir)   # a fresh target account: start from a fresh staging database
+        return f"Freshdesk sandbox at {fd.url} (in memory: gone when the demo ends)"
+    answers.update({"target.adapter": "jsonl", "target.path": str(workdir / "target-dump")})
+    if (workdir / "wizard.json").exists():
+        state = json.loads((workdir / "wizard.json").read_text(encoding="utf-8"))
+        if state.get("answers", {}).get("target.adapter") != "jsonl":
+            _reset(workdir)
+    return f"jsonl dump {workdir / 'target-dump'}"
+
+
+def _run_wizard(workdir: Path, answers: dict, as_json: bool, say) -> dict:
+    """The wizard, answered by `answers`; then the reports beside the work directory."""
+    from wizard.flow import Wizard, WizardStopped
+    from wizard.io import ScriptedIO
+
+    from ..report import ConsoleReporter, JsonLinesReporter
+    io = ScriptedIO(answers, echo=not as_json, forward=(JsonLinesReporter if as_json else ConsoleReporter))
+    restart = "source" if (workdir / "wizard.json").exists() else None
+    wiz = Wizard(workdir, io, restart_from=restart, resume=True,
+                 plan_overrides={"run": {"rate_limit": {"source": LOOPBACK_RATE, "target": LOOPBACK_RATE}}})
+    try:
+        code = wiz.run()
+    except WizardStopped as e:
+        say(f"demo stopped: {e}")
+        return {"exit_code": e.exit_code, "workdir": str(workdir)}
+    store = Store(workdir)
+    try:
+        doc = collect(store)
+        verify_report = store.get_state("verify_report")
+    finally:
+        store.close()
+    write_private_text(workdir / "report.txt", render_text(doc) + "\n")
+    write_private_text(workdir / "report.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+    return {"exit_code": code, "verify": verify_report, "summary": wiz.summaries.get("migrate")}
+
+
+def _where_to_look(workdir: Path, dump: Path, zd, fd, say) -> None:
     say("\nWhere to look:")
     say(f"  plan              {workdir / 'plan.toml'}")
     say(f"  source dump       {dump}")
@@ -154,7 +170,3 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
     else:
         say("The sandboxes stopped with the demo; against real accounts the same plan runs with "
             "`hdmigrate run PLAN --yes` (start sandboxes yourself with `hdmigrate sandbox zendesk --data DUMP`).")
-    say(f"Demo finished with exit code {code}.")
-    return {"exit_code": code, "workdir": str(workdir), "source": answers["source.adapter"],
-            "target": answers["target.adapter"], "verify": verify_report,
-            "summary": wiz.summaries.get("migrate")}
