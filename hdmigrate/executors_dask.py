@@ -131,7 +131,8 @@ def run_plan_task(spec: dict) -> dict:
         for account in spec["accounts"]:      # sorted by the batch: no two tasks wait on each other
             sem = distributed.Semaphore(max_leases=1, name=semaphore_name(account))
             if not sem.acquire(timeout=0):
-                publish("plan_waiting", account=account, reason="another plan is using this account")
+                publish("plan_waiting", account=account,
+                        reason="account in use (by another plan, or by a lost worker until its lease times out)")
                 while not sem.acquire(timeout=5):
                     if stop.is_set():
                         return _final(out, 4, "the batch was interrupted before this plan ran")
