@@ -22,6 +22,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .store import StagingReader
+
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
 KIND_ORDER = ("custom_field", "organization", "group", "agent", "contact", "ticket", "comment",
               "attachment", "satisfaction_rating")
@@ -65,13 +67,12 @@ def source_metrics(db_path: Path) -> dict | None:
     if not db_path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = StagingReader(db_path)
     except sqlite3.Error:
         return None
     try:
         def rows(kind, order=""):
-            return (json.loads(r[0]) for r in conn.execute(
-                f"SELECT data FROM records WHERE kind=? {order}", (kind,)))
+            return conn.records(kind, by_thread=bool(order))
 
         agents = {r["id"] for r in rows("agent")}
         tickets: dict[str, tuple[datetime | None, datetime | None]] = {}
@@ -119,9 +120,9 @@ def _stored_plan(db_path: Path) -> dict | None:
     if not db_path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = StagingReader(db_path)
         try:
-            row = conn.execute("SELECT value FROM state WHERE key='plan'").fetchone()
+            row = conn.state_row("plan")
         finally:
             conn.close()
     except sqlite3.Error:

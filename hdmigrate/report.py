@@ -210,9 +210,7 @@ def cumulative(store) -> dict | None:
         for state, key in states.items():
             if by_state.get(state):
                 add(kind, key, by_state[state])
-    for kind, n in store.conn.execute(
-            "SELECT d.kind, count(DISTINCT d.id) FROM degradations d JOIN id_map m ON m.kind = d.kind "
-            "AND m.id = d.id WHERE m.state = 'done' GROUP BY d.kind"):
+    for kind, n in store.degraded_done_counts():
         add(kind, "degraded", n)
     totals = {key: sum(c.get(key, 0) for c in kinds.values()) for key in CUMULATIVE_KEYS}
     return {"runs": [r["id"] for r in runs], "kinds": kinds, "totals": totals}

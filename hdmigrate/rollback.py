@@ -32,10 +32,8 @@ from .adapter import Capability
 from .canonical import LOAD_ORDER
 from .errors import ConfigError, FatalApiError, HdmError, StateError
 from .plan import Plan, load_plan
-from .store import Store, now
+from .store import ROLLED_BACK, Store, now  # noqa: F401 - ROLLED_BACK: the state Store.mark_rolled_back writes
 from . import workdir_lock
-
-ROLLED_BACK = "rolled_back"
 
 
 def find_plan(workdir: Path) -> Path | None:
@@ -172,5 +170,4 @@ def _matched_by_kind(store: Store, run_id: int) -> dict[str, int]:
 
 
 def _mark(store: Store, kind: str, sid: str) -> None:
-    store.conn.execute("UPDATE id_map SET state=?, updated_at=? WHERE kind=? AND id=?",
-                       (ROLLED_BACK, now(), kind, sid))
+    store.mark_rolled_back(kind, sid)

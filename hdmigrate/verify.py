@@ -271,7 +271,7 @@ class Verifier:
         self.done: dict[str, dict[str, str]] = defaultdict(dict)
         self.rev: dict[str, dict[str, str]] = defaultdict(dict)
         self.states: dict[str, dict[str, str]] = defaultdict(dict)
-        for kind, sid, tid, state in store.conn.execute("SELECT kind, id, target_id, state FROM id_map"):
+        for kind, sid, tid, state in store.id_map_rows():
             self.states[kind][sid] = state
             if state == "done" and tid is not None:
                 self.done[kind][sid] = tid
@@ -286,10 +286,8 @@ class Verifier:
         self.failure_reasons: dict[tuple[str, str], str] = {}
         for row in store.failures():
             self.failure_reasons[(row["kind"], row["id"])] = row["reason"] or ""
-        self.errors = {(k, i): e for k, i, e in store.conn.execute(
-            "SELECT kind, id, error FROM id_map WHERE state='failed'")}
-        self.rollbacks = {key: value for key, value in store.conn.execute(
-            "SELECT key, value FROM state WHERE key LIKE 'rollback:%'")}
+        self.errors = store.id_map_errors()
+        self.rollbacks = store.rollback_states()
         self.scope_kinds, self.selection = _scope(store, plan)
         self.alias: dict[str, dict[str, str]] = defaultdict(dict)
         self.key_back: dict[str, dict[str, str]] = {}

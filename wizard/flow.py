@@ -645,9 +645,7 @@ class Wizard:
             return
         store = Store(self.workdir)
         try:
-            rows = store.conn.execute(
-                "SELECT kind, id, target_id FROM id_map WHERE run_id=? AND state='done' AND matched=1 "
-                "ORDER BY kind, id", (run_id,)).fetchall()
+            rows = store.matched_rows(run_id)
             if not rows:
                 return
             self.io.say(f"Matched in the target (already there, kept as they are; rollback keeps them): {len(rows)}")

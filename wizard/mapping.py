@@ -22,7 +22,6 @@ dicts, or nothing at all); every reader here tolerates all of them.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -204,30 +203,25 @@ def propose(store, source_discovery: dict, target_discovery: dict, target_caps,
             person_effect=None) -> Proposals:
     """Proposals from the staged source records and the target's discovery. `person_effect` is
     the target class's (see hdmigrate.adapter.Target.person_effect)."""
-    conn = store.conn
     tgt = target_discovery or {}
     p = Proposals()
     p.defaults = {k: dict(v) for k, v in (tgt.get("defaults") or {}).items() if isinstance(v, dict)}
     for name, plural in ENUM_FIELDS:
         values = {}
-        for value, n in conn.execute(
-                f"SELECT json_extract(data, '$.{name}') v, count(*) FROM records WHERE kind='ticket' "
-                "AND v IS NOT NULL GROUP BY v"):
+        for value, n in store.ticket_value_counts(name):
             values[str(value)] = n
         if values:
             p.options[name] = options_for(name, tgt)
             p.enums[name] = enum_table(values, tgt.get(plural))
-    assigned = dict(conn.execute(
-        "SELECT json_extract(data, '$.assignee_id') a, count(*) FROM records WHERE kind='ticket' "
-        "AND a IS NOT NULL GROUP BY a").fetchall())
-    agents = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='agent' ORDER BY id")]
+    assigned = dict(store.ticket_value_counts("assignee_id"))
+    agents = list(store.staged_json("agent", ordered=True))
     p.target_agents = _names(tgt.get("agents")) if "agents" in tgt else None
     p.agents = agent_table(agents, tgt.get("agents"), {str(k): n for k, n in assigned.items()}, person_effect)
-    fields = [json.loads(d) for (d,) in conn.execute("SELECT data FROM records WHERE kind='custom_field' ORDER BY id")]
+    fields = list(store.staged_json("custom_field", ordered=True))
     p.can_create_fields = Capability.CREATE_CUSTOM_FIELDS in (target_caps or ())
     p.target_fields = _target_fields(tgt.get("fields"))
     p.fields = field_table(fields, tgt.get("fields"), p.can_create_fields)
-    groups = [json.loads(d).get("name") for (d,) in conn.execute("SELECT data FROM records WHERE kind='group' ORDER BY id")]
+    groups = [g.get("name") for g in store.staged_json("group", ordered=True)]
     p.groups = group_table([g for g in groups if g], tgt.get("groups"))
     return p
 

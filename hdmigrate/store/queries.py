@@ -1,0 +1,120 @@
+"""Named reads the engine, verify, the reports, rollback and the wizard make of the staging
+database: the SQL for them lives here (SQL only in the store), the callers name what they want."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from .schema import now
+
+ROLLED_BACK = "rolled_back"
+
+# A record of a kind that is neither written (done) nor failed: the internal check's "missing".
+_UNWRITTEN = """FROM records r LEFT JOIN id_map m ON m.kind=r.kind AND m.id=r.id
+                WHERE r.kind=? AND (m.state IS NULL OR m.state NOT IN ('done','failed'))"""
+
+
+class ReportQueries:
+    """Mixed into Store: uses its `conn` (the writer's) and `read_conn()` (this thread's)."""
+
+    conn: sqlite3.Connection
+
+    # -- run summaries --------------------------------------------------------------------------
+    def done_counts_by_origin(self, run_id: int) -> list[tuple[str, int, int]]:
+        """(kind, matched, n) of the records a run wrote: created (0) or matched (1)."""
+        return self.conn.execute(
+            "SELECT kind, matched, count(*) FROM id_map WHERE run_id=? AND state='done' GROUP BY kind, matched",
+            (run_id,)).fetchall()
+
+    def failure_counts(self, run_id: int) -> list[tuple[str, int]]:
+        return self.conn.execute(
+            "SELECT kind, count(*) FROM failures WHERE run_id=? GROUP BY kind", (run_id,)).fetchall()
+
+    def degraded_counts(self, run_id: int) -> list[tuple[str, int]]:
+        """(kind, records with at least one degradation) of one run."""
+        return self.conn.execute(
+            "SELECT kind, count(DISTINCT id) FROM degradations WHERE run_id=? GROUP BY kind", (run_id,)).fetchall()
+
+    def degraded_done_counts(self) -> list[tuple[str, int]]:
+        """(kind, written records with a degradation), over every run."""
+        return self.conn.execute(
+            "SELECT d.kind, count(DISTINCT d.id) FROM degradations d JOIN id_map m ON m.kind = d.kind "
+            "AND m.id = d.id WHERE m.state = 'done' GROUP BY d.kind").fetchall()
+
+    # -- staged records neither written nor failed ----------------------------------------------
+    def unwritten_count(self, kind: str) -> int:
+        return self.conn.execute("SELECT count(*) " + _UNWRITTEN, (kind,)).fetchone()[0]
+
+    def unwritten_ids(self, kind: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT r.id " + _UNWRITTEN, (kind,)).fetchall()]
+
+    # -- staged records, whole kinds ------------------------------------------------------------
+    def staged_json(self, kind: str, *, ordered: bool = False) -> Iterator[dict]:
+        """Every staged record of a kind, parsed (by id when `ordered`), on this thread's connection."""
+        sql = "SELECT data FROM records WHERE kind=?" + (" ORDER BY id" if ordered else "")
+        for (data,) in self.read_conn().execute(sql, (kind,)):
+            yield json.loads(data)
+
+    def parents_of(self, kind: str) -> set[str]:
+        """The parent ids (ticket or comment) that have at least one staged record of `kind`."""
+        return {r[0] for r in self.read_conn().execute(
+            "SELECT DISTINCT parent FROM records WHERE kind=?", (kind,))}
+
+    def ticket_value_counts(self, name: str) -> list[tuple[object, int]]:
+        """(value, tickets) of one top-level ticket field, absent values left out."""
+        if not name.isidentifier():
+            raise ValueError(f"not a field name: {name!r}")
+        return self.conn.execute(
+            f"SELECT json_extract(data, '$.{name}') v, count(*) FROM records WHERE kind='ticket' "
+            "AND v IS NOT NULL GROUP BY v").fetchall()
+
+    # -- id map ---------------------------------------------------------------------------------
+    def id_map_rows(self) -> list[tuple[str, str, str | None, str]]:
+        """(kind, id, target_id, state) of every id-map row."""
+        return self.conn.execute("SELECT kind, id, target_id, state FROM id_map").fetchall()
+
+    def id_map_errors(self) -> dict[tuple[str, str], str | None]:
+        """(kind, id) -> the error of every failed id-map row."""
+        return {(k, i): e for k, i, e in self.conn.execute(
+            "SELECT kind, id, error FROM id_map WHERE state='failed'")}
+
+    def matched_rows(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(kind, id, target_id) a run found in the target and adopted, by kind and id."""
+        return self.conn.execute(
+            "SELECT kind, id, target_id FROM id_map WHERE run_id=? AND state='done' AND matched=1 "
+            "ORDER BY kind, id", (run_id,)).fetchall()
+
+    def mark_rolled_back(self, kind: str, id: str) -> None:
+        """A record rollback removed (or tagged) in the target: never counted as written again."""
+        self.conn.execute("UPDATE id_map SET state=?, updated_at=? WHERE kind=? AND id=?",
+                          (ROLLED_BACK, now(), kind, id))
+
+    # -- key/value state ------------------------------------------------------------------------
+    def rollback_states(self) -> dict[str, str]:
+        """`rollback:<run>` -> the stored JSON text of what each rollback did."""
+        return {key: value for key, value in self.conn.execute(
+            "SELECT key, value FROM state WHERE key LIKE 'rollback:%'")}
+
+
+class StagingReader:
+    """A staging database opened read-only (never created, migrated or written): for reports of
+    a work directory that may be another version's or still being written. sqlite3.Error on a
+    file that is not a staging database."""
+
+    def __init__(self, db_path: Path):
+        self.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+
+    def records(self, kind: str, *, by_thread: bool = False) -> Iterator[dict]:
+        """A kind's staged records; `by_thread`: grouped by parent, in source order."""
+        order = "ORDER BY parent, sort_key, id" if by_thread else ""
+        return (json.loads(r[0]) for r in self.conn.execute(
+            f"SELECT data FROM records WHERE kind=? {order}", (kind,)))
+
+    def state_row(self, key: str) -> tuple[str] | None:
+        return self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+
+    def close(self) -> None:
+        self.conn.close()
