@@ -321,3 +321,41 @@ def test_retry_policy():
     assert next_step(2, busy, False, 1, 0, False) == "wait"
     assert next_step(2, "plan error", True, 1, 0, False) == "wait"
     assert next_step(3, "HTTP 401", False, 1, 2, True) == "done"           # the batch is stopping
+
+
+def test_an_interrupted_dask_batch_stops_its_runs_and_resumes(world, tmp_path):
+    import signal
+
+    write_dump(tmp_path / "dump", tickets=1500, comments_per_ticket=4, attachments=10, seed=73)
+    plan = tmp_path / "big.toml"
+    plan.write_text(jsonl("source", tmp_path / "dump") + jsonl("target", tmp_path / "out"), encoding="utf-8")
+    proc = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"), popen=True)
+    events = []
+    for line in proc.stdout:                     # SIGTERM once the run is under way on a worker
+        events.append(json.loads(line))
+        if events[-1]["event"] == "step_started" or events[-1]["event"] == "plan_started":
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=300)
+    events += [json.loads(line) for line in out.splitlines() if line.strip()]
+    row = events[-1]["plans"][0]
+    assert proc.returncode == 4 and events[-1]["interrupted"], err[-2000:]
+    assert row["exit_code"] == 4 and row["status"] == "interrupted", row   # stopped cleanly, resumable
+    p, again = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    ids = [t["id"] for t in read_jsonl(tmp_path / "out" / "ticket.jsonl")]
+    assert len(ids) == len(set(ids)) == 1500
+
+
+def test_the_command_lines_of_docs_batch_md_are_real():
+    import re
+
+    from tests.test_ci_usage import _check_hdmigrate_command, _shell_commands
+
+    text = (REPO / "docs" / "batch.md").read_text(encoding="utf-8")
+    commands = [c for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S) for c in _shell_commands(block)]
+    batches = [c[1:] for c in commands if c[0] == "hdmigrate"]
+    assert len(batches) >= 4
+    for argv in batches:
+        _check_hdmigrate_command(argv)
+        assert argv[0] == "batch" and "--executor" in argv
