@@ -453,3 +453,56 @@ def test_a_large_attachment_is_spooled_to_disk_not_held_in_memory(tmp_path, monk
     assert blob.stat().st_size == size and (blob.stat().st_mode & 0o777) == 0o600
     assert peak < size / 4, f"peak {peak} bytes traced for a {size}-byte download"
     assert not list((tmp_path / "wd" / "blobs" / "incoming").glob("*.tmp"))   # nothing left half-written
+
+
+# ---------------------------------------------------------------- memory bound (peak RSS)
+
+_RSS_CHILD = r'''
+import json, resource, sys
+from hdmigrate.http import HttpClient, ResponseTooLarge
+url, path = sys.argv[1], sys.argv[2]
+with HttpClient(url, max_attempts=1) as c:
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        body = c.get_json(path)
+        outcome = {"items": len(body["tickets"]) if isinstance(body, dict) and "tickets" in body else None}
+    except ResponseTooLarge as e:
+        outcome = {"refused": str(e)}
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
+print(json.dumps({**outcome, "base_mb": base / 1024, "peak_mb": peak / 1024}))
+'''
+
+
+def _peak_rss_of_a_client_reading(server, path: str) -> dict:
+    """A fresh process reads `path` from the hostile server; its own peak RSS, in MB."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", _RSS_CHILD, server.url, path], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("shape, refusal", [
+    ("items", "would take more than 64 MiB of memory once parsed"),
+    ("empties", "would take more than 64 MiB of memory once parsed"),
+    ("nested", "nests deeper than 512 levels"),
+    ("string", "a single string or value longer than 24 MiB"),
+])
+def test_a_100_mib_json_answer_stays_under_the_benchmarks_peak_rss(server, shape, refusal):
+    """docs/performance.md's figure (peak RSS ≤ 200 MB) holds whatever the source sends: a valid
+    100 MiB answer under the 100 MiB byte cap is refused by its parsed cost, nesting or one giant
+    string before it is held (before the fix: the bytes plus their parse, ~1 GB for "items")."""
+    server.add("/api/v2/big", "large_json", shape=shape, size=100 * MB - 4096)
+    result = _peak_rss_of_a_client_reading(server, "/api/v2/big")
+    assert refusal in result.get("refused", ""), result
+    assert result["peak_mb"] < 200, result
+
+
+def test_a_large_legitimate_page_is_parsed_within_the_bound(server):
+    """An 8 MiB page of 129,000 small tickets (past the in-memory threshold, so parsed while it is
+    read) comes back whole."""
+    server.add("/api/v2/page", "large_json", shape="items", size=8 * MB)
+    result = _peak_rss_of_a_client_reading(server, "/api/v2/page")
+    assert result.get("items", 0) > 120_000, result
+    assert result["peak_mb"] < 200, result

@@ -22,7 +22,7 @@ from hdmigrate.http.client import HttpClient
 from hdmigrate.http.limits import (DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DOWNLOAD_BYTES,
                                        REJECT_STATUSES, RETRY_EXCEPTIONS, RETRY_STATUSES, UNSENT_EXCEPTIONS,
                                        current_download_limit, download_limit)
-from hdmigrate.http.ratelimit import (RateLimiter, limiter_for, parse_retry_after, rate_limit_info,
+from hdmigrate.http.ratelimit import (RateLimiter, RatePolicy, limiter_for, policy_for, parse_retry_after, rate_limit_info,
                                           rate_limit_observations, reset_limiters, retry_after_of)
 from hdmigrate.http.redaction import excerpt_of, redact
 from hdmigrate.http.retrying import should_retry
@@ -31,7 +31,7 @@ from hdmigrate.http.urls import check_url_scheme, is_loopback
 from hdmigrate.netguard import DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, UrlRefused
 
 __all__ = [
-    "HttpClient", "HttpStats", "RateLimiter", "limiter_for", "reset_limiters", "redact", "excerpt_of",
+    "HttpClient", "HttpStats", "RateLimiter", "RatePolicy", "policy_for", "limiter_for", "reset_limiters", "redact", "excerpt_of",
     "parse_retry_after", "retry_after_of", "current_download_limit", "rate_limit_info",
     "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "RETRY_EXCEPTIONS", "RETRY_STATUSES",
     "REJECT_STATUSES", "is_loopback", "check_url_scheme", "PageGuard", "PaginationLoop", "UrlRefused",

@@ -15,10 +15,11 @@ import httpx
 from hdmigrate.errors import ConfigError, FatalApiError
 from hdmigrate.http.classify import ClassifyMixin
 from hdmigrate.http.downloads import DownloadMixin
+from hdmigrate.http.jsonbody import TooCostly, loads, read_answer
 from hdmigrate.http.limits import (CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES,
                                        DEFAULT_MAX_DOWNLOAD_BYTES, ERROR_BODY_BYTES, MIN_SECRET_CHARS)
 from hdmigrate.http.pagination import PaginationMixin
-from hdmigrate.http.ratelimit import ANSWERED, RateLimiter, limiter_for, rate_limit_observations
+from hdmigrate.http.ratelimit import ANSWERED, RateLimiter, RatePolicy, limiter_for, rate_limit_observations
 from hdmigrate.http.redaction import excerpt_of, redact
 from hdmigrate.http.retrying import RetryMixin
 from hdmigrate.http.stats import HttpStats
@@ -30,7 +31,7 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
     """One vendor API: base URL, auth, retries, rate limiting, pagination, downloads."""
 
     def __init__(self, base_url: str, *, auth: Any = None, headers: dict | None = None,
-                 rate_limit: float | None = None, timeout: float = 30.0, max_attempts: int = 8,
+                 rate_limit: "float | RatePolicy | None" = None, timeout: float = 30.0, max_attempts: int = 8,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, secrets: Iterable[str] = (),
                  log: Callable[[str], None] | None = None, max_wait: float = 300.0,
@@ -75,6 +76,17 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         self._client = httpx.Client(base_url=self.base_url, headers=headers,
                                     timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
                                     transport=transport or guarded_transport(), follow_redirects=False)
+
+    def _say_rate(self, limiter: RateLimiter, url: httpx.URL) -> None:
+        """The rate in use, once per change: learned from the server's headers (issue: budgets
+        run at the account's real limit, not the documented default)."""
+        policy = limiter.policy
+        how = f"{limiter.announced}/min announced by the server"
+        if policy is not None and policy.share != 1.0:
+            how += f", {policy.share:.0%} of it used"
+        if policy is not None and policy.ceiling is not None and limiter.per_minute == policy.ceiling:
+            how += f", capped by the plan's rate_limit {policy.ceiling:g}"
+        self.log(f"rate limit for {url.netloc.decode('ascii')}: {limiter.per_minute:g} requests/min ({how})")
 
     # ---- construction helpers
     @staticmethod
@@ -193,7 +205,8 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                 self.stats.count_response(response.status_code)
                 ANSWERED.add(request.url.netloc.decode("ascii"))
                 for limit, remaining, reset in rate_limit_observations(response.headers):
-                    limiter.observe(limit, remaining, reset)
+                    if limiter.observe(limit, remaining, reset):
+                        self._say_rate(limiter, request.url)
                 return read(response)
             except httpx.HTTPError:
                 self.stats.count_dropped_answer(response.status_code)
@@ -212,22 +225,26 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
 
     def _read_api_body(self, response: httpx.Response, ok: Collection[int],
                        allow: Collection[int]) -> httpx.Response:
-        """The whole body of an answer the caller takes, capped; an error body only in part."""
+        """The whole body of an answer the caller takes, capped in bytes and, once parsed, in
+        memory (jsonbody); an error body only in part."""
         status = response.status_code
         if status in ok or status in allow:
             try:
-                read_body(response, self.max_body_bytes)
+                read_answer(response, self.max_body_bytes)
             except OverflowError:
-                raise ResponseTooLarge(
-                    self.redact(f"{response.request.method} {response.request.url}: the answer is "
-                                f"larger than {self.max_body_bytes} bytes (decoded); refusing it "
-                                "(an endless or decompression-bomb body)"),
-                    status=status, method=response.request.method,
-                    url=self.redact(str(response.request.url))) from None
+                raise self._too_large(response, f"the answer is larger than {self.max_body_bytes} bytes "
+                                      "(decoded)", "an endless or decompression-bomb body") from None
+            except TooCostly as e:
+                raise self._too_large(response, str(e), "a hostile or broken answer") from None
         else:
             read_body(response, ERROR_BODY_BYTES, truncate=True)
         return response
 
+    def _too_large(self, response: httpx.Response, what: str, why: str) -> ResponseTooLarge:
+        request = response.request
+        return ResponseTooLarge(
+            self.redact(f"{request.method} {request.url}: {what}; refusing it ({why})"),
+            status=response.status_code, method=request.method, url=self.redact(str(request.url)))
 
     # ---- public API
     def request(self, method: str, url_or_path: str, *, params: Any = None, json: Any = None,
@@ -263,7 +280,11 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         if not response.content:
             return None
         try:
-            return response.json()
+            if "json" in vars(response):        # a large answer, parsed while it was read
+                return response.json()
+            return loads(response.content)
+        except TooCostly as e:
+            raise self._too_large(response, str(e), "a hostile or broken answer") from None
         except ValueError:
             raise FatalApiError(
                 self.redact(f"{response.request.method} {response.request.url}: expected JSON, got "
@@ -271,7 +292,6 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                             f"{excerpt_of(response, self.secrets, 200)}"),
                 status=response.status_code, method=response.request.method,
                 url=self.redact(str(response.request.url))) from None
-
 
     def close(self) -> None:
         self._client.close()

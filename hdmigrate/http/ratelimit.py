@@ -5,13 +5,54 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from hdmigrate.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """How fast one budget may go: a starting rate, then what the account announces in its
+    rate-limit headers (up and down), times `share`, never above `ceiling`.
+
+    From the plan's `[run] rate_limit` (see `policy_for`): absent → start at the documented
+    default, learn freely; a number N → start at N, learn down, never above N; "80%" → start at
+    80 % of the documented default, then 80 % of what the account announces."""
+
+    start: float | None
+    ceiling: float | None = None
+    share: float = 1.0
+
+    def learned(self, announced: float) -> float:
+        rate = announced * self.share
+        return min(rate, self.ceiling) if self.ceiling is not None else rate
+
+
+_SHARE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+
+
+def policy_for(configured: float | str | None, default: float | None) -> RatePolicy:
+    """The policy of one budget from its `[run] rate_limit` value and the adapter's documented
+    default (requests per minute)."""
+    if configured is None:
+        return RatePolicy(start=default)
+    if isinstance(configured, str):
+        found = _SHARE.match(configured)
+        if not found or not 0 < float(found.group(1)) <= 100:
+            raise ConfigError(f"rate_limit {configured!r}: give requests per minute (700) or a share of "
+                              "the account's limit between 1% and 100% (\"80%\")")
+        share = float(found.group(1)) / 100
+        return RatePolicy(start=default * share if default else None, share=share)
+    if isinstance(configured, bool) or not isinstance(configured, (int, float)) or configured <= 0:
+        raise ConfigError(f"rate_limit {configured!r}: requests per minute must be a positive number")
+    return RatePolicy(start=float(configured), ceiling=float(configured))
+
 
 class RateLimiter:
     """Thread-safe token bucket (requests per minute), corrected by vendor headers.
@@ -20,8 +61,13 @@ class RateLimiter:
     once outside it, so a no-op test sleep never spins. `per_minute=None` paces nothing but
     still honours `observe` and `pause`."""
 
-    def __init__(self, per_minute: float | None = None, *, burst: float | None = None,
+    def __init__(self, per_minute: "float | RatePolicy | None" = None, *, burst: float | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        # A plain rate (tests, sandboxes' own clients) only ever lowers itself to what a server
+        # announces; a RatePolicy (every adapter client built from a plan) follows it both ways.
+        self.policy = per_minute if isinstance(per_minute, RatePolicy) else None
+        per_minute = self.policy.start if self.policy else per_minute
+        self.announced: int | None = None   # the last per-minute limit a server announced
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
@@ -79,16 +125,26 @@ class RateLimiter:
         self._tat = tat + interval
         return send_at
 
-    def observe(self, limit: int | None, remaining: int | None, reset_seconds: float | None) -> None:
-        """Correct the bucket from a response's rate-limit headers."""
+    def observe(self, limit: int | None, remaining: int | None, reset_seconds: float | None) -> bool:
+        """Correct the bucket from a response's rate-limit headers. True when the rate in use
+        changed, or a policy's first announcement arrived (the caller says which rate it uses)."""
         with self._lock:
             now = self._clock()
-            if limit and limit > 0 and (self.per_minute is None or limit < self.per_minute) \
-                    and reset_seconds is None:
-                # Per-minute vendors (Zendesk X-Rate-Limit, Freshdesk X-Ratelimit-Total) know better.
-                self._lower_rate(float(limit))
+            changed = False
+            if limit and limit > 0 and reset_seconds is None:
+                # Per-minute account limits (Zendesk X-Rate-Limit, Freshdesk X-Ratelimit-Total).
+                first, self.announced = self.announced is None, limit
+                if self.policy is not None:
+                    wanted = self.policy.learned(float(limit))
+                elif self.per_minute is None or limit < self.per_minute:
+                    wanted = float(limit)
+                else:
+                    wanted = self.per_minute
+                changed = wanted != self.per_minute or (first and self.policy is not None)
+                if wanted != self.per_minute:
+                    self._lower_rate(wanted)
             if remaining is None:
-                return
+                return changed
             if remaining <= 0:
                 hold = reset_seconds if reset_seconds is not None else self._default_reset(limit)
                 self._hold_until = max(self._hold_until, now + hold)
@@ -99,8 +155,9 @@ class RateLimiter:
                 self._slow_until = now + window
             else:
                 self._slow_until = 0.0
+            return changed
 
-    def _lower_rate(self, per_minute: float) -> None:
+    def _lower_rate(self, per_minute: float) -> None:   # (or raise: a policy follows the account)
         self.per_minute = per_minute
         self._interval = 60.0 / per_minute
         burst = self._burst if self._burst is not None else max(1.0, per_minute / 60.0)
@@ -128,17 +185,21 @@ _LIMITERS: dict[tuple[str, Callable[[], float]], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def limiter_for(host: str, per_minute: float | None, *, clock: Callable[[], float] = time.monotonic,
+def limiter_for(host: str, per_minute: "float | RatePolicy | None", *, clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep) -> RateLimiter:
     """The process-wide limiter of a host ("name" or "name:port"). Keyed by host and clock, so a
     test's fake clock never shares a bucket with real time. When clients ask for different rates
-    the lowest wins."""
+    the lowest wins (a policy's starting rate counts as its rate)."""
     key = (host.lower(), clock)
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
         if limiter is None:
             limiter = _LIMITERS[key] = RateLimiter(per_minute, clock=clock, sleep=sleep)
             return limiter
+    if isinstance(per_minute, RatePolicy):
+        if limiter.policy is None or (per_minute.ceiling or math.inf) < (limiter.policy.ceiling or math.inf):
+            limiter.policy = per_minute
+        per_minute = per_minute.start if limiter.announced is None else None
     if per_minute is not None and (limiter.per_minute is None or per_minute < limiter.per_minute):
         limiter.set_rate(per_minute)
     return limiter

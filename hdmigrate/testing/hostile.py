@@ -8,6 +8,9 @@ it was given with one misbehaviour:
     json          a fixed JSON answer (`body`), optionally with a Link next header (`link`):
                   a body naming its own cursor or next link repeats it forever
     endless_json  a JSON array that never ends
+    large_json    a valid JSON answer of `size` bytes (Content-Length exact) in one `shape`:
+                  "items" (a page of small tickets), "empties" (`[{},{},…]`), "nested" (`{"a":`
+                  `size` / 10 levels deep) or "string" (one string of almost `size` bytes)
     gzip_bomb     ~`compressed` bytes of gzip that decode to ~1000 times as much
     file          `send` bytes (0: endless) under a Content-Length of `length` (None: none),
                   so the length can lie either way
@@ -40,6 +43,16 @@ def gzip_bomb(compressed: int = 3 * 1024 * 1024) -> bytes:
         packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
         _ZERO_MEMBER = packer.compress(bytes(1024 * 1024)) + packer.flush()
     return _ZERO_MEMBER * max(1, compressed // len(_ZERO_MEMBER))
+
+
+# shape -> (head, repeated unit, tail or tail(count)); every shape is valid JSON
+_LARGE_SHAPES = {
+    "items": (b'{"tickets": [', b'{"id": 1, "status": "open", "subject": "Printer on fire again"}, ',
+              b'{"id": 0}], "end_of_stream": true}'),
+    "empties": (b"[", b"{}, ", b"{}]"),
+    "nested": (b"", b'{"a": ', lambda count: b"1" + b"}" * count),
+    "string": (b'{"body": "', b"x" * 1024, b'"}'),
+}
 
 
 class HostileServer:
@@ -131,6 +144,25 @@ class HostileServer:
         block = item * 64
         while not self._stop.is_set():
             h.wfile.write(block)
+
+    def _large_json(self, h, shape: str = "items", size: int = 100 * 1024 * 1024) -> None:
+        head, unit, tail = _LARGE_SHAPES[shape]
+        if callable(tail):      # a closing byte per unit
+            count = max(0, (size - len(head) - 1) // (len(unit) + 1))
+            body_tail = tail(count)
+        else:
+            count = max(0, (size - len(head) - len(tail)) // len(unit))
+            body_tail = tail
+        total = len(head) + count * len(unit) + len(body_tail)
+        self._head(h, 200, {"Content-Type": "application/json", "Content-Length": total})
+        h.wfile.write(head)
+        per_block = max(1, 65536 // len(unit))
+        block, sent = unit * per_block, 0
+        while sent < count and not self._stop.is_set():
+            n = min(per_block, count - sent)
+            h.wfile.write(block if n == per_block else unit * n)
+            sent += n
+        h.wfile.write(body_tail)
 
     def _gzip_bomb(self, h, compressed: int = 3 * 1024 * 1024) -> None:
         data = gzip_bomb(compressed)

@@ -1,0 +1,235 @@
+"""API answers read within a memory bound (docs/guarantees.md "Resource caps").
+
+An answer up to `IN_MEMORY_BYTES` (decoded) is read into memory and parsed with orjson, as every
+normal page is. Past that, the bytes held so far and every further chunk are fed to ijson's push
+parser as they arrive, and its events are built into Python objects under a budget: what the
+parsed answer costs in memory (containers, strings, numbers), how deep it nests, and how long one
+string or number runs (checked on the raw bytes, before the parser buffers it). Past any limit
+the answer is refused the moment that is known, so whatever a source sends, one API answer costs
+at most about `PARSE_BUDGET_BYTES` of memory, never the byte cap plus its parse.
+
+Why a budget and not a lower byte cap: the vendors' pages are small in items (Zendesk 100 per
+cursor page, 1000 per incremental export page; Freshdesk and RT at most 100) but not in bytes
+(long HTML bodies, RT attachments inline as base64), while the memory a page costs once parsed
+depends on its shape: 4 MiB of `[{},{},…]` parse to ~90 MB, 4 MiB of text to ~4 MB.
+"""
+
+from __future__ import annotations
+
+import io
+import json as jsonlib
+from typing import Any, BinaryIO
+
+import httpx
+import ijson
+import orjson
+
+from hdmigrate.netguard import read_body_into
+
+MiB = 1024 * 1024
+IN_MEMORY_BYTES = 4 * MiB        # up to here: memory and orjson (worst shape ~90 MB parsed)
+MAX_TOKEN_BYTES = 24 * MiB       # one string or number (an RT attachment, base64: ~18 MB of file)
+PARSE_BUDGET_BYTES = 64 * MiB    # what one parsed answer may cost in Python objects
+MAX_DEPTH = 512                  # nesting (orjson's own limit is 1024; no vendor nests past ~10)
+FEED_BYTES = 64 * 1024           # bytes handed to the push parser at once
+HEAD_BYTES = 64 * 1024           # what `.content` keeps of a large answer (excerpts, messages)
+
+# Rough CPython sizes, in bytes: enough to tell a page from a bomb.
+_CONTAINER, _ENTRY, _STR, _NUMBER, _POINTER = 64, 24, 49, 32, 8
+KEY_CACHE = 4096                 # distinct keys shared between objects, as orjson does
+
+
+class TooCostly(Exception):
+    """An answer refused for its shape; str() says what was too much."""
+
+
+class _Sink:
+    """What `read_body_into` writes an answer into: memory up to IN_MEMORY_BYTES, then the push
+    parser. The byte cap and the longest token are checked on every chunk."""
+
+    def __init__(self, cap: int):
+        self.cap, self.size = cap, 0
+        self.chunks: list[bytes] = []
+        self.head = b""
+        self.longest = self._run = 0
+        self.parser: _PushParser | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.cap:
+            raise OverflowError(self.size)
+        self._measure(chunk)
+        if self.parser is None and self.size <= IN_MEMORY_BYTES:
+            self.chunks.append(chunk)
+            return
+        if self.parser is None:
+            held, self.chunks = b"".join(self.chunks), []
+            self.head = held[:HEAD_BYTES]
+            self.parser = _PushParser()
+            self.parser.feed(held)
+        self.parser.feed(chunk)
+
+    def _measure(self, chunk: bytes) -> None:
+        """Track the longest stretch between unescaped quotes, an upper bound of the longest
+        string or number the parser would hold whole (escapes kept at their length)."""
+        parts = chunk.replace(b"\\\\", b"__").replace(b'\\"', b"__").split(b'"')
+        if len(parts) == 1:
+            self._run += len(chunk)
+        else:
+            self.longest = max(self.longest, self._run + len(parts[0]), *map(len, parts[1:-1]))
+            self._run = len(parts[-1])
+        if max(self.longest, self._run) > MAX_TOKEN_BYTES:
+            raise TooCostly(f"the answer holds a single string or value longer than {MAX_TOKEN_BYTES // MiB} MiB")
+
+
+class _PushParser:
+    """ijson's push parser feeding a budgeted builder; a syntax error is kept, not raised, so
+    the answer is still read to its end (then `.json()` raises it, as for any non-JSON body)."""
+
+    def __init__(self) -> None:
+        self.events = ijson.utils.sendable_list()
+        self.coro = ijson.basic_parse_coro(self.events, use_float=True)
+        self.builder = _Builder()
+        self.error: Exception | None = None
+
+    def feed(self, data: bytes) -> None:
+        # In steps: one send's events are all held at once (16 K of them per 64 KiB at most).
+        for start in range(0, len(data), FEED_BYTES):
+            self._feed(data[start:start + FEED_BYTES])
+
+    def _feed(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.coro.send(data)
+            self._build()
+        except TooCostly:
+            raise
+        except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
+            self.error = e
+
+    def _build(self) -> None:
+        for event, value in self.events:
+            self.builder.add(event, value)
+        del self.events[:]
+
+    def result(self) -> Any:
+        if self.error is None:
+            try:
+                self.coro.close()
+                self._build()
+                if not self.builder.done:
+                    raise ValueError("the answer ends inside a value")
+            except TooCostly:
+                raise
+            except (ijson.JSONError, ValueError, UnicodeDecodeError) as e:
+                self.error = e
+        if self.error is not None:
+            raise jsonlib.JSONDecodeError(f"not JSON: {self.error}", "", 0)
+        return self.builder.root
+
+
+def read_answer(response: httpx.Response, cap: int) -> None:
+    """Read an answer the caller takes: at most `cap` decoded bytes (OverflowError past it),
+    TooCostly when its shape passes a limit. A small one becomes `response.content` as usual; a
+    large one is parsed while it is read, `response.json()` returns the result and `content`
+    keeps its first HEAD_BYTES."""
+    sink = _Sink(cap)
+    read_body_into(response, sink)
+    if sink.parser is None:
+        response._content = b"".join(sink.chunks)     # what httpx's own read() sets
+        return
+    parser = sink.parser
+    try:
+        parsed, error = parser.result(), None
+    except ValueError as e:
+        parsed, error = None, e
+    response._content = sink.head
+
+    def json(**_: Any) -> Any:
+        if error is not None:
+            raise error
+        return parsed
+    response.json = json
+
+
+def loads(data: bytes) -> Any:
+    """A body held in memory: orjson, unless its bracket count says the parse would pass the
+    budget (then the budgeted parser refuses it). The standard library reads what orjson
+    refuses (NaN, integers past 64 bits), so every answer decodes as before."""
+    if len(data) + (_CONTAINER + _POINTER) * (data.count(b"{") + data.count(b"[")) > PARSE_BUDGET_BYTES:
+        return _parse_bounded(io.BytesIO(data))
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            return jsonlib.loads(data)
+        except RecursionError:
+            raise TooCostly(f"the answer nests deeper than {MAX_DEPTH} levels") from None
+
+
+def _parse_bounded(stream: BinaryIO) -> Any:
+    """A body held in memory whose brackets say orjson would pass the budget: built under it."""
+    parser = _PushParser()
+    while chunk := stream.read(64 * 1024):
+        parser.feed(chunk)
+    return parser.result()
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.stack: list[Any] = []
+        self.keys: list[Any] = []
+        self.key: Any = None
+        self.cost = 0
+        self.root: Any = None
+        self.done = False
+        self._keys: dict[str, str] = {}
+
+    def add(self, event: str, value: Any) -> bool:
+        """Take one event; True once the top-level value is complete."""
+        if event == "map_key":
+            shared = self._keys.get(value)
+            if shared is None:
+                self._spend(_STR + len(value))
+                if len(self._keys) < KEY_CACHE:
+                    self._keys[value] = shared = value
+            self.key = shared if shared is not None else value
+            return self._spend(_ENTRY)
+        if event in ("end_map", "end_array"):
+            done = self.stack.pop()
+            self.key = self.keys.pop()
+            return self._finish(done) if not self.stack else False
+        opens = event in ("start_map", "start_array")
+        if opens:
+            value = {} if event == "start_map" else []
+            self._spend(_CONTAINER + _POINTER)
+        elif event == "string":
+            self._spend(_STR + _POINTER + len(value))
+        else:
+            self._spend(_NUMBER + _POINTER if event == "number" else _POINTER)
+        if self.stack:
+            parent = self.stack[-1]
+            if type(parent) is list:
+                parent.append(value)
+            else:
+                parent[self.key] = value
+        if not opens:
+            return self._finish(value) if not self.stack else False
+        if len(self.stack) >= MAX_DEPTH:
+            raise TooCostly(f"the answer nests deeper than {MAX_DEPTH} levels")
+        self.stack.append(value)
+        self.keys.append(self.key)
+        return False
+
+    def _spend(self, cost: int) -> bool:
+        self.cost += cost
+        if self.cost > PARSE_BUDGET_BYTES:
+            raise TooCostly(f"the answer would take more than {PARSE_BUDGET_BYTES // MiB} MiB of memory once parsed")
+        return False
+
+    def _finish(self, value: Any) -> bool:
+        if not self.stack:
+            self.root, self.done = value, True
+        return True
+
