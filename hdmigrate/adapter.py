@@ -89,7 +89,9 @@ class AdapterContext:
     options: dict = field(default_factory=dict)   # the plan's [options]
     mapping: dict = field(default_factory=dict)   # the plan's [mapping]
     workdir: Path | None = None
-    rate_limit: float | None = None   # requests per minute from [run] rate_limit
+    # the budget's RatePolicy from [run] rate_limit and the documented default (or a plain
+    # requests-per-minute number where an adapter is built by hand): give it to HttpClient
+    rate_limit: Any = None
     workers: int = 1
     log: Callable[[str], None] = lambda message: None   # human messages (stderr)
     role: str = "source"              # "source" or "target"

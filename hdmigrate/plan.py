@@ -23,6 +23,7 @@ import schemas
 
 from .adapter import AdapterContext, AdapterSpec
 from .errors import ConfigError
+from .http.ratelimit import policy_for
 from . import registry
 
 PATH_KEYS = ("path",)
@@ -108,7 +109,8 @@ class Plan:
     def adapter_context(self, role: str, workdir: Path | None = None, log=None) -> AdapterContext:
         section = self.data[role]
         secrets = resolve_secrets(section, f"[{role}]")
-        rate = (self.run.get("rate_limit") or {}).get(role)
+        side = getattr(self.spec(role), role)   # the Source or Target class: its documented default
+        rate = policy_for((self.run.get("rate_limit") or {}).get(role), getattr(side, "default_rate_limit", None))
         return AdapterContext(
             config={k: v for k, v in section.items()}, secrets=secrets, options=dict(self.options),
             mapping=copy.deepcopy(self.mapping), workdir=workdir, rate_limit=rate,

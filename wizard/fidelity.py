@@ -1,22 +1,12 @@
-"""The dry run's fidelity report and the estimate of requests and duration.
+"""The dry run's fidelity report (the estimate of requests and duration: hdmigrate/estimate.py).
 
 Fidelity, per kind, from the dry run's summary and the store: records that will arrive as they
 are, records that will arrive degraded (each named with its degradation codes), records that will
 fail (each named with its reason).
-
-Estimate (a documented heuristic, see docs/wizard.md):
-  target requests = per kind, records to write ÷ the target's batch size for that kind (1 when it
-                    writes one by one); kinds written inside another's call (a bundling target's
-                    comments) cost nothing; every attachment costs one upload;
-  source requests = pages the extraction fetched + one download per attachment;
-  duration        = source requests ÷ source rate + target requests ÷ target rate (per minute:
-                    `[run] rate_limit`, else the adapter's documented default; no limit → local
-                    speed, shown as "under a minute" for small runs).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 
@@ -45,37 +35,6 @@ def fidelity(summary: dict, failures: list[dict], degradations: list[dict], limi
     return out
 
 
-def estimate(summary: dict, *, source_pages: int, target_cls, source_rate: float | None,
-             target_rate: float | None) -> dict:
-    kinds = summary.get("kinds") or {}
-    batch_sizes = getattr(target_cls, "batch_sizes", {}) or {}
-    bundles = bool(getattr(target_cls, "bundles_comments", False))
-    target_requests = 0
-    attachments = 0
-    for kind, c in kinds.items():
-        n = c.get("created", 0) + c.get("updated", 0)
-        if kind == "attachment":
-            attachments = n
-            target_requests += n
-            continue
-        if bundles and kind == "comment":
-            continue
-        batch = max(1, int(batch_sizes.get(kind, 1)))
-        target_requests += math.ceil(n / batch)
-    source_requests = source_pages + attachments
-    minutes = 0.0
-    limited = False
-    if source_rate:
-        minutes += source_requests / source_rate
-        limited = True
-    if target_rate:
-        minutes += target_requests / target_rate
-        limited = True
-    return {"source_requests": source_requests, "target_requests": target_requests,
-            "source_rate": source_rate, "target_rate": target_rate,
-            "minutes": round(minutes, 1) if limited else None}
-
-
 def render_fidelity(fid: dict) -> list[str]:
     lines = [f"{'kind':<22}{'will arrive':>12}{'will degrade':>14}{'will fail':>11}{'unchanged':>11}"]
     for kind, f in fid.items():
@@ -93,18 +52,3 @@ def render_fidelity(fid: dict) -> list[str]:
         if extra > 0:
             lines.append(f"  will degrade: … {extra} more {kind} records (see `hdmigrate report`)")
     return lines
-
-
-def render_estimate(est: dict) -> str:
-    def rate(r):
-        return f"{r:g}/min" if r else "no limit"
-    text = (f"Estimate: about {est['source_requests']} source requests ({rate(est['source_rate'])}) and "
-            f"{est['target_requests']} target requests ({rate(est['target_rate'])})")
-    if est["minutes"] is None:
-        return text + "; no rate limit applies, so it runs at local speed."
-    m = est["minutes"]
-    if m < 1:
-        return text + "; under a minute at those rate limits."
-    if m < 90:
-        return text + f"; about {math.ceil(m)} minutes at those rate limits."
-    return text + f"; about {m / 60:.1f} hours at those rate limits."

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import tomli_w
 
-from hdmigrate import registry
+from hdmigrate import estimate, registry
 from hdmigrate.adapter import Capability
 from hdmigrate.canonical import KINDS
 from hdmigrate.engine import Engine
@@ -522,20 +522,18 @@ class Wizard:
         store = Store(self.workdir)
         try:
             fid = fidelity.fidelity(summary, store.failures(summary["run_id"]), store.degradations(summary["run_id"]))
-            pages = sum(int((s.get("counts") or {}).get("pages", 0)) for s in store.steps(summary["run_id"])
-                        if s["step"] == "extract")
+            pages = estimate.pages_extracted(store, summary["run_id"])
         finally:
             store.close()
-        rates = (plan.run.get("rate_limit") or {})
-        est = fidelity.estimate(summary, source_pages=pages, target_cls=plan.spec("target").target,
-                                source_rate=rates.get("source") or plan.spec("source").source.default_rate_limit,
-                                target_rate=rates.get("target") or plan.spec("target").target.default_rate_limit)
+        est = estimate.estimate(summary, source_pages=pages, source_cls=plan.spec("source").source,
+                                target_cls=plan.spec("target").target, rate_limits=plan.run.get("rate_limit"))
         self.state.data["dry_run"] = {"run_id": summary["run_id"], "exit_code": summary["exit_code"],
                                       "estimate": est}
         self.state.save()
         for line in fidelity.render_fidelity(fid):
             self.io.say(line)
-        self.io.say(fidelity.render_estimate(est))
+        for line in estimate.render(est):
+            self.io.say(line)
         if summary["exit_code"] == 1:
             if not self.confirm("dry-run.continue", "Some records would fail (named above). Continue anyway?", True):
                 raise WizardStopped("stopped after the dry run; fix the mapping with "

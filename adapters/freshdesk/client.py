@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlparse
 import httpx
 
 from hdmigrate.errors import ConfigError
-from hdmigrate.http import HttpClient, PageGuard, limiter_for
+from hdmigrate.http import HttpClient, PageGuard, RatePolicy, limiter_for, policy_for
 
 PER_PAGE = 100
 # Freshdesk plans: account limit per minute -> documented per-endpoint limits (api-facts.md):
@@ -70,24 +70,28 @@ class FreshdeskClient:
     /contacts while the account has 100); every request also takes a slot of the account bucket
     shared by all clients of the host. So a per-endpoint header never lowers the account rate."""
 
-    def __init__(self, url: str, api_key: str, rate_limit: float | None = None,
+    def __init__(self, url: str, api_key: str, rate_limit: "float | RatePolicy | None" = None,
                  transport: httpx.BaseTransport | None = None, **http_options):
         if not api_key:
             raise ConfigError("freshdesk: no API key (set the variable named by api_key_env)")
         self.base = base_url(url)
         self.root = self.base[: -len("api/v2/")]
-        account = float(rate_limit or DEFAULT_RATE_LIMIT)
+        # The account budget and each endpoint class learn their limits from the headers of
+        # their own answers, starting from the documented plan table.
+        policy = rate_limit if isinstance(rate_limit, RatePolicy) else policy_for(rate_limit, DEFAULT_RATE_LIMIT)
+        account = policy.start or DEFAULT_RATE_LIMIT
+        caps = endpoint_limits(policy.ceiling) if policy.ceiling else {}
         common = dict(auth=(api_key, "X"), transport=transport, secrets=[api_key],
                       attachment_hosts=ATTACHMENT_HOSTS, **http_options)
-        self.http = HttpClient(self.base, rate_limit=account, **common)
+        self.http = HttpClient(self.base, rate_limit=policy, **common)
         self.account_limiter = self.http.limiter
         host = self.http.host
-        self._by_class = {
-            cls: HttpClient(self.base, rate_limit=limit,
-                            limiter=limiter_for(f"{host}#{cls}", limit,
-                                                **{k: v for k, v in http_options.items() if k in ("clock", "sleep")}),
-                            **common)
-            for cls, limit in endpoint_limits(account).items()}
+        timing = {k: v for k, v in http_options.items() if k in ("clock", "sleep")}
+        self._by_class = {}
+        for cls, limit in endpoint_limits(account).items():
+            own = RatePolicy(start=limit, ceiling=caps.get(cls), share=policy.share)
+            self._by_class[cls] = HttpClient(self.base, rate_limit=own,
+                                             limiter=limiter_for(f"{host}#{cls}", own, **timing), **common)
         self.requests = 0
         self.by_class: dict[str, int] = {}
 

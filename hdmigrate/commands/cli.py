@@ -193,7 +193,24 @@ def run(plan_path, workdir, dry_run, since, as_json, yes, junit_path):
         engine.store.close()
     if not as_json:
         _print_summary(summary)
+        if summary.get("dry_run") and summary.get("run_id") is not None:
+            _print_estimate(plan, wd, summary)
     sys.exit(summary["exit_code"])
+
+
+def _print_estimate(plan, wd, summary: dict) -> None:
+    """The wizard's estimate, from the same code, per budget."""
+    from .. import estimate
+    from ..store import Store
+    store = Store(wd, create=False)
+    try:
+        pages = estimate.pages_extracted(store, summary["run_id"])
+    finally:
+        store.close()
+    est = estimate.estimate(summary, source_pages=pages, source_cls=plan.spec("source").source,
+                            target_cls=plan.spec("target").target, rate_limits=plan.run.get("rate_limit"))
+    for line in estimate.render(est):
+        click.echo(line, err=True)
 
 
 def _confirm_real_run(plan) -> bool:
