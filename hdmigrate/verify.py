@@ -31,16 +31,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
-import re
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from . import inline_images, stamps
+from . import cx, inline_images, stamps
 from .adapter import Capability, Source
 from .blobfile import BlobFile, spool_downloads
 from .canonical import KINDS, PERSON_KINDS, REFERENCES, in_selection, parse_time
@@ -281,6 +278,7 @@ class Verifier:
             self.degradations[(d["kind"], d["id"])].append(d)
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
+        self.original_time_fields = cx.original_time_fields(plan.mapping)
         self.stamp_places = frozenset(spec.target.stamp_places)
         # Failures the run's report names (any run): kind, id -> reason.
         self.failure_reasons: dict[tuple[str, str], str] = {}
@@ -921,7 +919,7 @@ class Verifier:
         comments = [r for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
         ratings = [r for r, _ in self.store.iter_records("satisfaction_rating")
                    if r["id"] in self.done["satisfaction_rating"]]
-        return cx_metrics(tickets, comments, ratings, set(self.done["agent"]))
+        return cx.metrics(tickets, comments, ratings, set(self.done["agent"]), self.original_time_fields)
 
     def _metrics_target(self, target_by_sid) -> dict:
         def records(kind):
@@ -934,7 +932,7 @@ class Verifier:
         comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
         ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
         del records
-        return cx_metrics(tickets, comments, ratings, set(target_by_sid["agent"]))
+        return cx.metrics(tickets, comments, ratings, set(target_by_sid["agent"]), self.original_time_fields)
 
 
 def _same(a, b) -> bool:
@@ -955,46 +953,6 @@ def _id_order(value) -> tuple:
 def _sortable(value) -> str:
     dt = parse_time(value)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt else str(value or "")
-
-
-def _stats(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0, "median_s": None, "mean_s": None}
-    return {"n": len(values), "median_s": round(statistics.median(values), 1),
-            "mean_s": round(statistics.fmean(values), 1)}
-
-
-def cx_metrics(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str]) -> dict:
-    """First reply time, resolution time, CSAT distribution, channel mix and status mix."""
-    by_ticket: dict[str, list[dict]] = defaultdict(list)
-    for c in comments:
-        by_ticket[str(c.get("ticket_id"))].append(c)
-    first_reply, resolution = [], []
-    for t in tickets:
-        opened = parse_time(t.get("created_at"))
-        thread = sorted(by_ticket.get(t["id"], []), key=lambda c: _sortable(c.get("created_at")))
-        if opened is None and thread:
-            opened = parse_time(thread[0].get("created_at"))
-        if opened is not None:
-            for c in thread[1:] if thread else []:
-                is_agent = c.get("author_kind") == "agent" or str(c.get("author_id")) in agent_ids
-                when = parse_time(c.get("created_at"))
-                if c.get("public") and is_agent and when is not None and when >= opened:
-                    first_reply.append((when - opened).total_seconds())
-                    break
-            solved = parse_time(t.get("solved_at"))
-            if solved is not None and solved >= opened:
-                resolution.append((solved - opened).total_seconds())
-    csat = Counter(f"{r.get('scale') or '?'}:{r.get('score')}" for r in ratings)
-    return {
-        "tickets": len(tickets),
-        "comments": len(comments),
-        "first_reply_time": _stats(first_reply),
-        "resolution_time": _stats(resolution),
-        "csat": dict(sorted(csat.items())),
-        "channel_mix": dict(sorted(Counter(str(t.get("channel")) for t in tickets).items())),
-        "status_mix": dict(sorted(Counter(str(t.get("status")) for t in tickets).items())),
-    }
 
 
 # -------------------------------------------------------------------------- entry points
@@ -1107,6 +1065,7 @@ def render_text(report: dict, limit: int = 50) -> str:
     for key in ("first_reply_time", "resolution_time"):
         for stat in ("median_s", "mean_s"):
             lines.append(f"{key + ' ' + stat[:-2]:<28}{_fmt_seconds(m_s[key][stat]):>24}{_fmt_seconds(m_t[key][stat]):>24}")
+    lines.append(f"{'csat (0–100)':<28}{_fmt_number(m_s.get('csat_percent')):>24}{_fmt_number(m_t.get('csat_percent')):>24}")
     for key in ("csat", "channel_mix", "status_mix"):
         for value in sorted(set(m_s[key]) | set(m_t[key])):
             lines.append(f"{key + ' ' + value:<28}{m_s[key].get(value, 0):>24}{m_t[key].get(value, 0):>24}")
@@ -1114,6 +1073,10 @@ def render_text(report: dict, limit: int = 50) -> str:
     if side:
         lines.append(f"\nside archive: {side['path']} ({side['records']} records, {side['blobs']} files)")
     return "\n".join(lines)
+
+
+def _fmt_number(value) -> str:
+    return "–" if value is None else f"{value:g}"
 
 
 def _fails(f: dict) -> bool:

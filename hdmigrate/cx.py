@@ -1,0 +1,153 @@
+"""CX metrics, computed one way for both sides of a migration (verify, the HTML report, the
+continuity section): first reply time, resolution time, CSAT on one common scale, channel mix,
+status mix — for the whole history and per month.
+
+A target that cannot backdate keeps a ticket's original times in fields of its own (see
+`ORIGINAL_TIME_FIELDS`); a read-back ticket carrying them is measured by them, so source and
+target agree where the data allows.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from .times import parse
+
+# Canonical ticket field -> the name of the target field that keeps it where the target cannot
+# backdate (the plan's [mapping] original_times may rename or switch them off).
+ORIGINAL_TIME_FIELDS = {"created_at": "hdm_original_created_at",
+                        "first_reply_at": "hdm_original_first_reply_at",
+                        "solved_at": "hdm_original_solved_at"}
+
+# Every rating scale as 0–100, so CSAT compares across platforms (Zendesk good/bad, Freshdesk 1–5 …).
+_SCALES = {"good_bad": {"good": 100.0, "bad": 0.0, "offered": None},
+           "1-5": lambda s: (float(s) - 1) * 25.0,
+           "0-10": lambda s: float(s) * 10.0}
+
+
+def original_time_fields(mapping: dict | None) -> dict[str, str]:
+    """The plan's `[mapping] original_times` over the defaults: a field renamed, or switched off
+    with `false`."""
+    chosen = dict(ORIGINAL_TIME_FIELDS)
+    for field, name in ((mapping or {}).get("original_times") or {}).items():
+        if name is False or name == "":
+            chosen.pop(field, None)
+        elif isinstance(name, str):
+            chosen[field] = name
+    return chosen
+
+
+def csat_percent(scale: str | None, score) -> float | None:
+    """A rating on the common 0–100 scale; None when it is not a rating (offered, unknown)."""
+    rule = _SCALES.get(scale or "")
+    try:
+        value = rule.get(str(score)) if isinstance(rule, dict) else rule(score) if rule else None
+    except (TypeError, ValueError):
+        return None
+    return None if value is None or not 0.0 <= value <= 100.0 else value
+
+
+def original_time(ticket: dict, field: str, names: dict[str, str] | None = None) -> datetime | None:
+    """A ticket's original `field` time: the target field that keeps it, else the field itself."""
+    name = (ORIGINAL_TIME_FIELDS if names is None else names).get(field)
+    kept = (ticket.get("custom_fields") or {}).get(name) if name else None
+    return parse(kept) or parse(ticket.get(field))
+
+
+_UNDATED = datetime.min.replace(tzinfo=timezone.utc)   # comments without a time sort first
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "median_s": None, "mean_s": None}
+    return {"n": len(values), "median_s": round(statistics.median(values), 1),
+            "mean_s": round(statistics.fmean(values), 1)}
+
+
+def _threads(comments: Iterable[dict]) -> dict[str, list[dict]]:
+    by_ticket: dict[str, list[dict]] = defaultdict(list)
+    for c in comments:
+        by_ticket[str(c.get("ticket_id"))].append(c)
+    for thread in by_ticket.values():
+        thread.sort(key=lambda c: (parse(c.get("created_at")) or _UNDATED, str(c.get("id"))))
+    return by_ticket
+
+
+def ticket_times(ticket: dict, thread: list[dict], agent_ids: set[str],
+                 names: dict[str, str] | None = None) -> tuple[datetime | None, float | None, float | None]:
+    """(opened, first reply seconds, resolution seconds) of one ticket."""
+    opened = original_time(ticket, "created_at", names) or (parse(thread[0].get("created_at")) if thread else None)
+    if opened is None:
+        return None, None, None
+    first = original_time(ticket, "first_reply_at", names)
+    if first is None:
+        for c in thread[1:]:
+            is_agent = c.get("author_kind") == "agent" or str(c.get("author_id")) in agent_ids
+            when = parse(c.get("created_at"))
+            if c.get("public") and is_agent and when is not None and when >= opened:
+                first = when
+                break
+    solved = original_time(ticket, "solved_at", names)
+    reply = (first - opened).total_seconds() if first is not None and first >= opened else None
+    resolution = (solved - opened).total_seconds() if solved is not None and solved >= opened else None
+    return opened, reply, resolution
+
+
+def metrics(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str],
+            names: dict[str, str] | None = None) -> dict:
+    """First reply time, resolution time, CSAT (distribution and mean on 0–100), channel and
+    status mix of a set of canonical records."""
+    threads = _threads(comments)
+    first_reply, resolution = [], []
+    for t in tickets:
+        _, reply, resolved = ticket_times(t, threads.get(str(t["id"]), []), agent_ids, names)
+        if reply is not None:
+            first_reply.append(reply)
+        if resolved is not None:
+            resolution.append(resolved)
+    scores = [p for p in (csat_percent(r.get("scale"), r.get("score")) for r in ratings) if p is not None]
+    return {
+        "tickets": len(tickets),
+        "comments": len(comments),
+        "first_reply_time": _stats(first_reply),
+        "resolution_time": _stats(resolution),
+        "csat": dict(sorted(Counter(f"{r.get('scale') or '?'}:{r.get('score')}" for r in ratings).items())),
+        "csat_percent": round(statistics.fmean(scores), 1) if scores else None,
+        "channel_mix": dict(sorted(Counter(str(t.get("channel")) for t in tickets).items())),
+        "status_mix": dict(sorted(Counter(str(t.get("status")) for t in tickets).items())),
+    }
+
+
+def monthly(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str],
+            names: dict[str, str] | None = None) -> list[dict]:
+    """The history per month a ticket was opened (UTC): tickets, first reply and resolution
+    medians, CSAT on 0–100, channel mix — what a dashboard owner stitches to the new system's."""
+    threads = _threads(comments)
+    rated = defaultdict(list)
+    for r in ratings:
+        p = csat_percent(r.get("scale"), r.get("score"))
+        if p is not None:
+            rated[str(r.get("ticket_id"))].append(p)
+    months: dict[str, dict] = {}
+    for t in tickets:
+        opened, reply, resolved = ticket_times(t, threads.get(str(t["id"]), []), agent_ids, names)
+        if opened is None:
+            continue
+        m = months.setdefault(opened.strftime("%Y-%m"), {"reply": [], "resolution": [], "csat": [],
+                                                         "channels": Counter(), "tickets": 0})
+        m["tickets"] += 1
+        m["channels"][str(t.get("channel"))] += 1
+        m["csat"] += rated.get(str(t["id"]), [])
+        if reply is not None:
+            m["reply"].append(reply)
+        if resolved is not None:
+            m["resolution"].append(resolved)
+    return [{"month": month, "tickets": m["tickets"],
+             "first_reply_median_s": round(statistics.median(m["reply"]), 1) if m["reply"] else None,
+             "resolution_median_s": round(statistics.median(m["resolution"]), 1) if m["resolution"] else None,
+             "csat_percent": round(statistics.fmean(m["csat"]), 1) if m["csat"] else None,
+             "ratings": len(m["csat"]), "channel_mix": dict(sorted(m["channels"].items()))}
+            for month, m in sorted(months.items())]
