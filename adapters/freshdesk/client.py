@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlparse
 
 import httpx
 
-from hdmigrate.errors import ConfigError
+from hdmigrate.errors import Cause, ConfigError
 from hdmigrate.http import HttpClient, PageGuard, RatePolicy, limiter_for, policy_for
 
 PER_PAGE = 100
@@ -41,6 +41,12 @@ def endpoint_limits(account_limit: float) -> dict[str, float]:
     return {k: max(1.0, account_limit * r) for k, r in ENDPOINT_RATIOS.items()}
 
 
+def endpoint_budgets(requests_by_kind: dict[str, int], account_rate: float) -> dict[str, tuple[int, float]]:
+    """A first migration's writes are all creates (POST): they share the create budget, a
+    documented part of the account's (for the estimate, hdmigrate/estimate.py)."""
+    return {"create": (sum(requests_by_kind.values()), endpoint_limits(account_rate)["create"])}
+
+
 def endpoint_class(method: str, path: str) -> str | None:
     path = "/" + path.split("?", 1)[0].strip("/")
     if method == "POST":
@@ -52,6 +58,19 @@ def endpoint_class(method: str, path: str) -> str | None:
     if method == "GET" and path.endswith("/contacts"):
         return "contacts_list"
     return None
+
+
+# Freshdesk's machine error codes (its API reference, "Errors") that say more than the status.
+_CODE_CAUSES = {"require_feature": Cause.PLAN_FEATURE, "account_suspended": Cause.PLAN_FEATURE,
+                "invalid_credentials": Cause.AUTH, "access_denied": Cause.PERMISSION}
+
+
+def vendor_cause(status: int, body) -> Cause | None:
+    """The cause a Freshdesk error body names (`code`, or `errors[].code`)."""
+    if not isinstance(body, dict):
+        return None
+    codes = [body.get("code")] + [e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)]
+    return next((_CODE_CAUSES[c] for c in codes if c in _CODE_CAUSES), None)
 
 
 def base_url(url: str) -> str:
@@ -82,7 +101,7 @@ class FreshdeskClient:
         account = policy.start or DEFAULT_RATE_LIMIT
         caps = endpoint_limits(policy.ceiling) if policy.ceiling else {}
         common = dict(auth=(api_key, "X"), transport=transport, secrets=[api_key],
-                      attachment_hosts=ATTACHMENT_HOSTS, **http_options)
+                      attachment_hosts=ATTACHMENT_HOSTS, vendor_cause=vendor_cause, **http_options)
         self.http = HttpClient(self.base, rate_limit=policy, **common)
         self.account_limiter = self.http.limiter
         host = self.http.host
