@@ -1,0 +1,55 @@
+"""What every step of the engine shares: the step names, count keys, kind groups and small helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..adapter import Degradation
+from ..canonical import parse_time
+from ..errors import HdmError
+
+
+STEPS = ("check", "extract", "normalize", "load", "verify")
+# Kinds whose records of one ticket must be written in order: they share the ticket's lane.
+ORDERED_KINDS = ("comment", "satisfaction_rating")
+# Kinds loaded by one lane whatever `[run] workers` says: a few dozen records, and targets keep
+# account-wide caches of them (field lists, a field-map file) that parallel creates would race on.
+SERIAL_KINDS = ("custom_field",)
+_UNREFERENCED = frozenset({"comment", "attachment", "satisfaction_rating"})
+# matched: found in the target (a live person, group or company) and adopted, never changed by us
+COUNT_KEYS = ("created", "matched", "updated", "unchanged", "failed", "degraded")
+DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
+
+
+class Interrupted(HdmError):
+    exit_code = 4
+
+
+@dataclass
+class Counts:
+    kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, kind: str, key: str, n: int = 1) -> None:
+        bucket = self.kinds.setdefault(kind, dict.fromkeys(COUNT_KEYS, 0))
+        bucket[key] += n
+
+
+def _matched_note(kind: str, rid: str) -> Degradation:
+    """A record the target already held: reported, and it explains every difference verify finds."""
+    return Degradation(kind, str(rid), "", "matched_existing",
+                       f"the target already had this {kind} (same e-mail or name): adopted as it is, its "
+                       "values kept; never updated by delta runs nor deleted by rollback")
+
+
+def _short(e: BaseException) -> str:
+    text = str(e) or e.__class__.__name__
+    return text.replace("\n", " ")[:500]
+
+
+# Kinds that hang on a ticket: what a time window of tickets narrows.
+TICKET_PARTS = frozenset({"ticket", "comment", "attachment", "satisfaction_rating"})
+
+
+def _after(ticket: dict, until) -> bool:
+    stamp = parse_time(ticket.get("updated_at") or ticket.get("created_at"))
+    return stamp is not None and stamp > until

@@ -1,0 +1,186 @@
+"""Normalize: raw payloads into validated canonical records (attachment bytes staged as blobs)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..adapter import Degradation, Source
+from ..canonical import loads, validation_error
+from ..errors import ApiError, FatalApiError, RecordError
+from ..blobfile import BlobFile, spool_downloads
+from ..http import UrlRefused, download_limit
+from .common import DEFAULT_MAX_ATTACHMENT_BYTES, _short
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+class NormalizeStep:
+    """Mixed into Engine: `normalize` and what it does per payload and record."""
+
+    def normalize(self) -> dict:
+        source, _ = self._adapters()
+        self.store.retry_failed_raw()
+        total = self.store.count_raw("new")
+        done = normalized = 0
+        repair = bool(self.plan.options.get("repair_text"))
+        # Small batches: a run killed during normalize keeps all but the last 200 payloads' work.
+        for batch in self.store.iter_raw_new(batch=200):
+            out: list[tuple[str, dict, str, str]] = []
+            raw_done, raw_failed = [], []
+            for stream, raw_id, payload_text in batch:
+                records, ok = self._normalize_one(source, stream, raw_id, payload_text, repair)
+                out += records
+                (raw_done if ok else raw_failed).append((stream, raw_id))
+            self.store.put_records(out, raw_done, raw_failed)
+            normalized += len(out)
+            done += len(batch)
+            self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
+        return {"payloads": done, "records": normalized}
+
+    def _normalize_one(self, source, stream, raw_id, payload_text, repair):
+        """The canonical records of one raw payload, and whether all of them passed."""
+        try:
+            produced = list(source.to_canonical(stream, loads(payload_text)))
+        except RecordError as e:
+            self._fail(e.kind or stream, e.id or raw_id, "normalize", _short(e), e.field)
+            return [], False
+        except (FatalApiError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - a malformed payload fails that record only
+            self._fail(stream, raw_id, "normalize", f"cannot map {stream} {raw_id}: {e.__class__.__name__}: {_short(e)}")
+            return [], False
+        out, ok = [], True
+        for kind, record in produced:
+            prepared = self._prepare(kind, record, source, repair)
+            if prepared is False:
+                continue           # left out with a degradation (a refused attachment URL)
+            if prepared is None:
+                ok = False
+            else:
+                out.append((kind, prepared, stream, raw_id))
+        return out, ok
+
+    def _prepare(self, kind: str, record: dict, source: Source, repair: bool) -> dict | None:
+        """Validate one canonical record (fetching attachment bytes first); None when it failed."""
+        rid = str(record.get("id", "")) if isinstance(record, dict) else ""
+        if not rid:
+            self._fail(kind, "(no id)", "normalize", "record has no id", "id")
+            return None
+        if kind == "attachment":
+            record = self._stage_blob(record, source)
+            if record is None or record is False:
+                return record
+        if repair:
+            record = self._repair_text(kind, record)
+        problem = validation_error(kind, record)
+        if problem:
+            field, reason = problem
+            self._fail(kind, rid, "normalize", f"invalid {kind}: {field or 'record'}: {reason}", field)
+            return None
+        return record
+
+    def _stage_blob(self, record: dict, source: Source) -> dict | None | bool:
+        """The attachment record with its bytes staged (sha256 and size set); None when it
+        failed, False when it is left out with a degradation."""
+        rid = str(record["id"])
+        declared = record.get("sha256")
+        if declared is not None and not _is_sha256(declared):
+            # checked before the name is used as a path (a hostile "../x" crashed the run)
+            self._fail("attachment", rid, "normalize",
+                       f"invalid sha256 {str(declared)[:80]!r} (64 lowercase hex digits expected)", "sha256")
+            return None
+        staged = self._already_staged(record, declared)
+        if staged is not None:
+            return staged
+        limit = int(self.plan.options.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES))
+        declared_size = record.get("size")
+        if isinstance(declared_size, int) and declared_size > limit:
+            self._fail("attachment", rid, "normalize",
+                       f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}", "size")
+            return None
+        data = self._download(record, source, limit)
+        if data is None or data is False:
+            return data
+        return self._keep_blob(record, data, declared, limit)
+
+    def _already_staged(self, record: dict, declared: str | None) -> dict | None:
+        """The record when its bytes are in the store already (nothing to download), else None."""
+        if declared and self.store.has_blob(declared):
+            return record
+        if not declared:
+            # Sources that give no hash (Zendesk): a file staged by an earlier, interrupted run
+            # is not downloaded again when its size still matches.
+            prior = self.store.record("attachment", str(record["id"]))
+            if (prior and prior.get("sha256") and self.store.has_blob(prior["sha256"])
+                    and record.get("size") in (None, prior.get("size"))):
+                return {**record, "sha256": prior["sha256"], "size": prior["size"]}
+        return None
+
+    def _download(self, record: dict, source: Source, limit: int):
+        """The attachment's bytes (or a spooled BlobFile); None when it failed, False when refused."""
+        rid = str(record["id"])
+        try:
+            # enforced while the bytes arrive, not after; written to disk as they arrive
+            with download_limit(limit), spool_downloads(self.store.incoming_dir):
+                return source.fetch_attachment(record)
+        except UrlRefused as e:
+            # A URL the source's data points at but the plan never named (an inline image on an
+            # internal host): the file is left out, the comment and ticket are written.
+            self._degrade([Degradation("attachment", rid, "url", "attachment_url_refused", _short(e))])
+            return False
+        except ApiError as e:
+            if isinstance(e, FatalApiError):
+                raise
+            self._fail("attachment", rid, "normalize", f"download failed: {_short(e)}", "sha256")
+            return None
+        except (RecordError, OSError) as e:
+            self._fail("attachment", rid, "normalize", f"attachment bytes unavailable: {_short(e)}", "sha256")
+            return None
+        except Exception as e:  # noqa: BLE001 - e.g. httpx.InvalidURL for a file name with NUL in its URL
+            self._fail("attachment", rid, "normalize",
+                       f"attachment bytes unavailable: {e.__class__.__name__}: {_short(e)}", "sha256")
+            return None
+
+    def _keep_blob(self, record: dict, data, declared: str | None, limit: int) -> dict | None:
+        """Check the downloaded bytes (size, declared hash) and stage them; None when refused."""
+        spooled = isinstance(data, BlobFile)
+        size, sha = (data.size, data.sha256) if spooled else (len(data), hashlib.sha256(data).hexdigest())
+        problem = None
+        if size > limit:
+            problem = (f"attachment {record.get('file_name')!r} is {size} bytes, over the limit of {limit}", "size")
+        elif declared and declared != sha:
+            problem = (f"bytes hash to {sha}, the record declares {declared}", "sha256")
+        if problem:
+            if spooled:
+                data.discard()
+            self._fail("attachment", str(record["id"]), "normalize", *problem)
+            return None
+        if spooled:
+            self.store.put_blob_file(data)
+        else:
+            self.store.put_blob(data)
+        record = dict(record)
+        record["sha256"] = sha
+        record["size"] = size
+        return record
+
+    def _repair_text(self, kind: str, record: dict) -> dict:
+        import ftfy
+        fields = {"ticket": ("subject",), "comment": ("body_html", "body_text")}.get(kind, ())
+        changed = []
+        for name in fields:
+            value = record.get(name)
+            if isinstance(value, str):
+                fixed = ftfy.fix_text(value, unescape_html=False)
+                if fixed != value:
+                    record = dict(record)
+                    record.setdefault("extra", {})
+                    record["extra"] = {**record["extra"], f"original_{name}": value}
+                    record[name] = fixed
+                    changed.append(name)
+        if changed:
+            self._degrade([Degradation(kind, str(record["id"]), name, "text_repaired",
+                                       "mojibake/encoding repaired; original kept in extra") for name in changed])
+        return record
