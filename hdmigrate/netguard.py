@@ -28,7 +28,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
+from hdmigrate.errors import Cause, FatalApiError, RecordError, RecordRejected, TransientApiError
 
 CHUNK = 64 * 1024
 RAW_STEP = 16 * 1024   # compressed bytes fed to zlib at once: bounds what one step can expand to
@@ -40,6 +40,8 @@ class UrlRefused(RecordError):
     """A URL the HTTP layer will not fetch (not a host the plan names, a private address, a
     downgrade to plain HTTP). The record that needed it is degraded, the run goes on."""
 
+    default_cause = Cause.REFUSED_URL
+
     def __init__(self, message: str):
         super().__init__(message, kind="attachment", field="url")
 
@@ -48,14 +50,20 @@ class ResponseTooLarge(RecordRejected):
     """An API answer over the body cap (an endless body, a decompression bomb): refused like a
     rejected record, so the record (or the stream) it was for fails and the run goes on."""
 
+    default_cause = Cause.TOO_LARGE
+
 
 class DeadlineExceeded(TransientApiError):
     """A request that did not finish within its overall deadline (not retried: a server that
     trickles once will trickle again)."""
 
+    default_cause = Cause.TIMEOUT
+
 
 class PaginationLoop(FatalApiError):
     """A source that repeats a cursor, next link or page: that stream stops."""
+
+    default_cause = Cause.PAGINATION_LOOP
 
     def __init__(self, message: str, *, stream: str):
         super().__init__(message)

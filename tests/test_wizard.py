@@ -208,7 +208,11 @@ def test_connection_check_causes(fake_zendesk, tmp_path, monkeypatch, mode, caus
 
 
 def test_classify_without_a_server():
-    assert checks.classify(ConfigError("refusing plain HTTP to example.com: use https://")).cause == checks.BAD_URL
+    from hdmigrate.http import check_url_scheme
+    with pytest.raises(ConfigError) as refused:
+        check_url_scheme("http://example.com")          # the cause is set where the URL is judged
+    assert checks.classify(refused.value).cause == checks.BAD_URL
+    assert checks.classify(ConfigError("refusing plain HTTP to example.com: use https://")).cause == checks.CONFIG
     assert checks.classify(TransientApiError("GET https://x failed after 8 attempts: ConnectError: "
                                              "[Errno -2] Name or service not known")).cause == checks.BAD_URL
     assert checks.classify(FatalApiError("x", status=401)).cause == checks.BAD_TOKEN

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.errors import (ApiError, ConfigError, FatalApiError, HdmError, RecordRejected,
-                              TransientApiError)
+from hdmigrate.errors import ApiError, Cause, ConfigError, HdmError
+from hdmigrate.http import status_cause
 from hdmigrate.plan import resolve_secrets
 
 BAD_URL = "bad URL"
@@ -35,10 +35,16 @@ ADVICE = {
     OTHER: "The helpdesk answered in a way hdmigrate did not expect; the detail above says how.",
 }
 
-_PLAN_WORDS = ("plan", "api access", "apiaccess", "not available on your", "subscription", "feature")
-_CONNECT_WORDS = ("connecterror", "connecttimeout", "name or service not known", "nodename",
-                  "connection refused", "unreachable", "getaddrinfo", "temporary failure in name",
-                  "timed out", "readtimeout")
+# What each error cause (set by the HTTP layer where the answer was classified) means to a person.
+_BY_CAUSE = {
+    Cause.AUTH: (BAD_TOKEN, ""),
+    Cause.PLAN_FEATURE: (NO_API, ""),
+    Cause.PERMISSION: (NO_ADMIN, ""),
+    Cause.NOT_FOUND: (BAD_URL, " (no such API at this address)"),
+    Cause.BAD_ANSWER: (BAD_URL, " (this address does not answer like the helpdesk's API)"),
+    Cause.UNREACHABLE: (BAD_URL, " (cannot reach the address)"),
+    Cause.TIMEOUT: (BAD_URL, " (cannot reach the address)"),
+}
 
 
 @dataclass
@@ -52,33 +58,26 @@ class CheckFailure:
 
 
 def classify(error: BaseException) -> CheckFailure:
-    """Map a check() error to a cause a person can act on."""
+    """Map a check() error to a cause a person can act on, by the error's `cause`."""
     text = str(error) or error.__class__.__name__
-    low = text.lower()
+    cause = getattr(error, "cause", None)
     status = getattr(error, "status", None)
-    excerpt = (getattr(error, "excerpt", None) or "").lower()
+    if cause is None and isinstance(error, ApiError):
+        # Raised by an adapter without a cause: the status says it, no status means no answer.
+        cause = status_cause(status) if status else Cause.UNREACHABLE
     if isinstance(error, ConfigError):
-        if any(w in low for w in ("url", "scheme", "plain http", "https")):
-            return CheckFailure(BAD_URL, text)
-        return CheckFailure(CONFIG, text)
-    if isinstance(error, ApiError):
-        if status == 401 or "credentials" in low or "did not return an agent" in low:
-            return CheckFailure(BAD_TOKEN, text)
-        if status == 402 or (status == 403 and any(w in low or w in excerpt for w in _PLAN_WORDS)):
-            return CheckFailure(NO_API, text)
-        if status == 403 or "admin" in low:
-            return CheckFailure(NO_ADMIN, text)
-        if isinstance(error, RecordRejected) and status in (404, 405):
-            return CheckFailure(BAD_URL, f"{text} (no such API at this address)")
-        if "expected json" in low or status in (301, 302, 404):
-            return CheckFailure(BAD_URL, f"{text} (this address does not answer like the helpdesk's API)")
-        if isinstance(error, TransientApiError) and (status is None or any(w in low for w in _CONNECT_WORDS)):
-            return CheckFailure(BAD_URL, f"{text} (cannot reach the address)")
-        if isinstance(error, FatalApiError) and any(w in low for w in _CONNECT_WORDS):
-            return CheckFailure(BAD_URL, f"{text} (cannot reach the address)")
-        return CheckFailure(OTHER, text)
-    if isinstance(error, OSError) or any(w in low for w in _CONNECT_WORDS):
+        return CheckFailure(BAD_URL if cause == Cause.BAD_URL else CONFIG, text)
+    if cause == Cause.BAD_URL:
+        suffix = " (cannot reach the address)" if status is None else \
+            " (this address does not answer like the helpdesk's API)"
+        return CheckFailure(BAD_URL, text + suffix)
+    if cause in _BY_CAUSE:
+        found, suffix = _BY_CAUSE[cause]
+        return CheckFailure(found, text + suffix)
+    if isinstance(error, OSError):
         return CheckFailure(BAD_URL, f"{text} (cannot reach the address)")
+    if isinstance(error, HdmError):
+        return CheckFailure(OTHER, text)
     return CheckFailure(OTHER, f"{error.__class__.__name__}: {text}")
 
 

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Page, Source
-from hdmigrate.errors import FatalApiError
+from hdmigrate.errors import Cause, FatalApiError
 from hdmigrate.http import UrlRefused
 
 from . import mapping as m
@@ -127,7 +127,8 @@ class FreshdeskSource(Source):
     def check(self) -> None:
         me = self.client.get_json("agents/me")
         if not isinstance(me, dict) or "id" not in me:
-            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key")
+            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key",
+                                cause=Cause.AUTH)
 
     def discover(self) -> dict:
         fields = self.client.all("ticket_fields")

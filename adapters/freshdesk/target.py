@@ -37,7 +37,7 @@ from pathlib import Path
 from hdmigrate import inline_images
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
 from hdmigrate.canonical import CHANNELS, PERSON_KINDS
-from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
+from hdmigrate.errors import Cause, FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import mapping as m
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
@@ -166,7 +166,8 @@ class FreshdeskTarget(Target):
     def check(self) -> None:
         me = self.client.get_json("agents/me")
         if not isinstance(me, dict) or "id" not in me:
-            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key")
+            raise FatalApiError("freshdesk: /agents/me did not return an agent; check url and API key",
+                                cause=Cause.AUTH)
         for line in self.automation_warnings():
             self.ctx.log(line)
 

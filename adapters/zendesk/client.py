@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.errors import ConfigError, FatalApiError, TransientApiError
+from hdmigrate.errors import Cause, ConfigError, FatalApiError, TransientApiError
 from hdmigrate.http import HttpClient
 
 DEFAULT_RATE_LIMIT = 700.0   # requests per minute (Enterprise); the plan's [run] rate_limit wins
@@ -41,6 +41,14 @@ CONFIG_SCHEMA = {
 }
 
 
+def vendor_cause(status: int, body: Any) -> Cause | None:
+    """Zendesk's error bodies: APIAccessDenied means the plan has no API access."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if status == 403 and error == "APIAccessDenied":
+        return Cause.PLAN_FEATURE
+    return None
+
+
 def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpClient:
     url = (ctx.config.get("url") or "").rstrip("/")
     if not url:
@@ -53,7 +61,7 @@ def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpCl
                       rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
                       secrets=[token], log=ctx.log,
                       headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"},
-                      attachment_hosts=ATTACHMENT_HOSTS, **kw)
+                      attachment_hosts=ATTACHMENT_HOSTS, vendor_cause=vendor_cause, **kw)
 
 
 def check_account(client: HttpClient) -> dict:
@@ -62,10 +70,12 @@ def check_account(client: HttpClient) -> dict:
     me = body.get("user") or {}
     if me.get("id") is None:
         raise FatalApiError(f"{client.base_url}: Zendesk did not accept the credentials (it answered "
-                            "with an anonymous user); check the email and API token", status=200)
+                            "with an anonymous user); check the email and API token", status=200,
+                            cause=Cause.AUTH)
     if me.get("role") != "admin":
         raise FatalApiError(f"{client.base_url}: {me.get('email')} is {me.get('role')!r}; exports and "
-                            "imports need an admin", status=403)
+                            "imports need an admin", status=403,
+                            cause=Cause.PERMISSION)
     return me
 
 

@@ -18,6 +18,7 @@ downloads, ratelimit, redaction, urls, limits (the caps), stats. Every public na
 from `hdmigrate.http`.
 """
 
+from hdmigrate.http.classify import VendorCause, status_cause, transport_cause
 from hdmigrate.http.client import HttpClient
 from hdmigrate.http.limits import (DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DOWNLOAD_BYTES,
                                        REJECT_STATUSES, RETRY_EXCEPTIONS, RETRY_STATUSES, UNSENT_EXCEPTIONS,
@@ -36,5 +37,5 @@ __all__ = [
     "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "RETRY_EXCEPTIONS", "RETRY_STATUSES",
     "REJECT_STATUSES", "is_loopback", "check_url_scheme", "PageGuard", "PaginationLoop", "UrlRefused",
     "ResponseTooLarge", "DeadlineExceeded", "download_limit", "DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES",
-    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_DOWNLOAD_BYTES", "VendorCause", "status_cause", "transport_cause",
 ]

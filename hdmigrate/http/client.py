@@ -12,8 +12,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from hdmigrate.errors import ConfigError, FatalApiError
-from hdmigrate.http.classify import ClassifyMixin
+from hdmigrate.errors import Cause, ConfigError, FatalApiError
+from hdmigrate.http.classify import ClassifyMixin, VendorCause
 from hdmigrate.http.downloads import DownloadMixin
 from hdmigrate.http.jsonbody import TooCostly, loads, read_answer
 from hdmigrate.http.limits import (CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES,
@@ -40,10 +40,12 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                  rng: random.Random | None = None, attachment_hosts: Iterable[str] = (),
                  deadline: float = DEFAULT_DEADLINE, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
-                 resolver: Callable[[str, int], list[str]] = resolve):
+                 resolver: Callable[[str, int], list[str]] = resolve, vendor_cause: VendorCause | None = None):
         """`attachment_hosts`: the vendor's documented file hosts (`*.zdusercontent.com`), the
         only hosts besides the API's own that `download` starts from. `deadline`: seconds one
-        request may take overall (downloads earn more per byte received)."""
+        request may take overall (downloads earn more per byte received). `vendor_cause`: the
+        adapter's reading of its vendor's error bodies (classify.VendorCause)."""
+        self.vendor_cause = vendor_cause
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         check_url_scheme(self.base_url)
         if max_attempts < 1:
@@ -291,7 +293,7 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                             f"{response.headers.get('content-type', 'no content type')}: "
                             f"{excerpt_of(response, self.secrets, 200)}"),
                 status=response.status_code, method=response.request.method,
-                url=self.redact(str(response.request.url))) from None
+                url=self.redact(str(response.request.url)), cause=Cause.BAD_ANSWER) from None
 
     def close(self) -> None:
         self._client.close()

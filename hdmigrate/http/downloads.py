@@ -7,7 +7,7 @@ import time
 import httpx
 
 from hdmigrate.blobfile import BlobFile, spool_directory
-from hdmigrate.errors import FatalApiError, RecordError
+from hdmigrate.errors import Cause, FatalApiError, RecordError
 from hdmigrate.http.limits import ERROR_BODY_BYTES, _download_cap
 from hdmigrate.http.urls import is_loopback
 from hdmigrate.netguard import UrlRefused, host_matches, read_body, read_body_into
@@ -67,7 +67,7 @@ class DownloadMixin:
                     continue
                 return hop
             raise FatalApiError(self.redact(f"GET {start}: more than {max_redirects} redirects"),
-                                method="GET", url=self.redact(str(start)))
+                                method="GET", url=self.redact(str(start)), cause=Cause.BAD_ANSWER)
 
         try:
             result = self._run(attempt, "GET", target, ())
@@ -92,7 +92,7 @@ class DownloadMixin:
         declared = response.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
             raise RecordError(self.redact(f"{url}: {declared} bytes, more than the {cap} bytes allowed"),
-                              kind="attachment", field="size")
+                              kind="attachment", field="size", cause=Cause.TOO_LARGE)
         try:
             spool = spool_directory()
             if spool is None:
@@ -106,4 +106,5 @@ class DownloadMixin:
             return blob.finish()
         except OverflowError:
             raise RecordError(self.redact(f"{url}: more than the {cap} bytes allowed (stopped reading "
-                                          "there)"), kind="attachment", field="size") from None
+                                          "there)"), kind="attachment", field="size",
+                              cause=Cause.TOO_LARGE) from None

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import tenacity
 
-from hdmigrate.errors import TransientApiError
-from hdmigrate.http.classify import request_id
+from hdmigrate.errors import Cause, TransientApiError
+from hdmigrate.http.classify import request_id, status_cause, transport_cause
 from hdmigrate.http.limits import FIRST_CONTACT_ATTEMPTS, RETRY_EXCEPTIONS, RETRY_STATUSES, UNSENT_EXCEPTIONS
 from hdmigrate.http.ratelimit import ANSWERED, limiter_for, retry_after_of
 from hdmigrate.http.redaction import excerpt_of
@@ -115,12 +115,13 @@ class RetryMixin:
             raise TransientApiError(
                 self.redact(f"{method} {url}: {type(e).__name__}: {e} (not retried: the request "
                             "may have reached the server)"),
-                method=method, url=self.redact(str(url))) from None
+                method=method, url=self.redact(str(url)), cause=transport_cause(e)) from None
         except _TooLongToWait as e:
             raise TransientApiError(
                 self.redact(f"{method} {url}: the server asks to wait {e.args[0]:.0f}s, "
                             f"more than max_wait ({self.max_wait:.0f}s)"),
-                status=429, method=method, url=self.redact(str(url)), retry_after=e.args[0]) from None
+                status=429, method=method, url=self.redact(str(url)), retry_after=e.args[0],
+                cause=Cause.RATE_LIMIT) from None
         if isinstance(result, tenacity.Future):    # retries exhausted (retry_error_callback)
             raise self._exhausted(method, url, result)
         return result
@@ -138,16 +139,16 @@ class RetryMixin:
                     self.redact(f"{method} {url}: cannot reach {url.host} ({type(error).__name__}: "
                                 f"{error}) after {attempts} attempts; nothing has answered at this "
                                 "address: check the url in the plan"),
-                    method=method, url=safe_url)
+                    method=method, url=safe_url, cause=Cause.BAD_URL)
             return TransientApiError(
                 self.redact(f"{method} {url} failed after {attempts} attempts: "
                             f"{type(error).__name__}: {error}"),
-                method=method, url=safe_url)
+                method=method, url=safe_url, cause=transport_cause(error))
         response = outcome.result()
         excerpt = excerpt_of(response, self.secrets)
         return TransientApiError(
             self.redact(f"{method} {url} still answered HTTP {response.status_code} after "
                         f"{attempts} attempts: {excerpt}"),
             status=response.status_code, method=method, url=safe_url,
-            request_id=request_id(response.headers), excerpt=excerpt,
+            request_id=request_id(response.headers), excerpt=excerpt, cause=status_cause(response.status_code),
             retry_after=retry_after_of(response, now=self._wall_clock()))

@@ -6,7 +6,7 @@ import ipaddress
 
 import httpx
 
-from hdmigrate.errors import ConfigError
+from hdmigrate.errors import Cause, ConfigError
 from hdmigrate.http.redaction import redact
 
 def is_loopback(host: str) -> bool:
@@ -28,5 +28,5 @@ def check_url_scheme(url: httpx.URL | str) -> None:
         if is_loopback(url.host):
             return
         raise ConfigError(f"refusing plain HTTP to {url.host}: use https:// "
-                          "(plain http is allowed to loopback addresses only)")
-    raise ConfigError(f"unsupported URL scheme {url.scheme!r} in {redact(str(url), ())}")
+                          "(plain http is allowed to loopback addresses only)", cause=Cause.BAD_URL)
+    raise ConfigError(f"unsupported URL scheme {url.scheme!r} in {redact(str(url), ())}", cause=Cause.BAD_URL)
