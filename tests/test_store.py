@@ -105,3 +105,87 @@ def test_same_time_children_keep_the_source_order(store):
     # an upsert (a changed record) keeps its place
     store.put_records([("comment", {"id": "7-description", "ticket_id": "7", "created_at": same, "x": 1}, "s", "7-description")], [])
     assert [r["id"] for r, _, _ in store.iter_records_with_state("comment", batch=2)] == ["7-description", "100", "99"]
+
+
+# -- the named reads other modules make (SQL only in the store) ---------------------------------
+
+def _staged(store):
+    records = [("ticket", {"id": "t1", "status": "open", "assignee_id": "a1"}, "ticket", "t1"),
+               ("ticket", {"id": "t2", "status": "open"}, "ticket", "t2"),
+               ("ticket", {"id": "t3", "status": "solved", "assignee_id": "a1"}, "ticket", "t3"),
+               ("agent", {"id": "a2", "name": "Bo"}, "agent", "a2"),
+               ("agent", {"id": "a1", "name": "Ana"}, "agent", "a1"),
+               ("attachment", {"id": "f1", "comment_id": "m1"}, "attachment", "f1"),
+               ("attachment", {"id": "f2", "comment_id": "m1"}, "attachment", "f2")]
+    store.put_records(records, [])
+
+
+def test_run_summaries_count_by_origin_failures_and_degradations(store):
+    first = store.start_run(dry_run=False, plan_identity="x", since=None)
+    store.mark_done(first, [("ticket", "t1", "901", "h"), ("agent", "a1", "71", "h", True)])
+    second = store.start_run(dry_run=False, plan_identity="x", since=None)
+    store.mark_done(second, [("ticket", "t2", "902", "h")])
+    store.mark_failed(second, "ticket", "t3", "load", "422")
+    store.add_degradations(second, [Degradation("ticket", "t2", "a", "value_unmapped", ""),
+                                    Degradation("ticket", "t2", "b", "value_unmapped", ""),
+                                    Degradation("ticket", "t3", "a", "value_unmapped", "")])
+    assert sorted(store.done_counts_by_origin(first)) == [("agent", 1, 1), ("ticket", 0, 1)]
+    assert store.failure_counts(second) == [("ticket", 1)] and store.failure_counts(first) == []
+    assert store.degraded_counts(second) == [("ticket", 2)]       # records, not degradations
+    assert store.degraded_done_counts() == [("ticket", 1)]        # t3 failed: not counted
+
+
+def test_unwritten_records_are_neither_done_nor_failed(store):
+    _staged(store)
+    run = store.start_run(dry_run=False, plan_identity="x", since=None)
+    store.mark_done(run, [("ticket", "t1", "901", "h")])
+    store.mark_failed(run, "ticket", "t2", "load", "422")
+    store.mark_pending(run, [("ticket", "t3")])
+    assert store.unwritten_count("ticket") == 1 and store.unwritten_ids("ticket") == ["t3"]
+    assert store.unwritten_count("agent") == 2
+
+
+def test_staged_kinds_parents_and_ticket_values(store):
+    _staged(store)
+    assert [a["id"] for a in store.staged_json("agent", ordered=True)] == ["a1", "a2"]
+    assert store.parents_of("attachment") == {"m1"}
+    assert sorted(store.ticket_value_counts("status")) == [("open", 2), ("solved", 1)]
+    assert dict(store.ticket_value_counts("assignee_id")) == {"a1": 2}
+    with pytest.raises(ValueError):
+        store.ticket_value_counts("status') v, 1 FROM records --")
+
+
+def test_id_map_reads_and_rollback_marks(store):
+    run = store.start_run(dry_run=False, plan_identity="x", since=None)
+    store.mark_done(run, [("ticket", "t1", "901", "h"), ("contact", "c2", "72", "h", True),
+                          ("contact", "c1", "71", "h", True)])
+    store.mark_failed(run, "ticket", "t2", "load", "422 subject is blank")
+    assert store.matched_rows(run) == [("contact", "c1", "71"), ("contact", "c2", "72")]
+    assert store.id_map_errors() == {("ticket", "t2"): "422 subject is blank"}
+    store.mark_rolled_back("ticket", "t1")
+    assert store.id_entry("ticket", "t1")["state"] == "rolled_back"
+    assert ("ticket", "t1", "901", "rolled_back") in store.id_map_rows()
+    store.set_state(f"rollback:{run}", {"deleted": 1})
+    store.set_state("rollbacks_seen", 1)            # not a rollback record: not returned
+    assert store.rollback_states() == {f"rollback:{run}": '{"deleted": 1}'}
+
+
+def test_staging_reader_reads_without_creating_or_writing(tmp_path, store):
+    import sqlite3
+
+    from hdmigrate.store import StagingReader
+
+    with pytest.raises(sqlite3.Error):
+        StagingReader(tmp_path / "absent.db")
+    assert not (tmp_path / "absent.db").exists()
+    _staged(store)
+    store.set_state("plan", {"data": {}})
+    reader = StagingReader(store.path)
+    try:
+        assert sorted(r["id"] for r in reader.records("ticket")) == ["t1", "t2", "t3"]
+        assert [r["id"] for r in reader.records("attachment", by_thread=True)] == ["f1", "f2"]
+        assert reader.state_row("plan") == ('{"data": {}}',)
+        with pytest.raises(sqlite3.OperationalError):
+            reader.conn.execute("DELETE FROM records")   # read-only
+    finally:
+        reader.close()
