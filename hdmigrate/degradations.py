@@ -38,6 +38,8 @@ REFERENCE_FAILED = "reference_failed"                 # an optional reference to
 MATCHED_EXISTING = "matched_existing"                 # the target already had it (e-mail, name): kept as it is
 UPDATE_NOT_APPLIED = "update_not_applied"             # a delta-run change the target cannot write
 TEXT_REPAIRED = "text_repaired"                       # text repaired on the user's request ([repair])
+THREADS_SPLIT = "threads_split"                       # over the target's messages per ticket: continued in another
+PRIVACY_NOT_PRESERVED = "privacy_not_preserved"       # read back public though written private: make it private by hand
 
 DOCUMENTED = frozenset(value for name, value in globals().items()
                        if name.isupper() and isinstance(value, str))

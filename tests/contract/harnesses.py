@@ -157,3 +157,42 @@ def freshdesk_fixtures(shared_dir: Path):
         for item in items if isinstance(items, list) else [items]:
             if isinstance(item, dict):
                 yield path.name, stream, ({**item, "conversations": conversations} if stream == "tickets" else item)
+
+
+# ------------------------------------------------------------------ helpscout
+@contextlib.contextmanager
+def helpscout_target(scratch: Path):
+    from adapters.helpscout.sandbox import make_sandbox
+    box = make_sandbox(seed=1).start()
+    try:
+        with environment(box.env):
+            yield TargetUnderTest(box.plan_section, lambda tid: _helpscout_conversation(box, tid),
+                                  existing_agent_email=box.owner["email"], agent=lambda tid: box.store.get("user", tid),
+                                  comment=lambda tid: _helpscout_thread(box, tid),
+                                  count=lambda: {"ticket": box.store.count("conversation"),
+                                                 "comment": box.store.count("thread")})
+    finally:
+        box.stop()
+
+
+def _helpscout_conversation(box, target_id):
+    conv = box.store.get("conversation", target_id) if str(target_id).isdigit() else None
+    return None if conv is None else {**conv, "tags": conv.get("tags") or []}
+
+
+def _helpscout_thread(box, target_id):
+    """Help Scout comment ids in the id map are `<conversation id>:<thread id>`."""
+    _, _, thread_id = str(target_id).partition(":")
+    thread = box.store.get("thread", thread_id) if thread_id.isdigit() else None
+    return None if thread is None else {**thread, "public": thread["type"] != "note"}
+
+
+def helpscout_source(tmp: Path, dump: Path):
+    return sandbox_source("helpscout", dump)
+
+
+def helpscout_fixtures(shared_dir: Path):
+    """Every recorded Mailbox API 2.0 body that holds records (tests/test_helpscout_fixtures.py
+    checks the others: token answers, request bodies, folders)."""
+    from tests.test_helpscout_fixtures import recorded_records
+    yield from recorded_records(shared_dir)

@@ -1,0 +1,166 @@
+"""The one HTTP client of a Help Scout account (Mailbox API 2.0): OAuth2 client credentials and
+HAL pagination on top of hdmigrate.http (retries, pacing, redaction).
+
+- The token comes from `POST /v2/oauth2/token` (grant_type=client_credentials). It lives in
+  memory only (never written, redacted from every message) and is fetched again on a 401.
+- Lists are HAL: items under `_embedded.<name>`, `page: {size, totalElements, totalPages,
+  number}` (numbers start at 1), no `next` link on the last page. The page number is the
+  resumable cursor the engine commits.
+- Writes count double against the per-minute account limit (200/400/800 by plan); the limiter
+  reads `X-RateLimit-Limit-Minute` / `X-RateLimit-Remaining-Minute` and a 429's
+  `X-RateLimit-Retry-After` (hdmigrate.http knows both header families).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from hdmigrate.adapter import AdapterContext
+from hdmigrate.errors import ConfigError, FatalApiError, RecordRejected
+from hdmigrate.http import HttpClient
+
+API_URL = "https://api.helpscout.net"
+TOKEN_PATH = "/v2/oauth2/token"
+DEFAULT_RATE_LIMIT = 200.0      # Standard plan; writes cost 2 (the client halves its write pace)
+MAX_PAGES = 100_000             # a HAL list that never ends is a server fault, not data
+
+CONFIG_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "helpscout adapter settings",
+    "type": "object",
+    "required": ["adapter", "app_id_env", "app_secret_env"],
+    "properties": {
+        "adapter": {"const": "helpscout"},
+        "app_id_env": {"type": "string", "minLength": 1,
+                       "description": "Environment variable holding the OAuth2 app id (client credentials)"},
+        "app_secret_env": {"type": "string", "minLength": 1,
+                           "description": "Environment variable holding the OAuth2 app secret"},
+        "url": {"type": "string", "pattern": "^https?://",
+                "description": "API base URL; default https://api.helpscout.net (a sandbox's URL for tests)"},
+        "mailbox": {"type": ["string", "integer"],
+                    "description": "Target: the mailbox (id or name) the conversations are written to; "
+                                   "source: read only this mailbox"},
+    },
+    "additionalProperties": False,
+}
+
+
+class _Bearer(httpx.Auth):
+    """Adds the current access token; the token itself is held by HelpScoutClient."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+
+    def auth_flow(self, request: httpx.Request):
+        if self.token and not request.url.path.endswith(TOKEN_PATH):
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+class HelpScoutClient:
+    """HttpClient + token handling + HAL helpers for one account."""
+
+    def __init__(self, ctx: AdapterContext, transport: Any = None, **kw: Any):
+        app_id, secret = ctx.secrets.get("app_id"), ctx.secrets.get("app_secret")
+        if not app_id or not secret:
+            raise ConfigError(f"helpscout {ctx.role}: the app id and secret (app_id_env, app_secret_env) "
+                              "are required (Help Scout: Your Profile > My Apps)")
+        self._app_id, self._secret = app_id, secret
+        self._auth = _Bearer()
+        self.http = HttpClient(ctx.config.get("url") or API_URL, auth=self._auth,
+                               rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
+                               secrets=[app_id, secret], log=ctx.log,
+                               headers={"Accept": "application/hal+json, application/json",
+                                        "User-Agent": "hdmigrate-helpscout"}, **kw)
+        self.token_fetches = 0
+
+    # ---- auth
+    def refresh_token(self) -> None:
+        """Fetch a new access token (client credentials); held in memory, redacted everywhere."""
+        try:
+            r = self.http.request("POST", TOKEN_PATH, data={
+                "grant_type": "client_credentials", "client_id": self._app_id, "client_secret": self._secret})
+        except (RecordRejected, FatalApiError) as e:
+            raise FatalApiError(f"{self.http.base_url}: Help Scout refused the app id and secret "
+                                f"(check app_id_env and app_secret_env): {e.excerpt or e}", status=e.status) from None
+        token = (r.json() or {}).get("access_token")
+        if not token:
+            raise FatalApiError(f"{self.http.base_url}: the token endpoint answered without an access_token")
+        self.http.secrets = tuple(dict.fromkeys([*self.http.secrets, token]))
+        self._auth.token = token
+        self.token_fetches += 1
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One API call; a 401 (token expired or revoked) fetches a new token and retries once."""
+        if self._auth.token is None:
+            self.refresh_token()
+        try:
+            return self.http.request(method, path, **kw)
+        except FatalApiError as e:
+            if e.status != 401:
+                raise
+        self.refresh_token()
+        return self.http.request(method, path, **kw)
+
+    def get_json(self, path: str, params: Any = None) -> Any:
+        r = self.request("GET", path, params=params)
+        return r.json() if r.content else None
+
+    # ---- HAL
+    def page(self, path: str, key: str, params: dict | None = None, number: int = 1) -> tuple[list[dict], bool]:
+        """(items, is_last) of one HAL list page."""
+        body = self.get_json(path, {**(params or {}), "page": number}) or {}
+        items = embedded(body, key)
+        info = body.get("page") or {}
+        last = (not items or "next" not in (body.get("_links") or {})
+                or number >= int(info.get("totalPages") or number))
+        return items, last
+
+    def pages(self, path: str, key: str, params: dict | None = None, start: int = 1) -> Iterator[tuple[int, list[dict], bool]]:
+        """(page number, items, is_last) from page `start` to the last one."""
+        for number in range(start, start + MAX_PAGES):
+            items, last = self.page(path, key, params, number)
+            yield number, items, last
+            if last:
+                return
+        raise FatalApiError(f"{path}: more than {MAX_PAGES} pages; the server keeps announcing a next page")
+
+    def all(self, path: str, key: str, params: dict | None = None) -> list[dict]:
+        return [item for _, items, _ in self.pages(path, key, params) for item in items]
+
+    def create(self, path: str, body: dict) -> str:
+        """POST a new resource; Help Scout answers 201 with its id in `Resource-ID`. Not resent
+        when the answer is lost: the engine looks the record up by its stamp instead."""
+        r = self.request("POST", path, json=body, idempotent=False)
+        rid = r.headers.get("resource-id") or _id_from_location(r.headers.get("location"))
+        if not rid:
+            raise FatalApiError(f"POST {path}: answered {r.status_code} without a Resource-ID header")
+        return str(rid)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def embedded(body: dict | None, key: str) -> list[dict]:
+    """The `_embedded.<key>` list of a HAL body (absent on an empty page)."""
+    found = ((body or {}).get("_embedded") or {}).get(key)
+    return found if isinstance(found, list) else []
+
+
+def error_summary(body: dict | None) -> str:
+    """A Help Scout error body as one line: message, logRef and each `path: message`."""
+    body = body or {}
+    parts = [str(body.get("message") or "error")]
+    for err in embedded(body, "errors"):
+        parts.append(f"{err.get('path')}: {err.get('message')}")
+    if body.get("logRef"):
+        parts.append(f"logRef {body['logRef']}")
+    return "; ".join(parts)
+
+
+def _id_from_location(location: str | None) -> str | None:
+    tail = (location or "").rstrip("/").rpartition("/")[2]
+    return tail if tail.isdigit() else None
