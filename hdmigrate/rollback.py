@@ -87,19 +87,7 @@ def _rollback_run(plan: Plan, workdir: Path, run_id: int | None, *, say) -> dict
     store = Store(workdir, create=False)
     target = None
     try:
-        if run_id is None:
-            runs = [r for r in store.runs() if not r["dry_run"]]
-            runs = [r for r in runs if any(True for _ in store.done_entries(r["id"], matched=False))]
-            if not runs:
-                raise StateError(f"{workdir}: no run has written anything to roll back")
-            run_id = runs[-1]["id"]
-        run = store.run(run_id)
-        if run is None:
-            raise ConfigError(f"{workdir}: there is no run {run_id}")
-        if run["dry_run"]:
-            raise ConfigError(f"run {run_id} was a dry run: it wrote nothing")
-        if run["plan_identity"] != plan.identity():
-            raise ConfigError(f"run {run_id} wrote to another target than this plan's")
+        run_id = _chosen_run(store, plan, workdir, run_id)
         rows = created_by(store, run_id)
         kept = _matched_by_kind(store, run_id)
         spec = plan.spec("target")
@@ -111,48 +99,20 @@ def _rollback_run(plan: Plan, workdir: Path, run_id: int | None, *, say) -> dict
                               f"and offers no tagging; the {len(rows)} records run {run_id} created are "
                               + (f"stamped {plan.options['tag_migrated']!r}" if plan.options.get("tag_migrated")
                                  else "listed by `hdmigrate report`") + "; remove them by hand")
-        deleted = failed = skipped = 0
-        failures: list[str] = []
-        left: list[str] = []          # created, but the target's API cannot delete that kind
-        for kind, sid, tid in rows:
-            if _is_composite(tid):
-                skipped += 1          # written inside its parent's call; goes with the parent
-                _mark(store, kind, sid)
-                continue
-            try:
-                if can_delete:
-                    target.delete(kind, tid)
-                else:
-                    tagger(kind, tid, "hdmigrate-rolled-back")
-            except FatalApiError:
-                raise
-            except NotImplementedError as e:
-                left.append(f"{kind} {sid} (target {tid}): {str(e) or f'the {spec.name} target cannot delete {kind} records'}")
-                continue
-            except HdmError as e:
-                failed += 1
-                failures.append(f"{kind} {sid} (target {tid}): {e}")
-                continue
-            _mark(store, kind, sid)
-            deleted += 1
+        remove = target.delete if can_delete else (lambda kind, tid: tagger(kind, tid, "hdmigrate-rolled-back"))
+        done = _remove_rows(store, rows, remove, spec.name)
         try:
             target.finish()
         except NotImplementedError:
             pass
-        n_kept = sum(kept.values())
-        store.set_state(f"rollback:{run_id}", {"time": now(), "deleted": deleted, "failed": failed,
-                                               "with_parent": skipped, "tagged": not can_delete,
-                                               "kept_matched": kept, "left": left})
-        for line in failures:
-            say(f"  not removed: {line}")
-        for line in left:
-            say(f"  left in the target (remove it by hand): {line}")
-        if n_kept:
-            say(f"  kept: {n_kept} matched records that existed before the migration ("
-                + ", ".join(f"{n} {k}" for k, n in sorted(kept.items())) + ")")
-        return {"run_id": run_id, "deleted": deleted, "failed": failed, "with_parent": skipped,
-                "total": len(rows), "tagged": not can_delete, "failures": failures,
-                "kept_matched": n_kept, "left": left}
+        done.update(kept_matched=kept, tagged=not can_delete)
+        store.set_state(f"rollback:{run_id}", {"time": now(), "deleted": done["deleted"], "failed": done["failed"],
+                                               "with_parent": done["with_parent"], "tagged": not can_delete,
+                                               "kept_matched": kept, "left": done["left"]})
+        _tell(done, say)
+        return {"run_id": run_id, "deleted": done["deleted"], "failed": done["failed"],
+                "with_parent": done["with_parent"], "total": len(rows), "tagged": not can_delete,
+                "failures": done["failures"], "kept_matched": sum(kept.values()), "left": done["left"]}
     finally:
         if target is not None:
             try:
@@ -160,6 +120,62 @@ def _rollback_run(plan: Plan, workdir: Path, run_id: int | None, *, say) -> dict
             except Exception:  # noqa: BLE001
                 pass
         store.close()
+
+
+def _chosen_run(store: Store, plan: Plan, workdir: Path, run_id: int | None) -> int:
+    """The run to roll back (default: the last real run that wrote something), checked."""
+    if run_id is None:
+        runs = [r for r in store.runs() if not r["dry_run"]]
+        runs = [r for r in runs if any(True for _ in store.done_entries(r["id"], matched=False))]
+        if not runs:
+            raise StateError(f"{workdir}: no run has written anything to roll back")
+        run_id = runs[-1]["id"]
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError(f"{workdir}: there is no run {run_id}")
+    if run["dry_run"]:
+        raise ConfigError(f"run {run_id} was a dry run: it wrote nothing")
+    if run["plan_identity"] != plan.identity():
+        raise ConfigError(f"run {run_id} wrote to another target than this plan's")
+    return run_id
+
+
+def _remove_rows(store: Store, rows, remove, target_name: str) -> dict:
+    """Delete (or tag) each created record, marking its id-map row rolled back as it goes."""
+    deleted = failed = skipped = 0
+    failures: list[str] = []
+    left: list[str] = []          # created, but the target's API cannot delete that kind
+    for kind, sid, tid in rows:
+        if _is_composite(tid):
+            skipped += 1          # written inside its parent's call; goes with the parent
+            _mark(store, kind, sid)
+            continue
+        try:
+            remove(kind, tid)
+        except FatalApiError:
+            raise
+        except NotImplementedError as e:
+            left.append(f"{kind} {sid} (target {tid}): {str(e) or f'the {target_name} target cannot delete {kind} records'}")
+            continue
+        except HdmError as e:
+            failed += 1
+            failures.append(f"{kind} {sid} (target {tid}): {e}")
+            continue
+        _mark(store, kind, sid)
+        deleted += 1
+    return {"deleted": deleted, "failed": failed, "with_parent": skipped, "failures": failures, "left": left}
+
+
+def _tell(done: dict, say) -> None:
+    kept = done["kept_matched"]
+    n_kept = sum(kept.values())
+    for line in done["failures"]:
+        say(f"  not removed: {line}")
+    for line in done["left"]:
+        say(f"  left in the target (remove it by hand): {line}")
+    if n_kept:
+        say(f"  kept: {n_kept} matched records that existed before the migration ("
+            + ", ".join(f"{n} {k}" for k, n in sorted(kept.items())) + ")")
 
 
 def _matched_by_kind(store: Store, run_id: int) -> dict[str, int]:
