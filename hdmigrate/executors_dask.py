@@ -321,9 +321,9 @@ class DaskExecutor:
         summary, stderr = None, ""
         try:
             result = fut.result()
-        except distributed.KilledWorker as e:
-            code, job.error = 4, (f"the workers running this plan were lost too often ({e}); "
-                                  "run the batch again to resume it")
+        except distributed.KilledWorker:
+            code, job.error = 4, ("the workers running this plan were lost too often (Dask's "
+                                  "distributed.scheduler.allowed-failures); run the batch again to resume it")
         except (distributed.client.FutureCancelledError, distributed.CancelledError):
             code, job.error = 4, "cancelled on the cluster; run the batch again to resume it"
         except Exception as e:  # noqa: BLE001 - one plan's trouble never stops the batch

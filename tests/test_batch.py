@@ -317,7 +317,10 @@ def test_runs_of_a_killed_batch_stop_themselves_and_resume(tmp_path):
         time.sleep(0.1)
     assert len(children) == 1
     child = children[0]
-    time.sleep(1.0)                              # let the run get under way
+    for line in proc.stdout:                     # the run is writing: kill its batch now
+        ev = json.loads(line)
+        if ev["event"] == "step_started" and ev.get("step") == "load":
+            break
     proc.kill()
     proc.wait(timeout=30)
     psutil.wait_procs([child], timeout=60)

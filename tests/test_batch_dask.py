@@ -326,25 +326,34 @@ def test_retry_policy():
 def test_an_interrupted_dask_batch_stops_its_runs_and_resumes(world, tmp_path):
     import signal
 
-    write_dump(tmp_path / "dump", tickets=1500, comments_per_ticket=4, attachments=10, seed=73)
-    plan = tmp_path / "big.toml"
-    plan.write_text(jsonl("source", tmp_path / "dump") + jsonl("target", tmp_path / "out"), encoding="utf-8")
-    proc = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"), popen=True)
-    events = []
-    for line in proc.stdout:                     # SIGTERM once the run is under way on a worker
-        events.append(json.loads(line))
-        if events[-1]["event"] == "step_started" or events[-1]["event"] == "plan_started":
-            proc.send_signal(signal.SIGTERM)
-            break
-    out, err = proc.communicate(timeout=300)
-    events += [json.loads(line) for line in out.splitlines() if line.strip()]
-    row = events[-1]["plans"][0]
-    assert proc.returncode == 4 and events[-1]["interrupted"], err[-2000:]
-    assert row["exit_code"] == 4 and row["status"] == "interrupted", row   # stopped cleanly, resumable
-    p, again = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"))
-    assert p.returncode == 0, p.stderr[-2000:]
-    ids = [t["id"] for t in read_jsonl(tmp_path / "out" / "ticket.jsonl")]
-    assert len(ids) == len(set(ids)) == 1500
+    write_dump(tmp_path / "dump", tickets=20, comments_per_ticket=3, attachments=1, seed=73)
+    box = sandbox_maker("freshdesk")(seed=10).start()
+    try:
+        plan = tmp_path / "slow.toml"
+        target = section("target", {**box.plan_section, "api_key_env": FD_KEY})
+        # a slow account (5 requests a second): the run is surely under way when the batch stops
+        plan.write_text(jsonl("source", tmp_path / "dump") + target
+                        + '[run.rate_limit]\nsource = 60000\ntarget = 300\n', encoding="utf-8")
+        proc = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"), popen=True)
+        events = []
+        for line in proc.stdout:                 # SIGTERM once the run is under way on a worker
+            events.append(json.loads(line))
+            if events[-1]["event"] == "plan_started":
+                proc.send_signal(signal.SIGTERM)
+                break
+        out, err = proc.communicate(timeout=300)
+        events += [json.loads(line) for line in out.splitlines() if line.strip()]
+        row = events[-1]["plans"][0]
+        assert proc.returncode == 4 and events[-1]["interrupted"], err[-2000:]
+        assert row["exit_code"] == 4 and row["status"] == "interrupted", row   # stopped cleanly, resumable
+        assert box.store.count("ticket") < 20
+        plan.write_text(jsonl("source", tmp_path / "dump") + target + FAST, encoding="utf-8")
+        p, again = dask_batch(world, [plan], "--no-html", state=str(tmp_path / "state"))
+        assert p.returncode == 0, p.stderr[-2000:]
+        stamps = [tag for t in box.store.all("ticket") for tag in t["tags"] if tag.startswith("hdm-")]
+        assert len(stamps) == len(set(stamps)) == box.store.count("ticket") == 20
+    finally:
+        box.stop()
 
 
 def test_the_command_lines_of_docs_batch_md_are_real():
@@ -359,3 +368,23 @@ def test_the_command_lines_of_docs_batch_md_are_real():
     for argv in batches:
         _check_hdmigrate_command(argv)
         assert argv[0] == "batch" and "--executor" in argv
+
+
+def test_a_plan_whose_workers_keep_dying_is_interrupted_not_lost(tmp_path):
+    """After Dask's allowed-failures lost workers the task errs with KilledWorker: the plan is
+    reported interrupted (exit 4, resumable by the next batch), the others go on."""
+    from hdmigrate.batch import BatchState, Emitter, PlanJob, Runner
+    from hdmigrate.executors_dask import DaskExecutor
+
+    class Lost:
+        def result(self):
+            raise distributed.KilledWorker("hdmigrate-run-x", SimpleNamespace(address="tcp://10.0.0.9:4000"), 3)
+
+    job = PlanJob(path=tmp_path / "x.toml", name="x", workdir=tmp_path / "w")
+    runner = Runner([job], BatchState(tmp_path / "state", "run"), Emitter(False), dry_run=False, since=None,
+                    html=False)
+    runner.begin(job, announce=False)
+    DaskExecutor("tcp://127.0.0.1:1")._collect(Lost(), job, runner)
+    assert (job.exit_code, job.status) == (4, "interrupted") and "lost too often" in job.error
+    saved = json.loads((tmp_path / "state" / "batch-state.json").read_text(encoding="utf-8"))
+    assert saved["plans"][str(job.path)]["exit_code"] == 4
