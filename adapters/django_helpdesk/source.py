@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import ConfigError, RecordError
-from hdmigrate.http import PageGuard
+from hdmigrate.http import by_number
 
 from . import mapping
 from .client import make_client
@@ -38,21 +38,19 @@ class DjangoHelpdeskSource(Source):
     def fetch(self, stream: str, cursor: str | None = None, since: str | None = None) -> Iterator[Page]:
         if stream != "tickets":
             raise ConfigError(f"django_helpdesk: unknown stream {stream!r}")
-        page = int(cursor or 0) + 1
-        guard = PageGuard("tickets")
-        while True:
-            r = self.http.request("GET", "tickets/", params={"page": page, "page_size": PAGE_SIZE}, allow=(404,))
-            if r.status_code == 404:            # "Invalid page": past the end
-                yield Page([], str(page - 1), True)
+        def get(url: str, query: dict):
+            r = self.http.request("GET", url, params=query, allow=(404,))
+            return (None if r.status_code == 404 else r.json()), r
+
+        # The committed cursor is the last page read (DRF's `next` says whether another follows).
+        for page in by_number(get, "tickets/", items=lambda data: data.get("results", []),
+                              has_next=lambda data, r, number: bool(data and data.get("next")),
+                              size_param="page_size", size=PAGE_SIZE, start=int(cursor or 0) + 1,
+                              stop_on_empty=False, stream="tickets"):
+            if page.status == 404:              # "Invalid page": past the end
+                yield Page([], str(page.number - 1), True)
                 return
-            data = r.json()
-            out = [(str(t["id"]), self._payload(t)) for t in data.get("results", [])]
-            done = not data.get("next")
-            yield Page(out, str(page), done)
-            if done:
-                return
-            guard.see_items(t.get("id") for t in data.get("results", []))
-            page += 1
+            yield Page([(str(t["id"]), self._payload(t)) for t in page.items], str(page.number), page.done)
 
     def _payload(self, ticket: dict) -> dict:
         files = {}

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlparse
 import httpx
 
 from hdmigrate.errors import Cause, ConfigError
-from hdmigrate.http import HttpClient, PageGuard, RatePolicy, limiter_for, policy_for
+from hdmigrate.http import HttpClient, RatePolicy, by_number, limiter_for, policy_for
 
 PER_PAGE = 100
 # Freshdesk plans: account limit per minute -> documented per-endpoint limits (api-facts.md):
@@ -71,6 +71,16 @@ def vendor_cause(status: int, body) -> Cause | None:
         return None
     codes = [body.get("code")] + [e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)]
     return next((_CODE_CAUSES[c] for c in codes if c in _CODE_CAUSES), None)
+
+
+def _page_items(body) -> list:
+    if isinstance(body, dict) and "results" in body:   # search endpoints
+        return body["results"]
+    return body or []
+
+
+def _link_next(body, r: httpx.Response, page: int) -> bool:
+    return "next" in (r.links or {}) or bool(r.headers.get("link") and 'rel="next"' in r.headers["link"])
 
 
 def base_url(url: str) -> str:
@@ -162,22 +172,15 @@ class FreshdeskClient:
         """(page number, items, has_next) per page, following the `link: <...>; rel="next"` header.
         A page with the same items as an earlier one (the server ignores `page`) raises
         PaginationLoop naming the path."""
-        page = start_page
         params = dict(params or {})
         params.setdefault("per_page", PER_PAGE)
-        guard = PageGuard(path)
-        while True:
-            params["page"] = page
-            r = self.get(path, params)
-            items = r.json() if r.content else []
-            if isinstance(items, dict) and "results" in items:  # search endpoints
-                items = items["results"]
-            has_next = "next" in (r.links or {}) or bool(r.headers.get("link") and 'rel="next"' in r.headers["link"])
-            yield page, items or [], has_next
-            if not has_next or not items or (max_page and page >= max_page):
-                return
-            guard.see_items(i.get("id") if isinstance(i, dict) else i for i in items)
-            page += 1
+
+        def get(url: str, query: dict):
+            r = self.get(url, query)           # through this endpoint class's budget
+            return (r.json() if r.content else None), r
+        for page in by_number(get, path, params, items=_page_items, has_next=_link_next, start=start_page,
+                              max_page=max_page, stream=path):
+            yield page.number, page.items, page.has_next
 
     def all(self, path: str, params: dict | None = None) -> list:
         out: list = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hdmigrate.errors import ConfigError
-from hdmigrate.http import HttpClient, PageGuard
+from hdmigrate.http import HttpClient, by_number
 
 PER_PAGE = 100   # REST2 caps per_page at 100
 
@@ -33,18 +33,12 @@ def pages(http: HttpClient, method: str, path: str, params: dict | None = None,
           body=None, per_page: int = PER_PAGE) -> Iterator[list[dict]]:
     """REST2 page/per_page pagination (GET with query or POST with a JSON search body). A page
     with the same items as an earlier one raises PaginationLoop naming the path."""
-    page = 1
-    guard = PageGuard(path)
-    while True:
-        query = dict(params or {}, page=page, per_page=per_page)
-        if method == "GET":
-            data = http.get_json(path, params=query)
-        else:
-            data = http._json(http.request(method, path, params=query, json=body))
-        items = (data or {}).get("items") or []
-        yield items
-        pages_total = int(float((data or {}).get("pages") or 0))
-        if not items or page >= pages_total:
-            return
-        guard.see_items(i.get("id") if isinstance(i, dict) else i for i in items)
-        page += 1
+    def get(url: str, query: dict):
+        response = http.request(method, url, params=query, json=body if method != "GET" else None)
+        return http._json(response), response
+
+    def more(data, response, page: int) -> bool:     # RT names its page count
+        return page < int(float((data or {}).get("pages") or 0))
+    for page in by_number(get, path, params, items=lambda data: (data or {}).get("items") or [], has_next=more,
+                          size_param="per_page", size=per_page, stream=path):
+        yield page.items

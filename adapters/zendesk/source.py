@@ -145,60 +145,37 @@ class ZendeskSource(Source):
 
     # ------------------------------------------------------------ streams
     def _list(self, path: str, key: str, params: dict | None = None) -> list[dict]:
-        out: list[dict] = []
-        for body in self.client.paginate_next_url(path, {**(params or {}), "page[size]": 100},
-                                                  next_url=_cursor_next, stream=key):
-            out += (body or {}).get(key) or []
-        return out
+        return [item for page in self.client.pages_by_next_url(
+                    path, {**(params or {}), "page[size]": 100}, items=lambda body: _items_of(body, key),
+                    next_url=_cursor_next, stream=key) for item in page.items]
 
     def _fetch_list(self, stream: str, cursor: str | None) -> Iterator[Page]:
-        url = cursor or f"/api/v2/{stream}"
-        params = None if cursor else {"page[size]": 100}
-        guard = PageGuard(stream)
-        guard.see(url, "next link")
-        while True:
-            body = self.client.get_json(url, params=params) or {}
-            items = [(str(item.get("id")), item) for item in body.get(stream) or []]
-            nxt = _cursor_next(body)
-            if not nxt:
-                yield Page(items, cursor=None, done=True)
-                return
-            yield Page(items, cursor=nxt)
-            guard.see(nxt, "next link")
-            url, params = nxt, None
+        # The committed cursor is the next link; a resumed run starts there.
+        for page in self.client.pages_by_next_url(f"/api/v2/{stream}", {"page[size]": 100}, cursor=cursor,
+                                                  items=lambda body: _items_of(body, stream),
+                                                  next_url=_cursor_next, stream=stream):
+            yield Page([(str(item.get("id")), item) for item in page.items], cursor=page.cursor, done=page.done)
 
     def _fetch_cursor_based(self, path: str, key: str, cursor: str | None, start: int,
                             include: str | None) -> Iterator[Page]:
         params: dict[str, Any] = {"per_page": self.page_size}
         if include:
             params["include"] = include
-        if cursor:
-            params["cursor"] = cursor
-        else:
-            params["start_time"] = start
-        guard = PageGuard(key)
-        guard.see(cursor)
-        while True:
-            body = self.client.get_json(path, params=params) or {}
+        # The committed cursor is Zendesk's after_cursor (the last page keeps it for delta runs).
+        for page in self.client.pages_by_cursor_field(
+                path, params, items=lambda body: _items_of(body, key), cursor=cursor, stream=key,
+                next_cursor=lambda body: body.get("after_cursor"), done=lambda body: body.get("end_of_stream"),
+                start_params={"start_time": start}):
             items = []
-            side = _sideloads(body, key)
-            for item in body.get(key) or []:
+            side = _sideloads(page.body, key)
+            for item in page.items:
                 item = {**item, **side.get(item.get("id"), {})}
                 if key == "tickets" and item.get("status") != "deleted":
                     self.tickets_seen.add(str(item.get("id")))
                 if key == "users":
                     self._user_kinds[str(item.get("id"))] = mapping.user_kind(item)
                 items.append((str(item.get("id")), item))
-            after = body.get("after_cursor")
-            done = bool(body.get("end_of_stream")) or not after
-            yield Page(items, cursor=after or cursor, done=done)
-            if done:
-                return
-            guard.see(after)    # a source repeating its cursor would loop and burn the quota
-            params = {"per_page": self.page_size, "cursor": after}
-            if include:
-                params["include"] = include
-            cursor = after
+            yield Page(items, cursor=page.cursor, done=page.done)
 
     def _fetch_time_based(self, path: str, key: str, cursor: str | None, start: int,
                           include: str | None = None, transform=None) -> Iterator[Page]:
@@ -240,10 +217,11 @@ class ZendeskSource(Source):
         final = last.cursor if last else cursor
         for ticket_id in pending:
             items = []
-            for body in self.client.paginate_next_url(f"/api/v2/tickets/{ticket_id}/comments",
+            for page in self.client.pages_by_next_url(f"/api/v2/tickets/{ticket_id}/comments",
                                                       {"page[size]": 100}, next_url=_cursor_next,
+                                                      items=lambda body: _items_of(body, "comments"),
                                                       stream=f"ticket_events (comments of ticket {ticket_id})"):
-                for c in (body or {}).get("comments") or []:
+                for c in page.items:
                     items.append((str(c.get("id")), self._author_kind({**c, "ticket_id": _int_or(ticket_id)})))
             self.tickets_with_comments.add(ticket_id)
             yield Page(items, cursor=final, done=False)
@@ -283,6 +261,10 @@ class ZendeskSource(Source):
                     items.append((str(child.get("id")), payload))
                     self.tickets_with_comments.add(str(ticket_id))
         return items
+
+
+def _items_of(body: Any, key: str) -> list:
+    return (body.get(key) or []) if isinstance(body, dict) else []
 
 
 def _cursor_next(body: Any) -> str | None:
