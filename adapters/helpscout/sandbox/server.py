@@ -51,6 +51,8 @@ class HelpScoutSandbox(SandboxServer):
         super().__init__(data, port, rate_limit, faults, seed, **kw)
         self.token_ttl = 7200.0
         self.tokens: dict[str, float] = {}          # token -> expiry (clock)
+        self.token_max_uses: int | None = None      # tests: a token expires after this many calls
+        self._token_uses: dict[str, int] = {}
         self.token_requests = 0
         self.emails_sent = 0                        # e-mails and notifications writes without `imported` cause
         self.emails: list[dict] = []
@@ -76,7 +78,14 @@ class HelpScoutSandbox(SandboxServer):
         header = request.headers.get("authorization") or ""
         token = header[7:] if header.lower().startswith("bearer ") else ""
         expiry = self.tokens.get(token)
-        return expiry is not None and self.clock() < expiry
+        if expiry is None or self.clock() >= expiry:
+            return False
+        with self._lock:
+            self._token_uses[token] = used = self._token_uses.get(token, 0) + 1
+        if self.token_max_uses is not None and used > self.token_max_uses:
+            self.tokens.pop(token, None)
+            return False
+        return True
 
     def unauthorized(self, request: Request) -> Response:
         return Response(401, json={"error": "invalid_token", "error_description": "The access token is "
@@ -84,6 +93,8 @@ class HelpScoutSandbox(SandboxServer):
                         headers={"WWW-Authenticate": 'Bearer realm="helpscout", error="invalid_token"'})
 
     def request_cost(self, request: Request) -> int:
+        if request.route is not None and request.route.name == "token":
+            return 0            # the OAuth2 endpoint is not an API call of the account's budget
         return 2 if request.method in ("POST", "PUT", "PATCH", "DELETE") else 1   # writes count double
 
     def rate_limit_headers(self, request, usage) -> dict[str, str]:

@@ -50,6 +50,8 @@ def create_conversation(box: HelpScoutSandbox, body: dict) -> int:
         kind = CREATE_TYPES.get(item.get("type"))
         if kind is None:
             raise hal.bad_request(f"threads[{i}].type", f"must be one of {', '.join(CREATE_TYPES)}", item.get("type"))
+        if imported and item.get("createdAt") is None:
+            item = {**item, "createdAt": created}       # an imported thread without a time: the conversation's
         add_thread(box, conv, kind, {**item, "imported": imported or item.get("imported") is True},
                    where=f"threads[{i}]", reopen=False)
     return conv["id"]
