@@ -1,0 +1,113 @@
+"""The Help Scout target over its sandbox: Help Scout's limits are declared degradations, never a
+failed ticket (a long ticket continues in a second conversation, an oversize file stays in
+staging); a token that expires mid-run is fetched again; read-back reports times that did not
+stick; a changed ticket is updated in place; no e-mail is ever sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.helpscout import to_vendor
+from adapters.helpscout.sandbox import make_sandbox
+from adapters.helpscout.sandbox import server as sandbox_server
+from adapters.helpscout.sandbox import writes as sandbox_writes
+from hdmigrate.canonical_dump import DumpWriter
+from hdmigrate.store import Store
+from hdmigrate.testing.contract import environment, run_engine, sample_dump
+
+
+@pytest.fixture
+def box():
+    b = make_sandbox(seed=1).start()
+    with environment(b.env):
+        yield b
+    b.stop()
+
+
+def _degradations(work: Path) -> set[tuple[str, str, str]]:
+    store = Store(work, create=False)
+    try:
+        return {(d["kind"], d["id"], d["code"]) for d in store.degradations()}
+    finally:
+        store.close()
+
+
+def _long_ticket(root: Path, comments: int, files: dict[str, bytes] | None = None) -> Path:
+    w = DumpWriter(root, source="test")
+    w.add("contact", {"id": "c1", "name": "Ann Lee", "email": "ann@example.com"})
+    w.add("ticket", {"id": "t1", "subject": "Long", "status": "open", "requester_id": "c1",
+                     "created_at": "2021-01-01T00:00:00Z"})
+    for n in range(comments):
+        w.add("comment", {"id": f"k{n}", "ticket_id": "t1", "author_id": "c1", "public": n % 7 != 3,
+                          "body_html": f"<p>message {n}</p>", "created_at": f"2021-01-01T{n // 60:02d}:{n % 60:02d}:00Z"})
+    for aid, data in (files or {}).items():
+        sha = w.add_blob(data)
+        w.add("attachment", {"id": aid, "comment_id": "k0", "ticket_id": "t1", "file_name": f"{aid}.bin",
+                             "content_type": "application/octet-stream", "size": len(data), "sha256": sha})
+    w.close()
+    return root
+
+
+def test_a_ticket_over_100_threads_continues_in_a_second_conversation(box, tmp_path):
+    dump = _long_ticket(tmp_path / "dump", to_vendor.MAX_THREADS + 3)
+    src = {"adapter": "jsonl", "path": str(dump)}
+    dry = run_engine(tmp_path, src, box.plan_section, tmp_path / "dry", dry_run=True)
+    real = run_engine(tmp_path, src, box.plan_section, tmp_path / "work")
+    assert real["exit_code"] == 0, real
+    assert ("ticket", "t1", "threads_split") in _degradations(tmp_path / "dry") & _degradations(tmp_path / "work")
+    convs = sorted(box.store.all("conversation"), key=lambda c: c["id"])
+    assert [c["subject"] for c in convs] == ["Long", "Long (part 2)"]
+    assert "hdm-t1" in convs[0]["tags"] and "hdm-t1-part2" in convs[1]["tags"]
+    assert [len(box.threads_held(c["id"])) for c in convs] == [100, 3]
+    notes = [t["type"] == "note" for c in convs for t in box.threads_held(c["id"])]
+    assert notes == [n % 7 == 3 for n in range(to_vendor.MAX_THREADS + 3)]
+    again = run_engine(tmp_path, src, box.plan_section, tmp_path / "work2")     # work directory lost
+    assert again["exit_code"] == 0 and box.store.count("conversation") == 2 and box.store.count("thread") == 103
+    assert box.emails_sent == 0 and dry["exit_code"] == 0
+
+
+def test_an_oversize_file_is_declared_and_left_out(box, tmp_path, monkeypatch):
+    monkeypatch.setattr(to_vendor, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(sandbox_server, "MAX_FILE_BYTES", 1000)
+    dump = _long_ticket(tmp_path / "dump", 2, {"small": b"s" * 500, "big": b"b" * 2000})
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["exit_code"] == 0, report
+    assert ("attachment", "big", "attachment_too_large") in _degradations(tmp_path / "work")
+    assert [a["_data"] for a in box.store.all("attachment")] == [b"s" * 500]
+    assert report["kinds"]["ticket"]["failed"] == 0
+
+
+def test_an_expired_token_is_fetched_again_mid_run(box, tmp_path):
+    box.token_max_uses = 5
+    dump = tmp_path / "dump"
+    sample_dump(dump)
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["exit_code"] == 0, report
+    assert box.token_requests > 3 and box.stats.unauthorized >= box.token_requests - 1
+
+
+def test_times_that_did_not_stick_are_read_back(box, tmp_path, monkeypatch):
+    # An account whose imports ignore createdAt: the write reports it, per comment.
+    monkeypatch.setattr(sandbox_writes, "_created_at", lambda body, imported, path: sandbox_server.now())
+    dump = _long_ticket(tmp_path / "dump", 3)
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["exit_code"] == 0, report
+    found = {(k, i) for k, i, code in _degradations(tmp_path / "work") if code == "timestamp_not_preserved"}
+    assert found == {("comment", "k0"), ("comment", "k1"), ("comment", "k2")}
+
+
+def test_a_changed_ticket_is_updated_in_place(box, tmp_path):
+    dump = _long_ticket(tmp_path / "dump", 2)
+    src = {"adapter": "jsonl", "path": str(dump)}
+    assert run_engine(tmp_path, src, box.plan_section, tmp_path / "work")["exit_code"] == 0
+    path = dump / "ticket.jsonl"
+    ticket = json.loads(path.read_text())
+    path.write_text(json.dumps({**ticket, "subject": "Renamed", "status": "solved", "tags": ["vip"]}) + "\n")
+    delta = run_engine(tmp_path, src, box.plan_section, tmp_path / "work")
+    assert delta["kinds"]["ticket"]["updated"] == 1, delta
+    (conv,) = box.store.all("conversation")
+    assert conv["subject"] == "Renamed" and conv["status"] == "closed" and set(conv["tags"]) == {"vip", "hdm-t1"}
+    assert box.emails_sent == 0
