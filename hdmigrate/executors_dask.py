@@ -79,16 +79,21 @@ def next_step(code: int, error: str | None, busy: bool, attempt: int, retries: i
     return "done"
 
 
+def _stopping(stop) -> bool:
+    """Whether the batch was interrupted; a scheduler briefly out of reach is no stop."""
+    try:
+        return bool(stop.is_set())
+    except Exception:  # noqa: BLE001 - asked again at the next occasion
+        return False
+
+
 def _pause(stop, seconds: float) -> bool:
     """Sleep up to `seconds`; True as soon as the batch is interrupted. Polls `is_set` (a
     cancelled `Event.wait` is logged as an error on the scheduler)."""
     end = time.monotonic() + seconds
     while True:
-        try:
-            if stop.is_set():
-                return True
-        except Exception:  # noqa: BLE001 - scheduler briefly away: not a stop
-            pass
+        if _stopping(stop):
+            return True
         left = end - time.monotonic()
         if left <= 0:
             return False
@@ -134,10 +139,10 @@ def run_plan_task(spec: dict) -> dict:
                 publish("plan_waiting", account=account,
                         reason="account in use (by another plan, or by a lost worker until its lease times out)")
                 while not sem.acquire(timeout=5):
-                    if stop.is_set():
+                    if _stopping(stop):
                         return _final(out, 4, "the batch was interrupted before this plan ran")
             held.append(sem)
-        if stop.is_set():
+        if _stopping(stop):
             return _final(out, 4, "the batch was interrupted before this plan ran")
         return _run_with_retries(spec, stop, publish, out)
     finally:
@@ -162,14 +167,14 @@ def _run_with_retries(spec: dict, stop, publish, out: dict) -> dict:
         code, summary, stderr, events = _run_once(spec, stop)
         error = (summary or {}).get("error") or (last_error(stderr) if code not in (0, 1) else None)
         busy = code == 2 and workdir_busy(spec["workdir"])
-        step = next_step(code, error, busy, out["attempts"] + 1, spec["retries"], stop.is_set())
+        step = next_step(code, error, busy, out["attempts"] + 1, spec["retries"], _stopping(stop))
         if step == "wait":
             busy_until = busy_until or time.monotonic() + spec.get("busy_wait", BUSY_WAIT_S)
             publish("plan_waiting", reason=error)
             while workdir_busy(spec["workdir"]) and time.monotonic() < busy_until:
                 if _pause(stop, 1):
                     break
-            if stop.is_set():
+            if _stopping(stop):
                 out.update(duration_s=time.monotonic() - start, stderr=stderr[-STDERR_TAIL:])
                 return _final(out, 4, "the batch was interrupted while this plan waited for its work directory")
             if time.monotonic() >= busy_until:
@@ -193,13 +198,10 @@ def _run_once(spec: dict, stop) -> tuple[int, dict | None, str, list]:
 
     def watch_stop():           # the batch was interrupted: stop the run cleanly (exit 4)
         while not done.wait(2):
-            try:
-                if stop.is_set():
-                    if procs:
-                        terminate(procs[0])
-                    return
-            except Exception:  # noqa: BLE001 - scheduler briefly away: keep running, ask again
-                pass
+            if _stopping(stop):
+                if procs:
+                    terminate(procs[0])
+                return
 
     def keep(ev: dict) -> None:
         if ev.get("event") != "progress" and len(events) < MAX_EVENTS:
