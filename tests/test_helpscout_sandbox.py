@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from adapters.helpscout.sandbox import APP_ID, APP_SECRET, make_sandbox
-from adapters.helpscout.sandbox import server as sandbox_server
+from adapters.helpscout.sandbox import limits as sandbox_limits
 from hdmigrate.canonical_dump import blob_path, iter_records
 from hdmigrate.testing.sample import write_dump
 
@@ -91,12 +91,12 @@ def test_limits_threads_and_file_size(box, monkeypatch):
     cid = _customer(box, auth)
     conv = _conversation(box, auth, cid)
     with httpx.Client(headers=auth) as keep_alive:
-        for n in range(sandbox_server.MAX_THREADS - 1):
+        for n in range(sandbox_limits.MAX_THREADS - 1):
             assert keep_alive.post(f"{box.url}/v2/conversations/{conv}/notes",
                                    json={"text": f"n{n}", "imported": True}).status_code == 201
     assert httpx.post(f"{box.url}/v2/conversations/{conv}/notes", headers=auth,
                       json={"text": "one too many", "imported": True}).status_code == 412
-    monkeypatch.setattr(sandbox_server, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(sandbox_limits, "MAX_FILE_BYTES", 10)
     other = _conversation(box, auth, cid)
     big = {"fileName": "a.bin", "mimeType": "application/octet-stream", "data": base64.b64encode(b"x" * 11).decode()}
     r = httpx.post(f"{box.url}/v2/conversations/{other}/notes", headers=auth,

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.helpscout import to_vendor
 from adapters.helpscout.sandbox import make_sandbox
-from adapters.helpscout.sandbox import server as sandbox_server
+from adapters.helpscout.sandbox import limits as sandbox_limits
 from adapters.helpscout.sandbox import writes as sandbox_writes
 from hdmigrate.canonical_dump import DumpWriter
 from hdmigrate.store import Store
@@ -71,7 +71,7 @@ def test_a_ticket_over_100_threads_continues_in_a_second_conversation(box, tmp_p
 
 def test_an_oversize_file_is_declared_and_left_out(box, tmp_path, monkeypatch):
     monkeypatch.setattr(to_vendor, "MAX_FILE_BYTES", 1000)
-    monkeypatch.setattr(sandbox_server, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(sandbox_limits, "MAX_FILE_BYTES", 1000)
     dump = _long_ticket(tmp_path / "dump", 2, {"small": b"s" * 500, "big": b"b" * 2000})
     report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
     assert report["exit_code"] == 0, report
@@ -91,7 +91,7 @@ def test_an_expired_token_is_fetched_again_mid_run(box, tmp_path):
 
 def test_times_that_did_not_stick_are_read_back(box, tmp_path, monkeypatch):
     # An account whose imports ignore createdAt: the write reports it, per comment.
-    monkeypatch.setattr(sandbox_writes, "_created_at", lambda body, imported, path: sandbox_server.now())
+    monkeypatch.setattr(sandbox_writes, "_created_at", lambda body, imported, path: sandbox_limits.now())
     dump = _long_ticket(tmp_path / "dump", 3)
     report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
     assert report["exit_code"] == 0, report

@@ -1,6 +1,7 @@
 """A loopback emulation of Help Scout's Mailbox API 2.0 (`hdmigrate sandbox helpscout`), seeded
 from any canonical dump: server.py (routes, auth, limits), writes.py (conversation and thread
-writes with their documented checks), hal.py (pages, errors, rendering), seed.py (from a dump)."""
+writes with their documented checks), limits.py (the documented limits), hal.py (pages, errors,
+rendering), seed.py (from a dump)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hdmigrate import times
 
-from .server import MAX_THREADS, HelpScoutSandbox, now
+from .limits import MAX_THREADS, now
 from .writes import add_thread
 
 FIELD_TYPES = {"text": "singleline", "textarea": "multiline", "dropdown": "dropdown", "integer": "number",
@@ -19,7 +19,7 @@ STATUS = {"new": "active", "open": "active", "pending": "pending", "on_hold": "p
           "solved": "closed", "closed": "closed"}
 
 
-def seed_from_dump(box: HelpScoutSandbox, root) -> list[dict]:
+def seed_from_dump(box, root) -> list[dict]:
     from hdmigrate.canonical_dump import blob_path, iter_records
     root = Path(root)
     kinds = {p.stem for p in root.glob("*.jsonl")}
@@ -48,7 +48,7 @@ def seed_from_dump(box: HelpScoutSandbox, root) -> list[dict]:
     return box.seed_done()
 
 
-def _mailboxes(box: HelpScoutSandbox, groups: list[dict]) -> dict[str, int]:
+def _mailboxes(box, groups: list[dict]) -> dict[str, int]:
     out = {}
     for g in groups:
         made = box.store.insert("mailbox", {"name": g["name"], "slug": g["id"], "email": f"{g['id']}@sandbox.helpscout.test",
@@ -57,7 +57,7 @@ def _mailboxes(box: HelpScoutSandbox, groups: list[dict]) -> dict[str, int]:
     return out
 
 
-def _fields(box: HelpScoutSandbox, fields: list[dict], mailboxes: dict[str, int]) -> None:
+def _fields(box, fields: list[dict], mailboxes: dict[str, int]) -> None:
     for f in fields:
         if f.get("entity") != "ticket":
             box.seed_skip("custom_field", f.get("id"), f"Help Scout has no custom fields on {f.get('entity')} records")

@@ -17,30 +17,21 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets as _secrets
 import threading
-from datetime import datetime, timezone
 from typing import Any
 
 from hdmigrate.testing.sandbox import Request, Response, SandboxServer, route
 
 from . import hal
+from .limits import now, _instant
+from .seed import seed_from_dump
+from .writes import add_files, add_thread, create_conversation, field_values, patch_conversation
 
 APP_ID = "sandbox-helpscout-app-id"
 APP_SECRET = "sandbox-helpscout-app-secret-0123456789"
 OWNER_EMAIL = "owner@sandbox.helpscout.test"
-MAX_THREADS = 100
-MAX_FILE_BYTES = 10 * 1024 * 1024
-STATUSES = ("active", "open", "pending", "closed", "spam")
 ENDPOINT_TYPES = {"customer": "customer", "reply": "message", "notes": "note", "chats": "chat", "phones": "phone"}
-CREATE_TYPES = {"customer": "customer", "reply": "message", "note": "note", "chat": "chat", "phone": "phone"}
-SOURCES = {"customer": "email", "message": "email", "note": "api", "chat": "chat", "phone": "phone"}
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 class HelpScoutSandbox(SandboxServer):
     platform = "helpscout"
@@ -64,8 +55,7 @@ class HelpScoutSandbox(SandboxServer):
                                                      "email": "support@sandbox.helpscout.test",
                                                      "createdAt": now(), "updatedAt": now()})
         if data is not None:
-            from .seed import seed_from_dump
-            seed_from_dump(self, data)
+                seed_from_dump(self, data)
 
     # ------------------------------------------------------------ protocol and hooks
     @property
@@ -272,20 +262,17 @@ class HelpScoutSandbox(SandboxServer):
 
     @route("POST", r"/v2/conversations")
     def create_conversation(self, request: Request):
-        from .writes import create_conversation
         made = create_conversation(self, _json(request))
         return _created(f"{self.base()}/v2/conversations/{made}", made)
 
     @route("POST", r"/v2/conversations/(?P<id>\d+)/(?P<kind>customer|reply|notes|chats|phones)")
     def create_thread(self, request: Request):
-        from .writes import add_thread
         conv = self.conversation(request.params["id"])
         made = add_thread(self, conv, ENDPOINT_TYPES[request.params["kind"]], _json(request))
         return _created(f"{self.base()}/v2/conversations/{conv['id']}/threads/{made}", made)
 
     @route("POST", r"/v2/conversations/(?P<id>\d+)/threads/(?P<tid>\d+)/attachments")
     def upload(self, request: Request):
-        from .writes import add_files
         conv = self.conversation(request.params["id"])
         t = self.store.get("thread", request.params["tid"], copy=False)
         if t is None or t["_conv"] != conv["id"]:
@@ -302,7 +289,6 @@ class HelpScoutSandbox(SandboxServer):
 
     @route("PATCH", r"/v2/conversations/(?P<id>\d+)")
     def patch(self, request: Request):
-        from .writes import patch_conversation
         patch_conversation(self, self.conversation(request.params["id"]), _json(request))
         return Response(204)
 
@@ -317,7 +303,6 @@ class HelpScoutSandbox(SandboxServer):
 
     @route("PUT", r"/v2/conversations/(?P<id>\d+)/fields")
     def put_fields(self, request: Request):
-        from .writes import field_values
         conv = self.conversation(request.params["id"])
         self.touch(conv, fields=field_values(self, conv["mailboxId"], _json(request).get("fields")))
         return Response(204)
@@ -380,23 +365,3 @@ def _created(location: str, rid) -> Response:
 
 def _raise(error):
     raise error
-
-
-def _instant(value: str, name: str) -> datetime:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise hal.bad_request(name, "must be an ISO 8601 date-time (2019-01-01T00:00:00Z)", value) from None
-
-
-def decode_file(item: dict, where: str) -> bytes:
-    for key in ("fileName", "mimeType", "data"):
-        if not item.get(key) and not (key == "data" and item.get(key) == ""):
-            raise hal.bad_request(f"{where}.{key}", "may not be empty")
-    try:
-        data = base64.b64decode(item["data"], validate=True)
-    except (binascii.Error, ValueError):
-        raise hal.bad_request(f"{where}.data", "is not base64") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise hal.error(413, f"Attachment {item['fileName']!r} is larger than 10 MB")
-    return data

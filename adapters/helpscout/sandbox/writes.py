@@ -6,14 +6,13 @@ customer thread without `imported` re-opens the conversation, and every thread w
 from __future__ import annotations
 
 from . import hal
-from .server import (CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, HelpScoutSandbox, decode_file,
-                     now, _instant)
+from .limits import CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, decode_file, now, _instant
 
 EMAILING = {"customer": "notifies the team of a customer message",
             "message": "e-mails the reply to the customer"}
 
 
-def create_conversation(box: HelpScoutSandbox, body: dict) -> int:
+def create_conversation(box, body: dict) -> int:
     imported = body.get("imported") is True
     if not (body.get("subject") or "").strip():
         raise hal.bad_request("subject", "may not be empty", body.get("subject"))
@@ -57,7 +56,7 @@ def create_conversation(box: HelpScoutSandbox, body: dict) -> int:
     return conv["id"]
 
 
-def add_thread(box: HelpScoutSandbox, conv: dict, kind: str, body: dict, *, where: str = "",
+def add_thread(box, conv: dict, kind: str, body: dict, *, where: str = "",
                reopen: bool = True) -> int:
     prefix = f"{where}." if where else ""
     imported = body.get("imported") is True
@@ -96,7 +95,7 @@ def add_thread(box: HelpScoutSandbox, conv: dict, kind: str, body: dict, *, wher
     return thread["id"]
 
 
-def add_files(box: HelpScoutSandbox, conv_id: int, thread_id: int, items: list[dict],
+def add_files(box, conv_id: int, thread_id: int, items: list[dict],
               decoded: list[bytes] | None = None) -> list[int]:
     made = []
     for i, item in enumerate(items):
@@ -107,7 +106,7 @@ def add_files(box: HelpScoutSandbox, conv_id: int, thread_id: int, items: list[d
     return made
 
 
-def patch_conversation(box: HelpScoutSandbox, conv: dict, body: dict) -> None:
+def patch_conversation(box, conv: dict, body: dict) -> None:
     op, path, value = body.get("op"), body.get("path"), body.get("value")
     if op not in ("replace", "remove", "move"):
         raise hal.bad_request("op", "must be one of replace, remove, move", op)
@@ -128,7 +127,7 @@ def patch_conversation(box: HelpScoutSandbox, conv: dict, body: dict) -> None:
         raise hal.bad_request("path", "must be one of /subject, /status, /assignTo, /mailboxId, /primaryCustomer.id", path)
 
 
-def field_values(box: HelpScoutSandbox, mailbox_id: int, items) -> list[dict]:
+def field_values(box, mailbox_id: int, items) -> list[dict]:
     out = []
     for i, item in enumerate(items or []):
         f = next((f for f in box.store.find("field", copy=False, _mailbox=mailbox_id) if f["id"] == item.get("id")), None)
@@ -153,7 +152,7 @@ def _created_at(body: dict, imported: bool, path: str) -> str:
     return _instant(value, path).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _customer(box: HelpScoutSandbox, ref, path: str) -> int:
+def _customer(box, ref, path: str) -> int:
     """A customer by id, or by e-mail (an unknown e-mail creates the customer, as Help Scout does)."""
     if not isinstance(ref, dict) or (ref.get("id") is None and not ref.get("email")):
         raise hal.bad_request(path, "a customer id or email is required", ref)

@@ -1,0 +1,39 @@
+"""Help Scout's documented limits and shared helpers of the sandbox (no imports of its server)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+
+from . import hal
+
+MAX_THREADS = 100
+MAX_FILE_BYTES = 10 * 1024 * 1024
+STATUSES = ("active", "open", "pending", "closed", "spam")
+CREATE_TYPES = {"customer": "customer", "reply": "message", "note": "note", "chat": "chat", "phone": "phone"}
+SOURCES = {"customer": "email", "message": "email", "note": "api", "chat": "chat", "phone": "phone"}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(value: str, name: str) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise hal.bad_request(name, "must be an ISO 8601 date-time (2019-01-01T00:00:00Z)", value) from None
+
+
+def decode_file(item: dict, where: str) -> bytes:
+    for key in ("fileName", "mimeType", "data"):
+        if not item.get(key) and not (key == "data" and item.get(key) == ""):
+            raise hal.bad_request(f"{where}.{key}", "may not be empty")
+    try:
+        data = base64.b64decode(item["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise hal.bad_request(f"{where}.data", "is not base64") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise hal.error(413, f"Attachment {item['fileName']!r} is larger than 10 MB")
+    return data
