@@ -79,27 +79,10 @@ class LoadStep:
                     continue
                 state = entry["state"] if entry else None
                 if state == "done":
-                    if entry["run_id"] == self.run_id:
-                        continue  # written earlier in this run (before a resume, or with its ticket)
-                    if entry["hash"] == rhash:
-                        self._count_unchanged(kind, record, ctx)
-                        continue
-                    if entry.get("matched"):
-                        # It existed in the target before the migration: its values stay the
-                        # target's own; only records this tool created are updated.
-                        self.counts.add(kind, "matched")   # "matched, not updated"
-                        continue
-                    pool.flush_all()  # an update must not overtake pending creates it may reference
-                    self._update(kind, record, rhash, entry["target_id"], target, ctx)
+                    self._written_before(kind, record, rhash, entry, pool, target, ctx)
                     continue
-                # A write left pending (a crash) or failed (perhaps a timeout after the target had
-                # already created it) is looked up first, so it is never created twice.
-                if (state in ("pending", "failed") or (state is None and self._look_up_first)) \
-                        and not self.dry_run:
-                    found = self._find_existing(kind, record, target, ctx)
-                    if found:
-                        self._adopt_existing(kind, record, rhash, found, target, ctx)
-                        continue
+                if self._found_written(kind, record, rhash, state, target, ctx):
+                    continue
                 # Records of one ticket share a lane, so a ticket's comments are written in order.
                 # Other kinds fill one batch at a time, handed to the lanes in turn: full batches
                 # (one bulk call per batch_size records), not one partial batch per lane.
@@ -116,6 +99,34 @@ class LoadStep:
         finally:
             pool.close()
         self._retry_transient(kind, target, ctx)
+
+    def _written_before(self, kind, record, rhash, entry, pool: _Lanes, target: Target, ctx) -> None:
+        """A record the id map has as written: unchanged, matched (kept as the target has it),
+        or updated."""
+        if entry["run_id"] == self.run_id:
+            return  # written earlier in this run (before a resume, or with its ticket)
+        if entry["hash"] == rhash:
+            self._count_unchanged(kind, record, ctx)
+            return
+        if entry.get("matched"):
+            # It existed in the target before the migration: its values stay the
+            # target's own; only records this tool created are updated.
+            self.counts.add(kind, "matched")   # "matched, not updated"
+            return
+        pool.flush_all()  # an update must not overtake pending creates it may reference
+        self._update(kind, record, rhash, entry["target_id"], target, ctx)
+
+    def _found_written(self, kind, record, rhash, state, target: Target, ctx) -> bool:
+        """A write left pending (a crash) or failed (perhaps a timeout after the target had
+        already created it) is looked up first, so it is never created twice: True when found
+        (and adopted)."""
+        if not (state in ("pending", "failed") or (state is None and self._look_up_first)) or self.dry_run:
+            return False
+        found = self._find_existing(kind, record, target, ctx)
+        if found:
+            self._adopt_existing(kind, record, rhash, found, target, ctx)
+            return True
+        return False
 
     def _retry_transient(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
         """Items a target failed for a passing reason (a job item that failed, a 5xx after every
