@@ -171,3 +171,20 @@ def test_django_helpdesk_stream_commits_the_page_read_and_ends_on_invalid_page()
         source.close()
     assert got == [([("1", {"id": 1})], "1", False), ([("2", {"id": 2})], "2", False), ([], "2", True)]
     assert resumed == [([], "2", True)]
+
+
+@respx.mock
+def test_link_header_pages_commit_the_next_link_and_stop_on_a_repeat():
+    first, second = f"{ZD}/api/items?page=2", f"{ZD}/api/items?page=3"
+    respx.get(f"{ZD}/api/items", params={"page": "1"}).mock(return_value=httpx.Response(
+        200, json=[{"id": 1}], headers={"Link": f'<{first}>; rel="next"'}))
+    respx.get(first).mock(return_value=httpx.Response(200, json=[{"id": 2}], headers={"Link": f'<{second}>; rel="next"'}))
+    respx.get(second).mock(return_value=httpx.Response(200, json=[{"id": 3}], headers={"Link": f'<{first}>; rel="next"'}))
+    with HttpClient(ZD, sleep=lambda s: None) as c:
+        pages = []
+        with pytest.raises(PaginationLoop, match="stream items: the source repeated the next link"):
+            for page in c.pages_by_link_header("/api/items", {"page": 1}, items=lambda b: b, stream="items"):
+                pages.append(page)
+        assert [(p.items[0]["id"], p.cursor) for p in pages] == [(1, first), (2, second), (3, first)]
+        resumed = next(iter(c.pages_by_link_header("/api/items", items=lambda b: b, cursor=second)))
+    assert (resumed.items, resumed.cursor) == ([{"id": 3}], first)

@@ -20,7 +20,7 @@ from `hdmigrate.http`.
 
 from hdmigrate.http.classify import VendorCause, status_cause, transport_cause
 from hdmigrate.http.client import HttpClient
-from hdmigrate.http.pagination import ApiPage, by_cursor_field, by_next_url, by_number
+from hdmigrate.http.pagination import ApiPage, by_cursor_field, by_link_header, by_next_url, by_number
 from hdmigrate.http.limits import (DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DOWNLOAD_BYTES,
                                        REJECT_STATUSES, RETRY_EXCEPTIONS, RETRY_STATUSES, UNSENT_EXCEPTIONS,
                                        current_download_limit, download_limit)
@@ -39,5 +39,5 @@ __all__ = [
     "REJECT_STATUSES", "is_loopback", "check_url_scheme", "PageGuard", "PaginationLoop", "UrlRefused",
     "ResponseTooLarge", "DeadlineExceeded", "download_limit", "DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_DOWNLOAD_BYTES", "VendorCause", "status_cause", "transport_cause",
-    "ApiPage", "by_next_url", "by_cursor_field", "by_number",
+    "ApiPage", "by_link_header", "by_next_url", "by_cursor_field", "by_number",
 ]

@@ -60,6 +60,21 @@ def by_next_url(get: GetPage, path: str, params: Any = None, *, items: Items,
         url, query = nxt, None
 
 
+def by_link_header(get: GetPage, path: str, params: Any = None, *, items: Items, cursor: str | None = None,
+                   stream: str, key: Callable[[str, Any], str] = lambda url, params: f"{url}?{params or ''}",
+                   ) -> Iterator[ApiPage]:
+    """RFC 8288 `Link: <…>; rel="next"` (GitHub-style APIs, Freshdesk's lists): the cursor is the
+    next link's URL."""
+    last: list[httpx.Response] = []
+
+    def get_keeping_response(url: str, query: Any) -> tuple[Any, httpx.Response]:
+        body, response = get(url, query)
+        last[:] = [response]
+        return body, response
+    return by_next_url(get_keeping_response, path, params, items=items, cursor=cursor, stream=stream, key=key,
+                       next_url=lambda body: last[0].links.get("next", {}).get("url") if last else None)
+
+
 def by_cursor_field(get: GetPage, path: str, params: dict | None = None, *, items: Items,
                     next_cursor: Callable[[Any], str | None], done: Callable[[Any], bool] = lambda body: False,
                     cursor_param: str = "cursor", start_params: dict | None = None,
@@ -121,6 +136,10 @@ class PaginationMixin:
         kw.setdefault("stream", path)
         return by_next_url(self._get_page, path, params, key=self._page_key, **kw)
 
+    def pages_by_link_header(self, path: str, params: Any = None, **kw: Any) -> Iterator[ApiPage]:
+        kw.setdefault("stream", path)
+        return by_link_header(self._get_page, path, params, key=self._page_key, **kw)
+
     def pages_by_cursor_field(self, path: str, params: dict | None = None, **kw: Any) -> Iterator[ApiPage]:
         kw.setdefault("stream", path)
         return by_cursor_field(self._get_page, path, params, **kw)
@@ -139,16 +158,13 @@ class PaginationMixin:
 
     def paginate_link_header(self, path: str, params: Any = None, *,
                              stream: str | None = None) -> Iterator[httpx.Response]:
-        """RFC 5988 `Link: <…>; rel="next"` pagination; yields each page's response."""
-        last: list[httpx.Response] = []
-
+        """RFC 8288 `Link: <…>; rel="next"` pagination; yields each page's response."""
         def get(url: str, query: Any) -> tuple[Any, httpx.Response]:
-            last[:] = [self.request("GET", url, params=query)]
-            return last[0], last[0]
-        for _ in by_next_url(get, path, params, items=lambda response: [], stream=stream or path,
-                             next_url=lambda response: response.links.get("next", {}).get("url"),
-                             key=self._page_key):
-            yield last[0]
+            response = self.request("GET", url, params=query)
+            return response, response
+        for page in by_link_header(get, path, params, items=lambda response: [], stream=stream or path,
+                                   key=self._page_key):
+            yield page.body
 
     def paginate_offset(self, path: str, params: Any = None, *, page_param: str = "page",
                         size_param: str | None = "per_page", size: int = 100,
