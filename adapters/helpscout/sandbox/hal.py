@@ -37,13 +37,17 @@ def not_found(what: str) -> HttpAbort:
     return error(404, f"{what} not found")
 
 
-def page(request: Request, base: str, key: str, items: list[dict], size: int = ITEMS_PER_PAGE) -> dict:
+def page(request: Request, base: str, key: str, items: list[dict], size: int = ITEMS_PER_PAGE,
+         render=None) -> dict:
+    """One HAL page of `items`; `render` (if given) turns only this page's items into their output."""
     raw = request.arg("page") or "1"
     if not raw.isdigit() or int(raw) < 1:
         raise bad_request("page", "must be greater than or equal to 1", raw)
     number = int(raw)
     total_pages = max(1, math.ceil(len(items) / size)) if items else 0
     chunk = items[(number - 1) * size: number * size]
+    if render is not None:
+        chunk = [render(item) for item in chunk]
     query = {k: v[-1] for k, v in request.query.items() if k != "page"}
 
     def href(n: int) -> dict:

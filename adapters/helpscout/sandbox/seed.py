@@ -118,6 +118,9 @@ def _conversation(box, t, comments, people, mailboxes, files, blob) -> None:
         "_thread_count": 0, "_modified": _time(t.get("updated_at"))})
     for c in comments:
         _thread(box, conv, c, people, customer, files, blob)
+    # the threads' writes touched it: a seeded conversation was last modified when the dump says
+    box.store.update("conversation", conv["id"], {"_modified": _time(t.get("updated_at")),
+                                                  "userUpdatedAt": _time(t.get("updated_at"))})
 
 
 def _thread(box, conv, c, people, customer, files, blob) -> None:

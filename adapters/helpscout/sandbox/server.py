@@ -159,12 +159,12 @@ class HelpScoutSandbox(SandboxServer):
     # ------------------------------------------------------------ customers and organizations
     @route("GET", r"/v2/customers")
     def customers(self, request: Request):
-        items = self.store.all("customer")
+        items = self.store.all("customer", copy=False)
         query = request.arg("query") or ""
         if query.startswith("(email:"):
             wanted = query[len("(email:"):].strip(')"').lower()
             items = [c for c in items if wanted in [e["value"].lower() for e in c.get("emails") or []]]
-        return hal.page(request, self.base(), "customers", [hal.customer_out(c, self.base()) for c in items])
+        return hal.page(request, self.base(), "customers", items, render=lambda c: hal.customer_out(c, self.base()))
 
     @route("GET", r"/v2/customers/(?P<id>\d+)")
     def show_customer(self, request: Request):
@@ -213,10 +213,9 @@ class HelpScoutSandbox(SandboxServer):
     # ------------------------------------------------------------ conversations
     @route("GET", r"/v2/conversations")
     def conversations(self, request: Request):
-        items = self._filtered(request)
         embed = request.arg("embed") == "threads"
-        out = [self.render(c, embed) for c in items]
-        return hal.page(request, self.base(), "conversations", out, hal.CONVERSATIONS_PER_PAGE)
+        return hal.page(request, self.base(), "conversations", self._filtered(request), hal.CONVERSATIONS_PER_PAGE,
+                        render=lambda c: self.render(c, embed))
 
     def _filtered(self, request: Request) -> list[dict]:
         status = request.arg("status") or "active"      # Help Scout lists active ones unless asked
