@@ -460,21 +460,31 @@ def test_a_large_attachment_is_spooled_to_disk_not_held_in_memory(tmp_path, monk
 _RSS_CHILD = r'''
 import json, resource, sys
 from hdmigrate.http import HttpClient, ResponseTooLarge
+
+
+def peak_mb():
+    # VmHWM: this process's own peak RSS (ru_maxrss survives execve and may be the parent's).
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 url, path = sys.argv[1], sys.argv[2]
 with HttpClient(url, max_attempts=1) as c:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_mb()
     try:
         body = c.get_json(path)
         outcome = {"items": len(body["tickets"]) if isinstance(body, dict) and "tickets" in body else None}
     except ResponseTooLarge as e:
         outcome = {"refused": str(e)}
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
-print(json.dumps({**outcome, "base_mb": base / 1024, "peak_mb": peak / 1024}))
+print(json.dumps({**outcome, "base_mb": base, "peak_mb": peak_mb()}))
 '''
 
 
 def _peak_rss_of_a_client_reading(server, path: str) -> dict:
-    """A fresh process reads `path` from the hostile server; its own peak RSS, in MB."""
+    """A fresh process reads `path` from the hostile server; its own peak RSS (VmHWM), in MB."""
     import subprocess
     import sys
     done = subprocess.run([sys.executable, "-c", _RSS_CHILD, server.url, path], capture_output=True,

@@ -51,35 +51,50 @@ class _Sink:
         self.cap, self.size = cap, 0
         self.chunks: list[bytes] = []
         self.head = b""
-        self.longest = self._run = 0
+        self._run = 0
         self.parser: _PushParser | None = None
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.cap:
             raise OverflowError(self.size)
-        self._measure(chunk)
         if self.parser is None and self.size <= IN_MEMORY_BYTES:
-            self.chunks.append(chunk)
+            self.chunks.append(chunk)       # no token here can reach MAX_TOKEN_BYTES: not measured
             return
         if self.parser is None:
             held, self.chunks = b"".join(self.chunks), []
             self.head = held[:HEAD_BYTES]
+            self._measure(held)
             self.parser = _PushParser()
             self.parser.feed(held)
+        self._measure(chunk)
         self.parser.feed(chunk)
 
-    def _measure(self, chunk: bytes) -> None:
-        """Track the longest stretch between unescaped quotes, an upper bound of the longest
-        string or number the parser would hold whole (escapes kept at their length)."""
-        parts = chunk.replace(b"\\\\", b"__").replace(b'\\"', b"__").split(b'"')
-        if len(parts) == 1:
-            self._run += len(chunk)
+    def _measure(self, data: bytes) -> None:
+        """Track the stretch since the last unescaped quote, an upper bound of the string or
+        number the parser would hold whole. Runs inside `data` are shorter than the limit (data
+        is at most IN_MEMORY_BYTES plus a chunk), so only its ends matter."""
+        first = _quote(data, forward=True)
+        if first < 0:
+            self._run += len(data)
         else:
-            self.longest = max(self.longest, self._run + len(parts[0]), *map(len, parts[1:-1]))
-            self._run = len(parts[-1])
-        if max(self.longest, self._run) > MAX_TOKEN_BYTES:
+            self._run += first
+            self._check()
+            self._run = len(data) - _quote(data, forward=False) - 1
+        self._check()
+
+    def _check(self) -> None:
+        if self._run > MAX_TOKEN_BYTES:
             raise TooCostly(f"the answer holds a single string or value longer than {MAX_TOKEN_BYTES // MiB} MiB")
+
+
+def _quote(data: bytes, *, forward: bool) -> int:
+    """The first (or last) quote not preceded by a backslash, or -1. (An escaped backslash
+    before a real quote makes that quote look escaped: the run is overestimated, never under.)"""
+    i = data.find(b'"') if forward else data.rfind(b'"')
+    while i > 0 and data[i - 1] == 0x5C:
+        i = data.find(b'"', i + 1) if forward else data.rfind(b'"', 0, i)
+    return i
 
 
 class _PushParser:
