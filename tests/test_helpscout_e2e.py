@@ -155,3 +155,24 @@ def test_helpscout_back_to_zendesk(migrated, tmp_path):
         assert sorted(c["html_body"] for c in comments) == sorted(t["body"] for t in threads.values())
     finally:
         zd.stop()
+
+
+def test_verify_finds_every_ticket_comment_and_file_equal(migrated):
+    """`hdmigrate verify` reads the Help Scout sandbox back: no unexplained difference in any
+    ticket, comment, person or file. What it cannot explain yet (named in the report): groups
+    folded into the one mailbox, and an agent without a Help Scout user (no verify code covers
+    a record held as another)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    hs, zd = migrated["hs"], migrated["zd"]
+    for box in (hs, zd):
+        box.faults = parse_faults(None, known=box.fault_names)
+    p = subprocess.run([sys.executable, "-m", "hdmigrate", "verify", "--workdir", str(migrated["root"] / "work"),
+                        "--json"], env={**os.environ, **hs.env, **zd.env}, capture_output=True, text=True, timeout=300)
+    report = json.loads(p.stdout)
+    unexplained = [f for f in report["findings"] if not f.get("explained") and f["problem"] not in ("extra", "not_migrated")]
+    assert all(f["kind"] in ("group", "agent") and f["problem"] == "missing" for f in unexplained), unexplained
+    assert all(f["target_id"] == f"m{hs.mailbox['id']}" or f["target_id"].startswith("none:") for f in unexplained)
+    assert report["counts"]["comment"]["matched"] == len(_staged(migrated["root"] / "work", "comment"))

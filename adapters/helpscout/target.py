@@ -11,6 +11,8 @@
   (`GET /v2/conversations?tag=`), shown to agents and kept by merges; a custom field would need
   a field defined in every mailbox first. Comments are found again by (time, type, text), which
   imported threads keep exactly.
+- Target ids are spelled as the source reads them back (`c17` customer, `u17` user, `o5`, `m3`,
+  `f104`; `<conversation>:<thread>` for comments), so `verify` pairs records without guessing.
 - After a conversation is written its threads are read back; a time, author or privacy that did
   not stick is reported for the record it concerns.
 """
@@ -110,7 +112,8 @@ class HelpScoutTarget(Target):
         if kind == "ticket":
             return self._conversation_body(record, ctx, None)[1]
         if kind == "comment":
-            return self._thread_body(record, ctx, [], None, opening=self._position(record, ctx) % to_vendor.MAX_THREADS == 0)[2]
+            files = [(att, None) for att, _ in ctx.attachments(record)]     # declared, not read
+            return self._thread_body(record, ctx, files, None, opening=self._position(record, ctx) % to_vendor.MAX_THREADS == 0)[2]
         if kind == "attachment":
             return to_vendor.attachment_degradations(record)
         return []
@@ -118,8 +121,10 @@ class HelpScoutTarget(Target):
     def _conversation_body(self, ticket: dict, ctx, customer_id):
         comments = ctx.comments(ticket["id"])
         assignee = ctx.record("agent", ticket["assignee_id"]) if ticket.get("assignee_id") else None
+        group = ctx.record("group", ticket["group_id"]) if ticket.get("group_id") else None
         body, degr = to_vendor.conversation(ticket, comments, self.account(), customer_id=customer_id,
-                                            assignee_email=(assignee or {}).get("email"))
+                                            assignee_email=(assignee or {}).get("email"),
+                                            group_name=(group or {}).get("name"))
         if not comments:
             degr.append(Degradation("ticket", ticket["id"], "comments", codes.ACCOUNT_DEFAULT_APPLIED,
                                     "no comments: Help Scout needs a first thread, a note says so"))
@@ -148,11 +153,12 @@ class HelpScoutTarget(Target):
         if found is not None:
             return found
         if kind == "contact":
-            body, _ = to_vendor.customer(record, ctx.target_id("organization", record.get("organization_id")))
-            return WriteResult(self.client.create("/v2/customers", body))
+            org = _int(ctx.target_id("organization", record.get("organization_id")))
+            body, _ = to_vendor.customer(record, org)
+            return WriteResult("c" + self.client.create("/v2/customers", body))
         if kind == "organization":
             body, _ = to_vendor.organization(record)
-            return WriteResult(self.client.create("/v2/organizations", body))
+            return WriteResult("o" + self.client.create("/v2/organizations", body))
         if kind == "ticket":
             return self._write_ticket(record, ctx)
         if kind == "comment":
@@ -167,19 +173,19 @@ class HelpScoutTarget(Target):
             for email in dict.fromkeys(e for e in [record.get("email"), *(record.get("emails") or [])] if e):
                 cid = self._customer_by_email(email)
                 if cid:
-                    return WriteResult(str(cid), matched=True)
+                    return WriteResult(f"c{cid}", matched=True)
             return None
         if kind == "organization":
             oid = self._organization_by_name(record.get("name"))
-            return WriteResult(str(oid), matched=True) if oid else None
+            return WriteResult(f"o{oid}", matched=True) if oid else None
         if kind == "agent":
             uid, _ = to_vendor.agent(record, a)
-            return WriteResult(str(uid), matched=True) if uid is not None else WriteResult(UNWRITTEN + rid)
+            return WriteResult(f"u{uid}", matched=True) if uid is not None else WriteResult(UNWRITTEN + rid)
         if kind == "group":
-            return WriteResult(str(a.mailbox_id), matched=True)
+            return WriteResult(f"m{a.mailbox_id}", matched=True)
         if kind == "custom_field":
             fid, _ = to_vendor.custom_field(record, a)
-            return WriteResult(str(fid), matched=True) if fid is not None else WriteResult(UNWRITTEN + rid)
+            return WriteResult(f"f{fid}", matched=True) if fid is not None else WriteResult(UNWRITTEN + rid)
         if kind == "satisfaction_rating":
             return WriteResult(UNWRITTEN + rid)     # listed by degradations(); delete() skips it
         return None
@@ -204,7 +210,7 @@ class HelpScoutTarget(Target):
     def _customer_of(self, ticket: dict, ctx) -> int:
         person = ctx.person(ticket.get("requester_id"))
         if person and person[0] == "contact":
-            return int(person[1])
+            return _int(person[1])
         agent = ctx.record("agent", ticket.get("requester_id")) or {}
         if not agent.get("email"):
             raise RecordError(f"ticket {ticket['id']}: its requester has no Help Scout customer",
@@ -266,7 +272,7 @@ class HelpScoutTarget(Target):
         ticket = ctx.record("ticket", ticket_id) or {}
         person = ctx.person(ticket.get("requester_id"))
         if person and person[0] == "contact":
-            return int(person[1])
+            return _int(person[1])
         conv = self._conversation(ticket_id, 0, ctx)
         found = self.client.get_json(f"/v2/conversations/{conv}") or {}
         return ((found.get("primaryCustomer") or {}).get("id"))
@@ -413,7 +419,8 @@ def _part_tag(ticket_id: str, part: int) -> str:
 
 
 def _int(value) -> int | None:
+    """The Help Scout id of an id-map target id (`c17` customer, `u17` user, `o5`, `m3`, `f104`)."""
     try:
-        return int(value)
+        return int(str(value).lstrip("cuomf"))
     except (TypeError, ValueError):
         return None

@@ -52,10 +52,10 @@ def split_name(name: str) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- people
 
-def customer(record: dict, organization_id: str | None = None) -> tuple[dict, list[Degradation]]:
+def customer(record: dict, organization_id: int | None = None) -> tuple[dict, list[Degradation]]:
     first, last = split_name(record.get("name") or "")
     body: dict = {"firstName": first, "lastName": last}
-    if organization_id and str(organization_id).isdigit():
+    if organization_id is not None:
         body["organizationId"] = int(organization_id)
     emails = [e for e in [record.get("email"), *(record.get("emails") or [])] if e]
     if emails:
@@ -65,10 +65,13 @@ def customer(record: dict, organization_id: str | None = None) -> tuple[dict, li
     if record.get("notes"):
         body["background"] = record["notes"]
     degr = []
-    for fld in ("tags", "custom_fields"):
+    for fld in ("tags", "custom_fields", "language", "time_zone"):
         if record.get(fld):
             degr.append(_d("contact", record["id"], fld, codes.VALUE_UNMAPPED,
                            f"Help Scout customers have no {fld.replace('_', ' ')}: left in staging"))
+    if record.get("active") is not None:
+        degr.append(_d("contact", record["id"], "active", codes.VALUE_UNMAPPED,
+                       "Help Scout customers have no active flag: left in staging"))
     return body, degr
 
 
@@ -127,8 +130,8 @@ def _field_named(account: Account, *names) -> dict | None:
 
 # --------------------------------------------------------------------------- conversations
 
-def conversation(ticket: dict, comments: list[dict], account: Account, *,
-                 customer_id: int | None, assignee_email: str | None) -> tuple[dict, list[Degradation]]:
+def conversation(ticket: dict, comments: list[dict], account: Account, *, customer_id: int | None,
+                 assignee_email: str | None, group_name: str | None = None) -> tuple[dict, list[Degradation]]:
     """The POST /v2/conversations body (without its first thread) and the ticket's degradations."""
     rid = ticket["id"]
     degr: list[Degradation] = []
@@ -140,8 +143,10 @@ def conversation(ticket: dict, comments: list[dict], account: Account, *,
                   "customer": {"id": customer_id}}
     if ticket.get("created_at"):
         body["createdAt"] = times.utc_text(times.parse(ticket["created_at"]))
-    if ticket.get("status") == "on_hold":
-        add("status", codes.VALUE_UNMAPPED, "Help Scout has no on-hold status: written pending")
+    if ticket.get("status") in ("new", "on_hold", "solved"):
+        add("status", codes.VALUE_UNMAPPED, f"Help Scout has no {ticket['status']} status: written {body['status']}")
+    if ticket.get("group_id") and (group_name or "").casefold() != account.mailbox_name.casefold():
+        add("group_id", codes.VALUE_UNMAPPED, f"written to mailbox {account.mailbox_name!r}")
     if ticket.get("channel") and ticket["channel"] not in TYPES:
         add("channel", codes.CHANNEL_NOT_PRESERVED, f"Help Scout conversations are email, chat or phone: "
                                                     f"{ticket['channel']} written as email")
@@ -232,6 +237,9 @@ def thread(comment: dict, files: list[tuple[dict, Path]], account: Account, *, a
             body["customer"] = {"id": customer_id}
     sent, file_degr = attachments(files)
     degr += file_degr
+    if any(att.get("inline") for att, _ in files):
+        add("body_html", codes.INLINE_IMAGE_DETACHED, "the body is kept byte-identical, so its images still "
+                                                      "point where the source had them; the files are attached to the thread")
     if sent:
         body["attachments"] = sent
     if opening:
@@ -257,9 +265,11 @@ def attachments(files: list[tuple[dict, Path]]) -> tuple[list[dict], list[Degrad
         if att.get("inline"):
             degr.append(_d("attachment", att["id"], "inline", codes.INLINE_IMAGE_DETACHED,
                            "Help Scout threads take files as attachments; the body keeps its original reference"))
+        if path is None:      # the dry run: what is declared, without reading the file
+            continue
         sent.append({"fileName": att.get("_send_name") or att.get("file_name") or "file",
                      "mimeType": att.get("content_type") or "application/octet-stream",
-                     "data": base64.b64encode(Path(path).read_bytes()).decode("ascii") if path else ""})
+                     "data": base64.b64encode(Path(path).read_bytes()).decode("ascii")})
     return sent, degr
 
 

@@ -167,7 +167,8 @@ def helpscout_target(scratch: Path):
     try:
         with environment(box.env):
             yield TargetUnderTest(box.plan_section, lambda tid: _helpscout_conversation(box, tid),
-                                  existing_agent_email=box.owner["email"], agent=lambda tid: box.store.get("user", tid),
+                                  existing_agent_email=box.owner["email"],
+                                  agent=lambda tid: box.store.get("user", str(tid).lstrip("u")),
                                   comment=lambda tid: _helpscout_thread(box, tid),
                                   count=lambda: {"ticket": box.store.count("conversation"),
                                                  "comment": box.store.count("thread")})
