@@ -111,3 +111,29 @@ def test_a_changed_ticket_is_updated_in_place(box, tmp_path):
     (conv,) = box.store.all("conversation")
     assert conv["subject"] == "Renamed" and conv["status"] == "closed" and set(conv["tags"]) == {"vip", "hdm-t1"}
     assert box.emails_sent == 0
+
+
+def test_an_existing_customer_is_matched_by_any_email_and_left_unchanged(box, tmp_path):
+    held = box.insert_customer({"firstName": "Annie", "lastName": "Original", "background": "VIP since 2010",
+                                "emails": [{"value": "ann.work@example.com"}]})
+    w = DumpWriter(tmp_path / "dump", source="test")
+    w.add("contact", {"id": "c1", "name": "Ann Lee", "email": "ann@example.com", "emails": ["ann.work@example.com"],
+                      "notes": "from the old desk"})
+    w.close()
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(tmp_path / "dump")}, box.plan_section,
+                        tmp_path / "work")
+    assert report["kinds"]["contact"]["matched"] == 1, report
+    assert box.store.get("customer", held["id"]) == held and box.store.count("customer") == 1
+
+
+def test_no_token_or_secret_is_written_anywhere(box, tmp_path):
+    dump = tmp_path / "dump"
+    sample_dump(dump)
+    box.token_max_uses = 20       # several tokens in one run
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["exit_code"] == 0 and box.token_requests > 1
+    secrets = [t.encode() for t in box._token_uses] + [box.env["HELPSCOUT_APP_SECRET"].encode()]
+    for path in (tmp_path / "work").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(s in data for s in secrets), f"{path} holds a credential"
