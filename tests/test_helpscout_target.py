@@ -64,6 +64,14 @@ def test_a_ticket_over_100_threads_continues_in_a_second_conversation(box, tmp_p
     assert [len(box.threads_held(c["id"])) for c in convs] == [100, 3]
     notes = [t["type"] == "note" for c in convs for t in box.threads_held(c["id"])]
     assert notes == [n % 7 == 3 for n in range(to_vendor.MAX_THREADS + 3)]
+    store = Store(tmp_path / "work", create=False)
+    try:
+        ids = {sid: tid for sid, (_, tid, _) in store.id_states("comment").items()}
+    finally:
+        store.close()
+    last = ids[f"k{to_vendor.MAX_THREADS + 2}"].split(":")
+    assert last[0] == str(convs[1]["id"]) and len(last) == 2, ids      # `<conversation>:<thread>`
+    assert box.store.get("thread", last[1])["body"] == f"<p>message {to_vendor.MAX_THREADS + 2}</p>"
     again = run_engine(tmp_path, src, box.plan_section, tmp_path / "work2")     # work directory lost
     assert again["exit_code"] == 0 and box.store.count("conversation") == 2 and box.store.count("thread") == 103
     assert box.emails_sent == 0 and dry["exit_code"] == 0
@@ -97,6 +105,7 @@ def test_times_that_did_not_stick_are_read_back(box, tmp_path, monkeypatch):
     assert report["exit_code"] == 0, report
     found = {(k, i) for k, i, code in _degradations(tmp_path / "work") if code == "timestamp_not_preserved"}
     assert found == {("comment", "k0"), ("comment", "k1"), ("comment", "k2")}
+    assert not {code for _, _, code in _degradations(tmp_path / "work")} & {"author_not_preserved", "privacy_not_preserved"}
 
 
 def test_a_changed_ticket_is_updated_in_place(box, tmp_path):

@@ -230,7 +230,7 @@ class HelpScoutTarget(Target):
         body["threads"] = [self._opening_thread(first, ctx, customer_id)]
         conv = self.client.create("/v2/conversations", body)
         self._convs[(ticket["id"], 0)] = conv
-        return WriteResult(conv, degradations=self._read_back(conv, ticket, [first] if first else [], ctx))
+        return WriteResult(conv, degradations=self._read_back(conv, [first] if first else [], None, ctx))
 
     def _opening_thread(self, first: dict | None, ctx, customer_id: int) -> dict:
         if first is None:
@@ -249,13 +249,13 @@ class HelpScoutTarget(Target):
         files = ctx.attachments(comment)
         if position % to_vendor.MAX_THREADS == 0:     # opens continuation conversation `part`
             conv = self._create_continuation(comment, part, files, customer_id, ctx)
-            thread_id = self._opening_id(conv, comment)
+            thread_id = self._opening_id(conv, comment).partition(":")[2]
         else:
             conv = self._conversation(tid, part, ctx)
             endpoint, body, _ = self._thread_body(comment, ctx, files, customer_id, opening=False)
             thread_id = self.client.create(f"/v2/conversations/{conv}/{endpoint}", body)
             self._threads.pop(conv, None)
-        degr = self._read_back_if_last(conv, comment, position, ctx)
+        degr = self._read_back_if_last(conv, comment, str(thread_id), position, ctx)
         return WriteResult(f"{conv}:{thread_id}", degradations=degr)
 
     def _create_continuation(self, comment, part, files, customer_id, ctx) -> str:
@@ -302,24 +302,31 @@ class HelpScoutTarget(Target):
         return f"{conv}:{threads[0]['id']}"
 
     # ---- read-back
-    def _read_back_if_last(self, conv: str, comment: dict, position: int, ctx) -> list[Degradation]:
+    def _read_back_if_last(self, conv: str, comment: dict, thread_id: str, position: int, ctx) -> list[Degradation]:
+        """After the last comment of a conversation: its threads compared with what was sent."""
         comments = ctx.comments(comment["ticket_id"])
         last = position == len(comments) - 1 or (position + 1) % to_vendor.MAX_THREADS == 0
         if not last:
             return []
         start = position - position % to_vendor.MAX_THREADS
+        written = {comment["id"]: thread_id}
+        for earlier in comments[start:position]:
+            tid = ctx.target_id("comment", earlier["id"])
+            if tid and ":" in str(tid):
+                written[earlier["id"]] = str(tid).partition(":")[2]
         self._threads.pop(conv, None)
-        return self._read_back(conv, ctx.record("ticket", comment["ticket_id"]), comments[start:position + 1], ctx)
+        return self._read_back(conv, [c for c in comments[start:position + 1] if c["id"] in written], written, ctx)
 
-    def _read_back(self, conv: str, ticket: dict | None, comments: list[dict], ctx) -> list[Degradation]:
-        """Compare the conversation's threads with what was sent: times, authors, privacy."""
+    def _read_back(self, conv: str, comments: list[dict], written: dict[str, str] | None, ctx) -> list[Degradation]:
+        """Compare threads with what was sent: times, authors, privacy. `written` pairs comment ids
+        with thread ids (None: the opening thread, the conversation's earliest)."""
         threads = self._threads_of(conv)
+        by_id = {str(t["id"]): t for t in threads}
         out: list[Degradation] = []
-        for comment, thread in zip(comments, threads):
-            out += _thread_differences(comment, thread, self._expected_author(comment, ctx))
-        if len(threads) < len(comments):
-            out.append(Degradation("ticket", (ticket or {}).get("id", "?"), "comments", codes.VALUE_UNMAPPED,
-                                   f"conversation {conv} reads back {len(threads)} threads of {len(comments)} written"))
+        for comment in comments:
+            thread = threads[0] if written is None else by_id.get(written.get(comment["id"], ""))
+            if thread is not None:
+                out += _thread_differences(comment, thread, self._expected_author(comment, ctx))
         return out
 
     def _expected_author(self, comment: dict, ctx) -> int | None:
