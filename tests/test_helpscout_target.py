@@ -146,3 +146,26 @@ def test_no_token_or_secret_is_written_anywhere(box, tmp_path):
         if path.is_file():
             data = path.read_bytes()
             assert not any(s in data for s in secrets), f"{path} holds a credential"
+
+
+def test_custom_fields_map_to_the_mailbox_fields_and_a_private_opening_stays_a_note(box, tmp_path):
+    box.store.insert("field", {"name": "plan", "type": "dropdown", "required": False, "order": 1,
+                               "options": [{"id": 531, "order": 1, "label": "trial"}], "_mailbox": box.mailbox["id"]})
+    w = DumpWriter(tmp_path / "dump", source="test")
+    w.add("custom_field", {"id": "ticket.plan", "entity": "ticket", "key": "plan", "type": "dropdown",
+                           "options": [{"value": "trial", "label": "trial"}]})
+    w.add("contact", {"id": "c1", "name": "Ann Lee", "email": "ann@example.com"})
+    w.add("ticket", {"id": "t1", "subject": "Fields", "status": "open", "requester_id": "c1",
+                     "custom_fields": {"plan": "trial", "unknown": "x"}})
+    w.add("comment", {"id": "k0", "ticket_id": "t1", "author_id": "c1", "public": False,
+                      "body_html": "<p>internal first</p>", "created_at": "2021-01-01T00:00:00Z"})
+    w.close()
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(tmp_path / "dump")}, box.plan_section,
+                        tmp_path / "work")
+    assert report["exit_code"] == 0, report
+    (conv,) = box.store.all("conversation")
+    assert conv["fields"] == [{"id": conv["fields"][0]["id"], "name": "plan", "value": "531", "text": "trial"}]
+    assert [t["type"] for t in box.threads_held(conv["id"])] == ["note"]
+    degraded = _degradations(tmp_path / "work")
+    assert ("ticket", "t1", "value_unmapped") in degraded and ("custom_field", "ticket.plan", "matched_existing") in degraded
+    assert ("comment", "k0", "author_not_preserved") in degraded     # a customer's note: written by the app's user
