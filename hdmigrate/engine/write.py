@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import TYPE_CHECKING
 
 from ..adapter import Degradation, Target, WriteResult
@@ -16,6 +18,23 @@ def answer_lost(result) -> bool:
     """A write whose answer never arrived (connection dropped or timed out after the request
     went out; the HTTP layer does not resend those): it may have been carried out."""
     return isinstance(result, TransientApiError) and result.status is None
+
+
+# A test seam for the contract suite's crash check: "ticket:2" makes the process kill itself
+# (SIGKILL, no clean-up) right after the target answered its 2nd ticket write and before the id
+# map records it — the worst moment of a crash. Unset in every real run.
+KILL_ENV = "HDMIGRATE_TEST_KILL_AFTER_WRITES"
+
+
+def _kill_point(counts: dict, kind: str) -> None:
+    wanted = os.environ.get(KILL_ENV)
+    if not wanted:
+        return
+    at_kind, _, n = wanted.partition(":")
+    if at_kind == kind:
+        counts[kind] = counts.get(kind, 0) + 1
+        if counts[kind] >= int(n or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class WriteStep:
@@ -102,6 +121,7 @@ class WriteStep:
                 for ckind, crec, _h in children:
                     self._fail(ckind, crec["id"], "load", f"not written: its {kind} {rec['id']} failed ({reason})")
                 continue
+            _kill_point(self.__dict__.setdefault("_kill_counts", {}), kind)
             degradations_all.extend(degradations + list(result.degradations))
             if result.matched:
                 degradations_all.append(_matched_note(kind, rec["id"]))
