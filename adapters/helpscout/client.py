@@ -21,6 +21,7 @@ import httpx
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.errors import ConfigError, FatalApiError, RecordRejected
 from hdmigrate.http import HttpClient
+from hdmigrate.http.pagination import by_number
 
 API_URL = "https://api.helpscout.net"
 TOKEN_PATH = "/v2/oauth2/token"
@@ -110,23 +111,25 @@ class HelpScoutClient:
         return r.json() if r.content else None
 
     # ---- HAL
-    def page(self, path: str, key: str, params: dict | None = None, number: int = 1) -> tuple[list[dict], bool]:
-        """(items, is_last) of one HAL list page."""
-        body = self.get_json(path, {**(params or {}), "page": number}) or {}
-        items = embedded(body, key)
-        info = body.get("page") or {}
-        last = (not items or "next" not in (body.get("_links") or {})
-                or number >= int(info.get("totalPages") or number))
-        return items, last
+    def _get_page(self, path: str, params: Any) -> tuple[Any, httpx.Response]:
+        r = self.request("GET", path, params=params)
+        return (r.json() if r.content else None), r
 
     def pages(self, path: str, key: str, params: dict | None = None, start: int = 1) -> Iterator[tuple[int, list[dict], bool]]:
-        """(page number, items, is_last) from page `start` to the last one."""
-        for number in range(start, start + MAX_PAGES):
-            items, last = self.page(path, key, params, number)
-            yield number, items, last
-            if last:
-                return
-        raise FatalApiError(f"{path}: more than {MAX_PAGES} pages; the server keeps announcing a next page")
+        """(page number, items, is_last) from page `start` (a committed cursor) to the last one,
+        on the shared page-number paginator (its repeat guard and page cap)."""
+        def has_next(body, response, number) -> bool:
+            info = (body or {}).get("page") or {}
+            return "next" in ((body or {}).get("_links") or {}) and number < int(info.get("totalPages") or number + 1)
+
+        for page in by_number(self._get_page, path, params, items=lambda body: embedded(body, key),
+                              has_next=has_next, start=start, max_page=MAX_PAGES, stream=path):
+            yield page.number, page.items, page.done
+
+    def page(self, path: str, key: str, params: dict | None = None, number: int = 1) -> tuple[list[dict], bool]:
+        """(items, is_last) of one HAL list page."""
+        _, items, last = next(self.pages(path, key, params, number))
+        return items, last
 
     def all(self, path: str, key: str, params: dict | None = None) -> list[dict]:
         return [item for _, items, _ in self.pages(path, key, params) for item in items]
