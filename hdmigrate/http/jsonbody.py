@@ -247,7 +247,8 @@ class _Builder:
     def _spend(self, cost: int) -> bool:
         self.cost += cost
         if self.cost > PARSE_BUDGET_BYTES:
-            raise TooCostly(f"the answer would take more than {PARSE_BUDGET_BYTES // MiB} MiB of memory once parsed")
+            raise TooCostly(f"the answer would take more than {PARSE_BUDGET_BYTES // MiB} MiB of memory "
+                            "once parsed")
         return False
 
     def _finish(self, value: Any) -> bool:
