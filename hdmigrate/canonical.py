@@ -157,10 +157,17 @@ def dumps(record: dict) -> str:
         return _std_dumps(record, sort_keys=False)
 
 
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+_LONG_NUMBER_TEXT = re.compile(r"[0-9]{20}")
+
+
 def loads(text: str | bytes):
     """Parse JSON text from staging, dumps or payloads. Text orjson refuses (lone surrogate
-    escapes, NaN, integers beyond 64 bits) is read by the standard library, whose verdict and
-    messages stand."""
+    escapes, NaN) or reads differently (integers beyond 64 bits, which orjson 3.13 turns into
+    floats without a word: any run of 20 digits sends the text there) is read by the standard
+    library, whose verdict and messages stand."""
+    if (_LONG_NUMBER_TEXT if isinstance(text, str) else _LONG_NUMBER).search(text):
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -58,3 +58,12 @@ def test_floats_keep_their_value():
     record = {"a": 0.1, "b": 1e16, "c": -0.0, "d": 5e-324, "e": 1.5}
     assert loads(canonical_text(record)) == record
     assert canonical_text({"e": 1.5}) == '{"e":1.5}'
+
+
+def test_integers_beyond_64_bits_keep_every_digit():
+    # orjson 3.13 reads them as floats without an error: 2**70 + 1 would come back as 2**70
+    for n in (2**70 + 1, 18446744073709551617, -(2**80) - 3):
+        back = loads(f'{{"n":{n}}}')["n"]
+        assert type(back) is int and back == n
+        assert loads(f'{{"n":{n}}}'.encode())["n"] == n
+    assert loads('{"id":12345678901234567890123,"t":"x"}')["id"] == 12345678901234567890123
