@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from . import degradations as codes
 from .degradations import Degradation
 
 MAX_BYTES = 255                       # ext4, NTFS, APFS: 255 bytes / UTF-16 units per name
@@ -54,7 +55,7 @@ def file_name_change(attachment: dict, sent: str) -> Degradation | None:
     if original == sent:
         return None
     shown = repr(original)[:160] + ("…" if len(repr(original)) > 160 else "")
-    return Degradation("attachment", str(attachment.get("id")), "file_name", "file_name_changed",
+    return Degradation("attachment", str(attachment.get("id")), "file_name", codes.FILE_NAME_CHANGED,
                        f"file name {shown} is not safe on the target; sent as {sent!r}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import degradations as codes
 from ..adapter import Degradation
 from ..canonical import parse_time
 from ..errors import HdmError
@@ -36,7 +37,7 @@ class Counts:
 
 def _matched_note(kind: str, rid: str) -> Degradation:
     """A record the target already held: reported, and it explains every difference verify finds."""
-    return Degradation(kind, str(rid), "", "matched_existing",
+    return Degradation(kind, str(rid), "", codes.MATCHED_EXISTING,
                        f"the target already had this {kind} (same e-mail or name): adopted as it is, its "
                        "values kept; never updated by delta runs nor deleted by rollback")
 

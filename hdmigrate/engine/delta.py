@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import degradations as codes
 from ..adapter import Degradation, Target
 from ..canonical import content_hash
 from ..errors import FatalApiError
@@ -44,7 +45,7 @@ class DeltaStep:
                 self.counts.add("attachment", "created")
             elif ("attachment", att["id"]) not in reported:
                 degradations.append(Degradation(
-                    "attachment", att["id"], "", "update_not_applied",
+                    "attachment", att["id"], "", codes.UPDATE_NOT_APPLIED,
                     f"added in the source to {kind} {rid}, which the target already holds; "
                     f"the {target.name} target did not add it (the file stays in staging)"))
         self.store.mark_done(self.run_id, entries)
@@ -76,9 +77,9 @@ class DeltaStep:
                        "public")
             return
         degradations = degradations + [Degradation(
-            kind, rid, "", "update_not_applied",
+            kind, rid, "", codes.UPDATE_NOT_APPLIED,
             f"not updated: {why}; it keeps the version written earlier (target id {target_id})")]
-        degradations += [Degradation("attachment", att["id"], "", "update_not_applied",
+        degradations += [Degradation("attachment", att["id"], "", codes.UPDATE_NOT_APPLIED,
                                      f"added in the source to {kind} {rid}, which the target already holds; "
                                      f"not written: {why}") for att in new_files]
         self._degrade(degradations)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from .. import degradations as codes
 from ..adapter import Degradation, Source
 from ..canonical import loads, validation_error
 from ..errors import ApiError, FatalApiError, RecordError
@@ -128,7 +129,7 @@ class NormalizeStep:
         except UrlRefused as e:
             # A URL the source's data points at but the plan never named (an inline image on an
             # internal host): the file is left out, the comment and ticket are written.
-            self._degrade([Degradation("attachment", rid, "url", "attachment_url_refused", _short(e))])
+            self._degrade([Degradation("attachment", rid, "url", codes.ATTACHMENT_URL_REFUSED, _short(e))])
             return False
         except ApiError as e:
             if isinstance(e, FatalApiError):
@@ -181,6 +182,6 @@ class NormalizeStep:
                     record[name] = fixed
                     changed.append(name)
         if changed:
-            self._degrade([Degradation(kind, str(record["id"]), name, "text_repaired",
+            self._degrade([Degradation(kind, str(record["id"]), name, codes.TEXT_REPAIRED,
                                        "mojibake/encoding repaired; original kept in extra") for name in changed])
         return record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import degradations as codes
 from ..adapter import Degradation, Target
 from ..canonical import content_hash, references
 from ..filenames import file_name_change
@@ -95,7 +96,7 @@ class ResolveStep:
                 out += [d for d in [file_name_change(record, target.file_name(record))] if d]
             return out
         except Exception as e:  # noqa: BLE001 - a mapping bug becomes a report line, not a crash
-            return [Degradation(kind, record["id"], "", "value_unmapped", f"degradation check failed: {_short(e)}")]
+            return [Degradation(kind, record["id"], "", codes.VALUE_UNMAPPED, f"degradation check failed: {_short(e)}")]
 
     def _children(self, kind: str, record: dict, target: Target, ctx: "_LoadContext",
                   degradations: list[Degradation]) -> list[tuple[str, dict, str]] | None:
