@@ -35,11 +35,13 @@ CUSTOM_FIELDS_NOT_SUPPORTED = "custom_fields_not_supported"  # the target has no
 ACCOUNT_DEFAULT_APPLIED = "account_default_applied"   # the target filled a value from its defaults
 REFERENCE_MISSING = "reference_missing"               # an optional reference to a record not staged
 REFERENCE_FAILED = "reference_failed"                 # an optional reference to a record that failed
+RECORD_MERGED = "record_merged"                       # held in the target as another record (groups in one mailbox)
 MATCHED_EXISTING = "matched_existing"                 # the target already had it (e-mail, name): kept as it is
 UPDATE_NOT_APPLIED = "update_not_applied"             # a delta-run change the target cannot write
 TEXT_REPAIRED = "text_repaired"                       # text repaired on the user's request ([repair])
 THREADS_SPLIT = "threads_split"                       # over the target's messages per ticket: continued in another
 PRIVACY_NOT_PRESERVED = "privacy_not_preserved"       # read back public though written private: make it private by hand
+OPTION_VALUE_AS_LABEL = "option_value_as_label"       # a choice written as its label (the target's choices are labels)
 
 DOCUMENTED = frozenset(value for name, value in globals().items()
                        if name.isupper() and isinstance(value, str))

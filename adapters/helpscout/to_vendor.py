@@ -81,9 +81,11 @@ def agent(record: dict, account: Account) -> tuple[int | None, list[Degradation]
     uid = account.users.get((record.get("email") or "").lower())
     if uid is not None:
         return uid, [_matched("agent", record, f"Help Scout user {uid}")]
-    return None, [_d("agent", record["id"], "email", codes.AUTHOR_NOT_PRESERVED,
+    return None, [_d("agent", record["id"], "(record)", codes.RECORD_MERGED,
                      f"no Help Scout user has {record.get('email')!r} (users are invited, the API cannot "
-                     "create them): this agent's replies and notes are written by the app's user")]
+                     "create them): held as the app's own user, who writes this agent's replies and notes"),
+                  _d("agent", record["id"], "email", codes.AUTHOR_NOT_PRESERVED,
+                     "this agent's replies and notes are written by the app's user")]
 
 
 def organization(record: dict) -> tuple[dict, list[Degradation]]:
@@ -106,9 +108,9 @@ def group(record: dict, account: Account) -> list[Degradation]:
     matched = _matched("group", record, f"mailbox {account.mailbox_name!r}")
     if (record.get("name") or "").casefold() == account.mailbox_name.casefold():
         return [matched]
-    return [matched, _d("group", record["id"], "name", codes.VALUE_UNMAPPED,
-               f"Help Scout mailboxes are not created by the API: this group's conversations go to "
-               f"mailbox {account.mailbox_name!r}")]
+    return [matched, _d("group", record["id"], "(record)", codes.RECORD_MERGED,
+               f"Help Scout mailboxes are not created by the API: this group is held as mailbox "
+               f"{account.mailbox_name!r}, where its conversations go")]
 
 
 def custom_field(record: dict, account: Account) -> tuple[int | None, list[Degradation]]:

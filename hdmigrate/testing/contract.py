@@ -313,6 +313,8 @@ class _Checks:
             entry = read_store(tmp_path / "work", lambda s: s.id_entry("ticket", tid))
             centry = read_store(tmp_path / "work", lambda s: s.id_entry("comment", cid))
             failed = read_store(tmp_path / "work", lambda s: s.failures(delta["run_id"]))
+            matched = read_store(tmp_path / "work", lambda s: {(k, sid): (s.id_entry(k, sid) or {}).get("matched")
+                                                               for k, sid in others.items()})
             degraded = read_store(tmp_path / "work", lambda s: s.degradations(delta["run_id"]))
             stored = tut.ticket(entry["target_id"])
             stored_comment = tut.comment(centry["target_id"]) if tut.comment and centry["target_id"] else None
@@ -326,6 +328,10 @@ class _Checks:
             others["ticket"] = tid
         for kind, rid in others.items():   # kinds the target declares it cannot update
             assert delta["kinds"].get(kind, {}).get("updated", 0) == 0, (kind, delta["kinds"].get(kind))
+            if matched.get((kind, rid)):
+                # the target held it before (e-mail, name): its values stay the target's, said as "matched"
+                assert delta["kinds"].get(kind, {}).get("matched", 0) >= 1, (kind, delta["kinds"].get(kind))
+                continue
             assert any(d["kind"] == kind and d["id"] == rid and d["code"] == "update_not_applied"
                        for d in degraded), f"{kind} {rid} changed, not updatable, yet not reported: {degraded}"
 

@@ -25,7 +25,7 @@ ENUM_FIELDS = ("status", "priority", "type", "channel")
 TIMED_KINDS = frozenset({"ticket", "comment", "satisfaction_rating"})
 
 LEFT_OUT_CODES = frozenset({"attachment_empty", "attachment_rejected", "attachment_too_large",
-                            "csat_not_writable", "attachments_not_supported"})
+                            "csat_not_writable", "attachments_not_supported", "record_merged"})
 
 NOT_MIGRATED_STATES = {"failed": "record_failed", "rolled_back": "rolled_back"}
 
