@@ -17,11 +17,11 @@ import html
 import json
 import re
 import sqlite3
-import statistics
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import cx
 from .store import StagingReader
 
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
@@ -54,16 +54,9 @@ def _parse_time(value) -> datetime | None:
     return stamp
 
 
-def _stat(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0, "median_s": None, "mean_s": None}
-    return {"n": len(values), "median_s": round(statistics.median(values), 1),
-            "mean_s": round(sum(values) / len(values), 1)}
-
-
-def source_metrics(db_path: Path) -> dict | None:
-    """First reply time, resolution time, CSAT distribution, channel mix and status mix over the
-    staged (source) records, read without writing to the database. None when there is none."""
+def staged_history(db_path: Path) -> tuple[list, list, list, set] | None:
+    """The staged (source) tickets, comments, ratings and agent ids, read without writing to the
+    database; None when there is none."""
     if not db_path.is_file():
         return None
     try:
@@ -71,49 +64,18 @@ def source_metrics(db_path: Path) -> dict | None:
     except sqlite3.Error:
         return None
     try:
-        def rows(kind, order=""):
-            return conn.records(kind, by_thread=bool(order))
-
-        agents = {r["id"] for r in rows("agent")}
-        tickets: dict[str, tuple[datetime | None, datetime | None]] = {}
-        channels, statuses = Counter(), Counter()
-        for t in rows("ticket"):
-            tickets[str(t["id"])] = (_parse_time(t.get("created_at")), _parse_time(t.get("solved_at")))
-            channels[str(t.get("channel"))] += 1
-            statuses[str(t.get("status"))] += 1
-        n_comments = 0
-        first_reply: list[float] = []
-        resolution: list[float] = []
-        replied: set[str] = set()
-        # comments of one ticket arrive together and in time order (parent, sort_key)
-        thread_start: dict[str, datetime | None] = {}
-        for c in rows("comment", "ORDER BY parent, sort_key, id"):
-            n_comments += 1
-            tid = str(c.get("ticket_id"))
-            when = _parse_time(c.get("created_at"))
-            if tid not in thread_start:
-                thread_start[tid] = when
-                continue  # the opening message is never the reply
-            if tid in replied or tid not in tickets:
-                continue
-            opened = tickets[tid][0] or thread_start[tid]
-            agentish = c.get("author_kind") == "agent" or str(c.get("author_id")) in agents
-            if c.get("public") and agentish and opened and when and when >= opened:
-                first_reply.append((when - opened).total_seconds())
-                replied.add(tid)
-        for tid, (created, solved) in tickets.items():
-            opened = created or thread_start.get(tid)
-            if opened and solved and solved >= opened:
-                resolution.append((solved - opened).total_seconds())
-        csat = Counter(f"{r.get('scale') or '?'}:{r.get('score')}" for r in rows("satisfaction_rating"))
-        return {"tickets": len(tickets), "comments": n_comments,
-                "first_reply_time": _stat(first_reply), "resolution_time": _stat(resolution),
-                "csat": dict(sorted(csat.items())), "channel_mix": dict(sorted(channels.items())),
-                "status_mix": dict(sorted(statuses.items()))}
+        return (list(conn.records("ticket")), list(conn.records("comment")),
+                list(conn.records("satisfaction_rating")), {str(r["id"]) for r in conn.records("agent")})
     except sqlite3.Error:
         return None
     finally:
         conn.close()
+
+
+def source_metrics(db_path: Path) -> dict | None:
+    """CX metrics over the staged (source) records (hdmigrate.cx, as verify computes them)."""
+    staged = staged_history(db_path)
+    return cx.metrics(*staged) if staged and staged[0] else None
 
 
 def _stored_plan(db_path: Path) -> dict | None:
@@ -337,10 +299,47 @@ def _cx_section(doc: dict, workdir: Path | None) -> str:
         for lab in labels:
             cells = "".join(_metric_cell(s, f"{key}.{lab}", (m.get(key) or {}).get(lab, 0)) for s, m in sides)
             rows.append(f"<tr><th scope=row>{e(key.replace('_', ' '))}: {e(lab)}</th>{cells}</tr>")
-    table = (f'<table class="grid" id="cx"><thead><tr><th>metric</th>'
-             + "".join(f"<th>{s}</th>" for s, _ in sides) + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    table = ('<table class="grid" id="cx"><thead><tr><th>metric</th>'
+             + "".join(f"<th>{s}</th>" for s, _ in sides) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     return (f'<section id="cx-section" data-origin="{origin}">{head}<p>{note}</p>'
             f'<div class="charts">{"".join(charts)}</div>{table}</section>')
+
+
+def _continuity_section(workdir: Path | None) -> str:
+    """The source's history per month (staging), for the people who own the dashboards: to
+    stitch the old system's reporting to the new one's. `report --format csv` gives the same rows."""
+    head = "<h2>Continuity: the history per month</h2>"
+    staged = staged_history(workdir / "staging.db") if workdir else None
+    rows = cx.monthly(*staged) if staged else []
+    if not rows:
+        return f'<section id="continuity-section">{head}<p class="muted">No staged tickets to measure.</p></section>'
+    months = [r["month"] for r in rows]
+    charts = [bar_chart("chart-continuity-tickets", "Tickets opened per month", months,
+                        [("tickets", [r["tickets"] for r in rows])]),
+              bar_chart("chart-continuity-times", "Median first reply and resolution per month (hours)", months,
+                        [("first reply", [_hours(r["first_reply_median_s"]) for r in rows]),
+                         ("resolution", [_hours(r["resolution_median_s"]) for r in rows])])]
+    body = []
+    for r in rows:
+        mix = ", ".join(f"{k} {v}" for k, v in r["channel_mix"].items())
+        cells = [("tickets", r["tickets"], None), ("first_reply_median_s", r["first_reply_median_s"], _seconds(r["first_reply_median_s"])),
+                 ("resolution_median_s", r["resolution_median_s"], _seconds(r["resolution_median_s"])),
+                 ("csat_percent", r["csat_percent"], None), ("ratings", r["ratings"], None)]
+        body.append(f'<tr data-month="{e(r["month"])}"><th scope=row>{e(r["month"])}</th>'
+                    + "".join(_metric_cell("source", f"{r['month']}.{key}", value, text) for key, value, text in cells)
+                    + f"<td>{e(mix)}</td></tr>")
+    table = ('<table class="grid" id="continuity"><thead><tr><th>month</th><th>tickets</th><th>first reply (median)</th>'
+             '<th>resolution (median)</th><th>CSAT (0–100)</th><th>ratings</th><th>channel mix</th></tr></thead>'
+             f'<tbody>{"".join(body)}</tbody></table>')
+    note = ("Computed from the staging database by the month each ticket was opened (UTC), the same way "
+            "<code>hdmigrate verify</code> measures both sides; CSAT on one 0–100 scale. "
+            "<code>hdmigrate report --format csv</code> gives these rows for a spreadsheet.")
+    return (f'<section id="continuity-section">{head}<p>{note}</p><div class="charts">{"".join(charts)}</div>'
+            f'{table}</section>')
+
+
+def _hours(seconds) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)
 
 
 def _verify_section(verify) -> str:
@@ -457,6 +456,7 @@ def render_html(doc: dict) -> str:
         body.append(_degradations_section(doc.get("degradations") or []))
         body.append(_verify_section(doc.get("verify")))
         body.append(_cx_section(doc, workdir))
+        body.append(_continuity_section(workdir))
         body.append(_steps_section(doc.get("steps") or []))
         body.append(_plan_section(plan))
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -270,22 +270,32 @@ def status(workdir, plan_path, as_json):
 
 @cli.command()
 @workdir_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "html"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "html", "csv"]), default="text",
+              show_default=True, help="csv: the source's history per month (continuity), or with --ids the id map.")
+@click.option("--ids", is_flag=True, help="With --format csv: old id → new id of every record (the id map).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--run", "run_id", type=click.IntRange(min=1), metavar="N",
               help="Show run N (ids: `hdmigrate status`, or the report's list of runs).")
 @handle_errors
-def report(workdir, plan_path, fmt, output, run_id):
+def report(workdir, plan_path, fmt, ids, output, run_id):
     """The outcome of the migration (the newest run that was not a dry run; a later dry run does
     not hide it): counts, failures (each record named with its reason), degradations, the other
     runs, and all migration runs (first and delta runs) added up; after `verify`, its findings too.
-    --run N shows another run, a dry run for instance."""
-    store = open_store(resolve_workdir(workdir, plan_path))
+    --run N shows another run, a dry run for instance. `--format csv` gives the history per month
+    for the people who own the dashboards, `--format csv --ids` the id map (old id → new id)."""
+    if ids and fmt != "csv":
+        raise ConfigError("--ids goes with --format csv")
+    wd = resolve_workdir(workdir, plan_path)
+    store = open_store(wd)
     try:
         doc = collect(store, run_id)
+        id_rows = store.id_map_rows() if ids else None
     finally:
         store.close()
-    if fmt == "json":
+    if fmt == "csv":
+        from ..continuity_csv import history_csv, ids_csv
+        text = ids_csv(id_rows) if ids else history_csv(Path(wd) / "staging.db")
+    elif fmt == "json":
         text = json.dumps(doc, indent=2, ensure_ascii=False)
     elif fmt == "junit":
         text = render_junit(doc)

@@ -1,0 +1,81 @@
+"""The continuity report (issue 18 item 3) and the id map as a CSV (item 4, ids part): the history
+per month from staging, in the HTML report and as CSV, computed as verify computes it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+
+from click.testing import CliRunner
+
+from hdmigrate import cx
+from hdmigrate.canonical_dump import iter_records
+from hdmigrate.commands.cli import cli
+from hdmigrate.continuity_csv import ids_csv
+from hdmigrate.html_report import render_html
+from hdmigrate.report import collect
+from hdmigrate.store import Store
+from hdmigrate.testing.sample import write_dump
+
+
+def _migrated(tmp_path):
+    write_dump(tmp_path / "src", tickets=40, seed=4)
+    (tmp_path / "plan.toml").write_text(
+        '[source]\nadapter = "jsonl"\npath = "src"\n[target]\nadapter = "jsonl"\npath = "out"\n'
+        '[run]\nworkdir = "work"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "plan.toml"), "--yes"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "work"
+
+
+def test_history_per_month_as_csv_equals_the_metrics_of_the_dump(tmp_path):
+    work = _migrated(tmp_path)
+    out = tmp_path / "history.csv"
+    result = CliRunner().invoke(cli, ["report", "--workdir", str(work), "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    src = tmp_path / "src"
+    expected = cx.monthly(list(iter_records(src, "ticket")), list(iter_records(src, "comment")),
+                          list(iter_records(src, "satisfaction_rating")), {a["id"] for a in iter_records(src, "agent")})
+    assert [r["month"] for r in rows] == [m["month"] for m in expected] and len(rows) > 3
+    assert sum(int(r["tickets"]) for r in rows) == 40
+    for got, want in zip(rows, expected):
+        assert got["first_reply_median_s"] == ("" if want["first_reply_median_s"] is None else str(want["first_reply_median_s"]))
+        assert json.loads(got["channel_mix"]) == want["channel_mix"]
+
+
+def test_the_html_report_has_the_continuity_section(tmp_path):
+    work = _migrated(tmp_path)
+    store = Store(work)
+    try:
+        page = render_html(collect(store))
+    finally:
+        store.close()
+    assert 'id="continuity-section"' in page and 'id="chart-continuity-tickets"' in page
+    assert page.count('<tr data-month="') == len({r["month"] for r in cx.monthly(*_staged(work))})
+
+
+def _staged(work):
+    from hdmigrate.html_report import staged_history
+    return staged_history(work / "staging.db")
+
+
+def test_the_id_map_as_csv(tmp_path):
+    work = _migrated(tmp_path)
+    result = CliRunner().invoke(cli, ["report", "--workdir", str(work), "--format", "csv", "--ids"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    tickets = [r for r in rows if r["kind"] == "ticket"]
+    assert len(tickets) == 40 and all(r["state"] == "done" and r["target_id"] for r in tickets)
+    # ids come from the source: one that looks like a formula is said as text
+    text = ids_csv([("contact", "=HYPERLINK(\"http://x\")", "-5", "done")])
+    assert text.splitlines()[1] == "contact,\"'=HYPERLINK(\"\"http://x\"\")\",'-5,done"
+
+
+def test_ids_without_csv_is_a_clear_error(tmp_path):
+    work = _migrated(tmp_path)
+    result = CliRunner().invoke(cli, ["report", "--workdir", str(work), "--ids"])
+    assert result.exit_code == 2 and "--ids goes with --format csv" in result.output
