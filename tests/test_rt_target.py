@@ -154,3 +154,28 @@ def test_resume_finds_partial_ticket_by_link_without_custom_field(tmp_path):
         assert result.target_id == "1" and len(rt.tickets) == 1     # continued, not created again
         assert t.find_existing("ticket", ticket, ctx) == "1"
     assert [p["Content"] for p in rt.posts] == ["Note"]
+
+
+def test_a_create_whose_answer_is_lost_is_not_sent_again(tmp_path):
+    """The HTTP layer resends idempotent requests after a dropped answer; a create is not one:
+    the engine looks it up by its stamp instead (hdmigrate/engine/write.py). Before, RT's POSTs
+    went out twice and the ticket existed twice."""
+    from hdmigrate.errors import TransientApiError
+    ticket, ctx = records(tmp_path)
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        rt = FakeRt(router, keeps=False)
+        created = rt.create
+
+        def lost(request):
+            created(request)          # the server creates it, then the answer never arrives
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+        router.post("/ticket").mock(side_effect=lost)
+        t = target()
+        try:     # with files the target continues its partial ticket itself; without, the engine
+            done = t.write("ticket", ticket, ctx).target_id     # looks it up and retries later
+        except TransientApiError:
+            router.post("/ticket").mock(side_effect=created)
+            done = t.write("ticket", ticket, ctx).target_id     # found by its partial link, continued
+        assert len(rt.tickets) == 1, "the create went out twice"
+        assert done == "1" and t.find_existing("ticket", ticket, ctx) == "1"

@@ -222,7 +222,7 @@ class DjangoHelpdeskTarget(Target):
         return False
 
     def _post_file(self, followup_id: int, name: str, data: bytes, ctype: str):
-        return self.http.request("POST", "followups-attachments/", data={"followup": str(followup_id)},
+        return self.http.request("POST", "followups-attachments/", idempotent=False, data={"followup": str(followup_id)},
                                  files={"file": (name, data, ctype)}, allow=(400, 413, 415))
 
     def _mark_opening(self, followup: dict, stamp: str) -> None:
@@ -251,7 +251,7 @@ class DjangoHelpdeskTarget(Target):
                 "priority": mapping.PRIORITY_TO_HD.get(record.get("priority"), 3), "status": 1}
         if self._has_stamp_field is not False:
             body[f"custom_{mapping.STAMP_FIELD}"] = stamp + mapping.PARTIAL
-        r = self.http.request("POST", "tickets/", json=body)
+        r = self.http.request("POST", "tickets/", idempotent=False, json=body)
         created = r.json()
         tid = str(created["id"])
         followups = created.get("followup_set") or []
@@ -269,7 +269,7 @@ class DjangoHelpdeskTarget(Target):
             if index == 0 and followups:
                 fid = followups[0]["id"]
             else:
-                fr = self.http.request("POST", "followups/", json={
+                fr = self.http.request("POST", "followups/", idempotent=False, json={
                     "ticket": int(tid), "comment": self._text(comment), "public": comment.get("public") is True})
                 fid = fr.json()["id"]
             children[("comment", str(comment["id"]))] = str(fid)

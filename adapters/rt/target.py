@@ -236,7 +236,7 @@ class RtTarget(Target):
             if found:
                 return WriteResult(found, matched=True)   # the target's own: never updated nor deleted
         if kind == "group":
-            r = self.http.request("POST", "queue", json={"Name": record["name"],
+            r = self.http.request("POST", "queue", idempotent=False, json={"Name": record["name"],
                                                          "Description": record.get("description") or ""})
             return WriteResult(str(r.json()["id"]))
         if kind in ("agent", "contact"):
@@ -266,11 +266,11 @@ class RtTarget(Target):
             password = secrets_mod.token_urlsafe(24)
             body["Password"] = password
             self.http.secrets = tuple(self.http.secrets) + (password,)
-        r = self.http.request("POST", "user", json=body, allow=(400, 409))
+        r = self.http.request("POST", "user", idempotent=False, json=body, allow=(400, 409))
         if r.status_code in (400, 409):
             # The name is taken by someone else: fall back to the email, then to a generated name.
             body["Name"] = email if email and name != email else f"hdm-{kind}-{record['id']}"
-            r = self.http.request("POST", "user", json=body)
+            r = self.http.request("POST", "user", idempotent=False, json=body)
         made = str(r.json()["id"])
         if password:
             self._passwords[made] = password
@@ -281,10 +281,10 @@ class RtTarget(Target):
         body = {"Name": record["key"], "Type": rt_type, "LookupType": "RT::Queue-RT::Ticket",
                 "MaxValues": 0 if record.get("type") == "multiselect" else 1,
                 "Description": record.get("title") or ""}
-        r = self.http.request("POST", "customfield", json=body)
+        r = self.http.request("POST", "customfield", idempotent=False, json=body)
         cf_id = str(r.json()["id"])
         for option in record.get("options") or []:
-            self.http.request("POST", f"customfield/{cf_id}/value", json={"Name": str(option.get("value"))},
+            self.http.request("POST", f"customfield/{cf_id}/value", idempotent=False, json={"Name": str(option.get("value"))},
                               allow=(400, 404))
         return WriteResult(cf_id, degradations=[Degradation(
             "custom_field", str(record["id"]), "entity", "value_unmapped",
@@ -292,7 +292,7 @@ class RtTarget(Target):
             "values are kept only where an RT admin has applied it")])
 
     def _post(self, client, path: str, body: dict):
-        return client.request("POST", path, json=body)
+        return client.request("POST", path, idempotent=False, json=body)
 
     def _write_ticket(self, record: dict, ctx) -> WriteResult:
         rid = str(record["id"])
@@ -362,7 +362,7 @@ class RtTarget(Target):
         if files:
             body["Attachments"] = self._attachment_json(files)
         try:
-            r = self.http.request("POST", "ticket", json=body)
+            r = self.http.request("POST", "ticket", idempotent=False, json=body)
         except (RecordRejected, TransientApiError) as e:
             if not files:
                 raise
@@ -374,7 +374,7 @@ class RtTarget(Target):
             for att, _ in files:
                 degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
                                         f"RT refused the file: {e}"))
-            r = self.http.request("POST", "ticket", json=body)
+            r = self.http.request("POST", "ticket", idempotent=False, json=body)
         tid = str(r.json()["id"])
         self._read_back(tid, record, comments, ctx, degr, sent_created=body.get("Created"),
                         sent_creator=body.get("Creator"))
@@ -421,7 +421,7 @@ class RtTarget(Target):
         client = self._user_client(author)
         if client is not None:
             try:
-                client.request("POST", path, json=body)
+                client.request("POST", path, idempotent=False, json=body)
                 return
             except FatalApiError as e:
                 if e.status not in (401, 403):
@@ -430,7 +430,7 @@ class RtTarget(Target):
                     degr.append(Degradation("comment", cid, "author_id", "author_not_preserved",
                                             f"RT refused to post as {author} (HTTP {e.status}); posted as the API user"))
         try:
-            self.http.request("POST", path, json=body)
+            self.http.request("POST", path, idempotent=False, json=body)
         except (RecordRejected, TransientApiError) as e:
             if not files:
                 raise
@@ -438,7 +438,7 @@ class RtTarget(Target):
             for att, _ in files:
                 degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
                                         f"RT refused the file: {e}"))
-            self.http.request("POST", path, json=body)
+            self.http.request("POST", path, idempotent=False, json=body)
 
     def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str, queue_cfs: set[str]) -> None:
         extra = record.get("extra") or {}
