@@ -17,25 +17,25 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import tomli_w
 
-from hdmigrate import estimate, registry
+from hdmigrate import estimate
 from hdmigrate.adapter import Capability
 from hdmigrate.canonical import KINDS
 from hdmigrate.engine import Engine
 from hdmigrate.errors import ConfigError, HdmError
-from hdmigrate.plan import Plan, env_name_problem, parse_since, plan_from_dict
+from hdmigrate.plan import Plan, parse_since, plan_from_dict
 from hdmigrate.private_files import write_private_text
 from hdmigrate.store import Store, make_workdir
 from hdmigrate import workdir_lock
 
 from . import checks, fidelity, mapping
 from .io import WizardIO
+from .sides import SideSteps
+from .state import SCRIPTED_TRIES, STEPS, WizardState, WizardStopped
 
-STEPS = ("source", "target", "scope", "discover", "mapping", "dry-run", "sample", "migrate", "verify")
 TITLES = {
     "source": "1/9 source: the helpdesk to migrate from",
     "target": "2/9 target: the helpdesk to migrate to",
@@ -47,78 +47,12 @@ TITLES = {
     "migrate": "8/9 migration",
     "verify": "9/9 verification",
 }
-STATE_FILE = "wizard.json"
 PLAN_FILE = "plan.toml"
-SECRET_WORDS = ("token", "key", "password", "secret")
 LOADABLE_KINDS = [k for k in KINDS if k != "attachment"]
 CLEAR = mapping.CLEAR        # the answer that clears a saved one
-SCRIPTED_TRIES = 5           # refused answers a script may give before the wizard stops (exit 2)
 
 
-class WizardStopped(HdmError):
-    """The wizard stops on purpose (a check the person chose not to fix, a declined migration);
-    `exit_code` follows the contract: 0 nothing wrong, 2 configuration, 3 API/authentication."""
-
-    def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class WizardState:
-    """wizard.json: answers, finished steps, run ids, discovery and the accepted mapping."""
-
-    def __init__(self, workdir: Path):
-        self.path = workdir / STATE_FILE
-        self.data: dict = {"format": "hdmigrate-wizard", "version": 1, "answers": {}, "done": [],
-                           "runs": {}, "mapping": None, "discovery": {}}
-        if self.path.exists():
-            try:
-                loaded = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise ConfigError(f"{self.path}: unreadable ({e}); remove it to start the wizard over") from None
-            self.data.update(loaded)
-
-    @property
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    @property
-    def answers(self) -> dict:
-        return self.data["answers"]
-
-    @property
-    def done(self) -> list[str]:
-        return self.data["done"]
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.data["updated_at"] = _now()
-        tmp = self.path.with_name(STATE_FILE + ".tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, self.path)
-
-    def mark_done(self, step: str) -> None:
-        if step not in self.done:
-            self.done.append(step)
-        self.save()
-
-    def restart_from(self, step: str) -> None:
-        later = STEPS[STEPS.index(step):]
-        self.data["done"] = [s for s in self.done if s not in later]
-        self.save()
-
-    def next_step(self) -> str | None:
-        return next((s for s in STEPS if s not in self.done), None)
-
-
-class Wizard:
+class Wizard(SideSteps):
     """Drive the steps with an IO (a person or a script). `run()` returns the exit code."""
 
     def __init__(self, workdir: Path | str, io: WizardIO, *, restart_from: str | None = None,
@@ -219,117 +153,6 @@ class Wizard:
         self.state.save()
         return value
 
-    # -- steps 1 and 2: the two sides -----------------------------------------------------------
-    def step_source(self) -> None:
-        self._side("source")
-
-    def step_target(self) -> None:
-        self._side("target")
-
-    def _side(self, role: str) -> None:
-        tries = 0
-        while True:
-            tries += 1
-            spec, section = self._ask_side(role)
-            self.io.say(f"Checking the {role} connection …")
-            failure = checks.check_side(spec, role, section, self.workdir, log=self.io.say,
-                                        rate_limit=self._rate(role))
-            if failure is None:
-                self.io.say(f"The {role} ({spec.name}) answered: connection, credentials and rights are fine.")
-                return
-            self.io.say(failure.message(role, spec.name))
-            if (not self.io.interactive and tries >= SCRIPTED_TRIES) or \
-                    not self.confirm(f"{role}.retry", "Change the settings and try again?", True):
-                raise WizardStopped(f"{role} connection check failed: {failure.cause}",
-                                    exit_code=2 if failure.cause in (checks.CONFIG, checks.BAD_URL) else 3)
-            self._offer_retype(role, section, failure.cause == checks.BAD_TOKEN)
-
-    def _ask_side(self, role: str):
-        adapters = registry.all_adapters()
-        names = [n for n, s in adapters.items() if (s.source if role == "source" else s.target)]
-        adapter = self.ask(f"{role}.adapter", f"{role.capitalize()} platform", "jsonl", names)
-        spec = adapters[adapter]
-        schema = spec.config_schema or {}
-        props = schema.get("properties") or {}
-        section: dict = {"adapter": adapter}
-        for key in [k for k in schema.get("required", []) if k != "adapter"]:
-            desc = (props.get(key) or {}).get("description") or key
-            if key.endswith("_env"):
-                section[key] = self._secret(role, adapter, key[: -len("_env")])
-            elif key == "path":
-                value = self.ask(f"{role}.path", f"{role.capitalize()} directory ({desc})",
-                                 str(self.workdir / f"{role}-dump") if role == "target" else None)
-                section[key] = str(Path(value).expanduser().resolve())
-            else:
-                section[key] = self.ask(f"{role}.{key}", f"{role.capitalize()} {key} ({desc})")
-        return spec, section
-
-    def _secret(self, role: str, adapter: str, name: str) -> str:
-        """Ask which environment variable holds a credential; when it is not set, have the secret
-        typed hidden and put it into this process's environment only. Returns the variable name."""
-        other = "target" if role == "source" else "source"
-        default = f"{adapter}_{name}".upper()
-        if self.state.answers.get(f"{other}.adapter") == adapter:
-            default = f"{adapter}_{role}_{name}".upper()
-        var = self._ask_env_name(f"{role}.{name}_env",
-                                 f"Environment variable holding the {role} {name} (if it is not set you type "
-                                 "the value hidden; it is kept in memory only)", default)
-        if not self.env.get(var) or var in self.retype:
-            value = self.io.secret(f"{role}.{name}", f"{role.capitalize()} {name} (typed hidden, never written to disk)")
-            self.env[var] = value
-            self.typed.add(var)
-            self.retype.discard(var)
-        return var
-
-    def _offer_retype(self, role: str, section: dict, likely: bool) -> None:
-        """After a failed check: secrets typed in this session can be typed again (a mistyped
-        token is otherwise kept in the environment and sent on every retry)."""
-        typed = [v for k, v in section.items() if k.endswith("_env") and v in self.typed]
-        if typed and self.io.confirm(f"{role}.retype", "Type the hidden value(s) again?", likely):
-            self.retype.update(typed)
-
-    def _ask_env_name(self, key: str, prompt: str, default: str, attempts: int = 5) -> str:
-        """The name of an environment variable; a pasted token (or anything that is not a name) is
-        refused and asked again, and never saved as an answer, so it reaches no plan or report."""
-        previous = self.state.answers.get(key)
-        if previous is not None and env_name_problem(previous):
-            previous = None   # a value saved by an older version is not offered again
-        for _ in range(attempts):
-            value = self.io.ask(key, prompt, previous if previous is not None else default)
-            problem = env_name_problem(value)
-            if problem is None:
-                self.state.answers[key] = value
-                self.state.save()
-                return value
-            self.io.say(f"  That {problem}; give the NAME of the variable (e.g. {default}), "
-                        "the value itself is asked for separately, hidden.")
-        raise ConfigError(f"{key}: no valid environment variable name given")
-
-    def _rate(self, role: str):
-        """The plan's [run] rate_limit for one side (None: the adapter's documented default)."""
-        run = (self.state.data.get("plan_overrides") or {}).get("run") or {}
-        return (run.get("rate_limit") or {}).get(role)
-
-    def _section(self, role: str) -> dict:
-        a = self.state.answers
-        adapter = a[f"{role}.adapter"]
-        spec = registry.get(adapter)
-        section = {"adapter": adapter}
-        for key in [k for k in (spec.config_schema or {}).get("required", []) if k != "adapter"]:
-            if key.endswith("_env"):
-                var = a.get(f"{role}.{key}")
-                if var and env_name_problem(var):   # saved before names were checked: ask again
-                    var = self._secret(role, adapter, key[: -len("_env")])
-                if var and not self.env.get(var):
-                    self.io.say(f"The {role} {key[:-4]} (variable {var}) is not in this session's environment.")
-                    self.env[var] = self.io.secret(f"{role}.{key[:-4]}",
-                                                   f"{role.capitalize()} {key[:-4]} (typed hidden, never written to disk)")
-                section[key] = var
-            elif key == "path":
-                section[key] = str(Path(a[f"{role}.path"]).expanduser().resolve())
-            else:
-                section[key] = a.get(f"{role}.{key}")
-        return section
 
     # -- step 3: scope ---------------------------------------------------------------------------
     def step_scope(self) -> None:
