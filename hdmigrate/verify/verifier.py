@@ -182,55 +182,64 @@ class Verifier(_Placing, _Comparing):
                 ("staged", "migrated", "failed", "rolled_back", "not_loaded", "target", "matched", "left_out",
                  "missing", "duplicate", "unrecorded", "extra"), 0))
             c["target"] = len(by_kind.get(kind, ()))
-            for tr in by_kind.get(kind, ()):
-                if tr.source_id is None:
-                    self._unplaced(kind, tr, c)
-                    continue
-                if tr.source_id in target_by_sid[kind]:
-                    c["duplicate"] += 1
-                    self.add(Finding(kind, tr.source_id, "(record)", "duplicate", target_id=str(tr.record["id"]),
-                                     detail=f"{kind} {tr.source_id} is in the target more than once"))
-                    continue
-                target_by_sid[kind][tr.source_id] = tr
+            self._index_target(kind, by_kind.get(kind, ()), target_by_sid[kind], c)
             staged_ids = set()
             for record, _h in self.store.iter_records(kind):
-                sid = record["id"]
-                staged_ids.add(sid)
-                c["staged"] += 1
-                state = self.states[kind].get(sid)
-                if state in NOT_MIGRATED_STATES:
-                    self._not_migrated(kind, sid, state, c)
-                    continue
-                if state != "done":
-                    if not self._in_scope(kind, sid):
-                        c["not_loaded"] += 1      # outside [scope] kinds / the sample: not meant to be written
-                        continue
-                    c["missing"] += 1
-                    self.add(Finding(kind, sid, "(record)", "missing", detail=(
-                        f"staged for this migration but never written and not named as failed "
-                        f"(id map: {state or 'no entry'})")))
-                    continue
-                c["migrated"] += 1
-                tid = self.done[kind][sid]
-                tr = target_by_sid[kind].get(sid)
-                if tr is None:
-                    f = Finding(kind, sid, "(record)", "missing", target_id=tid,
-                                detail=f"written as {kind} {tid} according to the id map; not found in the target")
-                    self.add(f)
-                    # left out on purpose (recorded, or a capability the target lacks) is not a loss
-                    c["left_out" if f.explained else "missing"] += 1
-                    continue
-                c["matched"] += 1
-                tr.translated = self._translate(kind, tr.record)
-                self.compare(kind, sid, tid, record, tr.translated)
-                if kind == "attachment":
-                    self._check_bytes(sid, tid, record, tr)
+                staged_ids.add(record["id"])
+                self._compare_staged(kind, record, target_by_sid[kind], c)
             # Records that failed before staging (normalize) are named in the report too.
             for sid, state in self.states[kind].items():
                 if sid not in staged_ids and state in NOT_MIGRATED_STATES:
                     self._not_migrated(kind, sid, state, c)
-        per_ticket = self._per_ticket(target_by_sid)
-        metrics = {"source": self._metrics_source(), "target": self._metrics_target(target_by_sid)}
+        return self._report(counts, self._per_ticket(target_by_sid),
+                            {"source": self._metrics_source(), "target": self._metrics_target(target_by_sid)})
+
+    def _index_target(self, kind: str, records, by_sid: dict[str, TargetRecord], c: dict) -> None:
+        """Target records by the source id they were placed at; unplaced and duplicates named."""
+        for tr in records:
+            if tr.source_id is None:
+                self._unplaced(kind, tr, c)
+            elif tr.source_id in by_sid:
+                c["duplicate"] += 1
+                self.add(Finding(kind, tr.source_id, "(record)", "duplicate", target_id=str(tr.record["id"]),
+                                 detail=f"{kind} {tr.source_id} is in the target more than once"))
+            else:
+                by_sid[tr.source_id] = tr
+
+    def _compare_staged(self, kind: str, record: dict, by_sid: dict[str, TargetRecord], c: dict) -> None:
+        """One staged record: not migrated (named), not meant to be written, missing, or compared."""
+        sid = record["id"]
+        c["staged"] += 1
+        state = self.states[kind].get(sid)
+        if state in NOT_MIGRATED_STATES:
+            self._not_migrated(kind, sid, state, c)
+            return
+        if state != "done":
+            if not self._in_scope(kind, sid):
+                c["not_loaded"] += 1      # outside [scope] kinds / the sample: not meant to be written
+                return
+            c["missing"] += 1
+            self.add(Finding(kind, sid, "(record)", "missing", detail=(
+                f"staged for this migration but never written and not named as failed "
+                f"(id map: {state or 'no entry'})")))
+            return
+        c["migrated"] += 1
+        tid = self.done[kind][sid]
+        tr = by_sid.get(sid)
+        if tr is None:
+            f = Finding(kind, sid, "(record)", "missing", target_id=tid,
+                        detail=f"written as {kind} {tid} according to the id map; not found in the target")
+            self.add(f)
+            # left out on purpose (recorded, or a capability the target lacks) is not a loss
+            c["left_out" if f.explained else "missing"] += 1
+            return
+        c["matched"] += 1
+        tr.translated = self._translate(kind, tr.record)
+        self.compare(kind, sid, tid, record, tr.translated)
+        if kind == "attachment":
+            self._check_bytes(sid, tid, record, tr)
+
+    def _report(self, counts: dict, per_ticket: dict, metrics: dict) -> dict:
         not_migrated = [f for f in self.findings if f.problem == "not_migrated"]
         unexplained = [f for f in self.findings if not f.explained and f.problem not in ("extra", "not_migrated")]
         explained = [f for f in self.findings if f.explained]
