@@ -12,7 +12,7 @@ import pytest
 import respx
 import yaml
 
-from adapters.freshdesk import mapping as m
+from adapters.freshdesk import to_vendor, values as m
 from adapters.freshdesk.client import endpoint_class, endpoint_limits, form_fields
 from adapters.freshdesk.source import FreshdeskSource, ticket_records
 from hdmigrate.adapter import AdapterContext
@@ -175,9 +175,9 @@ def test_mapping_both_ways():
     assert m.type_from_canonical("question", ["Question", "Incident"]) == "Question"
     assert m.type_from_canonical("task", ["Question"]) is None
     assert m.status_from_canonical("on_hold", {"on_hold": "7"}) == 7
-    assert m.field_value_from_canonical("custom_checkbox", "yes") is True
-    assert m.field_value_from_canonical("custom_number", "12") == 12
-    assert m.field_value_from_canonical("custom_date", "2021-04-09T00:00:00Z") == "2021-04-09"
+    assert to_vendor.field_value("custom_checkbox", "yes") is True
+    assert to_vendor.field_value("custom_number", "12") == 12
+    assert to_vendor.field_value("custom_date", "2021-04-09T00:00:00Z") == "2021-04-09"
     for score in (1, 2, 3, 4, 5):
         assert m.csat_to_canonical(m.csat_from_canonical(score, "1-5")) == (score, "1-5")
     assert m.csat_from_canonical("good", "good_bad") == 103

@@ -1,4 +1,5 @@
-"""Canonical <-> Freshdesk value mappings (pure functions, no I/O).
+"""Freshdesk enumerations both mapping directions share (to_canonical.py, to_vendor.py): tables and
+their lookups, pure.
 
 Enumerations follow api-facts.md section 2 and the `choices` of the recorded `/ticket_fields`
 response: ticket `source` 1 Email, 2 Portal, 3 Phone, 4 Forum, 5 Twitter, 6 Facebook, 7 Chat,
@@ -8,9 +9,6 @@ response: ticket `source` 1 Email, 2 Portal, 3 Phone, 4 Forum, 5 Twitter, 6 Face
 """
 
 from __future__ import annotations
-
-import re
-from datetime import datetime, timezone
 
 # --- status -------------------------------------------------------------------------------
 STATUS_TO_CANONICAL = {2: "open", 3: "pending", 4: "solved", 5: "closed"}
@@ -165,36 +163,6 @@ def field_type_to_canonical(fd_type: str) -> str:
     return FIELD_TYPE_TO_CANONICAL.get(fd_type, "text")
 
 
-def field_value_from_canonical(ftype: str | None, value):
-    """Coerce a canonical custom field value into what Freshdesk accepts for the field type."""
-    if value is None:
-        return None
-    if ftype == "custom_checkbox":
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
-    if ftype == "custom_number":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return None
-    if ftype == "custom_decimal":
-        try:
-            return str(float(value)) if not isinstance(value, str) else value
-        except (TypeError, ValueError):
-            return None
-    if ftype == "custom_date":
-        return str(value)[:10]
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return value if isinstance(value, (str, int, float, bool)) else str(value)
-
-
-def slug(label: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "_", (label or "").lower()).strip("_")
-    return s or "field"
-
-
 # --- satisfaction -------------------------------------------------------------------------
 # Freshdesk survey answers: 103 extremely happy .. 100 neutral .. -103 extremely unhappy
 # (classic 3-point surveys use 103 / 100 / -103).
@@ -222,33 +190,3 @@ def csat_from_canonical(score, scale: str | None) -> int:
     if scale == "0-10":
         s = 1 + s * 4 / 10
     return {1: -103, 2: -101, 3: 100, 4: 101, 5: 103}[max(1, min(5, round(s)))]
-
-
-# --- times --------------------------------------------------------------------------------
-def rfc3339(value) -> str | None:
-    """Freshdesk returns RFC 3339 with Z or an offset; keep it as is when it has a zone."""
-    if not value:
-        return None
-    s = str(value)
-    if re.search(r"(Z|[+-]\d\d:?\d\d)$", s):
-        return s
-    try:
-        return datetime.fromisoformat(s).replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
-    except ValueError:
-        return None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-# --- privacy ------------------------------------------------------------------------------
-def public_of_conversation(private) -> bool:
-    """A conversation is public only when Freshdesk says `private: false` in so many words: a
-    missing or ambiguous flag ("false", null) must never turn a private note public."""
-    return private is False
