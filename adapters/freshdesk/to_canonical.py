@@ -200,88 +200,89 @@ def _numbers(values: dict | None, types: dict | None) -> dict:
 
 
 def ticket_records(t: dict) -> Iterator[tuple[str, dict]]:
+    """The ticket, its description as the first comment, then its conversations, each followed
+    by its files."""
+    ticket = ticket_record(t)
+    yield "ticket", ticket
+    if t.get("description") is not None or t.get("description_text") is not None or t.get("attachments"):
+        yield from _with_files(_description(t, ticket), t.get("attachments"), t.get("description"), t)
     agents = _hints(t)
+    for c in t.get("conversations") or []:
+        yield from _with_files(_conversation(c, ticket, agents), c.get("attachments"), c.get("body"), t)
+
+
+def ticket_record(t: dict) -> dict:
     tid = str(t["id"])
-    archived = bool(t.get("_hdm_archived"))
     status, exact = m.status_to_canonical(t.get("status"), t.get("_hdm_status_name"))
-    channel = m.channel_to_canonical(t.get("source"))
     extra = _without(t, TICKET_DROP_FROM_EXTRA)
     if not exact:
         extra["source_status"] = t.get("status")
         if t.get("_hdm_status_name"):
             extra["source_status_name"] = t["_hdm_status_name"]
     extra["source"] = t.get("source")
-    if archived:
+    if t.get("_hdm_archived"):
         extra["archived"] = True
     ticket = {"id": tid, "number": tid, "subject": t.get("subject") or "", "status": status,
-              "requester_id": person_id(t.get("requester_id"), agents) or "c0",
+              "requester_id": person_id(t.get("requester_id"), _hints(t)) or "c0",
               "tags": list(t.get("tags") or []), "custom_fields": _numbers(t.get("custom_fields"),
                                                                            t.get("_hdm_number_fields")),
               **_times(t), "extra": extra}
     cc = [pid for pid in (t.get("_hdm_cc_ids") or {}).values() if pid]
-    if cc:
-        ticket["cc_ids"] = list(dict.fromkeys(cc))
-    if channel:
-        ticket["channel"] = channel
-    prio = m.priority_to_canonical(t.get("priority"))
-    if prio:
-        ticket["priority"] = prio
-    ttype = m.type_to_canonical(t.get("type"))
-    if ttype:
-        ticket["type"] = ttype
-    elif t.get("type"):
+    optional = {"cc_ids": list(dict.fromkeys(cc)) if cc else None,
+                "channel": m.channel_to_canonical(t.get("source")),
+                "priority": m.priority_to_canonical(t.get("priority")),
+                "type": m.type_to_canonical(t.get("type")),
+                "assignee_id": None if t.get("responder_id") is None else "a" + str(t["responder_id"]),
+                "group_id": None if t.get("group_id") is None else str(t["group_id"]),
+                "organization_id": None if t.get("company_id") is None else str(t["company_id"]),
+                "due_at": to_rfc3339(t["due_by"]) if t.get("due_by") else None,
+                "solved_at": to_rfc3339((t.get("stats") or {}).get("resolved_at") or None)}
+    ticket.update({k: v for k, v in optional.items() if v})
+    if t.get("type") and not optional["type"]:
         extra["source_type"] = t["type"]
-    if t.get("responder_id") is not None:
-        ticket["assignee_id"] = "a" + str(t["responder_id"])
-    if t.get("group_id") is not None:
-        ticket["group_id"] = str(t["group_id"])
-    if t.get("company_id") is not None:
-        ticket["organization_id"] = str(t["company_id"])
-    if t.get("due_by"):
-        ticket["due_at"] = to_rfc3339(t["due_by"])
-    stats = t.get("stats") or {}
-    if stats.get("resolved_at"):
-        ticket["solved_at"] = to_rfc3339(stats["resolved_at"])
-    yield "ticket", ticket
+    return ticket
 
-    # The description is the opening message.
-    if t.get("description") is not None or t.get("description_text") is not None or t.get("attachments"):
-        cid = f"{tid}-description"
-        atts = [_attachment(a, cid, tid, archived) for a in t.get("attachments") or []]
-        imgs = [_inline(i, cid, tid, archived) for i in inline_images(t.get("description"))]
-        comment = {"id": cid, "ticket_id": tid, "author_id": ticket["requester_id"],
-                   "author_kind": "agent" if ticket["requester_id"].startswith("a") else "contact",
-                   "public": True, "body_html": t.get("description") or "",
-                   "attachment_ids": [a["id"] for a in atts + imgs], "extra": {"description": True}}
-        if t.get("description_text") is not None:
-            comment["body_text"] = t["description_text"]
-        if channel:
-            comment["channel"] = channel
-        if t.get("created_at"):
-            comment["created_at"] = to_rfc3339(t["created_at"])
-        yield "comment", comment
-        for a in atts + imgs:
-            yield "attachment", a
 
-    for c in t.get("conversations") or []:
-        cid = str(c["id"])
-        author = person_id(c.get("user_id"), agents) or ticket["requester_id"]
-        atts = [_attachment(a, cid, tid, archived) for a in c.get("attachments") or []]
-        imgs = [_inline(i, cid, tid, archived) for i in inline_images(c.get("body"))]
-        comment = {"id": cid, "ticket_id": tid, "author_id": author,
-                   "author_kind": "agent" if author.startswith("a") else "contact",
-                   "public": public_of_conversation(c.get("private")), "body_html": c.get("body") or "",
-                   "attachment_ids": [a["id"] for a in atts + imgs], **_times(c),
-                   "extra": _without(c, {"id", "ticket_id", "user_id", "private", "body", "body_text",
-                                         "attachments", "created_at", "updated_at"})}
-        if c.get("body_text") is not None:
-            comment["body_text"] = c["body_text"]
-        ch = m.conversation_channel(c.get("source"), channel)
-        if ch:
-            comment["channel"] = ch
-        yield "comment", comment
-        for a in atts + imgs:
-            yield "attachment", a
+def _description(t: dict, ticket: dict) -> dict:
+    """The description is the opening message."""
+    tid = ticket["id"]
+    comment = {"id": f"{tid}-description", "ticket_id": tid, "author_id": ticket["requester_id"],
+               "author_kind": "agent" if ticket["requester_id"].startswith("a") else "contact",
+               "public": True, "body_html": t.get("description") or "", "extra": {"description": True}}
+    if t.get("description_text") is not None:
+        comment["body_text"] = t["description_text"]
+    if ticket.get("channel"):
+        comment["channel"] = ticket["channel"]
+    if t.get("created_at"):
+        comment["created_at"] = to_rfc3339(t["created_at"])
+    return comment
+
+
+def _conversation(c: dict, ticket: dict, agents: set[int]) -> dict:
+    author = person_id(c.get("user_id"), agents) or ticket["requester_id"]
+    comment = {"id": str(c["id"]), "ticket_id": ticket["id"], "author_id": author,
+               "author_kind": "agent" if author.startswith("a") else "contact",
+               "public": public_of_conversation(c.get("private")), "body_html": c.get("body") or "",
+               **_times(c), "extra": _without(c, {"id", "ticket_id", "user_id", "private", "body", "body_text",
+                                                  "attachments", "created_at", "updated_at"})}
+    if c.get("body_text") is not None:
+        comment["body_text"] = c["body_text"]
+    ch = m.conversation_channel(c.get("source"), ticket.get("channel"))
+    if ch:
+        comment["channel"] = ch
+    return comment
+
+
+def _with_files(comment: dict, attachments, html: str | None, t: dict) -> Iterator[tuple[str, dict]]:
+    """The comment (naming its files) and then its files: attachments, then inline images."""
+    archived = bool(t.get("_hdm_archived"))
+    cid, tid = comment["id"], comment["ticket_id"]
+    files = ([_attachment(a, cid, tid, archived) for a in attachments or []]
+             + [_inline(i, cid, tid, archived) for i in inline_images(html)])
+    comment["attachment_ids"] = [a["id"] for a in files]
+    yield "comment", comment
+    for a in files:
+        yield "attachment", a
 
 
 def rating_record(r: dict) -> dict:
