@@ -2,7 +2,7 @@
 
 from hdmigrate.canonical import validation_error
 
-from adapters.rt import mapping
+from adapters.rt import to_canonical, to_vendor, values
 
 
 def payload():
@@ -14,7 +14,7 @@ def payload():
                    "Creator": user("alice"), "Owner": user("bob"), "Requestor": [user("alice"), user("dave@x.test")],
                    "Cc": [user("carol@x.test")], "AdminCc": [],
                    "CustomFields": [{"name": "Severity", "values": ["high"]},
-                                    {"name": mapping.STAMP_CF, "values": ["OLD-1"]}]},
+                                    {"name": values.STAMP_CF, "values": ["OLD-1"]}]},
         "history": [{"id": 10, "Type": "Create", "Creator": user("root"), "Created": "2026-01-01T00:00:00Z"},
                     {"id": 11, "Type": "EmailRecord", "Creator": user("RT_System"), "Created": "2026-01-01T00:00:00Z"},
                     {"id": 12, "Type": "Comment", "Creator": user("bob"), "Created": "2026-01-02T00:00:00Z"}],
@@ -30,7 +30,7 @@ def payload():
 
 
 def test_ticket_comments_and_files_map_and_validate():
-    out = list(mapping.ticket_to_canonical(payload()))
+    out = list(to_canonical.ticket_to_canonical(payload()))
     for kind, rec in out:
         assert validation_error(kind, rec) is None, (kind, rec, validation_error(kind, rec))
     ticket = next(r for k, r in out if k == "ticket")
@@ -51,11 +51,31 @@ def test_ticket_comments_and_files_map_and_validate():
 
 
 def test_times_statuses_and_people():
-    assert mapping.sql_time("2019-02-03T04:05:06+02:00") == "2019-02-03 02:05:06"
-    assert mapping.rt_time("1970-01-01T00:00:00Z") is None
-    for rt_status, canonical in mapping.STATUS_TO_CANONICAL.items():
-        assert canonical in mapping.STATUS_TO_RT
-    kind, rec = mapping.user_to_canonical({"id": 14, "Name": "root", "Privileged": 1, "EmailAddress": ""})
+    assert to_vendor.sql_time("2019-02-03T04:05:06+02:00") == "2019-02-03 02:05:06"
+    assert to_canonical.rt_time("1970-01-01T00:00:00Z") is None
+    for rt_status, canonical in values.STATUS_TO_CANONICAL.items():
+        assert canonical in to_vendor.STATUS_TO_RT
+    kind, rec = to_canonical.user_to_canonical({"id": 14, "Name": "root", "Privileged": 1, "EmailAddress": ""})
     assert kind == "agent" and rec["id"] == "a:root" and rec["email"].endswith(".invalid")
     assert validation_error(kind, rec) is None
-    assert mapping.user_name("c:alice") == "alice"
+    assert values.user_name("c:alice") == "alice"
+
+
+def test_times_follow_the_one_failure_rule():
+    """hdmigrate.times: absent → None, present but not a time → RecordError naming the value (before,
+    a garbage REST2 date went into the canonical record as it was)."""
+    import pytest
+    from hdmigrate.errors import RecordError
+    assert to_canonical.rt_time(None) is None and to_canonical.rt_time("") is None
+    assert to_canonical.rt_time("2019-01-02T03:04:05Z") == "2019-01-02T03:04:05Z"
+    with pytest.raises(RecordError, match="yesterday"):
+        to_canonical.rt_time("yesterday")
+    with pytest.raises(RecordError, match="soon"):
+        to_vendor.sql_time("soon")
+
+
+def test_stamp_link_bytes_unchanged():
+    """Tickets of earlier runs must still be found: the link and partial suffix are byte-identical."""
+    assert values.stamp_link("p-7~partial") == "urn:hdmigrate:p-7~partial"
+    assert values.stamp_from_links([{"ref": "refers-to", "_url": "urn:hdmigrate:p-7~partial"}]) is None
+    assert values.stamp_from_links([{"ref": "refers-to", "_url": "urn:hdmigrate:p-7"}]) == "p-7"

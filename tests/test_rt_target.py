@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.rt import mapping
+from adapters.rt import to_vendor
 from adapters.rt.target import RtTarget
 from hdmigrate.adapter import AdapterContext
 
@@ -128,7 +128,7 @@ def test_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
     assert codes[("attachment", "f1", "size")] == "attachment_empty"
     assert len(rt.posts) == 1 and rt.posts[0]["Content"] == "Note"
     # the first ticket of a run always carries the original time visibly, bytes of the text after it
-    assert created["body"]["Content"] == mapping.origin_line("2019-01-02T03:04:05Z", "text/plain") + "Opening"
+    assert created["body"]["Content"] == to_vendor.origin_line("2019-01-02T03:04:05Z", "text/plain") + "Opening"
     assert t.keeps_created is keeps
     if keeps:
         assert ("ticket", "t1", "creator_id") not in codes

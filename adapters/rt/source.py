@@ -9,7 +9,7 @@ from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import ConfigError
 from hdmigrate.http import PageGuard, ResponseTooLarge
 
-from . import mapping
+from . import to_canonical, to_vendor, values
 from .client import make_client, pages
 
 TICKET_PAGE = 20   # tickets per staged page (each is enriched with history and attachments)
@@ -37,7 +37,7 @@ class RtSource(Source):
     def discover(self) -> dict:
         queues = [q["Name"] for items in pages(self.http, "GET", "queues/all", {"fields": "Name"}) for q in items]
         total = (self.http.get_json("tickets", params={"query": "id > 0", "per_page": 1}) or {}).get("total")
-        return {"statuses": sorted(mapping.STATUS_TO_CANONICAL), "priorities": ["0-100"], "groups": queues,
+        return {"statuses": sorted(values.STATUS_TO_CANONICAL), "priorities": ["0-100"], "groups": queues,
                 "agents": [], "fields": [], "counts": {"ticket": total}}
 
     # ---- people
@@ -52,7 +52,7 @@ class RtSource(Source):
             body = [{"field": "LookupType", "value": "RT::Queue-RT::Ticket"}]
             fields = "Name,Type,MaxValues,Description,Disabled,LookupType"
             items = [cf for chunk in pages(self.http, "POST", "customfields", {"fields": fields, "find_disabled_rows": 1}, body)
-                     for cf in chunk if cf.get("Name") != mapping.STAMP_CF]
+                     for cf in chunk if cf.get("Name") != values.STAMP_CF]
             for cf in items:
                 if cf.get("Type") in ("Select", "Autocomplete"):
                     values = self.http.get_json(f"customfield/{cf['id']}/values", params={"per_page": 100}) or {}
@@ -69,7 +69,7 @@ class RtSource(Source):
             for chunk in pages(self.http, "POST", "users", {"fields": fields, "find_disabled_rows": 1}, []):
                 out = []
                 for user in chunk:
-                    if user.get("Name") in mapping.SYSTEM_USERS:
+                    if user.get("Name") in values.SYSTEM_USERS:
                         continue
                     full = self.http.get_json(f"user/{user['Name']}")
                     self._privileged[user["Name"]] = bool(int(full.get("Privileged") or 0))
@@ -89,7 +89,7 @@ class RtSource(Source):
             guard.see(last, "last ticket id")    # ids must grow, or the search loops
             query = f"id > {last}"
             if since:
-                query += f" AND LastUpdated >= '{mapping.sql_time(since)}'"
+                query += f" AND LastUpdated >= '{to_vendor.sql_time(since)}'"
             data = self.http.get_json("tickets", params={"query": query, "orderby": "id", "order": "ASC",
                                                          "per_page": TICKET_PAGE, "page": 1})
             ids = [int(item["id"]) for item in (data or {}).get("items", [])]
@@ -109,7 +109,7 @@ class RtSource(Source):
         keep = {str(t["id"]) for t in history if t.get("Type") in ("Create", "Correspond", "Comment")}
         atts = [a for chunk in pages(self.http, "GET", f"ticket/{tid}/attachments",
                                      {"fields": "Filename,ContentType,TransactionId,ContentLength"})
-                for a in chunk if str(mapping.ref_id(a.get("TransactionId"))) in keep]
+                for a in chunk if str(values.ref_id(a.get("TransactionId"))) in keep]
         bodies, files = {}, {}
         for att in atts:
             aid = str(att["id"])
@@ -118,31 +118,31 @@ class RtSource(Source):
                     data = self._attachment_bytes(aid)
                 except ResponseTooLarge:
                     continue   # over the body cap: normalize fails this file alone, with the reason
-                files[aid] = {"size": len(data), "sha256": mapping.sha256_hex(data)}
+                files[aid] = {"size": len(data), "sha256": to_canonical.sha256_hex(data)}
             elif att.get("ContentType") in ("text/plain", "text/html"):
                 full = self.http.get_json(f"attachment/{aid}")
-                raw = mapping.decode_content(full.get("Content"))
-                bodies[aid] = raw.decode(mapping.charset_of(full.get("Headers")), errors="replace")
-        names = {mapping.ref_id(x) for key in ("Requestor", "Cc", "AdminCc") for x in ticket.get(key) or []}
-        names |= {mapping.ref_id(ticket.get("Owner")), mapping.ref_id(ticket.get("Creator"))}
-        names |= {mapping.ref_id(t.get("Creator")) for t in history if str(t["id"]) in keep}
-        people = {n: self._is_privileged(n) for n in names if n and n not in mapping.SYSTEM_USERS}
+                raw = to_canonical.decode_content(full.get("Content"))
+                bodies[aid] = raw.decode(to_canonical.charset_of(full.get("Headers")), errors="replace")
+        names = {values.ref_id(x) for key in ("Requestor", "Cc", "AdminCc") for x in ticket.get(key) or []}
+        names |= {values.ref_id(ticket.get("Owner")), values.ref_id(ticket.get("Creator"))}
+        names |= {values.ref_id(t.get("Creator")) for t in history if str(t["id"]) in keep}
+        people = {n: self._is_privileged(n) for n in names if n and n not in values.SYSTEM_USERS}
         return {"ticket": ticket, "history": history, "attachments": atts, "bodies": bodies,
                 "files": files, "people": people, "links": links}
 
     def _attachment_bytes(self, aid: str) -> bytes:
         full = self.http.get_json(f"attachment/{aid}")
-        return mapping.decode_content(full.get("Content"))
+        return to_canonical.decode_content(full.get("Content"))
 
     def to_canonical(self, stream: str, payload: dict):
         if stream == "custom_fields":
-            yield "custom_field", mapping.custom_field_to_canonical(payload)
+            yield "custom_field", to_canonical.custom_field_to_canonical(payload)
         elif stream == "queues":
-            yield "group", mapping.queue_to_canonical(payload)
+            yield "group", to_canonical.queue_to_canonical(payload)
         elif stream == "users":
-            yield mapping.user_to_canonical(payload)
+            yield to_canonical.user_to_canonical(payload)
         elif stream == "tickets":
-            yield from mapping.ticket_to_canonical(payload)
+            yield from to_canonical.ticket_to_canonical(payload)
         else:
             raise ConfigError(f"rt: unknown stream {stream!r}")
 

@@ -31,10 +31,12 @@ import base64
 import secrets as secrets_mod
 from pathlib import Path
 
+from hdmigrate import degradations as codes
+from hdmigrate import stamps
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 
-from . import mapping
+from . import to_vendor, values
 from .client import make_client, pages
 
 CREATED_MARK = "created by hdmigrate"   # in the Comments field of users this tool creates
@@ -69,7 +71,7 @@ class RtTarget(Target):
         self.http.get_json("rt")
 
     def _stamp(self, record: dict) -> str:
-        return f"{self.stamp_prefix}{record['id']}"
+        return stamps.with_prefix(str(record["id"]), self.stamp_prefix)
 
     def _cfs_of_queue(self, queue: str) -> set[str]:
         if queue not in self._queue_cfs:
@@ -85,7 +87,7 @@ class RtTarget(Target):
     def _find_ticket(self, stamp: str) -> str | None:
         """By the stamp link; then by the stamp custom field (tickets of earlier versions)."""
         quoted = stamp.replace("\\", "\\\\").replace("'", "\\'")
-        for query in (f"RefersTo = '{mapping.stamp_link(quoted)}'", f"CF.{{{mapping.STAMP_CF}}} = '{quoted}'"):
+        for query in (f"RefersTo = '{stamps.link(quoted)}'", f"CF.{{{values.STAMP_CF}}} = '{quoted}'"):
             data = self.http.get_json("tickets", params={"query": query, "per_page": 2, "orderby": "id"})
             items = (data or {}).get("items") or []
             if items:
@@ -124,7 +126,7 @@ class RtTarget(Target):
         out = []
         for att, path in files:
             if self._empty(att) or Path(path).stat().st_size == 0:
-                degr.append(Degradation("attachment", str(att["id"]), "size", "attachment_empty",
+                degr.append(Degradation("attachment", str(att["id"]), "size", codes.ATTACHMENT_EMPTY,
                                         "RT refuses 0-byte files; left out, the message is written without it"))
             else:
                 out.append((att, path))
@@ -141,21 +143,21 @@ class RtTarget(Target):
         rid = str(record.get("id"))
         if kind == "ticket":
             if record.get("created_at") and self.keeps_created is not True:
-                out.append(Degradation(kind, rid, "created_at", "timestamp_not_preserved",
+                out.append(Degradation(kind, rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
                                        self._created_detail(record["created_at"])))
             for field in ("type", "tags", "organization_id", "channel"):
                 if record.get(field):
-                    code = "channel_not_preserved" if field == "channel" else "value_unmapped"
+                    code = codes.CHANNEL_NOT_PRESERVED if field == "channel" else codes.VALUE_UNMAPPED
                     out.append(Degradation(kind, rid, field, code, f"RT tickets have no {field}"))
         elif kind == "organization":
-            out.append(Degradation(kind, rid, "", "value_unmapped", "RT has no organizations (users keep a name)"))
+            out.append(Degradation(kind, rid, "", codes.VALUE_UNMAPPED, "RT has no organizations (users keep a name)"))
         elif kind == "satisfaction_rating":
-            out.append(Degradation(kind, rid, "", "csat_not_writable", "RT has no satisfaction ratings"))
+            out.append(Degradation(kind, rid, "", codes.CSAT_NOT_WRITABLE, "RT has no satisfaction ratings"))
         elif kind == "attachment" and self._empty(record):
-            out.append(Degradation(kind, rid, "size", "attachment_empty",
+            out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_EMPTY,
                                    "RT refuses 0-byte files; left out, the message is written without it"))
         elif kind == "attachment" and record.get("inline"):
-            out.append(Degradation(kind, rid, "inline", "inline_image_detached", "kept as a regular attachment"))
+            out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_DETACHED, "kept as a regular attachment"))
         elif kind == "comment":
             first = False
             try:
@@ -163,20 +165,20 @@ class RtTarget(Target):
                 first = bool(siblings) and str(siblings[0].get("id")) == rid
             except Exception:  # noqa: BLE001 - dry runs may not offer siblings
                 pass
-            out.append(Degradation(kind, rid, "created_at", "timestamp_not_preserved",
+            out.append(Degradation(kind, rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
                                    "REST2 dates every transaction at load time" +
                                    ("; the ticket's Created keeps the original time" if first and self.keeps_created
                                     else "; the original time is in the opening message's origin line" if first
                                     else "")))
             if record.get("channel"):
-                out.append(Degradation(kind, rid, "channel", "channel_not_preserved", "RT has no channel"))
+                out.append(Degradation(kind, rid, "channel", codes.CHANNEL_NOT_PRESERVED, "RT has no channel"))
             if first:
                 pass   # the opening message's author is the ticket's Creator, which RT keeps
             elif not self.act_as:
-                out.append(Degradation(kind, rid, "author_id", "author_not_preserved",
+                out.append(Degradation(kind, rid, "author_id", codes.AUTHOR_NOT_PRESERVED,
                                        "posted as the API user (act_as_created_users is off)"))
             elif not record.get("public") and record.get("author_kind") != "agent":
-                out.append(Degradation(kind, rid, "author_id", "author_not_preserved",
+                out.append(Degradation(kind, rid, "author_id", codes.AUTHOR_NOT_PRESERVED,
                                        "contacts lack CommentOnTicket; private note posted as the API user"))
         return out
 
@@ -277,7 +279,7 @@ class RtTarget(Target):
         return WriteResult(made)
 
     def _write_custom_field(self, record: dict) -> WriteResult:
-        rt_type = mapping.CF_TYPES_TO_RT.get(record.get("type"), "Freeform")
+        rt_type = to_vendor.CF_TYPES_TO_RT.get(record.get("type"), "Freeform")
         body = {"Name": record["key"], "Type": rt_type, "LookupType": "RT::Queue-RT::Ticket",
                 "MaxValues": 0 if record.get("type") == "multiselect" else 1,
                 "Description": record.get("title") or ""}
@@ -287,7 +289,7 @@ class RtTarget(Target):
             self.http.request("POST", f"customfield/{cf_id}/value", idempotent=False, json={"Name": str(option.get("value"))},
                               allow=(400, 404))
         return WriteResult(cf_id, degradations=[Degradation(
-            "custom_field", str(record["id"]), "entity", "value_unmapped",
+            "custom_field", str(record["id"]), "entity", codes.VALUE_UNMAPPED,
             "created, but REST2 (RT 5.0.3) cannot apply a custom field to queues; "
             "values are kept only where an RT admin has applied it")])
 
@@ -303,7 +305,7 @@ class RtTarget(Target):
         queue = queue or self._queue_id(self.default_queue)
         queue_cfs = self._cfs_of_queue(queue)
 
-        tid = self._find_ticket(stamp + mapping.PARTIAL)
+        tid = self._find_ticket(stamps.with_prefix(stamp, partial=True))
         posted = 0
         if tid is not None:
             history = [t for chunk in pages(self.http, "GET", f"ticket/{tid}/history", {"fields": "Type"})
@@ -330,33 +332,33 @@ class RtTarget(Target):
         created = record.get("created_at") or (first or {}).get("created_at")
         if created and self.keeps_created is not True:
             # Until this server has shown that it keeps Created, the original time stays visible.
-            content = mapping.origin_line(created, ctype) + content
+            content = to_vendor.origin_line(created, ctype) + content
         body = {"Queue": queue, "Subject": record.get("subject") or "", "Status": "new",
                 "Content": content, "ContentType": ctype,
-                "RefersTo": mapping.stamp_link(stamp + mapping.PARTIAL), "CustomFields": {}}
-        if mapping.STAMP_CF in queue_cfs:
-            body["CustomFields"][mapping.STAMP_CF] = stamp + mapping.PARTIAL
+                "RefersTo": stamps.link(stamps.with_prefix(stamp, partial=True)), "CustomFields": {}}
+        if values.STAMP_CF in queue_cfs:
+            body["CustomFields"][values.STAMP_CF] = stamps.with_prefix(stamp, partial=True)
         if created:
-            body["Created"] = mapping.sql_time(created)
+            body["Created"] = to_vendor.sql_time(created)
         creator = self._person_name(ctx, record.get("creator_id") or (first or {}).get("author_id")
                                     or record.get("requester_id"))
         if creator:
             body["Creator"] = creator
         if isinstance(extra.get("source_priority"), int):
             body["Priority"] = extra["source_priority"]
-        elif record.get("priority") in mapping.PRIORITY_TO_RT:
-            body["Priority"] = mapping.PRIORITY_TO_RT[record["priority"]]
+        elif record.get("priority") in to_vendor.PRIORITY_TO_RT:
+            body["Priority"] = to_vendor.PRIORITY_TO_RT[record["priority"]]
         if record.get("due_at"):
-            body["Due"] = mapping.sql_time(record["due_at"])
+            body["Due"] = to_vendor.sql_time(record["due_at"])
         for key, value in (record.get("custom_fields") or {}).items():
             target_key = (ctx.mapping.get("fields", {}).get("ticket", {}) or {}).get(key, key)
             if target_key in queue_cfs:
                 body["CustomFields"][target_key] = value
             else:
-                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", "value_unmapped",
+                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", codes.VALUE_UNMAPPED,
                                         f"custom field {target_key!r} is not applied to queue {queue}"))
         if first and not first.get("public", True):
-            degr.append(Degradation("comment", str(first["id"]), "public", "private_first_message",
+            degr.append(Degradation("comment", str(first["id"]), "public", codes.PRIVATE_FIRST_MESSAGE,
                                     "RT's opening message (Create) is always part of the public history"))
         files = self._sendable(self._files(ctx, first), degr)
         if files:
@@ -367,12 +369,12 @@ class RtTarget(Target):
             if not files:
                 raise
             # A write may have happened before the failure: never create the ticket twice.
-            existing = self._find_ticket(stamp + mapping.PARTIAL)
+            existing = self._find_ticket(stamps.with_prefix(stamp, partial=True))
             if existing:
                 return existing
             body.pop("Attachments")
             for att, _ in files:
-                degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
+                degr.append(Degradation("attachment", str(att["id"]), "file_name", codes.ATTACHMENT_REJECTED,
                                         f"RT refused the file: {e}"))
             r = self.http.request("POST", "ticket", idempotent=False, json=body)
         tid = str(r.json()["id"])
@@ -386,26 +388,26 @@ class RtTarget(Target):
         rid = str(record["id"])
         created = record.get("created_at") or (comments[0] if comments else {}).get("created_at")
         if sent_created is None:            # a resumed partial ticket: compare with what would be sent
-            sent_created = mapping.sql_time(created) if created else None
+            sent_created = to_vendor.sql_time(created) if created else None
             first = comments[0] if comments else {}
             sent_creator = self._person_name(ctx, record.get("creator_id") or first.get("author_id")
                                              or record.get("requester_id"))
         ticket = self.http.get_json(f"ticket/{tid}")
         predicted = self.keeps_created is not True
         if sent_created:
-            kept = mapping.same_time(sent_created, ticket.get("Created"))
+            kept = to_vendor.same_time(sent_created, ticket.get("Created"))
             if self.keeps_created is None or not kept:
                 self.keeps_created = kept
             if not kept and not predicted:
-                degr.append(Degradation("ticket", rid, "created_at", "timestamp_not_preserved",
+                degr.append(Degradation("ticket", rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
                                         self._created_detail(created)))
-        if sent_creator and mapping.ref_id(ticket.get("Creator")) != sent_creator:
-            got = mapping.ref_id(ticket.get("Creator"))
-            degr.append(Degradation("ticket", rid, "creator_id", "author_not_preserved",
+        if sent_creator and values.ref_id(ticket.get("Creator")) != sent_creator:
+            got = values.ref_id(ticket.get("Creator"))
+            degr.append(Degradation("ticket", rid, "creator_id", codes.AUTHOR_NOT_PRESERVED,
                                     f"RT did not keep Creator {sent_creator!r} (REST2 treats it as immutable); "
                                     f"the ticket is created by {got!r}"))
             if comments:
-                degr.append(Degradation("comment", str(comments[0]["id"]), "author_id", "author_not_preserved",
+                degr.append(Degradation("comment", str(comments[0]["id"]), "author_id", codes.AUTHOR_NOT_PRESERVED,
                                         f"the opening message is authored by the ticket's creator {got!r}, "
                                         f"not {sent_creator!r}"))
 
@@ -427,7 +429,7 @@ class RtTarget(Target):
                 if e.status not in (401, 403):
                     raise
                 if comment.get("public", True) or comment.get("author_kind") == "agent":
-                    degr.append(Degradation("comment", cid, "author_id", "author_not_preserved",
+                    degr.append(Degradation("comment", cid, "author_id", codes.AUTHOR_NOT_PRESERVED,
                                             f"RT refused to post as {author} (HTTP {e.status}); posted as the API user"))
         try:
             self.http.request("POST", path, idempotent=False, json=body)
@@ -436,15 +438,15 @@ class RtTarget(Target):
                 raise
             body.pop("Attachments")
             for att, _ in files:
-                degr.append(Degradation("attachment", str(att["id"]), "file_name", "attachment_rejected",
+                degr.append(Degradation("attachment", str(att["id"]), "file_name", codes.ATTACHMENT_REJECTED,
                                         f"RT refused the file: {e}"))
             self.http.request("POST", path, idempotent=False, json=body)
 
     def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str, queue_cfs: set[str]) -> None:
         extra = record.get("extra") or {}
-        status = extra.get("source_status") if extra.get("source_status") in mapping.STATUS_TO_CANONICAL \
-            and mapping.STATUS_TO_CANONICAL[extra["source_status"]] == record.get("status") \
-            else mapping.STATUS_TO_RT.get(record.get("status"), "open")
+        status = extra.get("source_status") if extra.get("source_status") in values.STATUS_TO_CANONICAL \
+            and values.STATUS_TO_CANONICAL[extra["source_status"]] == record.get("status") \
+            else to_vendor.STATUS_TO_RT.get(record.get("status"), "open")
         first = {"Status": status}
         owner = self._person_name(ctx, record.get("assignee_id"))
         if owner:
@@ -454,15 +456,15 @@ class RtTarget(Target):
                       + list(extra.get("additional_requester_ids") or [])]
         second = {"Requestor": [n for n in requestors if n],
                   "Cc": [n for n in (self._person_name(ctx, p) for p in record.get("cc_ids") or []) if n]}
-        if mapping.STAMP_CF in queue_cfs:
-            second["CustomFields"] = {mapping.STAMP_CF: stamp}
+        if values.STAMP_CF in queue_cfs:
+            second["CustomFields"] = {values.STAMP_CF: stamp}
         admin_cc = [n for n in (self._person_name(ctx, p) for p in extra.get("admin_cc_ids") or []) if n]
         if admin_cc:
             second["AdminCc"] = admin_cc
         self.http.request("PUT", f"ticket/{tid}", json=second)
         # Last: the complete stamp (a ticket found by it is never written again).
-        self.http.request("PUT", f"ticket/{tid}", json={"AddRefersTo": mapping.stamp_link(stamp),
-                                                        "DeleteRefersTo": mapping.stamp_link(stamp + mapping.PARTIAL)})
+        self.http.request("PUT", f"ticket/{tid}", json={"AddRefersTo": stamps.link(stamp),
+                                                        "DeleteRefersTo": stamps.link(stamps.with_prefix(stamp, partial=True))})
 
     def count(self, kind: str) -> int | None:
         if kind == "ticket":

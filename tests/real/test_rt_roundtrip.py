@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.rt import mapping
+from adapters.rt import to_vendor
 
 from .helpers import hdmigrate, read_dump, summary, tickets_view, write_plan
 
@@ -156,7 +156,7 @@ def test_rt_to_jsonl_to_fresh_rt_is_identical(rt_source, rt_target, shared_dir, 
         assert d1["group"][ta["group_id"]]["name"] == d2["group"][tb["group_id"]]["name"]
         first_a, first_b = a["texts"][0], b["texts"][0]
         if first_a != first_b:   # the origin line, then the original text byte for byte
-            assert first_b == mapping.origin_line(ta["created_at"], "text/plain") + first_a, subject
+            assert first_b == to_vendor.origin_line(ta["created_at"], "text/plain") + first_a, subject
         assert a["texts"][1:] == b["texts"][1:], subject
         assert a["public"] == b["public"], subject
         assert a["authors"][1:] == b["authors"][1:], subject   # act_as_created_users: posted as each author

@@ -1,88 +1,27 @@
-"""Pure mapping between Request Tracker 5 REST2 payloads and canonical records.
-
-Person ids: RT numbers users in one space, but the canonical model splits agents (privileged
-users) from contacts (unprivileged), so ids are prefixed: `a:<Name>` / `c:<Name>` (RT user names
-are unique and are what REST2 puts in role lists and transaction creators).
-"""
+"""Request Tracker 5 REST2 payloads → canonical records (pure). Person ids: see values.py."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
-from datetime import datetime, timezone
 
-STAMP_CF = "hdmigrate-source-id"     # ticket custom field holding the migration stamp
-PARTIAL = "~partial"                 # stamp suffix while a ticket's history is still being written
-# Every ticket this tool creates also refers to `urn:hdmigrate:<stamp>` (an RT link). Links need no
-# admin step (a custom field must be applied to queues, which REST2 cannot do) and TicketSQL
-# finds them (`RefersTo = '...'`), so resumed runs find their tickets on any RT.
-STAMP_LINK = "urn:hdmigrate:"
-SYSTEM_USERS = {"Nobody", "RT_System"}
+from hdmigrate import times
+
+from .values import (STAMP_CF, STATUS_TO_CANONICAL, SYSTEM_USERS, person_id, ref_id,  # noqa: F401
+                     stamp_from_links, user_name)
+
 NULL_DATE = "1970-01-01T00:00:00Z"
-
-STATUS_TO_CANONICAL = {"new": "new", "open": "open", "stalled": "pending", "resolved": "solved",
-                       "rejected": "closed", "deleted": "closed"}
-STATUS_TO_RT = {"new": "new", "open": "open", "pending": "stalled", "on_hold": "stalled",
-                "solved": "resolved", "closed": "resolved"}
-PRIORITY_TO_RT = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
 
 CF_TYPES = {"Freeform": "text", "Text": "textarea", "Wikitext": "textarea", "Select": "dropdown",
             "Autocomplete": "dropdown", "Date": "date", "DateTime": "date"}
-CF_TYPES_TO_RT = {"text": "Freeform", "textarea": "Text", "integer": "Freeform", "decimal": "Freeform",
-                  "checkbox": "Freeform", "regexp": "Freeform", "date": "Date", "dropdown": "Select",
-                  "multiselect": "Select"}
-
-
-def person_id(name: str, privileged: bool) -> str:
-    return f"{'a' if privileged else 'c'}:{name}"
-
-
-def user_name(pid: str) -> str:
-    """The RT user name inside a person id made by `person_id`."""
-    return pid.split(":", 1)[1] if pid[:2] in ("a:", "c:") else pid
 
 
 def rt_time(value: str | None) -> str | None:
     """REST2 times (`2019-01-02T03:04:05Z`) as canonical RFC 3339; RT's 'not set' date → None."""
     if not value or value.startswith("1970-01-01"):
         return None
-    return value
-
-
-def sql_time(value: str) -> str:
-    """RFC 3339 → RT's SQL format in UTC, the only one `Created` accepts on create."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        raise ValueError(f"naive time {value!r}")
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def stamp_link(stamp: str) -> str:
-    return STAMP_LINK + stamp
-
-
-def stamp_from_links(hyperlinks) -> str | None:
-    """The stamp of a complete ticket from REST2 `_hyperlinks` (refers-to urn:hdmigrate:…)."""
-    for link in hyperlinks or []:
-        url = (link.get("_url") or "") if isinstance(link, dict) else ""
-        if url and link.get("ref") == "refers-to" and url.startswith(STAMP_LINK) and not url.endswith(PARTIAL):
-            return url[len(STAMP_LINK):]
-    return None
-
-
-def same_time(sent_sql: str, read_back: str | None) -> bool:
-    """Did RT keep the time sent in SQL format? REST2 reads it back as RFC 3339 (UTC)."""
-    return bool(read_back) and read_back.replace("T", " ").rstrip("Z") == sent_sql
-
-
-def origin_line(created_at: str, content_type: str) -> str:
-    """A visible line naming the original creation time, put before the opening message where RT
-    did not keep `Created` (the text that follows is the original, byte for byte)."""
-    line = f"[hdmigrate] Originally created {created_at}"
-    if content_type == "text/html":
-        return f"<p>{line}</p>\n"
-    return line + "\n\n"
+    return times.to_rfc3339(value)   # present but not a time: RecordError naming the value
 
 
 def priority_to_canonical(value) -> str | None:
@@ -99,11 +38,6 @@ def priority_to_canonical(value) -> str | None:
     return "urgent"
 
 
-def ref_id(value) -> str | None:
-    """`{"id": "alice", "type": "user", ...}` → "alice"."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return None if value in (None, "") else str(value)
 
 
 def charset_of(headers: str | None) -> str:
