@@ -3,7 +3,7 @@
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.canonical import validation_error
 
-from adapters.django_helpdesk import mapping
+from adapters.django_helpdesk import to_canonical as mapping, to_vendor
 from adapters.django_helpdesk.target import DjangoHelpdeskTarget
 
 
@@ -43,3 +43,13 @@ def test_target_lists_what_it_cannot_keep():
     assert [d.code for d in att] == ["attachment_renamed"]
     assert target.degradations("attachment", {"id": "a", "file_name": "x.pdf"}, Ctx()) == []
     assert [d.code for d in target.degradations("satisfaction_rating", {"id": "s"}, Ctx())] == ["csat_not_writable"]
+
+
+def test_title_stamp_bytes_unchanged():
+    """Tickets stamped by earlier runs must still be found: "Ticket Opened [hdm:<stamp>]", a partial
+    stamp replaced by the finished one, read back through hdmigrate.stamps."""
+    assert to_vendor.stamped_title(None, "p-4~partial") == "Ticket Opened [hdm:p-4~partial]"
+    assert to_vendor.stamped_title("Ticket Opened [hdm:p-4~partial]", "p-4") == "Ticket Opened [hdm:p-4]"
+    ticket = {"followup_set": [{"id": 2, "date": "2024-01-01T00:00:01Z", "title": "Comment"},
+                               {"id": 1, "date": "2024-01-01T00:00:00Z", "title": "Ticket Opened [hdm:p-4]"}]}
+    assert mapping.title_stamp(ticket) == "p-4"

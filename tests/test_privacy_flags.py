@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.django_helpdesk import mapping as dh_mapping
+from adapters.django_helpdesk import to_canonical as dh_mapping
 from adapters.freshdesk.source import inline_id, ticket_records
 from hdmigrate import canonical_dump as dump
 from adapters.zendesk import mapping as zd_mapping

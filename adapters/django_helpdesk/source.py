@@ -9,7 +9,7 @@ from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import ConfigError, RecordError
 from hdmigrate.http import by_number
 
-from . import mapping
+from . import to_canonical
 from .client import make_client
 
 PAGE_SIZE = 50
@@ -64,7 +64,7 @@ class DjangoHelpdeskSource(Source):
         return {"ticket": ticket, "files": files}
 
     def to_canonical(self, stream: str, payload: dict):
-        yield from mapping.ticket_to_canonical(payload)
+        yield from to_canonical.ticket_to_canonical(payload)
 
     def fetch_attachment(self, record: dict) -> bytes:
         url = (record.get("extra") or {}).get("url")

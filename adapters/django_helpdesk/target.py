@@ -28,10 +28,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hdmigrate import degradations as codes
 from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
 from hdmigrate.errors import RecordError
+from hdmigrate.stamps import with_prefix
 
-from . import mapping
+from . import to_canonical, to_vendor, values
 from .client import make_client
 
 
@@ -59,16 +61,16 @@ class DjangoHelpdeskTarget(Target):
         if r.status_code < 300:    # DRF metadata: the fields a ticket create takes, custom ones included
             fields = (((r.json() or {}).get("actions") or {}).get("POST") or {})
             if fields:
-                self._has_stamp_field = f"custom_{mapping.STAMP_FIELD}" in fields
+                self._has_stamp_field = f"custom_{values.STAMP_FIELD}" in fields
                 if not self._has_stamp_field:
                     self._say_no_field()
 
     def _say_no_field(self) -> None:
         if not self._told_no_field:
             self._told_no_field = True
-            self.ctx.log(f"django_helpdesk: no ticket custom field {mapping.STAMP_FIELD}; migrated tickets are "
+            self.ctx.log(f"django_helpdesk: no ticket custom field {values.STAMP_FIELD}; migrated tickets are "
                          "stamped in the title of their opening follow-up instead (\"Ticket Opened [hdm:<id>]\"). "
-                         f"To keep titles untouched, have an admin create the custom field {mapping.STAMP_FIELD} "
+                         f"To keep titles untouched, have an admin create the custom field {values.STAMP_FIELD} "
                          "(type varchar, staff only; docs/real-helpdesks.md) before the run")
 
     # ---- degradations (pure)
@@ -86,51 +88,51 @@ class DjangoHelpdeskTarget(Target):
 
         if kind in ("agent", "contact"):
             if kind == "agent":
-                add("", "value_unmapped", "the API cannot list users, create staff or return new user ids; "
+                add("", codes.VALUE_UNMAPPED, "the API cannot list users, create staff or return new user ids; "
                                           "agents are not created")
         elif kind == "group":
-            add("", "value_unmapped", f"no queue endpoint: tickets go to queue {self.queue}")
+            add("", codes.VALUE_UNMAPPED, f"no queue endpoint: tickets go to queue {self.queue}")
         elif kind == "custom_field":
-            add("", "value_unmapped", "custom fields cannot be created through the API")
+            add("", codes.VALUE_UNMAPPED, "custom fields cannot be created through the API")
         elif kind == "organization":
-            add("", "value_unmapped", "django-helpdesk has no organizations")
+            add("", codes.VALUE_UNMAPPED, "django-helpdesk has no organizations")
         elif kind == "satisfaction_rating":
-            add("", "csat_not_writable", "django-helpdesk has no satisfaction ratings")
+            add("", codes.CSAT_NOT_WRITABLE, "django-helpdesk has no satisfaction ratings")
         elif kind == "ticket":
             if record.get("created_at"):
-                add("created_at", "timestamp_not_preserved", "`created` is ignored on create")
+                add("created_at", codes.TIMESTAMP_NOT_PRESERVED, "`created` is ignored on create")
             if record.get("assignee_id"):
-                add("assignee_id", "value_unmapped", "agents cannot be resolved to user ids through the API")
+                add("assignee_id", codes.VALUE_UNMAPPED, "agents cannot be resolved to user ids through the API")
             if record.get("group_id"):
-                add("group_id", "value_unmapped", f"all tickets go to queue {self.queue}")
+                add("group_id", codes.VALUE_UNMAPPED, f"all tickets go to queue {self.queue}")
             if record.get("status") in ("pending", "on_hold", "new"):
-                add("status", "value_unmapped", f"{record['status']} becomes Open")
+                add("status", codes.VALUE_UNMAPPED, f"{record['status']} becomes Open")
             for field in ("cc_ids", "tags", "type", "organization_id"):
                 if record.get(field):
-                    add(field, "value_unmapped", f"django-helpdesk's API has no {field}")
+                    add(field, codes.VALUE_UNMAPPED, f"django-helpdesk's API has no {field}")
             if record.get("channel"):
-                add("channel", "channel_not_preserved", "no channel")
+                add("channel", codes.CHANNEL_NOT_PRESERVED, "no channel")
         elif kind == "comment":
             if record.get("created_at"):
-                add("created_at", "timestamp_not_preserved", "follow-up `date` is read-only")
-            add("author_id", "author_not_preserved", "follow-ups are authored by the API user")
+                add("created_at", codes.TIMESTAMP_NOT_PRESERVED, "follow-up `date` is read-only")
+            add("author_id", codes.AUTHOR_NOT_PRESERVED, "follow-ups are authored by the API user")
             if record.get("channel"):
-                add("channel", "channel_not_preserved", "no channel")
+                add("channel", codes.CHANNEL_NOT_PRESERVED, "no channel")
             if not isinstance(record.get("body_text"), str) and record.get("body_html"):
-                add("body_html", "value_unmapped", "HTML stored as the follow-up's plain text")
+                add("body_html", codes.VALUE_UNMAPPED, "HTML stored as the follow-up's plain text")
             try:
                 siblings = ctx.comments(record["ticket_id"])
             except Exception:  # noqa: BLE001
                 siblings = []
             if siblings and str(siblings[0].get("id")) == rid and not record.get("public", True):
-                add("public", "private_first_message", "the opening follow-up is always public")
+                add("public", codes.PRIVATE_FIRST_MESSAGE, "the opening follow-up is always public")
         elif kind == "attachment":
             if record.get("size") == 0:
-                add("size", "attachment_empty", "django-helpdesk refuses empty files; left out")
+                add("size", codes.ATTACHMENT_EMPTY, "django-helpdesk refuses empty files; left out")
             if record.get("inline"):
-                add("inline", "inline_image_detached", "kept as a regular follow-up attachment")
-            if self.validate_types and not mapping.extension_allowed(record.get("file_name") or ""):
-                add("file_name", "attachment_renamed",
+                add("inline", codes.INLINE_IMAGE_DETACHED, "kept as a regular follow-up attachment")
+            if self.validate_types and not to_vendor.extension_allowed(record.get("file_name") or ""):
+                add("file_name", codes.ATTACHMENT_RENAMED,
                     "extension not in the server's allow-list: uploaded as <name>.txt, bytes unchanged")
         return out
 
@@ -145,11 +147,11 @@ class DjangoHelpdeskTarget(Target):
                     break
                 data = r.json()
                 for t in data.get("results", []):
-                    if f"custom_{mapping.STAMP_FIELD}" in t:
+                    if f"custom_{values.STAMP_FIELD}" in t:
                         self._has_stamp_field = True
-                        if t[f"custom_{mapping.STAMP_FIELD}"]:
-                            stamps[t[f"custom_{mapping.STAMP_FIELD}"]] = str(t["id"])
-                    marked = mapping.title_stamp(t)
+                        if t[f"custom_{values.STAMP_FIELD}"]:
+                            stamps[t[f"custom_{values.STAMP_FIELD}"]] = str(t["id"])
+                    marked = to_canonical.title_stamp(t)
                     if marked:
                         stamps.setdefault(marked, str(t["id"]))
                 if not data.get("next"):
@@ -160,7 +162,7 @@ class DjangoHelpdeskTarget(Target):
 
     def find_existing(self, kind: str, record: dict, ctx) -> str | None:
         if kind == "ticket":
-            return self._load_stamps().get(f"{self.stamp_prefix}{record['id']}")
+            return self._load_stamps().get(with_prefix(str(record["id"]), self.stamp_prefix))
         if kind in ("agent", "contact"):
             return WriteResult(record["email"], matched=True) if record.get("email") else None
         if kind == "group":
@@ -194,29 +196,29 @@ class DjangoHelpdeskTarget(Target):
         safe = name
         data = Path(path).read_bytes()
         if not data:   # Django's FileField refuses it: "The submitted file is empty."
-            degr.append(Degradation("attachment", aid, "size", "attachment_empty",
+            degr.append(Degradation("attachment", aid, "size", codes.ATTACHMENT_EMPTY,
                                     "django-helpdesk refuses empty files; left out"))
             return False
         ctype = att.get("content_type") or "application/octet-stream"
-        if self.validate_types and not mapping.extension_allowed(name):
+        if self.validate_types and not to_vendor.extension_allowed(name):
             name = name + ".txt"
         r = self._post_file(followup_id, name, data, ctype)
         if r.status_code == 400 and "extension" in r.text and name == safe:
             name = name + ".txt"
-            degr.append(Degradation("attachment", aid, "file_name", "attachment_renamed",
+            degr.append(Degradation("attachment", aid, "file_name", codes.ATTACHMENT_RENAMED,
                                     f"server refused the extension; uploaded as {name}"))
             r = self._post_file(followup_id, name, data, ctype)
         if r.status_code < 300:
             return True
         answer = " ".join(r.text.split())[:200]
         if r.status_code == 413:
-            degr.append(Degradation("attachment", aid, "size", "attachment_too_large",
+            degr.append(Degradation("attachment", aid, "size", codes.ATTACHMENT_TOO_LARGE,
                                     f"{len(data)} bytes: django-helpdesk answered 413; left out"))
         elif "empty" in answer.lower():
-            degr.append(Degradation("attachment", aid, "size", "attachment_empty",
+            degr.append(Degradation("attachment", aid, "size", codes.ATTACHMENT_EMPTY,
                                     f"django-helpdesk refused the file ({answer}); left out"))
         else:
-            degr.append(Degradation("attachment", aid, "file_name", "attachment_rejected",
+            degr.append(Degradation("attachment", aid, "file_name", codes.ATTACHMENT_REJECTED,
                                     f"django-helpdesk refused the file ({r.status_code}: {answer}); left out, "
                                     "the bytes stay in staging"))
         return False
@@ -226,8 +228,8 @@ class DjangoHelpdeskTarget(Target):
                                  files={"file": (name, data, ctype)}, allow=(400, 413, 415))
 
     def _mark_opening(self, followup: dict, stamp: str) -> None:
-        title = mapping.TITLE_STAMP.sub("", followup.get("title") or "Ticket Opened").rstrip()
-        self.http.request("PATCH", f"followups/{followup['id']}/", json={"title": f"{title} [hdm:{stamp}]"})
+        self.http.request("PATCH", f"followups/{followup['id']}/",
+                          json={"title": to_vendor.stamped_title(followup.get("title"), stamp)})
 
     @staticmethod
     def _text(comment: dict | None) -> str:
@@ -238,32 +240,32 @@ class DjangoHelpdeskTarget(Target):
 
     def _write_ticket(self, record: dict, ctx) -> WriteResult:
         rid = str(record["id"])
-        stamp = f"{self.stamp_prefix}{rid}"
+        stamp = with_prefix(rid, self.stamp_prefix)
         stamps = self._load_stamps()
-        partial = stamps.get(stamp + mapping.PARTIAL)
+        partial = stamps.get(with_prefix(stamp, partial=True))
         if partial:
             self.http.request("DELETE", f"tickets/{partial}/", allow=(404,))
-            stamps.pop(stamp + mapping.PARTIAL, None)
+            stamps.pop(with_prefix(stamp, partial=True), None)
         comments = list(ctx.comments(rid))
         degr: list[Degradation] = []
         first = comments[0] if comments else None
         body = {"queue": self.queue, "title": record.get("subject") or "", "description": self._text(first),
-                "priority": mapping.PRIORITY_TO_HD.get(record.get("priority"), 3), "status": 1}
+                "priority": to_vendor.PRIORITY_TO_HD.get(record.get("priority"), 3), "status": 1}
         if self._has_stamp_field is not False:
-            body[f"custom_{mapping.STAMP_FIELD}"] = stamp + mapping.PARTIAL
+            body[f"custom_{values.STAMP_FIELD}"] = with_prefix(stamp, partial=True)
         r = self.http.request("POST", "tickets/", idempotent=False, json=body)
         created = r.json()
         tid = str(created["id"])
         followups = created.get("followup_set") or []
-        if f"custom_{mapping.STAMP_FIELD}" in created:
+        if f"custom_{values.STAMP_FIELD}" in created:
             self._has_stamp_field = True
-            stamps[stamp + mapping.PARTIAL] = tid
+            stamps[with_prefix(stamp, partial=True)] = tid
         else:
             self._has_stamp_field = False
             self._say_no_field()
             if followups:   # before anything else is written: a crash from here on is found on resume
-                self._mark_opening(followups[0], stamp + mapping.PARTIAL)
-                stamps[stamp + mapping.PARTIAL] = tid
+                self._mark_opening(followups[0], with_prefix(stamp, partial=True))
+                stamps[with_prefix(stamp, partial=True)] = tid
         children = {}
         for index, comment in enumerate(comments):
             if index == 0 and followups:
@@ -276,7 +278,7 @@ class DjangoHelpdeskTarget(Target):
             for att, path in ctx.attachments(comment):
                 if self._upload(fid, att, path, degr):
                     children[("attachment", str(att["id"]))] = str(fid)
-        final = {"status": mapping.STATUS_TO_HD.get(record.get("status"), 1)}
+        final = {"status": to_vendor.STATUS_TO_HD.get(record.get("status"), 1)}
         requester = ctx.person(record.get("requester_id"))
         email = (ctx.record(requester[0], record["requester_id"]) or {}).get("email") if requester else None
         if email:
@@ -286,18 +288,18 @@ class DjangoHelpdeskTarget(Target):
         if (record.get("extra") or {}).get("resolution"):
             final["resolution"] = record["extra"]["resolution"]
         if self._has_stamp_field:
-            final[f"custom_{mapping.STAMP_FIELD}"] = stamp
+            final[f"custom_{values.STAMP_FIELD}"] = stamp
         for key, value in (record.get("custom_fields") or {}).items():
             if f"custom_{key}" in created:
                 final[f"custom_{key}"] = value
             else:
-                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", "value_unmapped",
+                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", codes.VALUE_UNMAPPED,
                                         f"no custom field {key!r} in django-helpdesk"))
         self.http.request("PATCH", f"tickets/{tid}/", json=final)
         if not self._has_stamp_field and followups:
             self._mark_opening(followups[0], stamp)
         if self._has_stamp_field or followups:
-            stamps.pop(stamp + mapping.PARTIAL, None)
+            stamps.pop(with_prefix(stamp, partial=True), None)
             stamps[stamp] = tid
         return WriteResult(tid, children=children, degradations=degr)
 

@@ -1,36 +1,15 @@
-"""Pure mapping between django-helpdesk 2.6 API payloads and canonical records.
-
-The API has no user listing: people are derived from tickets. Contacts are submitter e-mail
-addresses (`c:<email>`); staff are known only by their user id on follow-ups and assignments
-(`a:<id>`), with a placeholder e-mail in the reserved `.invalid` domain (flagged in extra).
-"""
+"""django-helpdesk 2.6 API payloads → canonical records (pure). Person ids: see values.py."""
 
 from __future__ import annotations
 
-import re
+from hdmigrate import stamps
 
-STAMP_FIELD = "hdmigrate_source_id"   # ticket custom field holding the migration stamp
-PARTIAL = "~partial"
-# Without that field the stamp ends the opening follow-up's title: "Ticket Opened [hdm:<stamp>]"
-TITLE_STAMP = re.compile(r"\s*\[hdm:([^\]]+)\]$")
+from .values import STAMP_FIELD, agent_id, contact_id
 
 # django-helpdesk statuses: 1 Open, 2 Reopened, 3 Resolved, 4 Closed, 5 Duplicate
 STATUS_TO_CANONICAL = {1: "open", 2: "open", 3: "solved", 4: "closed", 5: "closed"}
-STATUS_TO_HD = {"new": 1, "open": 1, "pending": 1, "on_hold": 1, "solved": 3, "closed": 4}
 # priorities: 1 Critical, 2 High, 3 Normal, 4 Low, 5 Very Low
 PRIORITY_TO_CANONICAL = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "low"}
-PRIORITY_TO_HD = {"urgent": 1, "high": 2, "normal": 3, "low": 4, None: 3}
-
-# HELPDESK_VALIDATE_ATTACHMENT_TYPES default allow-list (2.6.1)
-ALLOWED_EXTENSIONS = (".txt", ".asc", ".pdf", ".doc", ".docx", ".odt", ".jpg", ".png", ".eml")
-
-
-def agent_id(user_id) -> str:
-    return f"a:{user_id}"
-
-
-def contact_id(email: str) -> str:
-    return f"c:{email}"
 
 
 def agent_record(user_id) -> dict:
@@ -46,12 +25,9 @@ def contact_record(email: str) -> dict:
 def title_stamp(ticket: dict) -> str | None:
     """The stamp in the title of a ticket's opening follow-up (targets without the custom field)."""
     followups = sorted(ticket.get("followup_set") or [], key=lambda f: (f.get("date") or "", f.get("id") or 0))
-    found = TITLE_STAMP.search(followups[0].get("title") or "") if followups else None
-    return found.group(1) if found else None
+    return stamps.from_title(followups[0].get("title") or "") if followups else None
 
 
-def extension_allowed(file_name: str) -> bool:
-    return file_name.lower().endswith(ALLOWED_EXTENSIONS)
 
 
 def ticket_to_canonical(payload: dict):
