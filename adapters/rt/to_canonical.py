@@ -96,7 +96,6 @@ def user_to_canonical(user: dict) -> tuple[str, dict]:
 
 def ticket_to_canonical(payload: dict):
     """An enriched ticket payload (see RtSource.fetch) → ticket, comments and attachments."""
-    t = payload["ticket"]
     people: dict[str, bool] = payload.get("people", {})
 
     def pid(name: str | None) -> str | None:
@@ -104,6 +103,14 @@ def ticket_to_canonical(payload: dict):
             return None
         return person_id(name, people.get(name, False))
 
+    ticket, requester = _ticket(payload, pid)
+    yield "ticket", ticket
+    yield from _history(payload, ticket, requester, pid)
+
+
+def _ticket(payload: dict, pid) -> tuple[dict, str | None]:
+    """The ticket record, and its first requestor (None: none; the ticket then names its creator)."""
+    t = payload["ticket"]
     tid = str(t["id"])
     requestors = [n for n in (ref_id(r) for r in t.get("Requestor") or []) if n]
     creator = pid(ref_id(t.get("Creator")))
@@ -139,8 +146,12 @@ def ticket_to_canonical(payload: dict):
     }
     if ticket["requester_id"] is None:
         ticket["requester_id"] = creator or "c:Nobody"
-    yield "ticket", ticket
+    return ticket, requester
 
+
+def _history(payload: dict, ticket: dict, requester: str | None, pid):
+    """Create/Correspond/Comment transactions → comments, their files → attachments."""
+    tid, creator = ticket["id"], ticket["creator_id"]
     parts: dict[str, list[dict]] = {}
     for att in payload.get("attachments", []):
         parts.setdefault(str(ref_id(att.get("TransactionId"))), []).append(att)
