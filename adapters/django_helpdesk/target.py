@@ -25,7 +25,6 @@ out with a degradation on the attachment; the ticket and its follow-ups are writ
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from hdmigrate import degradations as codes

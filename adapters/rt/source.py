@@ -55,8 +55,8 @@ class RtSource(Source):
                      for cf in chunk if cf.get("Name") != values.STAMP_CF]
             for cf in items:
                 if cf.get("Type") in ("Select", "Autocomplete"):
-                    values = self.http.get_json(f"customfield/{cf['id']}/values", params={"per_page": 100}) or {}
-                    cf["Values"] = [v.get("name") for v in values.get("items", [])]
+                    listed = self.http.get_json(f"customfield/{cf['id']}/values", params={"per_page": 100}) or {}
+                    cf["Values"] = [v.get("name") for v in listed.get("items", [])]
             yield Page([(f"ticket:{cf['Name']}", cf) for cf in items], None, True)
         elif stream == "queues":
             fields = "Name,Description,Lifecycle,Disabled"

@@ -8,8 +8,8 @@ import re
 
 from hdmigrate import times
 
-from .values import (STAMP_CF, STATUS_TO_CANONICAL, SYSTEM_USERS, person_id, ref_id,  # noqa: F401
-                     stamp_from_links, user_name)
+from .values import (STAMP_CF, STATUS_TO_CANONICAL, SYSTEM_USERS, person_id, ref_id,
+                     stamp_from_links)
 
 NULL_DATE = "1970-01-01T00:00:00Z"
 
