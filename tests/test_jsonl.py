@@ -124,3 +124,15 @@ def test_bad_dump_directory_is_a_config_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "unreadable manifest" in result.stderr
+
+
+def test_delta_over_a_dump_compares_times_as_instants():
+    """`since` through hdmigrate.times: offsets compare as instants; a time that does not parse keeps
+    the record (a delta run never drops what it cannot place)."""
+    from adapters.jsonl import _before
+    since = "2024-01-01T09:00:00Z"
+    assert _before({"updated_at": "2024-01-01T10:00:00+02:00"}, since)        # 08:00Z
+    assert not _before({"updated_at": "2024-01-01T10:00:00+00:30"}, since)    # 09:30Z
+    assert not _before({"created_at": "2024-01-01T09:00:00Z"}, since)
+    assert not _before({"updated_at": "not a time"}, since)
+    assert not _before({}, since) and not _before({"updated_at": "2020-01-01T00:00:00Z"}, None)

@@ -19,6 +19,7 @@ from hdmigrate.http import current_download_limit
 from hdmigrate.private_files import open_private
 
 from hdmigrate import canonical_dump as dump
+from hdmigrate import times
 
 PAGE_LINES = 1000
 ERROR_KEY = "__hdmigrate_unreadable__"
@@ -141,9 +142,10 @@ def _before(record: dict, since: str | None) -> bool:
     """True when a record was last changed before `since` (delta runs over a dump)."""
     if not since:
         return False
-    stamp = record.get("updated_at") or record.get("created_at")
-    from hdmigrate.store import _utc_sortable
-    return bool(stamp) and _utc_sortable(stamp) < _utc_sortable(since)
+    changed = times.parse(record.get("updated_at") or record.get("created_at"))
+    cutoff = times.parse(since)
+    # a time that does not parse keeps the record (a delta run never drops what it cannot place)
+    return changed is not None and cutoff is not None and changed < cutoff
 
 
 class JsonlTarget(Target):
