@@ -19,7 +19,7 @@ import pytest
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
 from hdmigrate.canonical_dump import blob_path, iter_records
-from adapters.zendesk import mapping as zd_mapping
+from adapters.zendesk import to_canonical as zd_mapping
 from adapters.zendesk.sandbox import make_sandbox as make_zendesk
 from hdmigrate import inline_images as ii
 from hdmigrate.engine import Engine

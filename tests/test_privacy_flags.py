@@ -9,7 +9,8 @@ import pytest
 from adapters.django_helpdesk import to_canonical as dh_mapping
 from adapters.freshdesk.source import inline_id, ticket_records
 from hdmigrate import canonical_dump as dump
-from adapters.zendesk import mapping as zd_mapping
+from adapters.zendesk import to_canonical as zd_mapping
+from adapters.zendesk import to_vendor as zd_vendor
 from hdmigrate.engine import Engine
 from hdmigrate.plan import load_plan
 from hdmigrate.report import CollectingReporter
@@ -27,14 +28,14 @@ def test_zendesk_comment_without_explicit_true_is_private(flag):
     assert record["public"] is False
     assert "source_public" in record["extra"]        # the odd value is kept, not thrown away
     # and the target side never turns a non-true flag into a public comment either
-    assert zd_mapping.comment_body({**record, "public": flag.get("public")}, "5", [])["public"] is False
+    assert zd_vendor.comment_body({**record, "public": flag.get("public")}, "5", [])["public"] is False
 
 
 def test_zendesk_comment_with_json_true_is_public():
     record, _ = zd_mapping.comment({"id": 7, "ticket_id": 3, "author_id": 11, "body": "hi", "public": True})
     assert record["public"] is True
     assert "source_public" not in record["extra"]
-    assert zd_mapping.comment_body(record, "5", [])["public"] is True
+    assert zd_vendor.comment_body(record, "5", [])["public"] is True
 
 
 def _freshdesk_ticket(conversation: dict) -> dict:

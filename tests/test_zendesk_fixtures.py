@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.zendesk import mapping
+from adapters.zendesk import to_canonical
 from adapters.zendesk.source import ZendeskSource
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.canonical import validation_error
@@ -181,7 +181,7 @@ def test_deleted_and_suspended_users_kept_and_flagged(shared_dir):
                 users.append(body["user"])
     deleted = [u for u in users if u.get("active") is False]
     assert deleted, "the recording holds a deleted user"
-    kind, record = mapping.user(deleted[0])
+    kind, record = to_canonical.user(deleted[0])
     assert record["active"] is False and record["extra"]["deleted"] is True
 
 
@@ -189,11 +189,11 @@ def test_incremental_ticket_extract_maps_enumerations(shared_dir):
     path = shared_dir / "vendor-fixtures/zendesk/zammad-import-cassettes/zendesk_import.yml-extracts/incremental_tickets_start_time_1.SUBSET.json"
     body = json.loads(path.read_text())
     tickets = {str(t["id"]): t for t in body["tickets"]}
-    record = mapping.ticket(tickets["1"])
+    record = to_canonical.ticket(tickets["1"])
     assert record["number"] == "1" and record["requester_id"].startswith("u")
-    assert mapping.ticket(tickets["73"]) is None      # status "deleted"
+    assert to_canonical.ticket(tickets["73"]) is None      # status "deleted"
     for raw in tickets.values():
-        rec = mapping.ticket(raw)
+        rec = to_canonical.ticket(raw)
         if rec:
             assert rec["status"] in ("new", "open", "pending", "on_hold", "solved", "closed")
             assert rec["created_at"].endswith("Z") or "+" in rec["created_at"]

@@ -27,7 +27,7 @@ import jsonschema
 import pytest
 import yaml
 
-from adapters.zendesk import mapping
+from adapters.zendesk import to_vendor
 from adapters.zendesk.client import JobWatcher, make_client
 from adapters.zendesk.sandbox import EMAIL, TOKEN, make_sandbox
 from hdmigrate.adapter import AdapterContext
@@ -207,16 +207,16 @@ def test_adapter_request_bodies_match_the_oas(oas):
               "priority": "high", "type": "task", "tags": ["a b"], "custom_fields": {"12": "x"},
               "created_at": "2020-01-02T03:04:05Z", "updated_at": "2020-01-03T03:04:05Z",
               "due_at": "2020-02-01T00:00:00Z"}
-    comment = mapping.comment_body({"public": False, "body_html": "<p>x</p>",
+    comment = to_vendor.comment_body({"public": False, "body_html": "<p>x</p>",
                                     "created_at": "2020-01-02T03:04:05Z"}, "5", ["tok"])
-    body = mapping.ticket_body(record, requester="5", assignee="6", group="3", organization="4",
+    body = to_vendor.ticket_body(record, requester="5", assignee="6", group="3", organization="4",
                                ccs=["8"], comments=[comment], tag_migrated="hdmigrate",
                                status_map={"on_hold": "hold"}, priority_map={}, type_map={},
                                field_ids={"12": 99})
     assert body["status"] == "hold"
     _validate(oas, "TicketBulkImportRequest", {"tickets": [body]})
-    user = mapping.user_body("contact", {"id": "u2", "name": "A", "email": "a@b.c", "emails": ["x@y.z"],
+    user = to_vendor.user_body("contact", {"id": "u2", "name": "A", "email": "a@b.c", "emails": ["x@y.z"],
                                           "phones": ["+1"], "tags": ["t"], "custom_fields": {"k": 1}},
                              "4", "hdmigrate")
     _validate(oas, "UsersRequest", {"users": [user]})
-    _validate(oas, "OrganizationObject", mapping.organization_body({"id": "1", "name": "O", "domains": ["o.com"]}))
+    _validate(oas, "OrganizationObject", to_vendor.organization_body({"id": "1", "name": "O", "domains": ["o.com"]}))

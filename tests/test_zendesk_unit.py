@@ -7,7 +7,7 @@ import json
 import httpx
 import respx
 
-from adapters.zendesk import mapping
+from adapters.zendesk import to_canonical, values
 from adapters.zendesk.source import ZendeskSource
 from adapters.zendesk.target import ZendeskTarget
 from hdmigrate.adapter import AdapterContext, WriteResult
@@ -21,15 +21,15 @@ def _ctx(**kw):
 
 
 def test_channel_strings_and_via_ids():
-    assert mapping.channel({"channel": "mail"}) == ("email", "mail")
-    assert mapping.channel({"channel": 4}) == ("email", 4)
-    assert mapping.channel({"channel": 5}) == ("api", 5)
-    assert mapping.channel({"channel": 999}) == ("other", 999)
-    assert mapping.channel({"channel": "rule"}) == ("other", "rule")
+    assert values.channel({"channel": "mail"}) == ("email", "mail")
+    assert values.channel({"channel": 4}) == ("email", 4)
+    assert values.channel({"channel": 5}) == ("api", 5)
+    assert values.channel({"channel": 999}) == ("other", 999)
+    assert values.channel({"channel": "rule"}) == ("other", "rule")
 
 
 def test_ticket_mapping_hold_ccs_and_fields():
-    rec = mapping.ticket({"id": 9, "status": "hold", "requester_id": 1, "collaborator_ids": [2],
+    rec = to_canonical.ticket({"id": 9, "status": "hold", "requester_id": 1, "collaborator_ids": [2],
                           "email_cc_ids": [2, 3], "custom_fields": [{"id": 5, "value": ["a", "b"]},
                                                                     {"id": 6, "value": True}],
                           "via": {"channel": 29}, "created_at": "2020-01-01T00:00:00Z"})

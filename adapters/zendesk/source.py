@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from hdmigrate import times
 from hdmigrate.adapter import AdapterContext, Capability, Page, Source
 from hdmigrate.errors import RecordError
 from hdmigrate.http import PageGuard
 
-from . import mapping
+from . import to_canonical, values
 from .client import DEFAULT_RATE_LIMIT, check_account, make_client
 
 FIELD_STREAMS = {"ticket_fields": "ticket", "user_fields": "contact",
@@ -67,7 +68,7 @@ class ZendeskSource(Source):
         agents = []
         for role in ("admin", "agent"):
             agents += [u.get("email") for u in self._list("/api/v2/users", "users", {"role": role})]
-        return {"statuses": list(mapping.STATUS_IN), "priorities": list(mapping.PRIORITIES),
+        return {"statuses": list(values.STATUS_IN), "priorities": list(values.PRIORITIES),
                 "groups": groups, "agents": agents, "fields": fields, "counts": {}}
 
     def streams(self) -> list[str]:
@@ -76,7 +77,7 @@ class ZendeskSource(Source):
                 "users", "tickets", "ticket_events"]
 
     def fetch(self, stream: str, cursor: str | None = None, since: str | None = None) -> Iterator[Page]:
-        start = mapping.unix(since) if since else 0
+        start = times.unix(since) if since else 0
         if stream in FIELD_STREAMS or stream == "groups":
             yield from self._fetch_list(stream, cursor)
         elif stream == "organizations":
@@ -96,35 +97,35 @@ class ZendeskSource(Source):
     def to_canonical(self, stream: str, payload: dict) -> Iterator[tuple[str, dict]]:
         zone = self.zone
         if stream in FIELD_STREAMS:
-            record = mapping.custom_field(FIELD_STREAMS[stream], payload, zone)
+            record = to_canonical.custom_field(FIELD_STREAMS[stream], payload, zone)
             if record is not None:
                 yield "custom_field", record
         elif stream == "groups":
-            yield "group", mapping.group(payload, zone)
+            yield "group", to_canonical.group(payload, zone)
         elif stream == "organizations":
-            yield "organization", mapping.organization(payload, zone)
+            yield "organization", to_canonical.organization(payload, zone)
         elif stream == "users":
-            kind, record = mapping.user(payload, zone)
+            kind, record = to_canonical.user(payload, zone)
             if record["extra"].get("deleted"):
                 self.report["deleted_users"].append(record["id"])
             if payload.get("suspended"):
                 self.report["suspended_users"].append(record["id"])
             yield kind, record
         elif stream == "tickets":
-            record = mapping.ticket(payload, zone)
+            record = to_canonical.ticket(payload, zone)
             if record is None:
                 self.report["deleted_tickets"].append(str(payload.get("id")))
                 self.ctx.log(f"zendesk: ticket {payload.get('id')} is deleted in the source; "
                              "not migrated")
                 return
             yield "ticket", record
-            rating = mapping.satisfaction_rating(payload, zone)
+            rating = to_canonical.satisfaction_rating(payload, zone)
             if rating is not None:
                 yield "satisfaction_rating", rating
         elif stream == "ticket_events":
             # one set of image URLs per ticket: an image a reply quotes is not a new file of it
             shown = self._file_urls.setdefault(str(payload.get("ticket_id")), set())
-            record, attachments = mapping.comment(payload, zone, shown)
+            record, attachments = to_canonical.comment(payload, zone, shown)
             yield "comment", record
             for attachment in attachments:
                 yield "attachment", attachment
@@ -173,7 +174,7 @@ class ZendeskSource(Source):
                 if key == "tickets" and item.get("status") != "deleted":
                     self.tickets_seen.add(str(item.get("id")))
                 if key == "users":
-                    self._user_kinds[str(item.get("id"))] = mapping.user_kind(item)
+                    self._user_kinds[str(item.get("id"))] = to_canonical.user_kind(item)
                 items.append((str(item.get("id")), item))
             yield Page(items, cursor=page.cursor, done=page.done)
 
@@ -229,13 +230,13 @@ class ZendeskSource(Source):
 
     def agent_ids(self) -> set[str]:
         """Ids of the users read as agents, from List Users. The role filter only narrows the
-        listing; each returned user's own `role` decides (`mapping.user_kind`), so an API that
+        listing; each returned user's own `role` decides (`to_canonical.user_kind`), so an API that
         ignores the filter does not make every comment author an agent."""
         if self._agent_ids is None:
             ids: set[str] = set()
             for role in ("admin", "agent"):
                 ids |= {str(u.get("id")) for u in self._list("/api/v2/users", "users", {"role": role})
-                        if mapping.user_kind(u) == "agent"}
+                        if to_canonical.user_kind(u) == "agent"}
             self._agent_ids = ids
         return self._agent_ids
 

@@ -33,12 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hdmigrate import inline_images
+from hdmigrate import degradations as codes
+from hdmigrate import inline_images, stamps
 from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
 from hdmigrate.canonical import CHANNELS
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
 
-from . import mapping
+from . import to_vendor, values
 from .client import DEFAULT_RATE_LIMIT, JobWatcher, check_account, make_client
 
 TOKEN_LIFETIME = 55 * 60       # Zendesk keeps an unused upload token 60 minutes
@@ -142,12 +143,12 @@ class ZendeskTarget(Target):
         check_account(self.client)
 
     def discover(self) -> dict:
-        return {"statuses": sorted(ZD_STATUSES), "priorities": list(mapping.PRIORITIES),
-                "types": list(mapping.TYPES),
+        return {"statuses": sorted(ZD_STATUSES), "priorities": list(values.PRIORITIES),
+                "types": list(values.TYPES),
                 # written without a mapping (the wizard shows it); imported tickets always get via 'api'
-                "defaults": {"status": {s: mapping.STATUS_OUT.get(s, "open") for s in mapping.STATUS_OUT},
-                             "priority": {p: p for p in mapping.PRIORITIES},
-                             "type": {t: t for t in mapping.TYPES},
+                "defaults": {"status": {s: values.STATUS_OUT.get(s, "open") for s in values.STATUS_OUT},
+                             "priority": {p: p for p in values.PRIORITIES},
+                             "type": {t: t for t in values.TYPES},
                              "channel": {c: "api" for c in CHANNELS}},
                 "groups": [g.get("name") for g in self._group_list()],
                 "fields": [f.get("title") for f in self._field_list("ticket")]}
@@ -156,40 +157,40 @@ class ZendeskTarget(Target):
         out: list[Degradation] = []
         rid = record.get("id", "")
         if kind == "satisfaction_rating":
-            out.append(Degradation(kind, rid, "score", "csat_not_writable",
+            out.append(Degradation(kind, rid, "score", codes.CSAT_NOT_WRITABLE,
                                    "Zendesk lets only the requester rate a ticket"))
         if kind in ("ticket", "comment") and record.get("channel") not in (None, "api"):
-            out.append(Degradation(kind, rid, "channel", "channel_not_preserved",
+            out.append(Degradation(kind, rid, "channel", codes.CHANNEL_NOT_PRESERVED,
                                    f"imported tickets and comments get via 'api' in Zendesk; "
                                    f"source channel {record['channel']!r} kept in the tag "
                                    f"'channel_{record['channel']}'" if kind == "ticket" else
                                    f"imported comments get via 'api'; source channel {record['channel']!r}"))
         if kind == "ticket":
             mapping_ = (getattr(ctx, "mapping", None) or self.ctx.mapping or {})
-            for field_name, allowed in (("status", ZD_STATUSES), ("priority", set(mapping.PRIORITIES)),
-                                        ("type", set(mapping.TYPES))):
+            for field_name, allowed in (("status", ZD_STATUSES), ("priority", set(values.PRIORITIES)),
+                                        ("type", set(values.TYPES))):
                 value = record.get(field_name)
                 mapped = (mapping_.get(field_name) or {}).get(value, value)
                 if field_name == "status" and mapped == "on_hold":
                     mapped = "hold"
                 if value is not None and mapped not in allowed:
-                    out.append(Degradation(kind, rid, field_name, "value_unmapped",
+                    out.append(Degradation(kind, rid, field_name, codes.VALUE_UNMAPPED,
                                            f"{value!r} -> {mapped!r} is not a Zendesk {field_name}"))
             if record.get("due_at") and record.get("type") != "task":
-                out.append(Degradation(kind, rid, "due_at", "value_unmapped",
+                out.append(Degradation(kind, rid, "due_at", codes.VALUE_UNMAPPED,
                                        "Zendesk holds a due date on tasks only"))
         if kind == "contact":
             for field_name, what in (("time_zone", "time zone"), ("language", "locale")):
                 if not record.get(field_name):
-                    out.append(Degradation(kind, rid, field_name, "account_default_applied",
+                    out.append(Degradation(kind, rid, field_name, codes.ACCOUNT_DEFAULT_APPLIED,
                                            f"no {what} in the source: Zendesk gives the user the account's"))
         if kind == "agent":
             if record.get("group_ids"):
-                out.append(Degradation(kind, rid, "group_ids", "value_unmapped",
+                out.append(Degradation(kind, rid, "group_ids", codes.VALUE_UNMAPPED,
                                        f"group memberships {record['group_ids']} are not written (this target "
                                        "creates no group_memberships); kept in staging and the side archive"))
             if record.get("role") not in (None, "admin", "agent"):
-                out.append(Degradation(kind, rid, "role", "value_unmapped",
+                out.append(Degradation(kind, rid, "role", codes.VALUE_UNMAPPED,
                                        f"role {record['role']!r} written as 'agent' (Zendesk light agents are a "
                                        "custom role this target does not assign)"))
         if kind == "comment" and record.get("attachment_ids") and hasattr(ctx, "attachments"):
@@ -197,7 +198,7 @@ class ZendeskTarget(Target):
             shown = [a for a, _ in ctx.attachments(record) if inline_images.referenced(record.get("body_html"), a)]
             uploadable = [a for a in shown if 0 < (a.get("size") or 0) <= MAX_UPLOAD]
             if uploadable:
-                out.append(Degradation(kind, rid, "body_html.img_src", "inline_image_rehosted",
+                out.append(Degradation(kind, rid, "body_html.img_src", codes.INLINE_IMAGE_REHOSTED,
                                        f"{len(uploadable)} image(s) will point at their copies uploaded to "
                                        "Zendesk; the rest of the HTML is unchanged"))
         if kind == "attachment":
@@ -205,22 +206,22 @@ class ZendeskTarget(Target):
             comment = ctx.record("comment", record["comment_id"]) if record.get("comment_id") else None
             shown = comment is not None and inline_images.referenced(comment.get("body_html"), record)
             if shown and 0 < (record.get("size") or 0) <= MAX_UPLOAD:
-                out.append(Degradation(kind, rid, "inline", "inline_image_rehosted",
+                out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_REHOSTED,
                                        "will be uploaded to Zendesk; the comment's image points at this copy"))
             elif comment is not None and record.get("inline") and not shown:
-                out.append(Degradation(kind, rid, "inline", "inline_image_detached",
+                out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_DETACHED,
                                        "uploaded as a file of the comment; the comment's HTML shows no "
                                        "image of it"))
             if record.get("size") == 0:
-                out.append(Degradation(kind, rid, "size", "attachment_empty",
+                out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_EMPTY,
                                        "Zendesk refuses empty uploads; the file is left out"))
             elif (record.get("size") or 0) > MAX_UPLOAD:
-                out.append(Degradation(kind, rid, "size", "attachment_too_large",
+                out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_TOO_LARGE,
                                        f"{record['size']} bytes > {MAX_UPLOAD}"))
         return out
 
     def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | None:
-        stamp = mapping.stamp(kind, record["id"])
+        stamp = stamps.external(kind, record["id"])
         if kind == "ticket":
             body = self.client.get_json("/api/v2/tickets", params={"external_id": stamp}) or {}
             found = body.get("tickets") or []
@@ -255,7 +256,7 @@ class ZendeskTarget(Target):
                 self._groups = None
                 found = self.find_existing("group", record, ctx)
                 return WriteResult(found.target_id) if found else None   # our create, answer lost
-            answer = self._create("/api/v2/groups", {"group": mapping.group_body(record)}, find)
+            answer = self._create("/api/v2/groups", {"group": to_vendor.group_body(record)}, find)
             self._groups = None
             if isinstance(answer, WriteResult):
                 return answer
@@ -265,7 +266,7 @@ class ZendeskTarget(Target):
         if kind == "satisfaction_rating":
             ticket = ctx.target_id("ticket", record.get("ticket_id"))
             return WriteResult(str(ticket or ""), degradations=[Degradation(
-                kind, record["id"], "score", "csat_not_writable",
+                kind, record["id"], "score", codes.CSAT_NOT_WRITABLE,
                 "not written: Zendesk lets only the requester rate a ticket")])
         raise RecordError(f"zendesk target: cannot write kind {kind!r}", kind=kind, id=record.get("id"))
 
@@ -369,7 +370,7 @@ class ZendeskTarget(Target):
         out: list[WriteResult | Exception | None] = [self._existing_org(r) for r in records]
         todo = [i for i, r in enumerate(out) if r is None]
         if todo:
-            bodies = [mapping.organization_body(records[i], tag, keys) for i in todo]
+            bodies = [to_vendor.organization_body(records[i], tag, keys) for i in todo]
             created = self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(todo),
                                 find_all=lambda items: [self._find_org(b["external_id"], None) for b in items])
             for i, result in zip(todo, created or []):
@@ -380,7 +381,7 @@ class ZendeskTarget(Target):
         """The organization of this source record already in Zendesk: ours (our external_id,
         from a lost answer) or the account's own of the same name (matched)."""
         # by name only: one lookup; a lost create's answer is recovered by the job (find_all)
-        return self._find_org_result(mapping.stamp("organization", record["id"]), record.get("name"), by_stamp=False)
+        return self._find_org_result(stamps.external("organization", record["id"]), record.get("name"), by_stamp=False)
 
     def _users(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
         """Look up, then create only what is missing: a live user with the same e-mail keeps its
@@ -391,7 +392,7 @@ class ZendeskTarget(Target):
         bodies = []
         for r in records:
             org = ctx.target_id("organization", r.get("organization_id")) if r.get("organization_id") else None
-            body = mapping.user_body(kind, r, org, tag, keys)
+            body = to_vendor.user_body(kind, r, org, tag, keys)
             if body.get("email") in users_map:
                 body["email"] = users_map[body["email"]]
             bodies.append(body)
@@ -447,7 +448,7 @@ class ZendeskTarget(Target):
                 answer = {}
             if not (answer.get("user") or {}).get("suspended"):
                 out[i].degradations.append(Degradation(
-                    kind, records[i]["id"], "active", "value_unmapped",
+                    kind, records[i]["id"], "active", codes.VALUE_UNMAPPED,
                     "the target did not keep the suspension of this inactive person (read back active)"))
 
     def _create_user(self, body: dict) -> WriteResult | Exception:
@@ -602,7 +603,7 @@ class ZendeskTarget(Target):
             author = self._person(ctx, comment.get("author_id"))
             if author is None:
                 author = requester
-                degraded.append(Degradation("comment", comment["id"], "author_id", "author_not_preserved",
+                degraded.append(Degradation("comment", comment["id"], "author_id", codes.AUTHOR_NOT_PRESERVED,
                                             f"author {comment.get('author_id')} has no target id; "
                                             "written as the requester"))
             tokens = []
@@ -616,7 +617,7 @@ class ZendeskTarget(Target):
                         uploaded[str(attachment["id"])] = self._content_urls[token]
             comment = self._rehost(comment, [a for a, _ in pairs], earlier, uploaded, degraded)
             earlier += [a for a, _ in pairs]
-            comments.append(mapping.comment_body(comment, author, tokens))
+            comments.append(to_vendor.comment_body(comment, author, tokens))
             children[("comment", comment["id"])] = f"{{ticket}}:{position}"
         if not comments:
             # Zendesk needs a description: an empty ticket gets its subject as a private note.
@@ -627,7 +628,7 @@ class ZendeskTarget(Target):
         tags = list(record.get("tags") or [])
         if record.get("channel") and record["channel"] != "api":
             tags.append(f"channel_{record['channel']}")
-        body = mapping.ticket_body(
+        body = to_vendor.ticket_body(
             {**record, "tags": tags}, requester=requester,
             assignee=self._target(ctx, "agent", record.get("assignee_id")),
             group=self._target(ctx, "group", record.get("group_id")),
@@ -656,7 +657,7 @@ class ZendeskTarget(Target):
         tags = list(record.get("tags") or [])
         if record.get("channel") and record["channel"] != "api":
             tags.append(f"channel_{record['channel']}")
-        body = mapping.ticket_body(
+        body = to_vendor.ticket_body(
             {**record, "tags": tags}, requester=self._person(ctx, record.get("requester_id")) or "0",
             assignee=None, group=None, organization=None, ccs=[], comments=[],
             tag_migrated=self._opt(ctx, "tag_migrated"),
@@ -669,7 +670,7 @@ class ZendeskTarget(Target):
         r = self.client.request("PUT", f"/api/v2/tickets/{target_id}", json={"ticket": change}, allow=(422,))
         if r.status_code == 422:
             return WriteResult(target_id, degradations=[Degradation(
-                "ticket", str(record["id"]), "", "value_unmapped",
+                "ticket", str(record["id"]), "", codes.VALUE_UNMAPPED,
                 f"Zendesk does not change a closed ticket; the source's change is not applied: {r.text[:200]}")])
         return WriteResult(target_id)
 
@@ -698,16 +699,16 @@ class ZendeskTarget(Target):
                                   f"{held['id']} of ticket {ticket} private ({r.status_code}: {r.text[:200]}); "
                                   "it is still public there", kind="comment", id=rid, field="public")
         elif record.get("public") is True and held.get("public") is False:
-            degraded.append(Degradation("comment", rid, "public", "update_not_applied",
+            degraded.append(Degradation("comment", rid, "public", codes.UPDATE_NOT_APPLIED,
                                         "public in the source now; Zendesk cannot make a private comment "
                                         "public, so it stays private"))
         if _plain(record.get("body_html") or record.get("body_text")) != _plain(held.get("html_body") or held.get("body")):
-            degraded.append(Degradation("comment", rid, "body_html", "update_not_applied",
+            degraded.append(Degradation("comment", rid, "body_html", codes.UPDATE_NOT_APPLIED,
                                         "the text changed in the source; Zendesk does not edit a comment's "
                                         "text after it is written"))
         for attachment, _path in ctx.attachments(record):
             if ctx.target_id("attachment", attachment["id"]) is None:
-                degraded.append(Degradation("attachment", str(attachment["id"]), "", "update_not_applied",
+                degraded.append(Degradation("attachment", str(attachment["id"]), "", codes.UPDATE_NOT_APPLIED,
                                             f"added in the source to comment {rid}; Zendesk cannot add a file to "
                                             "a written comment (the file stays in staging)"))
         return WriteResult(target_id, degradations=degraded)
@@ -733,11 +734,11 @@ class ZendeskTarget(Target):
                               kind="attachment", id=attachment["id"], field="sha256")
         data = Path(path).read_bytes()
         if not data:
-            degraded.append(Degradation("attachment", attachment["id"], "size", "attachment_empty",
+            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_EMPTY,
                                         "Zendesk refuses empty uploads; left out"))
             return None
         if len(data) > MAX_UPLOAD:
-            degraded.append(Degradation("attachment", attachment["id"], "size", "attachment_too_large",
+            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_TOO_LARGE,
                                         f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
             return None
         try:
@@ -749,7 +750,7 @@ class ZendeskTarget(Target):
         except RecordRejected as e:
             # One file the account refuses (a forbidden type, a size the plan allows) never fails
             # its comment or ticket: left out and named.
-            degraded.append(Degradation("attachment", attachment["id"], "file_name", "attachment_rejected",
+            degraded.append(Degradation("attachment", attachment["id"], "file_name", codes.ATTACHMENT_REJECTED,
                                         f"Zendesk refused the upload: {e}"))
             return None
         self.uploads += 1
@@ -773,7 +774,7 @@ class ZendeskTarget(Target):
         quoted = [a for a in earlier if a.get("id") in uploaded and inline_images.referenced(html_body, a)]
         for a in attachments:
             if a.get("inline") and a not in shown:
-                degraded.append(Degradation("attachment", str(a["id"]), "inline", "inline_image_detached",
+                degraded.append(Degradation("attachment", str(a["id"]), "inline", codes.INLINE_IMAGE_DETACHED,
                                             "uploaded as a file of the comment; the comment's HTML shows no "
                                             "image of it"))
         if not shown and not quoted:
@@ -782,15 +783,15 @@ class ZendeskTarget(Target):
         for a in shown:
             aid = str(a["id"])
             if aid in uploaded:
-                degraded.append(Degradation("attachment", aid, "inline", "inline_image_rehosted",
+                degraded.append(Degradation("attachment", aid, "inline", codes.INLINE_IMAGE_REHOSTED,
                                             "uploaded to Zendesk; the comment's image points at this copy"))
             else:
                 degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src",
-                                            "inline_image_detached",
+                                            codes.INLINE_IMAGE_DETACHED,
                                             f"the image of attachment {aid} keeps its source URL: the file "
                                             "was not uploaded (see the attachment's own record)"))
         if changed:
-            degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src", "inline_image_rehosted",
+            degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src", codes.INLINE_IMAGE_REHOSTED,
                                         f"{len(changed)} image src(s) rewritten to the files uploaded to Zendesk; "
                                         "the rest of the HTML is unchanged"))
         return {**comment, "body_html": new_html}
@@ -831,10 +832,10 @@ class ZendeskTarget(Target):
         if mapped is not None:
             return None
         for f in self._field_list(entity):
-            if entity != "ticket" and f.get("key") == mapping._field_key(key):
+            if entity != "ticket" and f.get("key") == values.field_key(key):
                 return f
             if entity == "ticket" and title and f.get("title") == title and \
-                    f.get("type") not in mapping.SYSTEM_TICKET_FIELDS:
+                    f.get("type") not in values.SYSTEM_TICKET_FIELDS:
                 return f
         return None
 
@@ -859,7 +860,7 @@ class ZendeskTarget(Target):
             self._fields.pop(record["entity"], None)
             existing = self._find_field(record, ctx)
             return WriteResult(existing) if existing else None
-        answer = self._create(f"/api/v2/{path}", {single: mapping.custom_field_body(record)}, find)
+        answer = self._create(f"/api/v2/{path}", {single: to_vendor.custom_field_body(record)}, find)
         if isinstance(answer, WriteResult):
             return answer
         created = answer.json()[single]

@@ -1,132 +1,28 @@
-"""Pure mapping between Zendesk Support API payloads and canonical records (both ways).
+"""Zendesk Support API payloads -> canonical records (pure: plain dicts in, plain dicts out).
 
-No I/O here: every function takes plain dicts and returns plain dicts, so the mapping is tested
-over every recorded real Zendesk response in ../shared/vendor-fixtures/zendesk.
-
-Id scheme (canonical ids of records a Zendesk source emits):
-- users: ``u<user id>`` for agents and contacts alike. Zendesk numbers all users in one sequence,
-  so the prefix keeps person ids apart from other kinds' numeric ids while a ticket's
-  ``requester_id`` can be written without knowing the user's role (a requester may be an agent).
-- custom fields: ``ticket:<field id>``, ``contact:<field key>``, ``organization:<field key>``;
-  the canonical ``key`` is the field id for ticket fields and the field key for user/org fields.
-- tickets, comments, attachments, organizations, groups, satisfaction ratings: the Zendesk id.
+One function per kind; `ZendeskSource.to_canonical` and the fixture tests (every recorded real
+Zendesk response in ../shared/vendor-fixtures/zendesk) call them. Times go through
+`hdmigrate.times` (absent -> None; present but not a time -> RecordError naming the value).
+Id scheme: see values.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 from hdmigrate import inline_images
 from hdmigrate.errors import RecordError
+from hdmigrate.times import to_rfc3339 as rfc3339
 
-# ---------------------------------------------------------------- time
+from .values import (AGENT_ROLES, FIELD_TYPES, PRIORITIES, STATUS_IN, SYSTEM_TICKET_FIELDS, TYPES,
+                     channel, person_id)
 
-def rfc3339(value: Any, zone: str = "UTC") -> str | None:
-    """Zendesk times as RFC 3339: ISO strings are kept (a naive one gets `zone`), Unix seconds
-    are converted; None and "" stay None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise RecordError(f"not a time: {value!r}")
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = str(value).strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RecordError(f"not an ISO 8601 time: {value!r}") from None
-    if "T" not in text:  # a date only (date custom fields are not times; callers keep those)
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
-    if parsed.utcoffset() == timezone.utc.utcoffset(None):
-        return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return parsed.isoformat()
-
-
-def unix(value: str | None) -> int | None:
-    if not value:
-        return None
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-
-
-# ---------------------------------------------------------------- enumerations
-
-STATUS_IN = {"new": "new", "open": "open", "pending": "pending", "hold": "on_hold",
-             "solved": "solved", "closed": "closed"}
-STATUS_OUT = {v: k for k, v in STATUS_IN.items()}
-PRIORITIES = ("low", "normal", "high", "urgent")
-TYPES = ("question", "incident", "problem", "task")
-
-# via type (string) -> canonical channel. Zendesk's via-types reference lists many more internal
-# types (rule, merge, batch, linked_problem ...); those become "other" with the original kept.
-VIA_TYPES = {
-    "web": "web", "web_form": "web", "web_widget": "web", "help_center": "web", "dropbox": "web",
-    "mobile": "web", "mobile_sdk": "web", "iphone": "web", "forum": "web", "topic": "web",
-    "email": "email", "mail": "email",
-    "api": "api", "web_service": "api",
-    "voice": "phone", "phone": "phone", "voicemail": "phone", "phone_call_inbound": "phone",
-    "phone_call_outbound": "phone", "api_voicemail": "phone", "api_phone_call_inbound": "phone",
-    "api_phone_call_outbound": "phone",
-    "chat": "chat", "chat_transcript": "chat", "chat_offline_message": "chat",
-    "sms": "sms", "text": "sms",
-    "twitter": "social", "twitter_dm": "social", "twitter_favorite": "social",
-    "facebook": "social", "facebook_post": "social", "facebook_message": "social",
-    "instagram_dm": "social", "instagram": "social",
-    "native_messaging": "messaging", "messaging": "messaging", "whatsapp": "messaging",
-    "line": "messaging", "wechat": "messaging", "any_channel": "messaging",
-    "sunshine_conversations_api": "messaging",
-}
-# via id (integer) -> via type, from Zendesk's via-types reference. Ids not listed here map to
-# channel "other" with the integer kept in extra.source_channel.
-VIA_IDS = {0: "web_form", 4: "mail", 5: "web_service", 8: "rule", 9: "linked_problem",
-           10: "group_deletion", 11: "user_change", 12: "user_deletion", 13: "group_change",
-           14: "resource_push", 15: "iphone", 16: "get_satisfaction", 17: "dropbox", 19: "merge",
-           20: "batch", 21: "recovered_from_suspended_tickets",
-           22: "automatic_solution_suggestions", 23: "twitter_favorite", 24: "forum",
-           26: "twitter_dm", 27: "closed_ticket", 29: "chat", 30: "twitter", 33: "voicemail",
-           34: "phone_call_inbound", 35: "phone_call_outbound", 38: "facebook_post",
-           41: "facebook_message", 46: "any_channel", 48: "sms", 49: "ticket_sharing",
-           50: "help_center"}
-# canonical channel -> the via type written back (informational: the import API sets via itself)
-CHANNEL_OUT = {"email": "email", "web": "web", "phone": "voice", "chat": "chat", "sms": "sms",
-               "social": "twitter", "messaging": "native_messaging", "api": "api"}
-
-
-def channel(via: Any) -> tuple[str | None, Any]:
-    """(canonical channel, original via.channel). Strings and integer via ids both map."""
-    if not isinstance(via, dict):
-        return None, None
-    raw = via.get("channel")
-    if raw is None:
-        return None, None
-    name = raw
-    if isinstance(raw, bool):
-        return "other", raw
-    if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
-        name = VIA_IDS.get(int(raw))
-        if name is None:
-            return "other", raw
-    return VIA_TYPES.get(str(name).lower(), "other"), raw
-
-
-# ---------------------------------------------------------------- helpers
 
 def _sid(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-def person_id(user_id: Any) -> str | None:
-    return None if user_id is None or user_id == "" else f"u{user_id}"
-
-
-def zendesk_user_id(person: str) -> str:
-    return person[1:] if person.startswith("u") else person
 
 
 def _rest(raw: dict, used: set[str]) -> dict:
@@ -145,20 +41,6 @@ def _require_id(raw: Any, kind: str) -> str:
     if raw.get("id") is None:
         raise RecordError(f"{kind}: payload has no id", kind=kind, field="id")
     return str(raw["id"])
-
-
-# ---------------------------------------------------------------- custom fields
-
-FIELD_TYPES = {"text": "text", "textarea": "textarea", "checkbox": "checkbox", "date": "date",
-               "integer": "integer", "decimal": "decimal", "regexp": "regexp",
-               "tagger": "dropdown", "dropdown": "dropdown", "multiselect": "multiselect",
-               "partialcreditcard": "text", "lookup": "text"}
-# Zendesk's built-in ticket fields: not custom; their values live in the ticket's own columns.
-SYSTEM_TICKET_FIELDS = {"subject", "description", "status", "tickettype", "priority", "group",
-                        "assignee", "custom_status", "brand", "ticket_form", "requester"}
-FIELD_TYPES_OUT = {"text": "text", "textarea": "textarea", "checkbox": "checkbox", "date": "date",
-                   "integer": "integer", "decimal": "decimal", "regexp": "regexp",
-                   "dropdown": "tagger", "multiselect": "multiselect"}
 
 
 def custom_field(entity: str, raw: dict, zone: str = "UTC") -> dict | None:
@@ -186,28 +68,6 @@ def custom_field(entity: str, raw: dict, zone: str = "UTC") -> dict | None:
     return record
 
 
-def custom_field_body(record: dict, mapping_key: str | None = None) -> dict:
-    """A canonical custom_field as a Zendesk *_fields create body."""
-    entity = record["entity"]
-    body: dict[str, Any] = {"type": FIELD_TYPES_OUT.get(record["type"], "text"),
-                            "title": record.get("title") or record["key"],
-                            "active": record.get("active", True)}
-    if entity != "ticket":
-        body["key"] = _field_key(mapping_key or record["key"])
-    if record.get("options"):
-        body["custom_field_options"] = [
-            {"name": o.get("label") or str(o["value"]), "value": str(o["value"])}
-            for o in record["options"]]
-    if record.get("required"):
-        body["required"] = True
-    return body
-
-
-def _field_key(key: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in str(key).lower())
-    return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
-
-
 # ---------------------------------------------------------------- organizations, groups, users
 
 def organization(raw: dict, zone: str = "UTC") -> dict:
@@ -228,9 +88,6 @@ def group(raw: dict, zone: str = "UTC") -> dict:
     return {"id": gid, "name": raw.get("name") or f"group {gid}",
             "description": raw.get("description"), **_times(raw, zone),
             "extra": _rest(raw, {"id", "name", "description", "created_at", "updated_at"})}
-
-
-AGENT_ROLES = {"admin": "admin", "agent": "agent"}
 
 
 def user_kind(raw: dict) -> str:
@@ -433,126 +290,3 @@ def unlisted_inline_images(html_body: str | None, listed: list[dict], comment_id
                     "extra": {"content_url": src, "size_unknown": True, "unlisted": True}})
     return out
 
-
-# ---------------------------------------------------------------- canonical -> Zendesk bodies
-
-def stamp(kind: str, source_id: str) -> str:
-    """The external_id written on every record this tool creates (find_existing looks it up)."""
-    return f"hdm:{kind}:{source_id}"
-
-
-def _tags(tags: list[str] | None, tag_migrated: str | None) -> list[str]:
-    out = [t.replace(" ", "_") for t in (tags or []) if t]
-    if tag_migrated and tag_migrated not in out:
-        out.append(tag_migrated)
-    return out
-
-
-def organization_body(record: dict, tag_migrated: str | None = None,
-                      field_keys: dict | None = None) -> dict:
-    body = {"name": record["name"], "external_id": stamp("organization", record["id"]),
-            "domain_names": record.get("domains") or [], "notes": record.get("notes") or "",
-            "tags": _tags(record.get("tags"), tag_migrated)}
-    fields = _map_keys(record.get("custom_fields"), field_keys)
-    if fields:
-        body["organization_fields"] = fields
-    return body
-
-
-def group_body(record: dict) -> dict:
-    body = {"name": record["name"]}
-    if record.get("description"):
-        body["description"] = record["description"]
-    return body
-
-
-def _map_keys(values: dict | None, keys: dict | None) -> dict:
-    if not values:
-        return {}
-    if not keys:
-        return dict(values)
-    return {keys[k]: v for k, v in values.items() if k in keys and keys[k]}
-
-
-def user_body(kind: str, record: dict, organization_id: str | None = None,
-              tag_migrated: str | None = None, field_keys: dict | None = None) -> dict:
-    body: dict[str, Any] = {"name": record["name"], "external_id": stamp(kind, record["id"]),
-                            "verified": True}
-    if record.get("email"):
-        body["email"] = record["email"]
-    if kind == "agent":
-        body["role"] = "admin" if record.get("role") == "admin" else "agent"
-    else:
-        body["role"] = "end-user"
-        if record.get("phones"):
-            body["phone"] = record["phones"][0]
-        if organization_id:
-            body["organization_id"] = int(organization_id)
-        if record.get("notes"):
-            body["notes"] = record["notes"]
-        if record.get("language"):
-            body["locale"] = record["language"]
-        if record.get("time_zone"):
-            body["time_zone"] = record["time_zone"]
-        identities = [{"type": "email", "value": e} for e in record.get("emails") or []]
-        identities += [{"type": "phone_number", "value": p} for p in (record.get("phones") or [])[1:]]
-        if identities:
-            body["identities"] = identities
-        fields = _map_keys(record.get("custom_fields"), field_keys)
-        if fields:
-            body["user_fields"] = fields
-    body["tags"] = _tags(record.get("tags"), tag_migrated)
-    if record.get("active") is False:
-        body["suspended"] = True
-    return body
-
-
-def ticket_body(record: dict, *, requester: str, assignee: str | None, group: str | None,
-                organization: str | None, ccs: list[str], comments: list[dict],
-                tag_migrated: str | None, status_map: dict, priority_map: dict, type_map: dict,
-                field_ids: dict[str, int] | None) -> dict:
-    """A TicketImportInput for /imports/tickets(/create_many). `comments` are already Zendesk
-    comment bodies. `field_ids` maps canonical custom field keys to target ticket field ids."""
-    status = status_map.get(record["status"]) or STATUS_OUT.get(record["status"], "open")
-    body: dict[str, Any] = {
-        "external_id": stamp("ticket", record["id"]),
-        "subject": record.get("subject") or "(no subject)",
-        "status": status, "requester_id": int(requester),
-        "tags": _tags(record.get("tags"), tag_migrated),
-        "comments": comments,
-    }
-    if record.get("priority"):
-        body["priority"] = priority_map.get(record["priority"], record["priority"])
-    if record.get("type"):
-        body["type"] = type_map.get(record["type"], record["type"])
-    if assignee:
-        body["assignee_id"] = int(assignee)
-    if group:
-        body["group_id"] = int(group)
-    if organization:
-        body["organization_id"] = int(organization)
-    if ccs:
-        body["collaborator_ids"] = [int(c) for c in ccs]
-    for key in ("created_at", "updated_at", "solved_at"):
-        if record.get(key):
-            body[key] = record[key]
-    if record.get("due_at") and body.get("type") == "task":
-        body["due_at"] = record["due_at"]
-    values = record.get("custom_fields") or {}
-    if values and field_ids:
-        body["custom_fields"] = [{"id": field_ids[k], "value": v} for k, v in values.items()
-                                 if k in field_ids]
-    return body
-
-
-def comment_body(record: dict, author: str, uploads: list[str]) -> dict:
-    body: dict[str, Any] = {"author_id": int(author), "public": record.get("public") is True}
-    if record.get("body_html"):
-        body["html_body"] = record["body_html"]
-    else:
-        body["value"] = record.get("body_text") or ""
-    if record.get("created_at"):
-        body["created_at"] = record["created_at"]
-    if uploads:
-        body["uploads"] = uploads
-    return body
