@@ -30,6 +30,8 @@ case "$SYSTEM:$INSTANCE" in
   rt:target)                PORT=8713 ;;
   django_helpdesk:main)     PORT=8711 ;;
   django_helpdesk:target)   PORT=8714 ;;
+  rt:contract)              PORT=8715 ;;   # tests/contract/test_rt.py
+  django_helpdesk:contract) PORT=8716 ;;   # tests/contract/test_django_helpdesk.py
   *) echo "unknown system/instance $SYSTEM/$INSTANCE" >&2; exit 2 ;;
 esac
 WORKDIR="$REAL_DIR/$SYSTEM-$INSTANCE"

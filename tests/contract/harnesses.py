@@ -197,3 +197,82 @@ def helpscout_fixtures(shared_dir: Path):
     checks the others: token answers, request bodies, folders)."""
     from tests.test_helpscout_fixtures import recorded_records
     yield from recorded_records(shared_dir)
+
+
+# ------------------------------------------------------------------ rt, django-helpdesk (real servers)
+# One real server per test module (starting one takes minutes); each check gets its own stamp prefix
+# and counts only the tickets created after it began, so checks never see each other's tickets.
+REAL_SERVERS: dict[str, dict] = {}   # adapter -> credentials of the running server (set by a fixture)
+
+
+def _real_check_prefix() -> str:
+    import uuid
+    return f"k{uuid.uuid4().hex[:8]}-"
+
+
+@contextlib.contextmanager
+def rt_real_target(scratch: Path):
+    import httpx
+    info = REAL_SERVERS["rt"]
+    api = httpx.Client(base_url=info["RT_URL"] + "/", headers={"Authorization": f"token {info['RT_TOKEN']}"},
+                       timeout=60)
+
+    def newest() -> int:
+        items = api.get("tickets", params={"query": "id > 0", "orderby": "id", "order": "DESC",
+                                           "per_page": 1}).json().get("items") or []
+        return int(items[0]["id"]) if items else 0
+
+    baseline = newest()
+
+    def ticket(target_id):
+        r = api.get(f"ticket/{target_id}")
+        return {"subject": r.json().get("Subject")} if r.status_code == 200 else None
+
+    def comment(target_id):
+        tid, _, index = str(target_id).partition("#")
+        history = api.get(f"ticket/{tid}/history", params={"fields": "Type", "per_page": 100}).json()
+        txns = [t for t in history.get("items") or [] if t.get("Type") in ("Create", "Correspond", "Comment")]
+        return {"public": txns[int(index)]["Type"] != "Comment"} if int(index or 0) < len(txns) else None
+
+    def count():
+        query = {"query": f"id > {baseline}", "per_page": 1}
+        return {"ticket": int(api.get("tickets", params=query).json().get("total") or 0)}
+
+    try:
+        with environment({"RT_TOKEN": info["RT_TOKEN"]}):
+            yield TargetUnderTest({"adapter": "rt", "url": info["RT_URL"], "token_env": "RT_TOKEN",
+                                   "stamp_prefix": _real_check_prefix()}, ticket, comment=comment, count=count)
+    finally:
+        api.close()
+
+
+@contextlib.contextmanager
+def django_helpdesk_real_target(scratch: Path):
+    import httpx
+    info = REAL_SERVERS["django_helpdesk"]
+    api = httpx.Client(base_url=info["HD_BASE_URL"] + "/helpdesk/api/", headers={"Accept": "application/json"},
+                       auth=(info["HD_ADMIN_USER"], info["HD_ADMIN_PASSWORD"]), timeout=60)
+
+    def ids() -> set[int]:
+        return {t["id"] for t in api.get("tickets/", params={"page_size": 1000}).json()["results"]}
+
+    before = ids()
+
+    def ticket(target_id):
+        r = api.get(f"tickets/{target_id}/")
+        return {"subject": r.json().get("title")} if r.status_code == 200 else None
+
+    def comment(target_id):
+        r = api.get(f"followups/{target_id}/")
+        return {"public": r.json().get("public") is True} if r.status_code == 200 else None
+
+    def count():
+        return {"ticket": len(ids() - before)}
+
+    try:
+        with environment({"HD_USER": info["HD_ADMIN_USER"], "HD_PASS": info["HD_ADMIN_PASSWORD"]}):
+            yield TargetUnderTest({"adapter": "django_helpdesk", "url": info["HD_BASE_URL"], "username_env": "HD_USER",
+                                   "password_env": "HD_PASS", "stamp_prefix": _real_check_prefix()},
+                                  ticket, comment=comment, count=count)
+    finally:
+        api.close()
