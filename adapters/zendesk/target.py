@@ -26,34 +26,29 @@
 
 from __future__ import annotations
 
-import html
-import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from hdmigrate import degradations as codes
 from hdmigrate import inline_images, stamps
 from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
 from hdmigrate.canonical import CHANNELS
-from hdmigrate.errors import FatalApiError, RecordError, RecordRejected, TransientApiError
+from hdmigrate.errors import RecordError, RecordRejected, TransientApiError
 
 from . import to_vendor, values
+from .values import MAX_UPLOAD, ZD_STATUSES, _next
 from .client import DEFAULT_RATE_LIMIT, JobWatcher, check_account, make_client
+from .fields import FieldLookups
+from .files import FileWrites
+from .updates import TicketUpdates
 
-TOKEN_LIFETIME = 55 * 60       # Zendesk keeps an unused upload token 60 minutes
-MAX_UPLOAD = 50 * 1024 * 1024  # Zendesk's attachment size limit (account default)
-FIELD_ENDPOINTS = {"ticket": ("ticket_fields", "ticket_field"),
-                   "contact": ("user_fields", "user_field"),
-                   "organization": ("organization_fields", "organization_field")}
-ZD_STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
 # Accounts with at most this many users are listed once (pages of 100) to find people by e-mail;
 # larger ones are asked per person (users/search): whichever costs fewer requests, about.
 USER_INDEX_MAX = 20_000
 
 
-class ZendeskTarget(Target):
+class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
     name = "zendesk"
     stamp_places = frozenset({"external"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRESERVE_TIMESTAMPS, Capability.PRESERVE_AUTHORS,
@@ -644,75 +639,6 @@ class ZendeskTarget(Target):
         return body, children, degraded
 
     # ------------------------------------------------------------ delta runs
-    def update(self, kind: str, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
-        """A changed ticket: status, priority, type, subject, tags and custom fields through Update
-        Ticket (comments and history stay as imported). Zendesk refuses to change a closed ticket:
-        that is reported (value_unmapped on the changed fields), not retried. A changed comment:
-        see _update_comment."""
-        if kind == "comment":
-            return self._update_comment(target_id, record, ctx)
-        if kind != "ticket":
-            raise NotImplementedError(f"the zendesk target does not update {kind} records")
-        mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
-        tags = list(record.get("tags") or [])
-        if record.get("channel") and record["channel"] != "api":
-            tags.append(f"channel_{record['channel']}")
-        body = to_vendor.ticket_body(
-            {**record, "tags": tags}, requester=self._person(ctx, record.get("requester_id")) or "0",
-            assignee=None, group=None, organization=None, ccs=[], comments=[],
-            tag_migrated=self._opt(ctx, "tag_migrated"),
-            status_map={**(mapping_.get("status") or {}), "on_hold": (mapping_.get("status") or {}).get("on_hold", "hold")},
-            priority_map=mapping_.get("priority") or {}, type_map=mapping_.get("type") or {},
-            field_ids=self._ticket_field_ids(record, ctx))
-        if body["status"] not in ZD_STATUSES:
-            body["status"] = "open"
-        change = {k: body[k] for k in ("status", "priority", "type", "subject", "tags", "custom_fields") if k in body}
-        r = self.client.request("PUT", f"/api/v2/tickets/{target_id}", json={"ticket": change}, allow=(422,))
-        if r.status_code == 422:
-            return WriteResult(target_id, degradations=[Degradation(
-                "ticket", str(record["id"]), "", codes.VALUE_UNMAPPED,
-                f"Zendesk does not change a closed ticket; the source's change is not applied: {r.text[:200]}")])
-        return WriteResult(target_id)
-
-    def _update_comment(self, target_id: str, record: dict, ctx: LoadContext) -> WriteResult:
-        """Zendesk keeps a comment's text and files as imported; only public -> private can change
-        (PUT .../comments/{id}/make_private, ZD-OAS MakeTicketCommentPrivate). A comment made private
-        in the source is made private here, or fails; the rest is reported as not applied."""
-        rid = str(record["id"])
-        ticket, _, position = str(target_id).partition(":")
-        if not ticket.isdigit() or not position.isdigit():
-            raise RecordError(f"comment {rid}: target id {target_id!r} names no Zendesk comment",
-                              kind="comment", id=rid)
-        comments: list[dict] = []
-        for body in self.client.paginate_next_url(f"/api/v2/tickets/{ticket}/comments", next_url=_next):
-            comments += (body or {}).get("comments") or []
-        if int(position) >= len(comments):
-            raise RecordError(f"comment {rid}: ticket {ticket} holds {len(comments)} comments, not #{position}",
-                              kind="comment", id=rid)
-        held = comments[int(position)]
-        degraded: list[Degradation] = []
-        if record.get("public") is not True and held.get("public") is not False:
-            r = self.client.request("PUT", f"/api/v2/tickets/{ticket}/comments/{held['id']}/make_private",
-                                    allow=(400, 403, 404, 422))
-            if r.status_code >= 400:
-                raise RecordError(f"comment {rid} is private in the source, and Zendesk refused to make comment "
-                                  f"{held['id']} of ticket {ticket} private ({r.status_code}: {r.text[:200]}); "
-                                  "it is still public there", kind="comment", id=rid, field="public")
-        elif record.get("public") is True and held.get("public") is False:
-            degraded.append(Degradation("comment", rid, "public", codes.UPDATE_NOT_APPLIED,
-                                        "public in the source now; Zendesk cannot make a private comment "
-                                        "public, so it stays private"))
-        if _plain(record.get("body_html") or record.get("body_text")) != _plain(held.get("html_body") or held.get("body")):
-            degraded.append(Degradation("comment", rid, "body_html", codes.UPDATE_NOT_APPLIED,
-                                        "the text changed in the source; Zendesk does not edit a comment's "
-                                        "text after it is written"))
-        for attachment, _path in ctx.attachments(record):
-            if ctx.target_id("attachment", attachment["id"]) is None:
-                degraded.append(Degradation("attachment", str(attachment["id"]), "", codes.UPDATE_NOT_APPLIED,
-                                            f"added in the source to comment {rid}; Zendesk cannot add a file to "
-                                            "a written comment (the file stays in staging)"))
-        return WriteResult(target_id, degradations=degraded)
-
     def _person(self, ctx: LoadContext, source_id: str | None) -> str | None:
         if not source_id:
             return None
@@ -722,185 +648,3 @@ class ZendeskTarget(Target):
     def _target(self, ctx: LoadContext, kind: str, source_id: str | None) -> str | None:
         return ctx.target_id(kind, source_id) if source_id else None
 
-    def _upload(self, comment: dict, attachment: dict, path: Path | None,
-                degraded: list[Degradation]) -> str | None:
-        sha = attachment.get("sha256") or ""
-        key = (comment["id"], f"{attachment['id']}:{sha}")
-        cached = self._tokens.get(key)
-        if cached and time.monotonic() - cached[1] < TOKEN_LIFETIME:
-            return cached[0]
-        if path is None or not Path(path).exists():
-            raise RecordError(f"attachment {attachment['id']}: blob {sha} is missing from staging",
-                              kind="attachment", id=attachment["id"], field="sha256")
-        data = Path(path).read_bytes()
-        if not data:
-            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_EMPTY,
-                                        "Zendesk refuses empty uploads; left out"))
-            return None
-        if len(data) > MAX_UPLOAD:
-            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_TOO_LARGE,
-                                        f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
-            return None
-        try:
-            response = self.client.request(
-                "POST", "/api/v2/uploads", params={"filename": self.file_name(attachment)},
-                content=data, headers={"Content-Type": inline_images.image_type(attachment.get("content_type"), data)
-                                       if attachment.get("inline") else  # a source may call an image octet-stream
-                                       attachment.get("content_type") or "application/octet-stream"})
-        except RecordRejected as e:
-            # One file the account refuses (a forbidden type, a size the plan allows) never fails
-            # its comment or ticket: left out and named.
-            degraded.append(Degradation("attachment", attachment["id"], "file_name", codes.ATTACHMENT_REJECTED,
-                                        f"Zendesk refused the upload: {e}"))
-            return None
-        self.uploads += 1
-        upload = (response.json() or {}).get("upload") or {}
-        token = upload.get("token")
-        if not token:
-            raise FatalApiError("POST /api/v2/uploads answered without a token")
-        self._tokens[key] = (token, time.monotonic())
-        # where this account serves the file (ZD-OAS AttachmentUploadResponse): inline images point here
-        self._content_urls[token] = (upload.get("attachment") or {}).get("content_url")
-        return token
-
-    def _rehost(self, comment: dict, attachments: list[dict], earlier: list[dict], uploaded: dict[str, str],
-                degraded: list[Degradation]) -> dict:
-        """The comment with every <img> that shows one of its files (or a file of an earlier
-        comment of the ticket: a quoted reply) pointed at the copy uploaded to this account (the
-        source's URL breaks when the old account closes); `cid:` references likewise. Only those
-        src values change. What could not be re-hosted is recorded."""
-        html_body = comment.get("body_html")
-        shown = [a for a in attachments if inline_images.referenced(html_body, a)]
-        quoted = [a for a in earlier if a.get("id") in uploaded and inline_images.referenced(html_body, a)]
-        for a in attachments:
-            if a.get("inline") and a not in shown:
-                degraded.append(Degradation("attachment", str(a["id"]), "inline", codes.INLINE_IMAGE_DETACHED,
-                                            "uploaded as a file of the comment; the comment's HTML shows no "
-                                            "image of it"))
-        if not shown and not quoted:
-            return comment
-        new_html, changed = inline_images.point_at(html_body, uploaded, shown + quoted)
-        for a in shown:
-            aid = str(a["id"])
-            if aid in uploaded:
-                degraded.append(Degradation("attachment", aid, "inline", codes.INLINE_IMAGE_REHOSTED,
-                                            "uploaded to Zendesk; the comment's image points at this copy"))
-            else:
-                degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src",
-                                            codes.INLINE_IMAGE_DETACHED,
-                                            f"the image of attachment {aid} keeps its source URL: the file "
-                                            "was not uploaded (see the attachment's own record)"))
-        if changed:
-            degraded.append(Degradation("comment", str(comment["id"]), "body_html.img_src", codes.INLINE_IMAGE_REHOSTED,
-                                        f"{len(changed)} image src(s) rewritten to the files uploaded to Zendesk; "
-                                        "the rest of the HTML is unchanged"))
-        return {**comment, "body_html": new_html}
-
-    def _forget_tokens(self, body: dict) -> None:
-        used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
-        if used:
-            self._tokens = {k: v for k, v in self._tokens.items() if v[0] not in used}
-
-    # ------------------------------------------------------------ custom fields
-    def _field_list(self, entity: str, refresh: bool = False) -> list[dict]:
-        if refresh or entity not in self._fields:
-            path, _ = FIELD_ENDPOINTS[entity]
-            items: list[dict] = []
-            for body in self.client.paginate_next_url(f"/api/v2/{path}", {"page[size]": 100},
-                                                      next_url=_next):
-                items += (body or {}).get(path) or []
-            self._fields[entity] = items
-        return self._fields[entity]
-
-    def _group_list(self) -> list[dict]:
-        if self._groups is None:
-            items: list[dict] = []
-            for body in self.client.paginate_next_url("/api/v2/groups", {"page[size]": 100}, next_url=_next):
-                items += (body or {}).get("groups") or []
-            self._groups = items
-        return self._groups
-
-    def _mapped_key(self, ctx: LoadContext | None, entity: str, key: str) -> str | None:
-        fields = ((getattr(ctx, "mapping", None) if ctx is not None else None) or self.ctx.mapping or {}).get("fields") or {}
-        return (fields.get(entity) or {}).get(key)
-
-    def _match_field(self, entity: str, key: str, title: str | None, mapped: str | None) -> dict | None:
-        for f in self._field_list(entity):
-            if mapped is not None and (str(f.get("id")) == str(mapped) or f.get("key") == mapped
-                                       or f.get("title") == mapped):
-                return f
-        if mapped is not None:
-            return None
-        for f in self._field_list(entity):
-            if entity != "ticket" and f.get("key") == values.field_key(key):
-                return f
-            if entity == "ticket" and title and f.get("title") == title and \
-                    f.get("type") not in values.SYSTEM_TICKET_FIELDS:
-                return f
-        return None
-
-    def _find_field(self, record: dict, ctx: LoadContext | None) -> str | None:
-        entity = record["entity"]
-        found = self._match_field(entity, record["key"], record.get("title"),
-                                  self._mapped_key(ctx, entity, record["key"]))
-        if found is None:
-            return None
-        return str(found["id"]) if entity == "ticket" else str(found.get("key"))
-
-    def _write_field(self, record: dict, ctx: LoadContext) -> WriteResult:
-        existing = self._find_field(record, ctx)
-        if existing is not None:
-            return WriteResult(existing, matched=True)
-        mapped = self._mapped_key(ctx, record["entity"], record["key"])
-        if mapped is not None:
-            raise RecordError(f"custom field {record['key']!r} is mapped to {mapped!r}, which the "
-                              "target does not have", kind="custom_field", id=record["id"], field="key")
-        path, single = FIELD_ENDPOINTS[record["entity"]]
-        def find():
-            self._fields.pop(record["entity"], None)
-            existing = self._find_field(record, ctx)
-            return WriteResult(existing) if existing else None
-        answer = self._create(f"/api/v2/{path}", {single: to_vendor.custom_field_body(record)}, find)
-        if isinstance(answer, WriteResult):
-            return answer
-        created = answer.json()[single]
-        self._fields.setdefault(record["entity"], []).append(created)
-        return WriteResult(str(created["id"]) if record["entity"] == "ticket" else str(created["key"]))
-
-    def _field_keys(self, ctx: LoadContext, entity: str) -> dict | None:
-        """Canonical custom field keys -> target user/org field keys (mapping, else same key)."""
-        explicit = (((getattr(ctx, "mapping", None) or {}).get("fields") or {}).get(entity)) or {}
-        return None if not explicit else {**explicit}
-
-    def _ticket_field_ids(self, record: dict, ctx: LoadContext) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for key in (record.get("custom_fields") or {}):
-            mapped = self._mapped_key(ctx, "ticket", key)
-            target = None
-            staged = ctx.custom_field("ticket", key) if hasattr(ctx, "custom_field") else None
-            if staged is not None:
-                target = staged[1]
-            for candidate in (key, f"ticket:{key}"):
-                if target:
-                    break
-                target = ctx.target_id("custom_field", candidate)
-            if mapped is not None:
-                found = self._match_field("ticket", key, None, mapped)
-                target = str(found["id"]) if found else None
-            if target and str(target).isdigit():
-                out[key] = int(target)
-        return out
-
-
-def _plain(text: str | None) -> str:
-    """A comment's words without markup or spacing (Zendesk rewrites HTML it stores)."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text or "")).split())
-
-
-def _next(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return None
-    meta = body.get("meta") or {}
-    if meta and not meta.get("has_more"):
-        return None
-    return (body.get("links") or {}).get("next") or body.get("next_page")

@@ -11,6 +11,8 @@ Id scheme (canonical ids of records a Zendesk source emits):
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 # ---------------------------------------------------------------- enumerations
@@ -99,3 +101,26 @@ def field_key(key: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in str(key).lower())
     return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
 
+
+# ---------------------------------------------------------------- the target API's limits and endpoints
+
+TOKEN_LIFETIME = 55 * 60       # Zendesk keeps an unused upload token 60 minutes
+MAX_UPLOAD = 50 * 1024 * 1024  # Zendesk's attachment size limit (account default)
+FIELD_ENDPOINTS = {"ticket": ("ticket_fields", "ticket_field"),
+                   "contact": ("user_fields", "user_field"),
+                   "organization": ("organization_fields", "organization_field")}
+ZD_STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
+
+
+def _plain(text: str | None) -> str:
+    """A comment's words without markup or spacing (Zendesk rewrites HTML it stores)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text or "")).split())
+
+
+def _next(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    meta = body.get("meta") or {}
+    if meta and not meta.get("has_more"):
+        return None
+    return (body.get("links") or {}).get("next") or body.get("next_page")
