@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from unittest import mock
 
+from hdmigrate import degradations as codes
 from hdmigrate import registry
 from hdmigrate.adapter import AdapterSpec, Capability, Degradation, Target, WriteResult
 from hdmigrate.errors import FatalApiError, RecordRejected
@@ -36,7 +37,7 @@ class DummyTarget(Target):
 
     def degradations(self, kind, record, ctx):
         if kind == "comment" and record.get("created_at"):
-            return [Degradation(kind, record["id"], "created_at", "timestamp_not_preserved", "dummy")]
+            return [Degradation(kind, record["id"], "created_at", codes.TIMESTAMP_NOT_PRESERVED, "dummy")]
         return []
 
     def find_existing(self, kind, record, ctx):
