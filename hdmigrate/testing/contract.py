@@ -348,7 +348,7 @@ class _Checks:
                 pytest.fail(f"{self.h.adapter}: the harness gives no TargetUnderTest.count to find duplicates")
             work = tmp_path / "work"
             # slow writes (3 a second) so the kill lands inside the ticket writes
-            moment = _kill_during_a_write(_write_plan(tmp_path, src, tut.section, work, 180), work)
+            moment = _kill_during_a_write(_write_plan(tmp_path, src, tut.section, work, 60000), work)
             resumed = run_engine(tmp_path, src, tut.section, work)
             assert resumed["exit_code"] in (0, 1), resumed
             held = tut.count()
