@@ -179,3 +179,27 @@ def test_a_create_whose_answer_is_lost_is_not_sent_again(tmp_path):
             done = t.write("ticket", ticket, ctx).target_id     # found by its partial link, continued
         assert len(rt.tickets) == 1, "the create went out twice"
         assert done == "1" and t.find_existing("ticket", ticket, ctx) == "1"
+
+
+def test_people_written_earlier_are_found_again_disabled_or_without_address():
+    """Lost staging or a resumed run: a disabled user (an inactive agent) and a contact without
+    an address (created under a generated name) are found, not created again — RT refused the
+    second create ("Email address in use", "Name in use") and the records failed."""
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        def users(request):
+            disabled_too = request.url.params.get("find_disabled_rows") == "1"
+            email = json.loads(request.content)[0]["value"]
+            hits = [{"Name": "lukas", "Comments": ""}] if email == "lukas@example.org" and disabled_too else []
+            return httpx.Response(200, json={"items": hits, "total": len(hits), "pages": 1})
+
+        router.post("/users").mock(side_effect=users)
+        router.get("/user/hdm-contact-c1").respond(
+            json={"Name": "hdm-contact-c1", "Comments": "created by hdmigrate from contact c1"})
+        router.get("/user/hdm-contact-c2").respond(
+            json={"Name": "hdm-contact-c2", "Comments": "a person an admin made"})
+        t = target()
+        ctx = Ctx([])
+        assert t.find_existing("agent", {"id": "a12", "name": "Lukas", "email": "lukas@example.org",
+                                         "active": False}, ctx) == "lukas"
+        assert t.find_existing("contact", {"id": "c1", "name": "Sören Schäfer"}, ctx) == "hdm-contact-c1"
+        assert t.find_existing("contact", {"id": "c2", "name": "Someone"}, ctx) is None   # not ours

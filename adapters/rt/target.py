@@ -207,8 +207,10 @@ class RtTarget(Target):
     def _find_user(self, kind: str, record: dict) -> str | None:
         name = None
         if record.get("email"):
+            # Disabled users too: a source's inactive agent was written disabled, and RT refuses a
+            # second user with the same address ("Email address in use").
             data = self.http._json(self.http.request(
-                "POST", "users", params={"fields": "Name,Comments"},
+                "POST", "users", params={"fields": "Name,Comments", "find_disabled_rows": 1},
                 json=[{"field": "EmailAddress", "value": record["email"]}]))
             items = (data or {}).get("items") or []
             if items:
@@ -216,6 +218,13 @@ class RtTarget(Target):
         if name is None and (record.get("extra") or {}).get("rt_name"):
             r = self.http.request("GET", f"user/{record['extra']['rt_name']}", allow=(404,))
             if r.status_code == 200 and (r.json().get("EmailAddress") or None) == (record.get("email") or None):
+                name = r.json()["Name"]
+        if name is None and not record.get("email"):
+            # Without an address the user was created under a generated name, its Comments
+            # saying which record it is (lost staging, a resumed run): found again by both.
+            generated = _generated_name(kind, record)
+            r = self.http.request("GET", f"user/{generated}", allow=(404,))
+            if r.status_code == 200 and (r.json().get("Comments") or "").endswith(_created_from(kind, record)):
                 name = r.json()["Name"]
         if name and self.act_as and name not in self._passwords:
             user = self.http.get_json(f"user/{name}")
@@ -254,9 +263,9 @@ class RtTarget(Target):
     def _write_user(self, kind: str, record: dict) -> WriteResult:
         extra = record.get("extra") or {}
         email = record.get("email") or None
-        name = extra.get("rt_name") or email or f"hdm-{kind}-{record['id']}"
+        name = extra.get("rt_name") or email or _generated_name(kind, record)
         body = {"Name": name, "RealName": record.get("name") or "", "Privileged": 1 if kind == "agent" else 0,
-                "Comments": f"{CREATED_MARK} from {kind} {record['id']}"}
+                "Comments": f"{CREATED_MARK}{_created_from(kind, record)}"}
         if email:
             body["EmailAddress"] = email
         if extra.get("organization"):
@@ -271,7 +280,7 @@ class RtTarget(Target):
         r = self.http.request("POST", "user", idempotent=False, json=body, allow=(400, 409))
         if r.status_code in (400, 409):
             # The name is taken by someone else: fall back to the email, then to a generated name.
-            body["Name"] = email if email and name != email else f"hdm-{kind}-{record['id']}"
+            body["Name"] = email if email and name != email else _generated_name(kind, record)
             r = self.http.request("POST", "user", idempotent=False, json=body)
         made = str(r.json()["id"])
         if password:
@@ -475,3 +484,12 @@ class RtTarget(Target):
         for client in [self.http, *self._user_clients.values()]:
             client.close()
 
+
+def _generated_name(kind: str, record: dict) -> str:
+    """The RT user name of a person without an address (or whose name is taken)."""
+    return f"hdm-{kind}-{record['id']}"
+
+
+def _created_from(kind: str, record: dict) -> str:
+    """The end of the Comments of a user this tool created: which record it is."""
+    return f" from {kind} {record['id']}"
