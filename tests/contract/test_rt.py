@@ -20,10 +20,6 @@ TestRtRealContract = pytest.mark.real_helpdesk(pytest.mark.usefixtures("rt_contr
     adapter="rt", minimal_config={"adapter": "rt", "url": "http://127.0.0.1:8080", "token_env": "RT_TOKEN"},
     target=rt_real_target,
     known_defects={
-        "find_existing": "found by this suite, not fixed yet: the first run into a fresh RT fails 1 agent and "
-                         "2 contacts of the sample dump (exit 1), so the found-again comparison never starts",
-        "update": "found by this suite, not fixed yet: a changed contact whose first write failed is not "
-                  "reported update_not_applied by the delta run",
         "dry_run": "found by this suite, not fixed yet: only the real write records matched_existing (people "
                    "the server already holds) and author_not_preserved for the opening message (deb12u7 drops "
                    "Creator, learned from the read-back); the dry run cannot predict either",
