@@ -16,11 +16,11 @@ def rt_contract_server(shared_dir):
     _stop(shared_dir, "rt", "contract")
 
 
-TestRtRealContract = pytest.mark.real_helpdesk(pytest.mark.usefixtures("rt_contract_server")(contract_suite(Harness(
+TestRtRealContract = pytest.mark.slow(pytest.mark.real_helpdesk(pytest.mark.usefixtures("rt_contract_server")(contract_suite(Harness(
     adapter="rt", minimal_config={"adapter": "rt", "url": "http://127.0.0.1:8080", "token_env": "RT_TOKEN"},
     target=rt_real_target,
     known_defects={
         "dry_run": "found by this suite, not fixed yet: only the real write records matched_existing (people "
                    "the server already holds) and author_not_preserved for the opening message (deb12u7 drops "
                    "Creator, learned from the read-back); the dry run cannot predict either",
-    }))))
+    })))))
