@@ -35,7 +35,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,14 +42,11 @@ from .batch_child import last_error, run_child, run_command, terminate
 from .batch_summary import (batch_exit_code, print_table, summary_doc, totals_of, write_csv)
 from .printable import json_printable, printable
 from .private_files import open_private, private_dir, write_private_text
+from .times import now_text
 
 FINISHED_CODES = (0, 1)          # the run completed; a later batch skips the plan
 STATE_FILE = "batch-state.json"
 STATE_VERSION = 1
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _sha256_file(path: Path) -> str | None:
@@ -210,7 +206,7 @@ class BatchState:
     def save(self, job: PlanJob) -> None:
         with self.lock:
             self.data["plans"][str(job.path)] = {**job.row(), "mode": self.mode, "plan_sha256": job.plan_sha256}
-            self.data["updated_at"] = _now()
+            self.data["updated_at"] = now_text()
             private_dir(self.dir)
             write_private_text(self.path, json.dumps(self.data, indent=2, ensure_ascii=False))
 
@@ -227,7 +223,7 @@ class Emitter:
     def event(self, _event: str, /, **fields) -> None:
         if not self.as_json:
             return
-        line = json_printable(json.dumps({"event": _event, "time": _now(), **fields}, ensure_ascii=False))
+        line = json_printable(json.dumps({"event": _event, "time": now_text(), **fields}, ensure_ascii=False))
         with self.lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -297,7 +293,7 @@ class Runner:
         private_dir(logs)
         job.log = logs / f"{safe_name(job.name)}.stderr.log"
         job.events = logs / f"{safe_name(job.name)}.events.jsonl"
-        job.status, job.started_at, job.exit_code, job.error = "running", _now(), None, None
+        job.status, job.started_at, job.exit_code, job.error = "running", now_text(), None, None
         self.state.save(job)
         if announce:
             self.announce(job)
@@ -326,7 +322,7 @@ class Runner:
                 with self.procs_lock:
                     self.procs.pop(job.name, None)
         job.duration_s = time.monotonic() - start
-        job.finished_at = _now()
+        job.finished_at = now_text()
         self.finish(job, code, summary)
         return job
 

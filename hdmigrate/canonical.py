@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
 from dataclasses import dataclass
 from functools import cache
 
@@ -19,7 +18,6 @@ import fastjsonschema
 import orjson
 
 import schemas
-from . import times
 
 # Kinds in load order: everything a record references is loaded before it.
 KINDS = ("custom_field", "organization", "group", "agent", "contact", "ticket", "comment",
@@ -130,10 +128,6 @@ def validation_error(kind: str, record: dict) -> tuple[str, str] | None:
             return (field, f"not a lowercase hex SHA-256: {str(e.value)[:70]!r}")
         return (field, e.message.replace("data.", "", 1).replace("data ", "record ", 1))
     return None
-
-
-# One time parser for the whole tool (times.py); this name is kept for the core modules using it.
-parse_time = times.parse
 
 
 def canonical_text(record: dict) -> str:

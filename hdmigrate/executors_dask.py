@@ -31,11 +31,11 @@ import socket
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 
 import distributed
 
 from .batch_child import last_error, run_child, run_command, terminate
+from .times import now_text
 
 TOPIC = "hdmigrate-batch"
 RETRIED_CODES = (3, 4)
@@ -43,10 +43,6 @@ BUSY_WAIT_S = 6 * 3600.0       # how long a task waits for another copy of its r
 STOP_WAIT_S = 120.0            # how long an interrupted batch waits for its running plans to stop
 MAX_EVENTS = 20_000            # events of a run returned to the batch (progress lines left out)
 STDERR_TAIL = 256 * 1024
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _digest(text: str, n: int = 16) -> str:
@@ -130,7 +126,7 @@ def run_plan_task(spec: dict) -> dict:
 
     stop = distributed.Event(spec["stop_event"])
     out = {"worker": me, "host": socket.gethostname(), "pid": os.getpid(), "attempts": 0,
-           "started_at": _now(), "events": [], "stderr": "", "summary": None}
+           "started_at": now_text(), "events": [], "stderr": "", "summary": None}
     held = []
     try:
         for account in spec["accounts"]:      # sorted by the batch: no two tasks wait on each other
@@ -154,13 +150,13 @@ def run_plan_task(spec: dict) -> dict:
 
 
 def _final(out: dict, code: int, error: str | None) -> dict:
-    out.update(exit_code=code, error=error, finished_at=_now())
+    out.update(exit_code=code, error=error, finished_at=now_text())
     return out
 
 
 def _run_with_retries(spec: dict, stop, publish, out: dict) -> dict:
     start = time.monotonic()
-    out["started_at"] = _now()        # after the account semaphores: when the plan really began
+    out["started_at"] = now_text()        # after the account semaphores: when the plan really began
     busy_until = None
     while True:
         publish("plan_started", attempt=out["attempts"] + 1)
@@ -343,7 +339,7 @@ class DaskExecutor:
                     runner.emit.forward(job.name, ev)
         with open_private(job.log, "w", encoding="utf-8") as f:
             f.write(stderr)
-        job.finished_at = job.finished_at or _now()
+        job.finished_at = job.finished_at or now_text()
         runner.finish(job, code, summary, stderr)
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import cx
+from .times import parse as parse_time
 from .store import StagingReader
 
 COUNT_KEYS = ("created", "updated", "unchanged", "failed", "degraded")
@@ -40,19 +41,6 @@ def e(value) -> str:
 
 
 # -- CX metrics from staging ------------------------------------------------------------------
-
-def _parse_time(value) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp
-
 
 def staged_history(db_path: Path) -> tuple[list, list, list, set] | None:
     """The staged (source) tickets, comments, ratings and agent ids, read without writing to the
@@ -171,7 +159,7 @@ def _kinds(summary: dict) -> dict:
 
 
 def _duration(run: dict) -> str:
-    a, b = _parse_time(run.get("started_at")), _parse_time(run.get("finished_at"))
+    a, b = parse_time(run.get("started_at")), parse_time(run.get("finished_at"))
     if not a or not b:
         return "–"
     s = (b - a).total_seconds()

@@ -58,6 +58,12 @@ def unix(value: str | None) -> int | None:
     return None if dt is None else int(dt.timestamp())
 
 
+def now_text() -> str:
+    """The current UTC time as the tool's own bookkeeping stamp (runs, steps, batch state):
+    RFC 3339 with microseconds and `Z`."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utc_text(dt: datetime) -> str:
     """An aware datetime as canonical `YYYY-MM-DDTHH:MM:SSZ` (fractions dropped)."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .. import degradations as codes
 from ..adapter import Degradation
-from ..canonical import parse_time
+from ..times import parse as parse_time
 from ..errors import HdmError
 
 

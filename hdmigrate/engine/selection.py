@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..canonical import KINDS, parse_time, references
+from ..canonical import KINDS, references
+from ..times import parse as parse_time
 from .common import TICKET_PARTS, _after
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..canonical import canonical_text, dumps, loads, parse_time
+from ..canonical import canonical_text, dumps, loads
+from ..times import parse as parse_time
 from ..errors import ConfigError, StateError
 from .queries import ReportQueries
 from .schema import DB_NAME, _create_private, make_workdir, migrations, now

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .. import times
 from ..errors import ConfigError
 
 DB_NAME = "staging.db"
@@ -59,8 +59,7 @@ def m003_id_map_matched(db: sqlite_utils.Database):
     db["id_map"].add_column("matched", int, not_null_default=0)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+now = times.now_text
 
 
 def _create_private(path: Path) -> None:

@@ -7,7 +7,7 @@ import html
 from html.parser import HTMLParser
 
 from ..adapter import Capability
-from ..canonical import parse_time
+from ..times import parse as parse_time
 
 
 EXIT_DIFFERENCES = 5
