@@ -137,3 +137,14 @@ def test_the_estimate_names_each_budget_and_the_binding_one():
     lines = estimate.render(est)
     assert lines[0].startswith("Estimate: about 10 minutes") and "binding: target create" in lines[0]
     assert any(line.strip().startswith("target create") for line in lines)
+
+
+def test_the_freshdesk_estimate_is_bound_by_its_create_budget():
+    """The real target declares its per-endpoint split: on Growth (200/min) creates get 80/min."""
+    from adapters.freshdesk.target import FreshdeskTarget
+    from adapters.zendesk.source import ZendeskSource
+
+    summary = {"kinds": {"ticket": {"created": 400}, "comment": {"created": 400}}}
+    est = estimate.estimate(summary, source_pages=10, source_cls=ZendeskSource, target_cls=FreshdeskTarget)
+    assert est["budgets"]["target create"] == {"requests": 800, "rate": 80, "minutes": 10.0}
+    assert est["binding"] == "target create"

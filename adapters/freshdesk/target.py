@@ -47,7 +47,7 @@ from . import to_vendor
 from . import values as m
 from .to_vendor import MAX_EMBEDDED_IMAGE  # noqa: F401 - imported by tests
 from .updates import Updates, file_ids
-from .client import DEFAULT_RATE_LIMIT, FreshdeskClient
+from .client import DEFAULT_RATE_LIMIT, FreshdeskClient, endpoint_budgets
 
 EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
@@ -61,6 +61,8 @@ class FreshdeskTarget(Updates, Target):
                               Capability.EXTERNAL_ID_LOOKUP, Capability.DELETE, Capability.UPDATE})
     updatable_kinds = frozenset({"ticket", "contact", "organization", "comment"})
     default_rate_limit = DEFAULT_RATE_LIMIT
+    # Creates draw on their own per-endpoint budget under the account's (the estimate uses it).
+    endpoint_budgets = staticmethod(endpoint_budgets)
 
     def __init__(self, ctx, transport=None, **http_options):
         super().__init__(ctx)
