@@ -32,6 +32,15 @@ def shared_dir() -> Path:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limiters():
+    """Rate limiters are shared per account within a process: every test starts with none."""
+    from hdmigrate.http import reset_limiters
+    reset_limiters()
+    yield
+    reset_limiters()
+
+
 def pytest_collection_modifyitems(config, items):
     # Slow runs (hundreds of kills, thousands of tickets) get an hour instead of the default limit.
     for item in items:

@@ -12,7 +12,7 @@ import respx
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 from hdmigrate.http import (HttpClient, PaginationLoop, RateLimiter, UrlRefused, limiter_for, parse_retry_after,
-                            rate_limit_info, redact, reset_limiters)
+                            rate_limit_info, redact)
 
 BASE = "https://acme.zendesk.com"
 TOKEN = "s3cr3t-T0ken-value"
@@ -33,13 +33,6 @@ class FakeTime:
         with self._lock:
             self.waits.append(seconds)
             self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 @pytest.fixture

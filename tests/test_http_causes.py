@@ -13,18 +13,11 @@ from adapters.zendesk.client import vendor_cause as zendesk_cause
 from hdmigrate.errors import (ApiError, Cause, ConfigError, FatalApiError, RecordError, RecordRejected,
                               TransientApiError)
 from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, UrlRefused,
-                            check_url_scheme, reset_limiters)
+                            check_url_scheme)
 from hdmigrate.testing.hostile import HostileServer, free_port
 from wizard import checks
 
 BASE = "https://acme.zendesk.com"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 def client(**kw) -> HttpClient:

@@ -20,17 +20,10 @@ from adapters.zendesk.source import ZendeskSource
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.errors import RecordError, TransientApiError
 from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, UrlRefused,
-                            download_limit, reset_limiters)
+                            download_limit)
 from hdmigrate.testing.hostile import HostileServer, PretendHost, free_port
 
 MB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 @pytest.fixture

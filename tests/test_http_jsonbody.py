@@ -11,18 +11,11 @@ import pytest
 import respx
 
 from hdmigrate.errors import Cause, FatalApiError
-from hdmigrate.http import HttpClient, ResponseTooLarge, reset_limiters
+from hdmigrate.http import HttpClient, ResponseTooLarge
 from hdmigrate.http import jsonbody
 
 BASE = "https://acme.zendesk.com"
 MB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 def client() -> HttpClient:

@@ -15,16 +15,9 @@ from adapters.freshdesk.client import FreshdeskClient
 from adapters.rt.client import pages as rt_pages
 from adapters.zendesk.source import ZendeskSource
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.http import ApiPage, HttpClient, PaginationLoop, reset_limiters
+from hdmigrate.http import ApiPage, HttpClient, PaginationLoop
 
 ZD = "https://acme.zendesk.com"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 def zendesk() -> ZendeskSource:

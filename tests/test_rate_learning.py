@@ -12,16 +12,9 @@ import respx
 from adapters.freshdesk.client import FreshdeskClient
 from hdmigrate import estimate
 from hdmigrate.errors import ConfigError
-from hdmigrate.http import HttpClient, RatePolicy, policy_for, reset_limiters
+from hdmigrate.http import HttpClient, RatePolicy, policy_for
 
 BASE = "https://acme.freshdesk.com"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 def _client(policy, logs):

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordRejected
-from hdmigrate.http import HttpClient, reset_limiters
+from hdmigrate.http import HttpClient
 from hdmigrate.testing.sandbox import (BucketUsage, HttpAbort, Request, Response, SandboxServer, Store,
                                find_free_port, parse_faults, route)
 
@@ -103,13 +103,6 @@ class ToySandbox(SandboxServer):
     @route("GET", r"/boom", name="boom")
     def boom(self, request: Request):
         raise RuntimeError("handler bug")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    reset_limiters()
-    yield
-    reset_limiters()
 
 
 @pytest.fixture
