@@ -103,3 +103,10 @@ def test_help_texts_exist_for_every_command():
         command = cli.get_command(click.Context(cli), name)
         assert command.help, f"{name} has no help text"
         assert invoke(name, "--help").exit_code == 0
+
+
+def test_a_sandbox_seeded_from_a_missing_dump_is_refused(tmp_path):
+    """Before: a mistyped --data started an empty sandbox without a word."""
+    result = CliRunner().invoke(cli, ["sandbox", "zendesk", "--data", str(tmp_path / "no-such-dump")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output

@@ -334,7 +334,7 @@ def adapters(as_json):
 @cli.command()
 @click.argument("platform")
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
-@click.option("--data", type=click.Path(file_okay=False), help="Seed from this jsonl dump directory.")
+@click.option("--data", type=click.Path(file_okay=False, exists=True), help="Seed from this jsonl dump directory.")
 @click.option("--rate-limit", type=float, help="Account limit in requests per minute.")
 @click.option("--faults", help="Injected faults, e.g. 5xx=0.1,429=0.05,drop=0.02,slow=0.05:2s,job_fail=0.1")
 @click.option("--seed", type=int, help="Makes injected faults repeatable.")
