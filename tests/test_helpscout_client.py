@@ -132,3 +132,52 @@ def test_a_created_resource_is_read_from_resource_id_and_an_error_body_is_named(
     assert "firstName" in str(raised.value)
     assert error_summary({"logRef": "abc", "message": "Bad request", "_embedded": {"errors": [
         {"path": "firstName", "message": "may not be empty"}]}}) == "Bad request; firstName: may not be empty; logRef abc"
+
+
+def _paced(rate) -> tuple[HelpScoutClient, str, list[float]]:
+    """A client on a fake clock: sleeping advances it, so the limiter's schedule is read exactly."""
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    base = f"https://hs{next(_hosts)}.helpscout.test"
+    ctx = AdapterContext(config={"url": base}, secrets={"app_id": "app-id-1", "app_secret": SECRET}, rate_limit=rate)
+    return HelpScoutClient(ctx, transport=httpx.HTTPTransport(), clock=lambda: now[0], sleep=sleep), base, slept
+
+
+def test_a_write_takes_two_slots_of_the_minute_budget():
+    # "Write requests (POST, PUT, DELETE, PATCH) count as 2 requests toward the rate limit"
+    client, base, slept = _paced(60.0)           # one slot a second, no burst
+    with respx.mock(assert_all_called=False) as mock:
+        _tokens(mock, base)
+        mock.get(f"{base}/v2/users/me").mock(return_value=httpx.Response(200, json={"id": 1}))
+        mock.post(f"{base}/v2/customers").mock(return_value=httpx.Response(201, headers={"Resource-ID": "7"}))
+        mock.patch(f"{base}/v2/conversations/3").mock(return_value=httpx.Response(204))
+        client.get_json("/v2/users/me")          # token (1 slot) + read (1)
+        client.create("/v2/customers", {"firstName": "A"})                   # 2
+        client.request("PATCH", "/v2/conversations/3", json={"op": "replace"})   # 2
+    # 6 slots at 1/s: the last one goes 5 s after the first (3 s if a write counted once)
+    assert sum(slept) == pytest.approx(5.0)
+    assert client.write_slots == 2
+
+
+def test_the_budget_is_learned_from_x_ratelimit_limit_minute():
+    from hdmigrate.http import RatePolicy
+
+    client, base, _ = _paced(RatePolicy(start=200.0))     # no [run] rate_limit: learn freely
+    with respx.mock(assert_all_called=False) as mock:
+        _tokens(mock, base)
+        mock.get(f"{base}/v2/users/me").mock(return_value=httpx.Response(
+            200, json={"id": 1}, headers={"X-RateLimit-Limit-Minute": "400", "X-RateLimit-Remaining-Minute": "398"}))
+        client.get_json("/v2/users/me")
+    assert client.http.limiter.per_minute == 400.0 and client.http.limiter.announced == 400
+    capped, base, _ = _paced(RatePolicy(start=100.0, ceiling=100.0))   # rate_limit = 100: never above
+    with respx.mock(assert_all_called=False) as mock:
+        _tokens(mock, base)
+        mock.get(f"{base}/v2/users/me").mock(return_value=httpx.Response(
+            200, json={"id": 1}, headers={"X-RateLimit-Limit-Minute": "800", "X-RateLimit-Remaining-Minute": "790"}))
+        capped.get_json("/v2/users/me")
+    assert capped.http.limiter.per_minute == 100.0

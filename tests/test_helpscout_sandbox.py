@@ -91,11 +91,22 @@ def test_limits_threads_and_file_size(box, monkeypatch):
     cid = _customer(box, auth)
     conv = _conversation(box, auth, cid)
     with httpx.Client(headers=auth) as keep_alive:
-        for n in range(sandbox_limits.MAX_THREADS - 1):
+        for n in range(98):        # created with one thread: added up to 99 ...
             assert keep_alive.post(f"{box.url}/v2/conversations/{conv}/notes",
                                    json={"text": f"n{n}", "imported": True}).status_code == 201
-    assert httpx.post(f"{box.url}/v2/conversations/{conv}/notes", headers=auth,
-                      json={"text": "one too many", "imported": True}).status_code == 412
+        # ... "add a thread to a conversation that has 99 threads or more" answers 412
+        refused = keep_alive.post(f"{box.url}/v2/conversations/{conv}/notes", json={"text": "one too many", "imported": True})
+        assert refused.status_code == 412 and len(box.threads_held(conv)) == 99
+        # created at once, a conversation takes 100 threads, not 101
+        mailbox = box.mailbox["id"]
+        many = [{"type": "note", "text": f"t{n}"} for n in range(100)]
+        made = keep_alive.post(f"{box.url}/v2/conversations", json={
+            "subject": "s", "customer": {"id": cid}, "mailboxId": mailbox, "status": "active", "imported": True,
+            "threads": many})
+        assert made.status_code == 201 and len(box.threads_held(int(made.headers["Resource-ID"]))) == 100
+        assert keep_alive.post(f"{box.url}/v2/conversations", json={
+            "subject": "s", "customer": {"id": cid}, "mailboxId": mailbox, "status": "active", "imported": True,
+            "threads": many + [{"type": "note", "text": "t100"}]}).status_code == 412
     monkeypatch.setattr(sandbox_limits, "MAX_FILE_BYTES", 10)
     other = _conversation(box, auth, cid)
     big = {"fileName": "a.bin", "mimeType": "application/octet-stream", "data": base64.b64encode(b"x" * 11).decode()}

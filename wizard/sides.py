@@ -9,6 +9,7 @@ from hdmigrate.errors import ConfigError
 from hdmigrate.plan import env_name_problem
 
 from . import checks
+from .mapping import CLEAR
 from .state import SCRIPTED_TRIES, WizardStopped
 
 
@@ -58,6 +59,12 @@ class SideSteps:
                 section[key] = str(Path(value).expanduser().resolve())
             else:
                 section[key] = self.ask(f"{role}.{key}", f"{role.capitalize()} {key} ({desc})")
+        for key in _offered(schema):     # optional settings the adapter offers (Enter keeps the default)
+            default = str(props[key].get("default", ""))
+            value = self.ask(f"{role}.{key}", f"{role.capitalize()} {key} ({props[key].get('description') or key}; "
+                             f"'{CLEAR}' or empty: the adapter's default)", default, clearable=True).strip()
+            if value:
+                section[key] = value
         return spec, section
 
     def _secret(self, role: str, adapter: str, name: str) -> str:
@@ -125,4 +132,19 @@ class SideSteps:
                 section[key] = str(Path(a[f"{role}.path"]).expanduser().resolve())
             else:
                 section[key] = a.get(f"{role}.{key}")
+        for key in _offered(spec.config_schema or {}):
+            if (a.get(f"{role}.{key}") or "").strip():
+                section[key] = a[f"{role}.{key}"].strip()
         return section
+
+
+WIZARD_ASKS = "x-wizard-asks"    # schema annotation: an optional string setting the wizard asks too
+
+
+def _offered(schema: dict) -> list[str]:
+    """The optional settings the wizard asks too: those the adapter's schema marks with
+    `"x-wizard-asks": true` (e.g. an API URL a sandbox replaces, a target mailbox); the others
+    stay for the plan file. The answer is a string; empty leaves the setting out."""
+    required = set(schema.get("required") or [])
+    return [k for k, p in (schema.get("properties") or {}).items()
+            if k not in required and isinstance(p, dict) and p.get(WIZARD_ASKS) is True and not k.endswith("_env")]

@@ -6,9 +6,15 @@ HAL pagination on top of hdmigrate.http (retries, pacing, redaction).
 - Lists are HAL: items under `_embedded.<name>`, `page: {size, totalElements, totalPages,
   number}` (numbers start at 1), no `next` link on the last page. The page number is the
   resumable cursor the engine commits.
-- Writes count double against the per-minute account limit (200/400/800 by plan); the limiter
-  reads `X-RateLimit-Limit-Minute` / `X-RateLimit-Remaining-Minute` and a 429's
-  `X-RateLimit-Retry-After` (hdmigrate.http knows both header families).
+- Rate: one budget per account (200/400/800 requests a minute by plan, docs.helpscout.com
+  article 1140), and "Write requests (POST, PUT, DELETE, PATCH) count as 2 requests toward the
+  rate limit" (developer.helpscout.com/mailbox-api/overview/rate-limiting): a write takes two
+  slots of the host's limiter. The limiter starts at the plan's `[run] rate_limit` policy (or
+  200, the Standard plan) and learns the account's limit from `X-RateLimit-Limit-Minute` /
+  `X-RateLimit-Remaining-Minute` (hdmigrate.http.ratelimit: up and down within the policy, a
+  RatePolicy as Freshdesk's); a 429 waits `X-RateLimit-Retry-After` seconds. Whether the token
+  endpoint counts against the budget is not in the stored documents: it is fetched rarely and
+  paced as one read.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from hdmigrate.http.pagination import by_number
 
 API_URL = "https://api.helpscout.net"
 TOKEN_PATH = "/v2/oauth2/token"
-DEFAULT_RATE_LIMIT = 200.0      # Standard plan; writes cost 2 (the client halves its write pace)
+DEFAULT_RATE_LIMIT = 200.0      # Standard plan (docs.helpscout.com/article/1140-mailbox-api)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})    # each counts as 2 (rate-limiting page)
 MAX_PAGES = 100_000             # a HAL list that never ends is a server fault, not data
 
 CONFIG_SCHEMA = {
@@ -39,11 +46,12 @@ CONFIG_SCHEMA = {
                        "description": "Environment variable holding the OAuth2 app id (client credentials)"},
         "app_secret_env": {"type": "string", "minLength": 1,
                            "description": "Environment variable holding the OAuth2 app secret"},
-        "url": {"type": "string", "pattern": "^https?://",
+        "url": {"type": "string", "pattern": "^https?://", "default": API_URL, "x-wizard-asks": True,
                 "description": "API base URL; default https://api.helpscout.net (a sandbox's URL for tests)"},
-        "mailbox": {"type": ["string", "integer"],
-                    "description": "Target: the mailbox (id or name) the conversations are written to; "
-                                   "source: read only this mailbox"},
+        "mailbox": {"type": ["string", "integer"], "x-wizard-asks": True,
+                    "description": "Target: the mailbox (id or name) the conversations are written to "
+                                   "(unset: the account's only mailbox); source: read only this mailbox "
+                                   "(unset: all)"},
     },
     "additionalProperties": False,
 }
@@ -77,6 +85,7 @@ class HelpScoutClient:
                                headers={"Accept": "application/hal+json, application/json",
                                         "User-Agent": "hdmigrate-helpscout"}, **kw)
         self.token_fetches = 0
+        self.write_slots = 0            # second limiter slots taken for writes
 
     # ---- auth
     def refresh_token(self) -> None:
@@ -99,11 +108,17 @@ class HelpScoutClient:
         if self._auth.token is None:
             self.refresh_token()
         try:
-            return self.http.request(method, path, **kw)
+            return self._send(method, path, **kw)
         except FatalApiError as e:
             if e.status != 401:
                 raise
         self.refresh_token()
+        return self._send(method, path, **kw)
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        if method.upper() in WRITE_METHODS:
+            self.http.limiter.acquire()     # a write's second slot (HttpClient takes the first)
+            self.write_slots += 1
         return self.http.request(method, path, **kw)
 
     def get_json(self, path: str, params: Any = None) -> Any:

@@ -22,7 +22,16 @@ from hdmigrate import degradations as codes
 from hdmigrate import stamps, times
 from hdmigrate.degradations import Degradation
 
-MAX_THREADS = 100
+# Threads one conversation holds when written as this target writes it (created with the opening
+# thread, then one thread added at a time): "A single conversation can contain up to 100 threads.
+# If you try to create conversation with more than 100 threads or add a thread to a conversation
+# that has 99 threads or more, the API will return HTTP 412" (developer.helpscout.com/mailbox-api/
+# endpoints/conversations/threads/update, "Locked conversation - maximum number of threads"): adding
+# stops at 99.
+MAX_THREADS = 99
+# Per file: 10 MB is the legacy v1 limit ("we only support attachments of 10MB or lower", help-desk-api/
+# conversations/create-attachment); the stored v2 pages (threads, Upload Attachment) state none, so it is
+# kept as the documented bound, not confirmed for v2 (docs/adapters/helpscout.md).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 STATUS = {"new": "active", "open": "active", "pending": "pending", "on_hold": "pending",
           "solved": "closed", "closed": "closed"}
@@ -161,7 +170,7 @@ def conversation(ticket: dict, comments: list[dict], account: Account, *, custom
     body["fields"] = _fields(ticket, account, add)
     if len(comments) > MAX_THREADS:
         add("comments", codes.THREADS_SPLIT,
-            f"{len(comments)} comments, over Help Scout's {MAX_THREADS} threads per conversation: comments "
+            f"{len(comments)} comments, over the {MAX_THREADS} threads a Help Scout conversation takes: comments "
             f"{MAX_THREADS + 1} and later are in continuation conversations tagged {stamps.kindless(rid)}-partN")
     return body, degr
 
@@ -235,6 +244,9 @@ def thread(comment: dict, files: list[tuple[dict, Path]], account: Account, *, a
         body["customer"] = {"id": who if kind == "contact" else customer_id}
     else:
         body["user"] = who if kind == "agent" and who is not None else account.me
+        if kind == "agent" and who is None and comment.get("author_id") is not None:
+            add("author_id", codes.AUTHOR_NOT_PRESERVED, "the agent has no Help Scout user (users are invited, "
+                                                         "not created by the API): written by the app's user")
         if endpoint == "reply":
             body["customer"] = {"id": customer_id}
     sent, file_degr = attachments(files)

@@ -282,7 +282,8 @@ def report(workdir, plan_path, fmt, ids, output, run_id):
     not hide it): counts, failures (each record named with its reason), degradations, the other
     runs, and all migration runs (first and delta runs) added up; after `verify`, its findings too.
     --run N shows another run, a dry run for instance. `--format csv` gives the history per month
-    for the people who own the dashboards, `--format csv --ids` the id map (old id → new id)."""
+    for the people who own the dashboards, `--format csv --ids` the id map (old id and page → new id
+    and page)."""
     if ids and fmt != "csv":
         raise ConfigError("--ids goes with --format csv")
     wd = resolve_workdir(workdir, plan_path)
@@ -290,11 +291,13 @@ def report(workdir, plan_path, fmt, ids, output, run_id):
     try:
         doc = collect(store, run_id)
         id_rows = store.id_map_rows() if ids else None
+        stored_plan = (store.get_state("plan") or {}).get("data") if ids else None
     finally:
         store.close()
     if fmt == "csv":
-        from ..continuity_csv import history_csv, ids_csv
-        text = ids_csv(id_rows) if ids else history_csv(Path(wd) / "staging.db")
+        from ..continuity_csv import history_csv, ids_csv, page_finder
+        text = (ids_csv(id_rows, page_finder(stored_plan, "source"), page_finder(stored_plan, "target")) if ids
+                else history_csv(Path(wd) / "staging.db"))
     elif fmt == "json":
         text = json.dumps(doc, indent=2, ensure_ascii=False)
     elif fmt == "junit":
@@ -371,17 +374,20 @@ def sandbox(platform, port, data, rate_limit, faults, seed):
 @click.option("--workdir", type=click.Path(file_okay=False), default="hdmigrate-demo", show_default=True)
 @click.option("--tickets", type=int, default=60, show_default=True, help="Size of the generated sample account.")
 @click.option("--json", "as_json", is_flag=True, help="Stream JSON events instead of progress bars.")
+@click.option("--target", type=click.Choice(["freshdesk", "helpscout", "jsonl"]), default="freshdesk",
+              show_default=True, help="The target: a local sandbox of that platform, or a jsonl dump.")
 @handle_errors
-def demo(workdir, tickets, as_json):
+def demo(workdir, tickets, as_json, target):
     """The built-in default: a complete migration that needs no credentials and no network.
 
     Generates the project's own multilingual sample helpdesk (German, English, CJK, with the
-    defects real data has), runs a dry run, the migration and the verification, and prints where
-    to look.
+    defects real data has), starts a local Zendesk sandbox seeded with it and a local sandbox of
+    the --target platform, runs a dry run, the migration and the verification, and prints where
+    to look and how many e-mails the target sandbox counted (none).
     """
     from .demo import run_demo
 
-    code = run_demo(Path(workdir), tickets=tickets, as_json=as_json)
+    code = run_demo(Path(workdir), tickets=tickets, as_json=as_json, target=target)
     sys.exit(code)
 
 

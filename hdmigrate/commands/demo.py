@@ -2,10 +2,12 @@
 
 It generates the project's own sample helpdesk (multilingual, with real-world text defects,
 attachments and inline images), starts two local sandboxes on loopback — a Zendesk account seeded
-with that sample as the SOURCE and an empty Freshdesk account as the TARGET — and runs the
+with that sample as the SOURCE and an empty account of the chosen TARGET (`--target`: Freshdesk by
+default, or Help Scout; `jsonl` writes a dump instead) — and runs the
 wizard's own flow non-interactively (`wizard.flow.Wizard` with scripted answers): connection
 checks, discovery, mapping proposals, dry run with the fidelity report, the migration and the
-verification. Then it prints where to look.
+verification. Then it prints where to look, and how many e-mails the target sandbox counted
+(what a write without the platform's import flag would have sent; a migration sends none).
 
 When a sandbox is not available in this version (or fails to start), that side falls back to the
 `jsonl` dump adapter and the demo says so. The sandboxes keep their data in memory, so each demo
@@ -27,6 +29,7 @@ from ..private_files import write_private_text
 from ..report import collect, render_text
 from ..store import Store
 
+DEMO_TARGETS = ("freshdesk", "helpscout", "jsonl")   # `hdmigrate demo --target`: sandboxes, or a dump
 LOOPBACK_RATE = 100_000   # requests per minute: the sandboxes are local, nothing to be polite to
 STATE_NAMES = ("wizard.json", "plan.toml", "staging.db", "staging.db-wal", "staging.db-shm",
                "blobs", "side-archive", "freshdesk-ticket-ids.json")
@@ -57,18 +60,22 @@ def _reset(workdir: Path) -> None:
             p.unlink()
 
 
-def run_demo(workdir: Path, *, tickets: int = 60, as_json: bool = False) -> int:
+def run_demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, target: str = "freshdesk") -> int:
     """The `hdmigrate demo` command's body; returns the exit code."""
-    return demo(workdir, tickets=tickets, as_json=as_json)["exit_code"]
+    return demo(workdir, tickets=tickets, as_json=as_json, target=target)["exit_code"]
 
 
 def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandboxes: bool = True,
-         say=None) -> dict:
-    """Run the demo; returns {"exit_code", "workdir", "source", "target", "verify", "summary"}.
-    `use_sandboxes=False` runs jsonl → jsonl (what the demo falls back to without sandboxes)."""
+         say=None, target: str = "freshdesk") -> dict:
+    """Run the demo; returns {"exit_code", "workdir", "source", "target", "verify", "summary",
+    "emails_sent"} (`emails_sent`: counted by the target sandbox, None without one).
+    `target` is one of DEMO_TARGETS; `use_sandboxes=False` runs jsonl → jsonl (what the demo
+    falls back to without sandboxes)."""
     from ..testing.sample import write_dump
 
     say = say or (lambda m: click.echo(m, err=True))
+    if target not in DEMO_TARGETS:
+        raise click.BadParameter(f"{target!r}: the demo's targets are {', '.join(DEMO_TARGETS)}", param_hint="--target")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"hdmigrate demo in {workdir}")
@@ -82,11 +89,12 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
     if use_sandboxes:
         say("Starting the local sandboxes (loopback only, no network, no credentials of yours) …")
         zd = _start_sandbox("zendesk", dump, say)
-        fd = _start_sandbox("freshdesk", None, say)
+        fd = _start_sandbox(target, None, say) if target != "jsonl" else None
     try:
         say(f"  source: {_source_answers(zd, dump, answers)}")
         say(f"  target: {_target_answers(fd, workdir, answers)}")
         outcome = _run_wizard(workdir, answers, as_json, say)
+        emails = _emails_counted(fd)
     finally:
         for box in (zd, fd):
             try:
@@ -97,9 +105,21 @@ def demo(workdir: Path, *, tickets: int = 60, as_json: bool = False, use_sandbox
     if "summary" not in outcome:
         return outcome
     _where_to_look(workdir, dump, zd, fd, say)
+    if emails is not None:
+        say(f"E-mails the {fd.platform} sandbox counted (a migration must send none): {emails}")
     say(f"Demo finished with exit code {outcome['exit_code']}.")
     return {**outcome, "workdir": str(workdir), "source": answers["source.adapter"],
-            "target": answers["target.adapter"]}
+            "target": answers["target.adapter"], "emails_sent": emails}
+
+
+def _emails_counted(box) -> int | None:
+    """E-mails and notifications a target sandbox recorded (None: no sandbox, or it counts none)."""
+    if box is None:
+        return None
+    if isinstance(getattr(box, "emails_sent", None), int):
+        return box.emails_sent
+    sent = getattr(box, "notifications", None)
+    return len(sent) if isinstance(sent, list) else None
 
 
 def _source_answers(zd, dump: Path, answers: dict) -> str:
@@ -114,13 +134,13 @@ def _source_answers(zd, dump: Path, answers: dict) -> str:
 
 
 def _target_answers(fd, workdir: Path, answers: dict) -> str:
-    """The wizard's target answers: the Freshdesk sandbox, else a jsonl dump. Returns a label."""
+    """The wizard's target answers: the target sandbox, else a jsonl dump. Returns a label."""
     if fd is not None:
         os.environ.update(fd.env)
-        answers.update({"target.adapter": "freshdesk", "target.url": fd.url})
+        answers.update({"target.adapter": fd.platform, "target.url": fd.url})
         answers.update({f"target.{k}": v for k, v in fd.plan_section.items() if k.endswith("_env")})
         _reset(workdir)   # a fresh target account: start from a fresh staging database
-        return f"Freshdesk sandbox at {fd.url} (in memory: gone when the demo ends)"
+        return f"{fd.platform} sandbox at {fd.url} (in memory: gone when the demo ends)"
     answers.update({"target.adapter": "jsonl", "target.path": str(workdir / "target-dump")})
     if (workdir / "wizard.json").exists():
         state = json.loads((workdir / "wizard.json").read_text(encoding="utf-8"))

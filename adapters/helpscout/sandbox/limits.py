@@ -8,7 +8,13 @@ from datetime import datetime, timezone
 
 from . import hal
 
+# developer.helpscout.com/mailbox-api/endpoints/conversations/threads/update ("Locked conversation -
+# maximum number of threads"): a conversation is created with at most 100 threads, and a thread added
+# to one that has 99 threads or more is refused; both answer 412.
 MAX_THREADS = 100
+ADD_THREAD_BELOW = 99
+# 10 MB a file: the legacy v1 limit (help-desk-api/conversations/create-attachment); the v2 pages
+# stored state none (413 above it here, as v1 answered for oversize requests).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 STATUSES = ("active", "open", "pending", "closed", "spam")
 CREATE_TYPES = {"customer": "customer", "reply": "message", "note": "note", "chat": "chat", "phone": "phone"}

@@ -1,12 +1,13 @@
 """Conversation and thread writes of the Help Scout sandbox, with the documented checks:
-createdAt only with `imported`, at most 100 threads (412), files of 10 MB at most (413), a
+createdAt only with `imported`, at most 100 threads at creation and none added to a conversation
+holding 99 (412), files of 10 MB at most (413), a
 customer thread without `imported` re-opens the conversation, and every thread written without
 `imported` that Help Scout would e-mail about is counted (`emails_sent`)."""
 
 from __future__ import annotations
 
 from . import hal
-from .limits import CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, decode_file, now, _instant
+from .limits import ADD_THREAD_BELOW, CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, decode_file, now, _instant
 
 EMAILING = {"customer": "notifies the team of a customer message",
             "message": "e-mails the reply to the customer"}
@@ -52,16 +53,18 @@ def create_conversation(box, body: dict) -> int:
         if imported and item.get("createdAt") is None:
             item = {**item, "createdAt": created}       # an imported thread without a time: the conversation's
         add_thread(box, conv, kind, {**item, "imported": imported or item.get("imported") is True},
-                   where=f"threads[{i}]", reopen=False)
+                   where=f"threads[{i}]", reopen=False, creating=True)
     return conv["id"]
 
 
 def add_thread(box, conv: dict, kind: str, body: dict, *, where: str = "",
-               reopen: bool = True) -> int:
+               reopen: bool = True, creating: bool = False) -> int:
     prefix = f"{where}." if where else ""
     imported = body.get("imported") is True
-    if box.thread_count(conv["id"]) >= MAX_THREADS:
-        raise hal.error(412, f"conversation {conv['id']} already holds {MAX_THREADS} threads; no more can be added")
+    held = box.thread_count(conv["id"])
+    if not creating and held >= ADD_THREAD_BELOW:
+        raise hal.error(412, f"conversation {conv['id']} holds {held} threads: no thread can be added to a "
+                             f"conversation with {ADD_THREAD_BELOW} or more")
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise hal.bad_request(f"{prefix}text", "may not be empty", text)
