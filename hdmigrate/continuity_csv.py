@@ -1,6 +1,6 @@
 """`hdmigrate report --format csv`: the source's history per month (for the people who own the
 dashboards, to stitch the old system's reporting to the new one's), and with `--ids` the id map
-(old id → new id of every record) as a user-facing artefact."""
+(old id and page → new id and page of every record) as a user-facing artefact."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 from . import cx
+from .errors import ConfigError
 from .html_report import staged_history
 
 HISTORY_COLUMNS = ("month", "tickets", "first_reply_median_s", "resolution_median_s", "csat_percent",
                    "ratings", "channel_mix")
-ID_COLUMNS = ("kind", "source_id", "target_id", "state")
+ID_COLUMNS = ("kind", "source_id", "source_url", "target_id", "target_url", "state")
 
 
 def history_csv(db_path: Path | None) -> str:
@@ -34,10 +35,29 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def ids_csv(rows: list[tuple]) -> str:
+def ids_csv(rows: list[tuple], source_url=None, target_url=None) -> str:
+    """The id map, one row per record; `source_url(kind, id)` / `target_url(kind, id)` give a
+    record's page in each platform's web UI (None where the platform has none, or the record was
+    not written)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(ID_COLUMNS)
     for kind, sid, tid, state in sorted(rows, key=lambda r: (r[0], r[1])):
-        writer.writerow([kind, _cell(sid), _cell(tid), state])
+        old = source_url(kind, sid) if source_url else None
+        new = target_url(kind, tid) if target_url and tid else None
+        writer.writerow([kind, _cell(sid), _cell(old), _cell(tid), _cell(new), state])
     return out.getvalue()
+
+
+def page_finder(plan_data: dict | None, side: str):
+    """`(kind, id) -> URL` for one side of the stored plan, from its adapter's `web_url`; None
+    when the plan or the adapter says nothing about pages."""
+    from . import registry
+    section = (plan_data or {}).get(side) or {}
+    try:
+        spec = registry.get(section.get("adapter", ""))
+    except ConfigError:   # an adapter no longer installed has no pages to offer
+        return None
+    if spec.web_url is None:
+        return None
+    return lambda kind, vendor_id: spec.web_url(section, kind, str(vendor_id))

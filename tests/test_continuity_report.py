@@ -72,10 +72,33 @@ def test_the_id_map_as_csv(tmp_path):
     assert len(tickets) == 40 and all(r["state"] == "done" and r["target_id"] for r in tickets)
     # ids come from the source: one that looks like a formula is said as text
     text = ids_csv([("contact", "=HYPERLINK(\"http://x\")", "-5", "done")])
-    assert text.splitlines()[1] == "contact,\"'=HYPERLINK(\"\"http://x\"\")\",'-5,done"
+    assert text.splitlines()[1] == "contact,\"'=HYPERLINK(\"\"http://x\"\")\",,'-5,,done"
 
 
 def test_ids_without_csv_is_a_clear_error(tmp_path):
     work = _migrated(tmp_path)
     result = CliRunner().invoke(cli, ["report", "--workdir", str(work), "--ids"])
     assert result.exit_code == 2 and "--ids goes with --format csv" in result.output
+
+
+def test_the_id_map_names_each_tickets_old_and_new_page():
+    """Old and new URLs come from each side's adapter (its web UI's page for that kind); persons
+    with prefixed canonical ids, unwritten records and adapters without pages get none."""
+    from hdmigrate.continuity_csv import page_finder
+    plan = {"source": {"adapter": "zendesk", "url": "https://acme.zendesk.com/"},
+            "target": {"adapter": "freshdesk", "url": "https://acme.freshdesk.com"}}
+    rows = [("ticket", "101", "9001", "done"), ("organization", "7", "55", "done"),
+            ("contact", "u12", "c77", "done"), ("ticket", "102", None, "failed")]
+    text = ids_csv(rows, page_finder(plan, "source"), page_finder(plan, "target"))
+    got = {(r["kind"], r["source_id"]): r for r in csv.DictReader(io.StringIO(text))}
+    assert got[("ticket", "101")]["source_url"] == "https://acme.zendesk.com/agent/tickets/101"
+    assert got[("ticket", "101")]["target_url"] == "https://acme.freshdesk.com/a/tickets/9001"
+    assert got[("organization", "7")]["target_url"] == "https://acme.freshdesk.com/a/companies/55"
+    assert got[("contact", "u12")]["source_url"] == "" == got[("contact", "u12")]["target_url"]
+    assert got[("ticket", "102")]["source_url"].endswith("/102") and got[("ticket", "102")]["target_url"] == ""
+    rt = page_finder({"target": {"adapter": "rt", "url": "http://127.0.0.1:8080/REST/2.0/"}}, "target")
+    assert rt("ticket", "5") == "http://127.0.0.1:8080/Ticket/Display.html?id=5"
+    dh = page_finder({"target": {"adapter": "django_helpdesk", "url": "http://h/helpdesk/api"}}, "target")
+    assert dh("ticket", "5") == "http://h/helpdesk/tickets/5/"
+    assert page_finder({"source": {"adapter": "jsonl", "path": "x"}}, "source") is None
+    assert page_finder({"source": {"adapter": "gone"}}, "source") is None

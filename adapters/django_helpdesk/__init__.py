@@ -1,6 +1,6 @@
 """django-helpdesk 2.6 adapter (source and target). See docs/real-helpdesks.md."""
 
-from hdmigrate.adapter import AdapterSpec
+from hdmigrate.adapter import AdapterSpec, web_pages
 
 from .source import DjangoHelpdeskSource
 from .target import DjangoHelpdeskTarget
@@ -21,4 +21,6 @@ CONFIG_SCHEMA = {
 }
 
 ADAPTER = AdapterSpec(name="django_helpdesk", description="django-helpdesk 2.6 REST API (source and target)",
-                      source=DjangoHelpdeskSource, target=DjangoHelpdeskTarget, config_schema=CONFIG_SCHEMA)
+                      source=DjangoHelpdeskSource, target=DjangoHelpdeskTarget, config_schema=CONFIG_SCHEMA,
+                      web_url=web_pages({"ticket": "{base}/helpdesk/tickets/{id}/"},
+                                        base=lambda c: (c.get("url") or "").rstrip("/").removesuffix("/helpdesk/api")))

@@ -1,6 +1,6 @@
 """Freshdesk (API v2) adapter: source, target and a loopback sandbox."""
 
-from hdmigrate.adapter import AdapterSpec
+from hdmigrate.adapter import AdapterSpec, web_pages
 
 from .source import FreshdeskSource
 from .target import FreshdeskTarget
@@ -27,4 +27,5 @@ ADAPTER = AdapterSpec(
     target=FreshdeskTarget,
     config_schema=CONFIG_SCHEMA,
     sandbox="adapters.freshdesk.sandbox:make_sandbox",
+    web_url=web_pages({"ticket": "{base}/a/tickets/{id}", "organization": "{base}/a/companies/{id}"}),
 )

@@ -1,6 +1,6 @@
 """Zendesk Support: source (incremental exports) and target (Ticket Import API), plus a sandbox."""
 
-from hdmigrate.adapter import AdapterSpec
+from hdmigrate.adapter import AdapterSpec, web_pages
 
 from .client import CONFIG_SCHEMA
 from .source import ZendeskSource
@@ -13,4 +13,5 @@ ADAPTER = AdapterSpec(
     target=ZendeskTarget,
     config_schema=CONFIG_SCHEMA,
     sandbox="adapters.zendesk.sandbox:make_sandbox",
+    web_url=web_pages({"ticket": "{base}/agent/tickets/{id}", "organization": "{base}/agent/organizations/{id}"}),
 )
