@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .degradations import Degradation
+from .links import WebPages
 
 if TYPE_CHECKING:
     from .blobfile import BlobFile
@@ -257,17 +258,6 @@ class Sandbox(Protocol):
     def stop(self) -> None: ...
 
 
-def web_pages(templates: dict[str, str], base: Callable[[dict], str] = lambda config: config.get("url") or ""):
-    """An `AdapterSpec.web_url` from one URL template per kind (`"{base}/agent/tickets/{id}"`).
-    Only numeric ids are the platform's own (some adapters prefix canonical person ids), and a
-    plan section without a URL has no pages."""
-    def web_url(config: dict, kind: str, vendor_id: str) -> str | None:
-        template, root = templates.get(kind), base(config).rstrip("/")
-        ok = template is not None and bool(root) and str(vendor_id).isdigit()
-        return template.format(base=root, id=vendor_id) if ok else None
-    return web_url
-
-
 @dataclass
 class AdapterSpec:
     """What an entry point of the group `hdmigrate.adapters` names."""
@@ -279,9 +269,9 @@ class AdapterSpec:
     config_schema: dict = field(default_factory=lambda: {"type": "object"})
     # "module:function" building a Sandbox: f(data=None, port=0, rate_limit=None, faults=None, seed=None)
     sandbox: str | None = None
-    # (plan section, kind, vendor id) -> the record's page in the platform's web UI, or None where
-    # it has none: the id-map CSV's old and new URLs (`hdmigrate report --format csv --ids`).
-    web_url: Callable[[dict, str, str], str | None] | None = None
+    # The platform's web pages per kind (hdmigrate/links.py): the id map's old and new URLs, and
+    # the links between tickets that bodies carry.
+    web_pages: WebPages | None = None
 
     def info(self) -> dict[str, Any]:
         caps = set()

@@ -50,7 +50,7 @@ def ids_csv(rows: list[tuple], source_url=None, target_url=None) -> str:
 
 
 def page_finder(plan_data: dict | None, side: str):
-    """`(kind, id) -> URL` for one side of the stored plan, from its adapter's `web_url`; None
+    """`(kind, id) -> URL` for one side of the stored plan, from its adapter's `web_pages`; None
     when the plan or the adapter says nothing about pages."""
     from . import registry
     section = (plan_data or {}).get(side) or {}
@@ -58,6 +58,6 @@ def page_finder(plan_data: dict | None, side: str):
         spec = registry.get(section.get("adapter", ""))
     except ConfigError:   # an adapter no longer installed has no pages to offer
         return None
-    if spec.web_url is None:
+    if spec.web_pages is None:
         return None
-    return lambda kind, vendor_id: spec.web_url(section, kind, str(vendor_id))
+    return lambda kind, vendor_id: spec.web_pages.url(section, kind, str(vendor_id))

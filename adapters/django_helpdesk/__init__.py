@@ -1,6 +1,7 @@
 """django-helpdesk 2.6 adapter (source and target). See docs/real-helpdesks.md."""
 
-from hdmigrate.adapter import AdapterSpec, web_pages
+from hdmigrate.adapter import AdapterSpec
+from hdmigrate.links import WebPages
 
 from .source import DjangoHelpdeskSource
 from .target import DjangoHelpdeskTarget
@@ -22,5 +23,5 @@ CONFIG_SCHEMA = {
 
 ADAPTER = AdapterSpec(name="django_helpdesk", description="django-helpdesk 2.6 REST API (source and target)",
                       source=DjangoHelpdeskSource, target=DjangoHelpdeskTarget, config_schema=CONFIG_SCHEMA,
-                      web_url=web_pages({"ticket": "{base}/helpdesk/tickets/{id}/"},
-                                        base=lambda c: (c.get("url") or "").rstrip("/").removesuffix("/helpdesk/api")))
+                      web_pages=WebPages({"ticket": ("{base}/helpdesk/tickets/{id}/",)},
+                                         base=lambda c: (c.get("url") or "").rstrip("/").removesuffix("/helpdesk/api")))

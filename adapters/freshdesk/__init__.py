@@ -1,6 +1,7 @@
 """Freshdesk (API v2) adapter: source, target and a loopback sandbox."""
 
-from hdmigrate.adapter import AdapterSpec, web_pages
+from hdmigrate.adapter import AdapterSpec
+from hdmigrate.links import WebPages
 
 from .source import FreshdeskSource
 from .target import FreshdeskTarget
@@ -27,5 +28,7 @@ ADAPTER = AdapterSpec(
     target=FreshdeskTarget,
     config_schema=CONFIG_SCHEMA,
     sandbox="adapters.freshdesk.sandbox:make_sandbox",
-    web_url=web_pages({"ticket": "{base}/a/tickets/{id}", "organization": "{base}/a/companies/{id}"}),
+    # The agent UI's pages; /helpdesk/tickets/N (the older UI) and the portal's /support/tickets/N too.
+    web_pages=WebPages({"ticket": ("{base}/a/tickets/{id}", "{base}/helpdesk/tickets/{id}", "{base}/support/tickets/{id}"),
+                        "organization": ("{base}/a/companies/{id}",)}),
 )

@@ -1,6 +1,7 @@
 """Request Tracker 5 (REST2) adapter: source and target. See docs/real-helpdesks.md."""
 
-from hdmigrate.adapter import AdapterSpec, web_pages
+from hdmigrate.adapter import AdapterSpec
+from hdmigrate.links import WebPages
 
 from .source import RtSource
 from .target import RtTarget
@@ -24,5 +25,5 @@ CONFIG_SCHEMA = {
 
 ADAPTER = AdapterSpec(name="rt", description="Request Tracker 5 over REST2 (source and target)",
                       source=RtSource, target=RtTarget, config_schema=CONFIG_SCHEMA,
-                      web_url=web_pages({"ticket": "{base}/Ticket/Display.html?id={id}"},
-                                        base=lambda c: (c.get("url") or "").rstrip("/").removesuffix("/REST/2.0")))
+                      web_pages=WebPages({"ticket": ("{base}/Ticket/Display.html?id={id}",)},
+                                         base=lambda c: (c.get("url") or "").rstrip("/").removesuffix("/REST/2.0")))

@@ -1,6 +1,7 @@
 """Zendesk Support: source (incremental exports) and target (Ticket Import API), plus a sandbox."""
 
-from hdmigrate.adapter import AdapterSpec, web_pages
+from hdmigrate.adapter import AdapterSpec
+from hdmigrate.links import WebPages
 
 from .client import CONFIG_SCHEMA
 from .source import ZendeskSource
@@ -13,5 +14,8 @@ ADAPTER = AdapterSpec(
     target=ZendeskTarget,
     config_schema=CONFIG_SCHEMA,
     sandbox="adapters.zendesk.sandbox:make_sandbox",
-    web_url=web_pages({"ticket": "{base}/agent/tickets/{id}", "organization": "{base}/agent/organizations/{id}"}),
+    # The agent UI's pages; the classic /tickets/N and the help center's requests are the same tickets.
+    web_pages=WebPages({"ticket": ("{base}/agent/tickets/{id}", "{base}/tickets/{id}", "{base}/hc/requests/{id}",
+                                   "{base}/hc/{any}/requests/{id}"),
+                        "organization": ("{base}/agent/organizations/{id}",)}, hash_refs=True),
 )
