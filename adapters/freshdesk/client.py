@@ -60,6 +60,18 @@ def endpoint_class(method: str, path: str) -> str | None:
     return None
 
 
+def request_credits(method: str, path: str, params: dict | None = None) -> int:
+    """API credits one request costs (the API reference, "Embedding", "List All Tickets", "View a
+    Ticket"): each `include` on List All Tickets costs 2 more, each on View a Ticket 1 more
+    (include=conversations: 2 in all); everything else 1."""
+    includes = [i for i in str((params or {}).get("include") or "").split(",") if i.strip()]
+    if method != "GET" or not includes:
+        return 1
+    if path.split("?", 1)[0].strip("/").endswith("tickets"):
+        return 1 + 2 * len(includes)
+    return 1 + len(includes)         # "an additional API call credit per embedded resource"
+
+
 # Freshdesk's machine error codes (its API reference, "Errors") that say more than the status.
 _CODE_CAUSES = {"require_feature": Cause.PLAN_FEATURE, "account_suspended": Cause.PLAN_FEATURE,
                 "invalid_credentials": Cause.AUTH, "access_denied": Cause.PERMISSION}
@@ -122,6 +134,7 @@ class FreshdeskClient:
             self._by_class[cls] = HttpClient(self.base, rate_limit=own,
                                              limiter=limiter_for(f"{host}#{cls}", own, **timing), **common)
         self.requests = 0
+        self.credits = 0
         self.by_class: dict[str, int] = {}
 
     # --- plain calls --------------------------------------------------------------------
@@ -133,6 +146,11 @@ class FreshdeskClient:
             kw.setdefault("idempotent", False)
         cls = endpoint_class(method.upper(), path)
         self.by_class[cls or "other"] = self.by_class.get(cls or "other", 0) + 1
+        credits = request_credits(method.upper(), path, kw.get("params"))
+        self.credits += credits
+        for _ in range(credits - 1):
+            # An embed costs credits of the account's budget beyond the request's own slot.
+            self.account_limiter.acquire()
         if cls is None:
             return self.http.request(method, path, **kw)
         self.account_limiter.acquire()

@@ -2,7 +2,10 @@
 
 Streams and how they are read:
 - `ticket_fields`, `contact_fields`, `company_fields` -> `custom_field` records (custom fields
-  only; ticket fields keep their `cf_` key, contact/company fields their plain name).
+  only; ticket fields keep their `cf_` key, contact/company fields their plain name). The ticket
+  fields and agents lists are kept for the ticket stream's lookups (status names, number fields,
+  which users are agents): each list is read once a run. Contacts' e-mails from the default list
+  answer the cc lookups; only an address no list showed costs a `GET /contacts?email=`.
 - `companies`, `groups`, `agents` (full lists), `contacts` (active, then `state=deleted`, then
   `state=blocked`; delta runs with `_updated_since`).
 - `tickets`: `GET /tickets` shows only tickets created in the last 30 days unless
@@ -11,15 +14,22 @@ Streams and how they are read:
   at the last `updated_at` seen. Each listed ticket is read once more with
   `GET /tickets/{id}?include=conversations` (the list carries neither the description's
   attachments nor the conversations; one detail call gets both, plus up to 10 conversations; a
-  ticket with more is completed from `/tickets/{id}/conversations`). The description becomes the
-  ticket's first comment (id `<ticket id>-description`).
+  ticket with 10 or more is completed from `/tickets/{id}/conversations`). The description
+  becomes the ticket's first comment (id `<ticket id>-description`). Cost: 1 request and 2 API
+  credits a ticket (the embed costs 1 more) plus ⌈n/100⌉ list pages at 1 credit; the list's
+  `include=description` (2 more credits a page) is not used: the detail gives the description
+  with its attachments, which no list has. 2 credits a ticket is the floor while the description's
+  files are kept (View a Ticket for them, plus one more credit for the conversations, embedded or
+  listed).
 - `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`. Read before the
   archived tickets: the ticket ids ratings name are evidence of tickets no list shows.
 - `archived_tickets`: archived tickets appear in no list (and `GET /tickets/{id}` does not show
   them); only `GET /tickets/archived/{id}` and `.../conversations` do. The highest known ticket id
   comes from the lists, the ratings and the listed tickets' `associated_tickets_list`, not from
   the lists alone (a dormant account lists nothing). Every unlisted id from 1 to it is probed,
-  then upward until ARCHIVE_MISS_RUN ids in a row answer 404 (404 = deleted or never used). A
+  then upward until ARCHIVE_MISS_RUN ids in a row answer 404 (404 = deleted or never used) -
+  unless the newest listed ticket was created less than ARCHIVE_SAFE_DAYS ago: every ticket above
+  it is younger still, and Freshdesk archives only long-inactive closed tickets. A
   403 means the plan has no Archive feature: nothing is archived. How the range was found is
   logged and kept in `describe()["archived_tickets"]` (the run summary's `source_info`).
 Agents and contacts are both Freshdesk users with one id space; canonical ids are prefixed
@@ -34,7 +44,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hdmigrate.adapter import Capability, Page, Source
@@ -56,6 +66,10 @@ CONVERSATIONS_IN_DETAIL = 10  # include=conversations returns at most this many
 ARCHIVE_MISS_RUN = 50
 ARCHIVE_PAGE = 20           # archived tickets per staged page
 ARCHIVE_PROBES_PER_PAGE = 100  # the cursor advances at least this often, hits or not
+# Freshdesk archives a *closed* ticket after it has been inactive for 120 days (API reference,
+# "Archive Tickets"; "depending on the company's ticket traffic"). We assume no account archives
+# sooner than a quarter of that: a ticket younger than this cannot be archived.
+ARCHIVE_SAFE_DAYS = 30
 
 STREAMS = ("ticket_fields", "contact_fields", "company_fields", "companies", "groups", "agents",
            "contacts", "tickets", "satisfaction_ratings", "archived_tickets")
@@ -75,9 +89,15 @@ class FreshdeskSource(Source):
                                       rate_limit=ctx.rate_limit, transport=transport)
         self.archived = cfg.get("archived", True)
         self._agent_ids: set[int] | None = None
+        # Lists read once per run and shared: the agents and ticket fields (from their own streams
+        # when those ran in this process, else one read each), contacts' e-mails (from the
+        # contacts stream: the cc lookup asks Freshdesk only for an address it did not list).
+        self._agents: list[dict] | None = None
+        self._ticket_fields: list[dict] | None = None
         self._status_names: dict[int, str] | None = None
         self._number_fields: dict[str, str] | None = None     # ticket field name -> custom_number/decimal
         self._people_by_email: dict[str, str | None] = {}     # e-mail -> canonical person id
+        self._agent_mails = False                              # agents' e-mails are in it
         self._seen_ticket_ids: set[int] = set()
         self._seen_file = Path(ctx.workdir) / "freshdesk-ticket-ids.json" if ctx.workdir else None
         # Ticket ids other streams name ({"ratings": [...], "associated": [...]}) and how the
@@ -86,6 +106,10 @@ class FreshdeskSource(Source):
         self._mentions_file = Path(ctx.workdir) / "freshdesk-ticket-mentions.json" if ctx.workdir else None
         self._range_file = Path(ctx.workdir) / "freshdesk-archived-range.json" if ctx.workdir else None
         self._range_info: dict | None = None
+        # The listed ticket with the highest id (its id and created_at): whether any ticket above
+        # it can be archived yet (see _archivable_above).
+        self._newest: dict | None = None
+        self._newest_file = Path(ctx.workdir) / "freshdesk-newest-ticket.json" if ctx.workdir else None
 
     # --- checks ---------------------------------------------------------------------------
     def check(self) -> None:
@@ -117,15 +141,25 @@ class FreshdeskSource(Source):
         return out
 
     # --- lookups kept for the fetch ---------------------------------------------------------
+    def agents(self) -> list[dict]:
+        if self._agents is None:
+            self._agents = self.client.all("agents")
+        return self._agents
+
+    def ticket_fields(self) -> list[dict]:
+        if self._ticket_fields is None:
+            self._ticket_fields = self.client.all("ticket_fields")
+        return self._ticket_fields
+
     def agent_ids(self) -> set[int]:
         if self._agent_ids is None:
-            self._agent_ids = {int(a["id"]) for a in self.client.all("agents")}
+            self._agent_ids = {int(a["id"]) for a in self.agents()}
         return self._agent_ids
 
     def status_names(self) -> dict[int, str]:
         if self._status_names is None:
             names = {}
-            for f in self.client.all("ticket_fields"):
+            for f in self.ticket_fields():
                 if f.get("name") == "status" and isinstance(f.get("choices"), dict):
                     for code, labels in f["choices"].items():
                         try:
@@ -138,7 +172,7 @@ class FreshdeskSource(Source):
     def number_fields(self) -> dict[str, str]:
         """Ticket custom fields whose values are numbers (Freshdesk may return them as strings)."""
         if self._number_fields is None:
-            self._number_fields = {f["name"]: f["type"] for f in self.client.all("ticket_fields")
+            self._number_fields = {f["name"]: f["type"] for f in self.ticket_fields()
                                    if f.get("type") in ("custom_number", "custom_decimal")}
         return self._number_fields
 
@@ -147,8 +181,9 @@ class FreshdeskSource(Source):
         key = (email or "").strip().lower()
         if not key:
             return None
-        if not self._people_by_email:
-            for a in self.client.all("agents"):
+        if not self._agent_mails:
+            self._agent_mails = True
+            for a in self.agents():
                 mail = ((a.get("contact") or {}).get("email") or "").lower()
                 if mail:
                     self._people_by_email[mail] = "a" + str(a["id"])
@@ -176,10 +211,16 @@ class FreshdeskSource(Source):
     def _simple(self, stream: str, state: dict) -> Iterator[Page]:
         start = int(state.get("page", 1))
         got = False
+        kept: list[dict] | None = [] if start == 1 and stream in ("agents", "ticket_fields") else None
         for page, items, has_next in self.client.pages(stream, start_page=start):
             got = True
-            if stream == "agents" and self._agent_ids is not None:
-                self._agent_ids |= {int(a["id"]) for a in items}
+            if kept is not None:
+                kept.extend(items)
+                if not has_next:        # the whole list: the ticket stream's lookups need no read
+                    if stream == "agents":
+                        self._agents, self._agent_ids = kept, None
+                    else:
+                        self._ticket_fields, self._status_names, self._number_fields = kept, None, None
             yield Page([(str(i.get("id", i.get("name"))), i) for i in items],
                        cursor=json.dumps({"page": page + 1}) if has_next else None, done=not has_next)
         if not got:
@@ -201,6 +242,8 @@ class FreshdeskSource(Source):
             for page, items, has_next in self.client.pages("contacts", params, start_page=page0 if i == phase else 1):
                 for c in items:
                     stamp = max(stamp or "", c.get("updated_at") or "") or None
+                if phases[i] is None:
+                    self._index_contacts(items)
                 last = (page, has_next)
                 final = i == len(phases) - 1 and not has_next
                 nxt = ({"phase": i, "page": page + 1} if has_next else {"phase": i + 1, "page": 1})
@@ -210,6 +253,16 @@ class FreshdeskSource(Source):
                 yield Page([("c" + str(c["id"]), c) for c in items], cursor=json.dumps(nxt), done=final)
             if last is None and i == len(phases) - 1:
                 yield Page([], json.dumps({"since": stamp or since}), True)
+
+    def _index_contacts(self, contacts: list[dict]) -> None:
+        """E-mails of listed contacts -> their ids: what `GET /contacts?email=` (the default list,
+        unblocked and undeleted, primary and other e-mails) would answer, so no cc of a listed
+        contact costs a request. An address not listed is still asked for."""
+        for c in contacts:
+            for mail in [c.get("email"), *(c.get("other_emails") or [])]:
+                key = (mail or "").strip().lower()
+                if key and key not in self._people_by_email:
+                    self._people_by_email[key] = "c" + str(c["id"])
 
     # tickets -----------------------------------------------------------------------------
     def _ticket_payload(self, ticket: dict, archived: bool = False) -> dict:
@@ -253,12 +306,14 @@ class FreshdeskSource(Source):
                 out = []
                 for t in items:
                     self._seen_ticket_ids.add(int(t["id"]))
+                    self._note_newest(t)
                     high = max(high or "", t.get("updated_at") or "") or None
                     payload = self._ticket_payload(t)
                     self._mention("associated", payload.get("associated_tickets_list"))
                     out.append((str(t["id"]), payload))
                 self._save_seen()
                 self._save_mentions()
+                _write_json(self._newest_file, self._newest)
                 if has_next and number >= MAX_LIST_PAGE:
                     last = items[-1].get("updated_at") or window
                     restart = last if last != window else _plus_one_second(window)
@@ -283,6 +338,7 @@ class FreshdeskSource(Source):
         self._load_mentions()
         listed = self._seen_ticket_ids
         known, method = self._highest_known()
+        above, why_not = self._archivable_above(known)
         first = int(state.get("first", state.get("next", 1)))
         tid = int(state.get("next", 1))
         misses, found = int(state.get("misses", 0)), int(state.get("found", 0))
@@ -294,7 +350,7 @@ class FreshdeskSource(Source):
             return json.dumps({"first": first, "next": tid, "misses": misses, "found": found,
                                "last_hit": last_hit})
 
-        while tid <= known or misses < ARCHIVE_MISS_RUN:
+        while tid <= known or (above and misses < ARCHIVE_MISS_RUN):
             if tid in listed:
                 tid += 1
                 continue
@@ -318,17 +374,50 @@ class FreshdeskSource(Source):
                 yield Page(batch, cursor=cursor())
                 batch = []
         last = tid - 1
+        probed = f"ids {first}..{last} probed" if last >= first else "no id probed"
         self._set_range({
             "method": method, "highest_known": known, "first": first, "last": last, "found": found,
-            "highest_archived": last_hit or None, "miss_run": ARCHIVE_MISS_RUN,
-            "summary": (f"tickets: ids {first}..{last} probed for archived tickets (highest known id "
-                        f"{known} from {method}, then {ARCHIVE_MISS_RUN} misses in a row), "
-                        f"{found} archived found")})
+            "highest_archived": last_hit or None, "miss_run": ARCHIVE_MISS_RUN if above else 0,
+            "summary": (f"tickets: {probed} for archived tickets (highest known id {known} from "
+                        f"{method}, " + (f"then {ARCHIVE_MISS_RUN} misses in a row)" if above else
+                                         f"none above it: {why_not})") + f", {found} archived found")})
         # A delta run probes again from just above the last hit: ids in the miss run may be used
         # by tickets created (and archived) later.
         again = max(known, last_hit) + 1
         tid, misses, found, first = again, 0, 0, again
         yield Page(batch, cursor=cursor(), done=True)
+
+    def _note_newest(self, ticket: dict) -> None:
+        try:
+            tid = int(ticket["id"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if self._newest is None:
+            self._newest = _read_json(self._newest_file) if self._newest_file else None
+            if not isinstance(self._newest, dict):
+                self._newest = None
+        if self._newest is None or tid >= int(self._newest.get("id") or 0):
+            self._newest = {"id": tid, "created_at": ticket.get("created_at")}
+
+    def _archivable_above(self, known: int) -> tuple[bool, str]:
+        """Whether a ticket with an id above `known` could be archived, and if not, why.
+
+        Ids are handed out in creation order, so every ticket above the newest listed one was
+        created after it: after its `created_at` (an imported, backdated `created_at` only moves
+        it earlier, never later). When that is less than ARCHIVE_SAFE_DAYS ago, every ticket
+        above it has been inactive for less than that, and none can be archived: the miss run of
+        probes above the highest known id is not needed. Otherwise (a dormant account) it runs."""
+        newest = self._newest or _read_json(self._newest_file)
+        if not isinstance(newest, dict) or int(newest.get("id") or 0) < known or known <= 0:
+            return True, ""          # the highest known id came from elsewhere (ratings, associations)
+        created = times.parse(newest.get("created_at"))
+        if created is None:
+            return True, ""
+        age = datetime.now(timezone.utc) - created
+        if age >= timedelta(days=ARCHIVE_SAFE_DAYS):
+            return True, ""
+        return False, (f"ticket {newest['id']} was created {age.days} days ago, and Freshdesk archives "
+                       f"only tickets inactive for longer than {ARCHIVE_SAFE_DAYS} days")
 
     def _highest_known(self) -> tuple[int, str]:
         """The highest ticket id any stream has named, and which stream named it."""

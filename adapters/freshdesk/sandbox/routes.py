@@ -248,20 +248,27 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
                               "invalid_value"))
         order_type = request.arg("order_type", "desc")
         items.sort(key=lambda t: (t.get(order_by) or "", t["id"]), reverse=order_type != "asc")
-        include = [i for i in (request.arg("include") or "").split(",") if i]
+        include = _includes(request, LIST_EMBEDS)
         out = []
         for t in items:
-            shown = self._public_ticket(t, listing=True)
+            shown = self._embed(self._public_ticket(t, listing=True), t, include)
             if "description" in include:
                 shown["description"], shown["description_text"] = t["description"], t["description_text"]
             out.append(shown)
         return self._page(request, out, max_page=300)
 
     def _show(self, t: dict, include: list[str]) -> dict:
-        shown = self._public_ticket(t)
+        shown = self._embed(self._public_ticket(t), t, include)
         if "conversations" in include:
             convs = sorted(self.store.find("conversation", ticket_id=t["id"]), key=lambda c: (c["created_at"], c["id"]))
             shown["conversations"] = convs[:10]
+        return self._absolute(shown)
+
+    def _embed(self, shown: dict, t: dict, include: list[str]) -> dict:
+        """The embeds List All Tickets and View a Ticket share: requester, company, stats."""
+        if "company" in include:
+            c = self.store.get("company", t["company_id"]) if t.get("company_id") is not None else None
+            shown["company"] = {"id": c["id"], "name": c.get("name")} if c else {}
         if "requester" in include:
             u = self._user(t["requester_id"])
             if u:
@@ -273,12 +280,11 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
                               "status_updated_at": t["updated_at"], "reopened_at": None,
                               "resolved_at": t["updated_at"] if t["status"] in (4, 5) else None,
                               "closed_at": t["updated_at"] if t["status"] == 5 else None, "pending_since": None}
-        return self._absolute(shown)
+        return shown
 
     @route("GET", API + r"/tickets/(?P<id>\d+)")
     def ticket_show(self, request):
-        include = [i for i in (request.arg("include") or "").split(",") if i]
-        return self._show(self._ticket(request.params["id"]), include)
+        return self._show(self._ticket(request.params["id"]), _includes(request, SHOW_EMBEDS))
 
     @route("GET", API + r"/tickets/archived/(?P<id>\d+)")
     def archived_show(self, request):
@@ -486,6 +492,20 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
         return Response(302, body=b"<html><body>You are being redirected.</body></html>",
                         headers={"Location": f"{self.url}/sandbox-files/{aid}/original/inline"},
                         content_type="text/html; charset=utf-8")
+
+
+# What `include=` takes (the API reference, "List All Tickets" and "View a Ticket"); another value
+# is a 400 naming the allowed ones.
+LIST_EMBEDS = ("requester", "stats", "description")
+SHOW_EMBEDS = ("conversations", "requester", "company", "stats")
+
+
+def _includes(request, allowed: tuple[str, ...]) -> list[str]:
+    include = [i.strip() for i in (request.arg("include") or "").split(",") if i.strip()]
+    bad = [i for i in include if i not in allowed]
+    if bad:
+        raise validation(("include", f"It should be one of these values: '{','.join(allowed)}'", "invalid_value"))
+    return include
 
 
 def make_sandbox(data=None, port=0, rate_limit=None, faults=None, seed=None, **kw) -> FreshdeskSandbox:

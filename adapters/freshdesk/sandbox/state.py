@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -150,9 +151,15 @@ class FreshdeskState(SandboxServer):
         return None
 
     def request_cost(self, request: Request) -> int:
-        include = request.arg("include")
-        if include and request.path.rstrip("/") == f"{API}/tickets":
-            return 1 + 2 * len([i for i in include.split(",") if i])
+        """API credits, as the API reference charges them: List All Tickets 2 more per `include`
+        (include=stats costs 3); View a Ticket 1 more per `include` (include=conversations
+        "will consume two API calls"); everything else 1."""
+        includes = [i for i in (request.arg("include") or "").split(",") if i]
+        path = request.path.rstrip("/")
+        if includes and path == f"{API}/tickets":
+            return 1 + 2 * len(includes)
+        if includes and re.fullmatch(API + r"/tickets/\d+", path):
+            return 1 + len(includes)
         return 1
 
     def rate_limit_headers(self, request: Request, usage) -> dict[str, str]:
