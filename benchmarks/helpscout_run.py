@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update({**zd.env, **hs.env})
         try:
             load, load_wall = run(zd.plan_section, hs.plan_section, root / "work")
-            target_requests, target_credits = hs.stats.total, credits(hs)
+            target_requests, target_credits, zendesk_requests = hs.stats.total, credits(hs), zd.stats.total
+            target_writes = sum(n for (method, _), n in hs.stats.requests.items() if method in WRITES)
             back, back_wall = run(hs.plan_section, {"adapter": "jsonl", "path": str(root / "out")}, root / "work-out")
             source_requests = hs.stats.total - target_requests
         finally:
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"zendesk sandbox -> helpscout sandbox: exit {load['exit_code']}, wall {load_wall:.1f} s, "
           f"helpscout requests {target_requests} ({target_requests / n:.2f} per ticket), "
           f"e-mails sent {hs.emails_sent}, token fetches {hs.token_requests}")
+    print(f"  zendesk (source) requests {zendesk_requests} ({zendesk_requests / n:.2f} per ticket); "
+          f"helpscout writes {target_writes} ({target_writes / n:.2f} per ticket), "
+          f"reads {target_requests - target_writes}")
     for per_minute in (200, 400, 800):
         print(f"  minutes at {per_minute}/min (writes count 2): {target_credits / per_minute:.1f}")
     print(f"helpscout sandbox -> jsonl: exit {back['exit_code']}, wall {back_wall:.1f} s, "

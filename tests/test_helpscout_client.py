@@ -12,7 +12,7 @@ import respx
 
 from adapters.helpscout.client import HelpScoutClient, error_summary
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.errors import FatalApiError, RecordRejected
+from hdmigrate.errors import Cause, FatalApiError, RecordRejected
 
 SECRET = "app-secret-0123456789abcdef"
 _hosts = itertools.count(1)
@@ -64,14 +64,17 @@ def test_a_401_after_a_fresh_token_stops_the_run():
     assert "token-0002" not in str(raised.value) and SECRET not in str(raised.value)
 
 
-def test_refused_credentials_are_one_clear_error_without_the_secret():
+@pytest.mark.parametrize("status", [400, 401])
+def test_refused_credentials_are_one_clear_error_without_the_secret(status):
+    # 400 {"status": 400, "message": "<id> is not a valid API Key"} is the recorded v2 token failure
     client, base = _client()
     with respx.mock(assert_all_called=False) as mock:
         mock.post(f"{base}/v2/oauth2/token").mock(return_value=httpx.Response(
-            401, json={"error": "invalid_client", "message": f"{SECRET} is not a valid API Key"}))
+            status, json={"status": status, "message": f"{SECRET} is not a valid API Key"}))
         with pytest.raises(FatalApiError, match="refused the app id and secret") as raised:
             client.get_json("/v2/mailboxes")
     assert SECRET not in str(raised.value)
+    assert raised.value.cause == Cause.AUTH and raised.value.status == status   # a bad credential, not a bad request
 
 
 def test_429_waits_for_x_ratelimit_retry_after():
@@ -181,3 +184,21 @@ def test_the_budget_is_learned_from_x_ratelimit_limit_minute():
             200, json={"id": 1}, headers={"X-RateLimit-Limit-Minute": "800", "X-RateLimit-Remaining-Minute": "790"}))
         capped.get_json("/v2/users/me")
     assert capped.http.limiter.per_minute == 100.0
+
+
+def test_a_412_fails_the_record_not_the_run_and_help_scouts_errors_are_named():
+    # 412: a conversation that takes no more threads (threads/update page) refuses that one write
+    client, base = _client()
+    with respx.mock(assert_all_called=False) as mock:
+        _tokens(mock, base)
+        mock.post(f"{base}/v2/conversations/9/notes").mock(return_value=httpx.Response(
+            412, json={"logRef": "r-1", "message": "Conversation is locked"}))
+        mock.post(f"{base}/v2/conversations").mock(return_value=httpx.Response(400, json={
+            "logRef": "r-2", "message": "Bad request", "_embedded": {"errors": [
+                {"path": "threads[0].text", "message": "may not be empty", "rejectedValue": "", "source": "JSON"}]}}))
+        with pytest.raises(RecordRejected) as locked:
+            client.request("POST", "/v2/conversations/9/notes", json={"text": "x", "imported": True})
+        with pytest.raises(RecordRejected) as refused:
+            client.create("/v2/conversations", {"subject": "s"})
+    assert locked.value.status == 412 and "Conversation is locked; logRef r-1" in str(locked.value)
+    assert "Bad request; threads[0].text: may not be empty; logRef r-2" in str(refused.value)

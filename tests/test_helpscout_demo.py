@@ -121,3 +121,18 @@ def test_wizard_without_a_mailbox_names_the_choices(two_mailboxes, tmp_path):
     assert stopped.value.exit_code == 2            # a configuration problem, said before anything is written
     assert "set `mailbox`" in io.output and "'Billing'" in io.output and "'Support'" in io.output
     assert box.conversations_held() == []
+
+
+def test_a_wrong_app_secret_is_reported_as_refused_credentials(two_mailboxes, tmp_path):
+    dump, box = two_mailboxes
+    os.environ["HELPSCOUT_WRONG_SECRET"] = "not-the-secret"
+    try:
+        io = ScriptedIO(_answers(dump, box, **{"target.mailbox": "Billing",
+                                               "target.app_secret_env": "HELPSCOUT_WRONG_SECRET"}))
+        with pytest.raises(WizardStopped) as stopped:
+            Wizard(tmp_path / "wd", io, plan_overrides=FAST).run()
+    finally:
+        os.environ.pop("HELPSCOUT_WRONG_SECRET", None)
+    assert stopped.value.exit_code == 3
+    assert "connection check failed: bad token" in io.output, io.output[-2000:]
+    assert "not-the-secret" not in io.output

@@ -51,7 +51,8 @@ def _conversation(box, auth, customer: int, **extra) -> int:
 def test_token_and_bearer_auth(box):
     bad = httpx.post(f"{box.url}/v2/oauth2/token", data={"grant_type": "client_credentials",
                                                          "client_id": APP_ID, "client_secret": "wrong"})
-    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    # as the recorded v2 token failure (helpscoutv2-node fixtures): 400, status and message
+    assert bad.status_code == 400 and bad.json() == {"status": 400, "message": f"{APP_ID} is not a valid API Key"}
     assert httpx.get(f"{box.url}/v2/mailboxes").status_code == 401
     auth = _token(box)
     assert httpx.get(f"{box.url}/v2/mailboxes", headers=auth).json()["_embedded"]["mailboxes"][0]["name"] == "Support"
@@ -155,3 +156,21 @@ def test_seeded_from_a_dump(tmp_path):
     assert all(blob_path(dump, s).exists() for s in stored)
     private = sum(not c["public"] for c in iter_records(dump, "comment"))
     assert sum(t["type"] == "note" for t in seeded.store.all("thread")) == private
+
+
+def test_create_statuses_and_auto_reply(box):
+    # Create Conversation: status "one of active closed pending"; "When autoReply is set to true, an
+    # auto reply will be sent as long as there is at least one customer thread"; imported sends nothing.
+    auth = _token(box)
+    cid = _customer(box, auth)
+    body = {"subject": "s", "mailboxId": box.mailbox["id"], "type": "email", "customer": {"id": cid},
+            "threads": [{"type": "customer", "customer": {"id": cid}, "text": "hi"}]}
+    refused = httpx.post(f"{box.url}/v2/conversations", headers=auth, json={**body, "status": "spam"})
+    assert refused.status_code == 400 and refused.json()["_embedded"]["errors"][0]["path"] == "status"
+    assert httpx.post(f"{box.url}/v2/conversations", headers=auth,
+                      json={**body, "status": "active", "imported": True, "autoReply": True}).status_code == 201
+    assert box.emails_sent == 0
+    assert httpx.post(f"{box.url}/v2/conversations", headers=auth,
+                      json={**body, "status": "active", "autoReply": True}).status_code == 201
+    assert [e["why"] for e in box.emails] == ["notifies the team of a customer message",
+                                              "auto reply to the customer (autoReply)"]

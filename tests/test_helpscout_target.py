@@ -170,3 +170,21 @@ def test_custom_fields_map_to_the_mailbox_fields_and_a_private_opening_stays_a_n
     degraded = _degradations(tmp_path / "work")
     assert ("ticket", "t1", "value_unmapped") in degraded and ("custom_field", "ticket.plan", "matched_existing") in degraded
     assert ("comment", "k0", "author_not_preserved") in degraded     # a customer's note: written by the app's user
+
+
+def test_a_412_from_help_scout_fails_those_comments_not_the_run(box, tmp_path, monkeypatch):
+    # An account that locks conversations earlier than documented (or a "too old" lock): 412 on
+    # the 4th thread. Those comments fail with Help Scout's message; the run does not stop.
+    monkeypatch.setattr(sandbox_writes, "ADD_THREAD_BELOW", 3)
+    dump = _long_ticket(tmp_path / "dump", 5)
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["kinds"]["ticket"]["failed"] == 0, report
+    assert report["kinds"]["comment"]["failed"] == 2 and report["kinds"]["comment"]["created"] == 3, report
+    store = Store(tmp_path / "work", create=False)
+    try:
+        failed = {f["id"]: f["reason"] for f in store.failures() if f["kind"] == "comment"}
+    finally:
+        store.close()
+    assert set(failed) == {"k3", "k4"}, failed
+    assert all("HTTP 412" in r and "no thread can be added" in r for r in failed.values()), failed
+    assert box.emails_sent == 0

@@ -19,13 +19,14 @@ HAL pagination on top of hdmigrate.http (retries, pacing, redaction).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from hdmigrate.adapter import AdapterContext
-from hdmigrate.errors import ConfigError, FatalApiError, RecordRejected
+from hdmigrate.errors import ApiError, Cause, ConfigError, FatalApiError, RecordRejected
 from hdmigrate.http import HttpClient
 from hdmigrate.http.pagination import by_number
 
@@ -33,6 +34,9 @@ API_URL = "https://api.helpscout.net"
 TOKEN_PATH = "/v2/oauth2/token"
 DEFAULT_RATE_LIMIT = 200.0      # Standard plan (docs.helpscout.com/article/1140-mailbox-api)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})    # each counts as 2 (rate-limiting page)
+# 412: "maximum number of threads" and "too old" locked conversations (threads/update page): one
+# conversation refuses the write, so that record fails and the run goes on.
+PRECONDITION_FAILED = 412
 MAX_PAGES = 100_000             # a HAL list that never ends is a server fault, not data
 
 CONFIG_SCHEMA = {
@@ -94,8 +98,11 @@ class HelpScoutClient:
             r = self.http.request("POST", TOKEN_PATH, data={
                 "grant_type": "client_credentials", "client_id": self._app_id, "client_secret": self._secret})
         except (RecordRejected, FatalApiError) as e:
+            # Help Scout answers a refused app id or secret with 400 "<id> is not a valid API Key"
+            # (the recorded v2 token failure), so the status alone would read as a bad request.
             raise FatalApiError(f"{self.http.base_url}: Help Scout refused the app id and secret "
-                                f"(check app_id_env and app_secret_env): {e.excerpt or e}", status=e.status) from None
+                                f"(check app_id_env and app_secret_env): {e.excerpt or e}", status=e.status,
+                                cause=Cause.AUTH) from None
         token = (r.json() or {}).get("access_token")
         if not token:
             raise FatalApiError(f"{self.http.base_url}: the token endpoint answered without an access_token")
@@ -119,7 +126,12 @@ class HelpScoutClient:
         if method.upper() in WRITE_METHODS:
             self.http.limiter.acquire()     # a write's second slot (HttpClient takes the first)
             self.write_slots += 1
-        return self.http.request(method, path, **kw)
+        try:
+            return self.http.request(method, path, **kw)
+        except (RecordRejected, FatalApiError) as e:
+            if isinstance(e, RecordRejected) or e.status == PRECONDITION_FAILED:
+                raise _rejected(method, path, e) from None
+            raise
 
     def get_json(self, path: str, params: Any = None) -> Any:
         r = self.request("GET", path, params=params)
@@ -177,6 +189,20 @@ def error_summary(body: dict | None) -> str:
     if body.get("logRef"):
         parts.append(f"logRef {body['logRef']}")
     return "; ".join(parts)
+
+
+def _rejected(method: str, path: str, error: ApiError) -> RecordRejected:
+    """The record's failure, worded from Help Scout's error body (message, each `path: message`,
+    logRef) when the answer carried one."""
+    try:
+        body = json.loads(error.excerpt or "")
+    except ValueError:
+        body = None
+    said = error_summary(body) if isinstance(body, dict) and ("message" in body or "_embedded" in body) \
+        else (error.excerpt or str(error))
+    return RecordRejected(f"{method.upper()} {path}: Help Scout refused it (HTTP {error.status}): {said}",
+                          status=error.status, method=error.method, url=error.url, request_id=error.request_id,
+                          excerpt=error.excerpt, cause=error.cause)
 
 
 def _id_from_location(location: str | None) -> str | None:

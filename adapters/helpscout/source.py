@@ -3,8 +3,12 @@
 Streams: mailboxes (groups), mailbox fields (custom fields), users (agents), organizations,
 customers (contacts), conversations (tickets with their threads embedded: `embed=threads`, 25
 per page, every status). The cursor of each stream is its next page number; delta runs ask for
-conversations by `modifiedSince`. Satisfaction ratings are not exported: Mailbox API 2.0 has no
-list of them (only a rating by id, from reports) — `check()` says so, and so does `describe()`.
+conversations by `modifiedSince`. Satisfaction ratings are not exported, and `check()` and
+`describe()` say so: Mailbox API 2.0 has no list of ratings. A rating is read by id
+(`GET /v2/ratings/{id}`, "Get Satisfaction Rating"), listed only by the Happiness Ratings report
+of Plus and Pro plans, and since 2023-09-12 threads "contain rating information if available"
+(changelog) -- but the stored documents show neither the report's result fields nor the
+thread's rating field, so reading them would be a guess (docs/helpscout.md).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Iterator
 
 from hdmigrate import times
 from hdmigrate.adapter import Capability, Page, Source
-from hdmigrate.errors import FatalApiError, RecordError
+from hdmigrate.errors import FatalApiError, RecordError, RecordRejected
 
 from . import to_canonical
 from .client import HelpScoutClient
@@ -26,8 +30,9 @@ STREAMS = {   # stream -> (path, HAL key)
     "customers": ("/v2/customers", "customers"),
     "conversations": ("/v2/conversations", "conversations"),
 }
-NOT_EXPORTED = ("satisfaction ratings: Help Scout's Mailbox API 2.0 lists none (a rating is read by id "
-                "from reports only); they are not migrated")
+NOT_EXPORTED = ("satisfaction ratings: Help Scout's Mailbox API 2.0 has no list of them (a rating is read "
+                "by id; the Happiness Ratings report of Plus/Pro plans lists them); this version does not "
+                "export them, they are not migrated")
 
 
 class HelpScoutSource(Source):
@@ -80,7 +85,7 @@ class HelpScoutSource(Source):
         try:
             for number, items, last in self.client.pages(path, key, params, start):
                 yield Page([(str(i.get("id")), i) for i in items], cursor=str(number + 1), done=last)
-        except FatalApiError as e:
+        except (FatalApiError, RecordRejected) as e:     # 404 is a RecordRejected, 403 a FatalApiError
             if stream == "organizations" and e.status in (403, 404):
                 self.ctx.log("helpscout source: this account has no organizations endpoint; none exported")
                 yield Page([], done=True)

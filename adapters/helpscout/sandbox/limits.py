@@ -16,7 +16,8 @@ ADD_THREAD_BELOW = 99
 # 10 MB a file: the legacy v1 limit (help-desk-api/conversations/create-attachment); the v2 pages
 # stored state none (413 above it here, as v1 answered for oversize requests).
 MAX_FILE_BYTES = 10 * 1024 * 1024
-STATUSES = ("active", "open", "pending", "closed", "spam")
+STATUSES = ("active", "open", "pending", "closed", "spam")      # a status change (errors page sample)
+CREATE_STATUSES = ("active", "closed", "pending")               # Create Conversation: "one of active closed pending"
 CREATE_TYPES = {"customer": "customer", "reply": "message", "note": "note", "chat": "chat", "phone": "phone"}
 SOURCES = {"customer": "email", "message": "email", "note": "api", "chat": "chat", "phone": "phone"}
 

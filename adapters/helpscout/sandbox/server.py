@@ -2,8 +2,9 @@
 (developer.helpscout.com/mailbox-api/, api-facts.md §3), not to this package's adapter.
 
 - auth: `POST /v2/oauth2/token` (client credentials, form-encoded) gives a bearer token that
-  lasts `token_ttl` seconds (7200 as Help Scout's); `expire_tokens()` revokes them all, so the
-  client's refresh on 401 can be tested;
+  lasts `token_ttl` seconds (7200, as the recorded answers; not confirmed); a refused app id or
+  secret answers 400 as recorded; `expire_tokens()` revokes them all, so the client's refresh on
+  401 can be tested;
 - limits: the account's per-minute budget (`--rate-limit`), writes counting 2, headers
   `X-RateLimit-Limit-Minute` / `X-RateLimit-Remaining-Minute`, 429 with
   `X-RateLimit-Retry-After`; at most 100 threads per conversation (412 above), files up to
@@ -40,6 +41,9 @@ class HelpScoutSandbox(SandboxServer):
     def __init__(self, data: Any = None, port: int = 0, rate_limit: float | None = None,
                  faults: Any = None, seed: int | None = None, **kw: Any):
         super().__init__(data, port, rate_limit, faults, seed, **kw)
+        # expires_in: 7200 in the recorded v2 token answers (helpscoutv2-node fixtures); a 2022
+        # recording of the client-credentials flow shows 172800. Not confirmed either way: the
+        # adapter does not rely on it (it fetches a new token on a 401).
         self.token_ttl = 7200.0
         self.tokens: dict[str, float] = {}          # token -> expiry (clock)
         self.token_max_uses: int | None = None      # tests: a token expires after this many calls
@@ -84,7 +88,9 @@ class HelpScoutSandbox(SandboxServer):
 
     def request_cost(self, request: Request) -> int:
         if request.route is not None and request.route.name == "token":
-            return 0            # the OAuth2 endpoint is not an API call of the account's budget
+            # Not in the stored documents either way (the rate-limiting page speaks of API requests);
+            # the sandbox leaves the OAuth2 endpoint out of the account's budget.
+            return 0
         return 2 if request.method in ("POST", "PUT", "PATCH", "DELETE") else 1   # writes count double
 
     def rate_limit_headers(self, request, usage) -> dict[str, str]:
@@ -120,12 +126,14 @@ class HelpScoutSandbox(SandboxServer):
     def token(self, request: Request):
         form = {k: v[-1] for k, v in request.form.items()}
         self.token_requests += 1
+        # A refused app id or secret answers as the recorded v2 token failure does
+        # (vendor-fixtures/helpscout/helpscoutv2-node/fixures/token/create_token_failure_response.json):
+        # 400 {"status": 400, "message": "<id> is not a valid API Key"} -- not a 401.
         if form.get("grant_type") != "client_credentials":
-            return Response(400, json={"error": "unsupported_grant_type", "status": 400,
+            return Response(400, json={"status": 400,
                                        "message": f"{form.get('grant_type')!r} is not a supported grant type"})
         if form.get("client_id") != APP_ID or form.get("client_secret") != APP_SECRET:
-            return Response(401, json={"error": "invalid_client", "status": 401,
-                                       "message": f"{form.get('client_id')} is not a valid API Key"})
+            return Response(400, json={"status": 400, "message": f"{form.get('client_id')} is not a valid API Key"})
         token = _secrets.token_hex(16)
         self.tokens[token] = self.clock() + self.token_ttl
         return {"token_type": "bearer", "access_token": token, "expires_in": int(self.token_ttl)}

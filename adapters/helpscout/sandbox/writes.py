@@ -2,12 +2,13 @@
 createdAt only with `imported`, at most 100 threads at creation and none added to a conversation
 holding 99 (412), files of 10 MB at most (413), a
 customer thread without `imported` re-opens the conversation, and every thread written without
-`imported` that Help Scout would e-mail about is counted (`emails_sent`)."""
+`imported` that Help Scout would e-mail about is counted (`emails_sent`), as is the auto reply a
+create with `autoReply: true` sends. A create takes the statuses active, closed, pending."""
 
 from __future__ import annotations
 
 from . import hal
-from .limits import ADD_THREAD_BELOW, CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, decode_file, now, _instant
+from .limits import ADD_THREAD_BELOW, CREATE_STATUSES, CREATE_TYPES, MAX_THREADS, SOURCES, STATUSES, decode_file, now, _instant
 
 EMAILING = {"customer": "notifies the team of a customer message",
             "message": "e-mails the reply to the customer"}
@@ -22,8 +23,8 @@ def create_conversation(box, body: dict) -> int:
         raise hal.bad_request("mailboxId", "mailbox not found", body.get("mailboxId"))
     if body.get("type", "email") not in ("email", "chat", "phone"):
         raise hal.bad_request("type", "must be one of email, chat, phone", body.get("type"))
-    if body.get("status") not in STATUSES:
-        raise hal.bad_request("status", f"must be one of {', '.join(STATUSES)}", body.get("status"))
+    if body.get("status") not in CREATE_STATUSES:
+        raise hal.bad_request("status", f"must be one of {', '.join(CREATE_STATUSES)}", body.get("status"))
     threads = body.get("threads")
     if not isinstance(threads, list) or not threads:
         raise hal.bad_request("threads", "a conversation needs at least one thread", threads)
@@ -39,7 +40,7 @@ def create_conversation(box, body: dict) -> int:
         number = box.store.next_id("conversation_number")
         conv = box.store.insert("conversation", {
             "number": number, "type": body.get("type", "email"), "folderId": 1,
-            "status": "active" if body["status"] == "open" else body["status"], "state": "published",
+            "status": body["status"], "state": "published",
             "subject": body["subject"], "preview": "", "mailboxId": mailbox["id"], "createdAt": created,
             "closedAt": now() if body["status"] == "closed" else None,
             "closedBy": box.owner["id"] if body["status"] == "closed" else None, "userUpdatedAt": now(),
@@ -54,6 +55,10 @@ def create_conversation(box, body: dict) -> int:
             item = {**item, "createdAt": created}       # an imported thread without a time: the conversation's
         add_thread(box, conv, kind, {**item, "imported": imported or item.get("imported") is True},
                    where=f"threads[{i}]", reopen=False, creating=True)
+    # "When autoReply is set to true, an auto reply will be sent as long as there is at least one
+    # customer thread" (Create Conversation); `imported` generates no outgoing e-mail at all.
+    if body.get("autoReply") is True and not imported and any(t.get("type") == "customer" for t in threads):
+        box.send_email(conv["id"], "customer", "auto reply to the customer (autoReply)")
     return conv["id"]
 
 
