@@ -82,6 +82,17 @@ class WriteResult:
 
 
 @dataclass
+class Mapped:
+    """What an adapter's canonical -> vendor function (its `to_vendor` module, one function per
+    kind) returns: the request body and what the target cannot hold of the record written with it,
+    together, so the target's `degradations()` (the dry run) and its `write()` use the same call
+    and cannot disagree. `body` is None where nothing is sent (a kind the target has no place for)."""
+
+    body: dict | None
+    degradations: list[Degradation] = field(default_factory=list)
+
+
+@dataclass
 class AdapterContext:
     """What an adapter is built from: its plan section (secrets resolved apart) and run settings."""
 

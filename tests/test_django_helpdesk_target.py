@@ -170,3 +170,48 @@ def test_without_the_stamp_field_check_says_so_once_and_resumes_find_the_tickets
     assert resumed.find_existing("ticket", {"id": "t1"}, None) == "5"
     assert resumed.find_existing("ticket", {"id": "t2"}, None) is None     # partial: deleted and written again
     assert resumed._load_stamps()["t2~partial"] == "6"
+
+
+@respx.mock
+def test_the_dry_run_declares_what_the_write_reports(tmp_path):
+    """degradations() (the dry run) and write() make the same to_vendor call: with the server's
+    ticket fields read by check() (OPTIONS), every degradation the write reports was declared
+    before it; people with an address, the queue and the fields are matched_existing up front."""
+    respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, json={}))
+    respx.options(f"{BASE}/tickets/").mock(return_value=httpx.Response(200, json={"actions": {"POST": {
+        "id": {}, "queue": {}, "title": {}, "custom_hdmigrate_source_id": {}, "custom_tier": {}}}}))
+    respx.get(f"{BASE}/tickets/").mock(return_value=httpx.Response(200, json={"results": [], "next": None}))
+    respx.post(f"{BASE}/tickets/").mock(return_value=httpx.Response(201, json={
+        "id": 7, "followup_set": [{"id": 70}], "custom_hdmigrate_source_id": "t1~partial", "custom_tier": ""}))
+    respx.post(f"{BASE}/followups/").mock(return_value=httpx.Response(201, json={"id": 71}))
+    respx.post(f"{BASE}/followups-attachments/").mock(return_value=httpx.Response(201, json={"id": 700}))
+    patch = respx.patch(f"{BASE}/tickets/7/").mock(return_value=httpx.Response(200, json={"id": 7}))
+    comments = [{"id": "m1", "ticket_id": "t1", "author_id": "c1", "public": False, "body_text": "Opening",
+                 "created_at": "2020-01-01T00:00:00Z", "attachment_ids": ["f1"]},
+                {"id": "m2", "ticket_id": "t1", "author_id": "a1", "public": True, "body_html": "<p>Hi</p>"}]
+    files = {"m1": [({"id": "f1", "file_name": "run.sh", "size": 2, "sha256": "d"}, _file(tmp_path, "s", b"ok"))]}
+    ticket = {"id": "t1", "subject": "s", "status": "pending", "requester_id": "c1", "tags": ["x"],
+              "custom_fields": {"tier": "gold", "colour": "red"}}
+    ctx = Ctx(comments, files)
+    target = _target()
+    target.check()
+    predicted = target.degradations("ticket", ticket, ctx)
+    for c in comments:
+        predicted += target.degradations("comment", c, ctx)
+        for att, _ in files.get(c["id"], []):
+            predicted += target.degradations("attachment", att, ctx)
+    keys = {(d.kind, d.id, d.field, d.code) for d in predicted}
+    result = target.write("ticket", ticket, ctx)
+    written = {(d.kind, d.id, d.field, d.code) for d in result.degradations}
+    assert written <= keys, f"only in the write: {sorted(written - keys)}"
+    assert ("ticket", "t1", "custom_fields.colour", "value_unmapped") in keys           # no such field
+    assert ("ticket", "t1", "custom_fields.tier", "value_unmapped") not in keys         # the server has it
+    assert ("attachment", "f1", "file_name", "attachment_renamed") in keys
+    assert ("comment", "m1", "public", "private_first_message") in keys
+    assert json.loads(patch.calls.last.request.content)["custom_tier"] == "gold"
+    for kind, record in (("contact", {"id": "c1", "email": "carl@example.org"}), ("group", {"id": "g1", "name": "X"}),
+                         ("custom_field", {"id": "f", "key": "tier"})):
+        assert "matched_existing" in [d.code for d in target.degradations(kind, record, ctx)]
+        assert target.write(kind, record, ctx).matched
+    assert target.degradations("contact", {"id": "c2"}, ctx) == []           # no address: nothing matched
+    assert not target.write("contact", {"id": "c2"}, ctx).matched

@@ -79,3 +79,34 @@ def test_stamp_link_bytes_unchanged():
     assert values.stamp_link("p-7~partial") == "urn:hdmigrate:p-7~partial"
     assert values.stamp_from_links([{"ref": "refers-to", "_url": "urn:hdmigrate:p-7~partial"}]) is None
     assert values.stamp_from_links([{"ref": "refers-to", "_url": "urn:hdmigrate:p-7"}]) == "p-7"
+
+
+def test_what_an_rt_version_keeps_on_create():
+    """Known: Debian bookworm's 5.0.3 revisions (deb12u7, the security release, and later drop
+    Created and Creator); anything else is not known (learned from the first ticket read back)."""
+    assert to_vendor.keeps_create_fields("5.0.3+dfsg-3~deb12u7") is False
+    assert to_vendor.keeps_create_fields("5.0.3+dfsg-3~deb12u9") is False
+    assert to_vendor.keeps_create_fields("5.0.3+dfsg-3~deb12u6") is True
+    for version in ("5.0.3", "5.0.7", "6.0.0", "", None, "5.0.3+dfsg-3~deb12u7-local"):
+        assert to_vendor.keeps_create_fields(version) is None, version
+
+
+def test_ticket_body_and_degradations_come_from_one_call():
+    server = to_vendor.Server(keeps_created=False, keeps_creator=False)
+    ticket = {"id": "t1", "subject": "Printer", "created_at": "2019-01-02T03:04:05Z", "tags": ["x"],
+              "custom_fields": {"tier": "gold", "Severity": "high"}}
+    comments = [{"id": "k1", "ticket_id": "t1", "public": False, "body_text": "Opening"}]
+    mapped = to_vendor.ticket(ticket, comments, queue="3", queue_cfs={"Severity"}, stamp="t1", creator="alice",
+                              server=server)
+    keys = {(d.kind, d.id, d.field, d.code) for d in mapped.degradations}
+    assert keys == {("ticket", "t1", "created_at", "timestamp_not_preserved"),
+                    ("ticket", "t1", "tags", "value_unmapped"),
+                    ("ticket", "t1", "creator_id", "author_not_preserved"),
+                    ("comment", "k1", "author_id", "author_not_preserved"),
+                    ("ticket", "t1", "custom_fields.tier", "value_unmapped"),
+                    ("comment", "k1", "public", "private_first_message")}
+    assert mapped.body["CustomFields"] == {"Severity": "high"} and mapped.body["Created"] == "2019-01-02 03:04:05"
+    assert mapped.body["Content"].endswith("\n\nOpening") and mapped.body["RefersTo"] == "urn:hdmigrate:t1~partial"
+    # the API user as creator: nothing is lost where RT drops Creator
+    same = to_vendor.ticket(ticket, comments, queue="3", queue_cfs=set(), stamp="t1", creator="root", server=server)
+    assert not [d for d in same.degradations if d.field in ("creator_id", "author_id")]

@@ -2,6 +2,8 @@
 
 Models the two RT behaviours seen on Debian bookworm: 5.0.3+dfsg-3~deb12u6 keeps `Created` and
 `Creator` sent on create; the security release deb12u7 treats both as immutable and drops them.
+A version whose behaviour is known (GET /rt, read by check()) lets the dry run declare the losses
+before any write; for any other version they are learned from the first ticket read back.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ class Ctx:
 class FakeRt:
     """Tickets in memory; `keeps` says whether Created/Creator sent on create stick."""
 
-    def __init__(self, router: respx.Router, keeps: bool):
+    def __init__(self, router: respx.Router, keeps: bool, version: str = "5.0.3+dfsg-3~deb12u7"):
         self.keeps, self.tickets, self.posts = keeps, {}, []
-        router.get("/rt").respond(json={"Version": "5.0.3+dfsg-3~deb12u7"})
+        router.get("/rt").respond(json={"Version": version})
         router.get("/queue/General").respond(json={"id": 1})
         router.get("/queue/1/customfields").respond(json={"items": [], "pages": 1})
         router.get("/tickets").mock(side_effect=self.search)
@@ -112,14 +114,26 @@ def records(tmp_path: Path):
     return ticket, Ctx(comments, files)
 
 
-@pytest.mark.parametrize("keeps", [False, True], ids=["deb12u7-drops-Created", "deb12u6-keeps-Created"])
-def test_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
+def predicted_keys(t: RtTarget, ticket: dict, ctx) -> set[tuple]:
+    """What the engine records before the write (the dry run records exactly this)."""
+    out = list(t.degradations("ticket", ticket, ctx))
+    for comment in ctx.comments("t1"):
+        out += t.degradations("comment", comment, ctx)
+        for att, _ in ctx.attachments(comment):
+            out += t.degradations("attachment", att, ctx)
+    return {(d.kind, d.id, d.field, d.code) for d in out}
+
+
+@pytest.mark.parametrize("keeps", [False, True], ids=["drops-Created", "keeps-Created"])
+def test_unknown_version_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
     ticket, ctx = records(tmp_path)
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        rt = FakeRt(router, keeps)
+        rt = FakeRt(router, keeps, version="5.0.7")     # no known behaviour: learned from the read-back
         t = target()
+        t.check()
         predicted = {(d.kind, d.field): d.code for d in t.degradations("ticket", ticket, ctx)}
         assert predicted[("ticket", "created_at")] == "timestamp_not_preserved"   # unknown before a write
+        assert ("ticket", "creator_id") not in predicted                          # not claimed unknown
         result = t.write("ticket", ticket, ctx)
     codes = {(d.kind, d.id, d.field): d.code for d in result.degradations}
     created = rt.tickets[result.target_id]
@@ -129,7 +143,7 @@ def test_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
     assert len(rt.posts) == 1 and rt.posts[0]["Content"] == "Note"
     # the first ticket of a run always carries the original time visibly, bytes of the text after it
     assert created["body"]["Content"] == to_vendor.origin_line("2019-01-02T03:04:05Z", "text/plain") + "Opening"
-    assert t.keeps_created is keeps
+    assert t.server.keeps_created is keeps and t.server.keeps_creator is keeps
     if keeps:
         assert ("ticket", "t1", "creator_id") not in codes
         # once the server showed it keeps Created, later tickets get neither the line nor the loss
@@ -137,8 +151,73 @@ def test_created_and_creator_are_read_back_and_losses_named(tmp_path, keeps):
     else:
         assert codes[("ticket", "t1", "creator_id")] == "author_not_preserved"
         assert codes[("comment", "k1", "author_id")] == "author_not_preserved"
+        # learned: the next ticket's losses are declared before its write
+        again = {(d.kind, d.field): d.code for d in t.degradations("ticket", ticket, ctx)}
+        assert again[("ticket", "creator_id")] == again[("comment", "author_id")] == "author_not_preserved"
     # complete: found by its stamp link, the partial link is gone
     assert created["links"] == {"urn:hdmigrate:t1"}
+
+
+@pytest.mark.parametrize("version,keeps", [("5.0.3+dfsg-3~deb12u7", False), ("5.0.3+dfsg-3~deb12u6", True)])
+def test_known_version_losses_are_declared_before_the_write(tmp_path, version, keeps):
+    """The dry run's degradations equal the real write's: everything the write reports was
+    declared by degradations() before it (learned from the version check() read, no write)."""
+    ticket, ctx = records(tmp_path)
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        rt = FakeRt(router, keeps, version=version)
+        t = target()
+        t.check()
+        predicted = predicted_keys(t, ticket, ctx)
+        result = t.write("ticket", ticket, ctx)
+    written = {(d.kind, d.id, d.field, d.code) for d in result.degradations}
+    assert written <= predicted, f"only in the write: {sorted(written - predicted)}"
+    losses = {("ticket", "t1", "created_at", "timestamp_not_preserved"),
+              ("ticket", "t1", "creator_id", "author_not_preserved"),
+              ("comment", "k1", "author_id", "author_not_preserved")}
+    if keeps:
+        assert not losses & predicted, losses & predicted
+    else:
+        assert losses <= predicted, losses - predicted
+    body = rt.tickets[result.target_id]["body"]
+    assert body["Creator"] == "alice"
+    # a server known to keep Created gets the opening message as it is, without the origin line
+    assert body["Content"] == ("Opening" if keeps else to_vendor.origin_line("2019-01-02T03:04:05Z", "text/plain")
+                               + "Opening")
+
+
+def test_people_queues_and_fields_rt_holds_are_matched_in_the_dry_run_too():
+    """matched_existing is declared by degradations() (a read-only look-up, the dry run records it),
+    and the write that follows adopts the record from that look-up instead of asking again."""
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        searches = []
+
+        def users(request):
+            searches.append(request)
+            email = json.loads(request.content)[0]["value"]
+            hits = [{"Name": "alice", "Comments": ""}] if email == "alice@example.org" else []
+            return httpx.Response(200, json={"items": hits, "total": len(hits), "pages": 1})
+
+        router.post("/users").mock(side_effect=users)
+        router.get("/queue/Support").respond(json={"id": 3})
+        router.get("/queue/Billing").respond(404, json={"message": "Not found"})
+        created = router.post("/user").respond(201, json={"id": "55"})
+        t = target()
+        ctx = Ctx([])
+        alice = {"id": "c1", "name": "Alice", "email": "alice@example.org"}
+        new = {"id": "c2", "name": "Bob", "email": "bob@example.org"}
+        assert [(d.field, d.code) for d in t.degradations("contact", alice, ctx)] == [("", "matched_existing")]
+        assert t.degradations("contact", new, ctx) == []
+        assert [d.code for d in t.degradations("group", {"id": "g1", "name": "Support"}, ctx)] == ["matched_existing"]
+        assert t.degradations("group", {"id": "g2", "name": "Billing"}, ctx) == []
+        assert not created.called                        # the look-ups wrote nothing
+        asked = len(searches)
+        done = t.write("contact", alice, ctx)
+        assert (done.target_id, done.matched) == ("alice", True) and len(searches) == asked
+        made = t.write("contact", new, ctx)
+        assert (made.target_id, made.matched) == ("55", False) and created.called
+        # a retry (no degradations() call before it) looks up afresh
+        t.write("contact", alice, ctx)
+        assert len(searches) == asked + 1
 
 
 def test_resume_finds_partial_ticket_by_link_without_custom_field(tmp_path):

@@ -1,5 +1,11 @@
 """django-helpdesk 2.6 as a target, with the fidelity its API allows.
 
+The bodies and their degradations come from to_vendor.py, one function per kind: the dry run
+(`degradations()`) and the write make the same call. Nothing but tickets, follow-ups and files is
+created: a person's address, the plan's queue and the server's custom fields are the target's own
+(`matched_existing`, said in the dry run too). The server's ticket custom fields are read by
+check() (the API's OPTIONS answer), so the dry run names the values that have no field.
+
 Cannot be preserved through the API, always reported as degradations (dry run and load):
 ticket and follow-up times (`timestamp_not_preserved`: `created` is ignored, `date` read-only),
 follow-up authors (`author_not_preserved`: the API user is the author), a private opening
@@ -25,10 +31,11 @@ out with a degradation on the attachment; the ticket and its follow-ups are writ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from hdmigrate import degradations as codes
-from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult
 from hdmigrate.errors import RecordError
 from hdmigrate.stamps import with_prefix
 
@@ -47,12 +54,16 @@ class DjangoHelpdeskTarget(Target):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.http = make_client(ctx)
-        self.queue = int(ctx.config.get("queue", 1))
-        self.validate_types = bool(ctx.config.get("validate_attachment_types", True))
+        self.account = to_vendor.Account(queue=int(ctx.config.get("queue", 1)),
+                                         validate_types=bool(ctx.config.get("validate_attachment_types", True)))
         self.stamp_prefix = ctx.config.get("stamp_prefix", "")
         self._stamps: dict[str, str] | None = None
         self._has_stamp_field: bool | None = None
         self._told_no_field = False
+
+    @property
+    def queue(self) -> int:
+        return self.account.queue
 
     def check(self) -> None:
         self.http.get_json("")
@@ -60,9 +71,15 @@ class DjangoHelpdeskTarget(Target):
         if r.status_code < 300:    # DRF metadata: the fields a ticket create takes, custom ones included
             fields = (((r.json() or {}).get("actions") or {}).get("POST") or {})
             if fields:
-                self._has_stamp_field = f"custom_{values.STAMP_FIELD}" in fields
+                self._learn_fields(fields)
                 if not self._has_stamp_field:
                     self._say_no_field()
+
+    def _learn_fields(self, names) -> None:
+        """The server's ticket custom fields, from the OPTIONS answer or a created ticket's keys."""
+        custom = frozenset(str(n)[len("custom_"):] for n in names if str(n).startswith("custom_"))
+        self.account = replace(self.account, ticket_fields=custom)
+        self._has_stamp_field = values.STAMP_FIELD in custom
 
     def _say_no_field(self) -> None:
         if not self._told_no_field:
@@ -79,61 +96,32 @@ class DjangoHelpdeskTarget(Target):
         return None if kind == "agent" else kind
 
     def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
-        rid = str(record.get("id"))
-        out: list[Degradation] = []
+        return self._mapped(kind, record, ctx).degradations
 
-        def add(field, code, detail):
-            out.append(Degradation(kind, rid, field, code, detail))
-
+    def _mapped(self, kind: str, record: dict, ctx) -> Mapped:
+        """The one mapping call of a record, for the dry run and the write alike."""
         if kind in ("agent", "contact"):
-            if kind == "agent":
-                add("", codes.VALUE_UNMAPPED, "the API cannot list users, create staff or return new user ids; "
-                                          "agents are not created")
-        elif kind == "group":
-            add("", codes.VALUE_UNMAPPED, f"no queue endpoint: tickets go to queue {self.queue}")
-        elif kind == "custom_field":
-            add("", codes.VALUE_UNMAPPED, "custom fields cannot be created through the API")
-        elif kind == "organization":
-            add("", codes.VALUE_UNMAPPED, "django-helpdesk has no organizations")
-        elif kind == "satisfaction_rating":
-            add("", codes.CSAT_NOT_WRITABLE, "django-helpdesk has no satisfaction ratings")
-        elif kind == "ticket":
-            if record.get("created_at"):
-                add("created_at", codes.TIMESTAMP_NOT_PRESERVED, "`created` is ignored on create")
-            if record.get("assignee_id"):
-                add("assignee_id", codes.VALUE_UNMAPPED, "agents cannot be resolved to user ids through the API")
-            if record.get("group_id"):
-                add("group_id", codes.VALUE_UNMAPPED, f"all tickets go to queue {self.queue}")
-            if record.get("status") in ("pending", "on_hold", "new"):
-                add("status", codes.VALUE_UNMAPPED, f"{record['status']} becomes Open")
-            for field in ("cc_ids", "tags", "type", "organization_id"):
-                if record.get(field):
-                    add(field, codes.VALUE_UNMAPPED, f"django-helpdesk's API has no {field}")
-            if record.get("channel"):
-                add("channel", codes.CHANNEL_NOT_PRESERVED, "no channel")
-        elif kind == "comment":
-            if record.get("created_at"):
-                add("created_at", codes.TIMESTAMP_NOT_PRESERVED, "follow-up `date` is read-only")
-            add("author_id", codes.AUTHOR_NOT_PRESERVED, "follow-ups are authored by the API user")
-            if record.get("channel"):
-                add("channel", codes.CHANNEL_NOT_PRESERVED, "no channel")
-            if not isinstance(record.get("body_text"), str) and record.get("body_html"):
-                add("body_html", codes.VALUE_UNMAPPED, "HTML stored as the follow-up's plain text")
-            try:
-                siblings = ctx.comments(record["ticket_id"])
-            except Exception:  # noqa: BLE001
-                siblings = []
-            if siblings and str(siblings[0].get("id")) == rid and not record.get("public", True):
-                add("public", codes.PRIVATE_FIRST_MESSAGE, "the opening follow-up is always public")
-        elif kind == "attachment":
-            if record.get("size") == 0:
-                add("size", codes.ATTACHMENT_EMPTY, "django-helpdesk refuses empty files; left out")
-            if record.get("inline"):
-                add("inline", codes.INLINE_IMAGE_DETACHED, "kept as a regular follow-up attachment")
-            if self.validate_types and not to_vendor.extension_allowed(record.get("file_name") or ""):
-                add("file_name", codes.ATTACHMENT_RENAMED,
-                    "extension not in the server's allow-list: uploaded as <name>.txt, bytes unchanged")
-        return out
+            return to_vendor.person(kind, record)
+        if kind == "group":
+            return to_vendor.group(record, self.account)
+        if kind == "ticket":
+            comments = list(ctx.comments(str(record["id"])))
+            return to_vendor.ticket(record, comments[0] if comments else None, self.account)
+        if kind == "comment":
+            return to_vendor.comment(record, first=self._is_opening(record, ctx))
+        if kind == "attachment":
+            return to_vendor.attachment(record, self.account)
+        simple = {"custom_field": to_vendor.custom_field, "organization": to_vendor.organization,
+                  "satisfaction_rating": to_vendor.satisfaction_rating}
+        return simple[kind](record) if kind in simple else Mapped(None)
+
+    @staticmethod
+    def _is_opening(record: dict, ctx) -> bool:
+        try:
+            siblings = ctx.comments(record["ticket_id"])
+        except Exception:  # noqa: BLE001 - dry runs may not offer siblings
+            return False
+        return bool(siblings) and str(siblings[0].get("id")) == str(record.get("id"))
 
     # ---- lookups
     def _load_stamps(self) -> dict[str, str]:
@@ -170,21 +158,19 @@ class DjangoHelpdeskTarget(Target):
 
     # ---- writes
     def write(self, kind: str, record: dict, ctx) -> WriteResult:
-        if kind in ("agent", "contact"):
-            # Contacts are plain submitter addresses; agents cannot be made staff or found by id.
-            # Nothing is created: an address is the target's own (matched), kept by rollback.
-            email = record.get("email")
-            return WriteResult(email, matched=True) if email else WriteResult(f"none:{record['id']}")
-        if kind == "group":
-            return WriteResult(str(self.queue), matched=True)     # the plan's existing queue
-        if kind == "custom_field":
-            return WriteResult(f"custom_{record['key']}", matched=True)   # fields the server has
         if kind == "ticket":
             return self._write_ticket(record, ctx)
         if kind in ("comment", "attachment"):
             raise RecordError(f"django_helpdesk: {kind} records are written with their ticket",
                               kind=kind, id=record.get("id"))
-        # organizations, satisfaction ratings: nothing to write them to (listed by degradations())
+        # Nothing else is created (see to_vendor): an address, the plan's queue and the server's
+        # fields are the target's own (matched), kept by rollback; organizations and satisfaction
+        # ratings have no place (listed by degradations()).
+        mapped = self._mapped(kind, record, ctx)
+        target_id = {"group": str(self.queue), "custom_field": f"custom_{record.get('key')}"}.get(
+            kind, (mapped.body or {}).get("email"))
+        if target_id:
+            return WriteResult(target_id, matched=True)
         return WriteResult(f"none:{record['id']}")
 
     def _upload(self, followup_id: int, att: dict, path: Path, degr: list) -> bool:
@@ -199,8 +185,7 @@ class DjangoHelpdeskTarget(Target):
                                     "django-helpdesk refuses empty files; left out"))
             return False
         ctype = att.get("content_type") or "application/octet-stream"
-        if self.validate_types and not to_vendor.extension_allowed(name):
-            name = name + ".txt"
+        name = to_vendor.upload_name(name, self.account)   # a rename declared by to_vendor.attachment
         r = self._post_file(followup_id, name, data, ctype)
         if r.status_code == 400 and "extension" in r.text and name == safe:
             name = name + ".txt"
@@ -230,77 +215,67 @@ class DjangoHelpdeskTarget(Target):
         self.http.request("PATCH", f"followups/{followup['id']}/",
                           json={"title": to_vendor.stamped_title(followup.get("title"), stamp)})
 
-    @staticmethod
-    def _text(comment: dict | None) -> str:
-        if not comment:
-            return ""
-        body = comment.get("body_text")
-        return body if isinstance(body, str) else (comment.get("body_html") or "")
-
     def _write_ticket(self, record: dict, ctx) -> WriteResult:
         rid = str(record["id"])
         stamp = with_prefix(rid, self.stamp_prefix)
+        partial_stamp = with_prefix(stamp, partial=True)
         stamps = self._load_stamps()
-        partial = stamps.get(with_prefix(stamp, partial=True))
+        partial = stamps.get(partial_stamp)
         if partial:
             self.http.request("DELETE", f"tickets/{partial}/", allow=(404,))
-            stamps.pop(with_prefix(stamp, partial=True), None)
+            stamps.pop(partial_stamp, None)
         comments = list(ctx.comments(rid))
-        degr: list[Degradation] = []
-        first = comments[0] if comments else None
-        body = {"queue": self.queue, "title": record.get("subject") or "", "description": self._text(first),
-                "priority": to_vendor.PRIORITY_TO_HD.get(record.get("priority"), 3), "status": 1}
+        mapped = to_vendor.ticket(record, comments[0] if comments else None, self.account)
+        degr: list[Degradation] = list(mapped.degradations)
+        body = dict(mapped.body)
         if self._has_stamp_field is not False:
-            body[f"custom_{values.STAMP_FIELD}"] = with_prefix(stamp, partial=True)
-        r = self.http.request("POST", "tickets/", idempotent=False, json=body)
-        created = r.json()
+            body[f"custom_{values.STAMP_FIELD}"] = partial_stamp
+        created = self.http.request("POST", "tickets/", idempotent=False, json=body).json()
         tid = str(created["id"])
         followups = created.get("followup_set") or []
+        if self.account.ticket_fields is None:    # OPTIONS did not say: the created ticket does
+            self._learn_fields(created)
         if f"custom_{values.STAMP_FIELD}" in created:
             self._has_stamp_field = True
-            stamps[with_prefix(stamp, partial=True)] = tid
+            stamps[partial_stamp] = tid
         else:
             self._has_stamp_field = False
             self._say_no_field()
             if followups:   # before anything else is written: a crash from here on is found on resume
-                self._mark_opening(followups[0], with_prefix(stamp, partial=True))
-                stamps[with_prefix(stamp, partial=True)] = tid
-        children = {}
-        for index, comment in enumerate(comments):
-            if index == 0 and followups:
-                fid = followups[0]["id"]
-            else:
-                fr = self.http.request("POST", "followups/", idempotent=False, json={
-                    "ticket": int(tid), "comment": self._text(comment), "public": comment.get("public") is True})
-                fid = fr.json()["id"]
-            children[("comment", str(comment["id"]))] = str(fid)
-            for att, path in ctx.attachments(comment):
-                if self._upload(fid, att, path, degr):
-                    children[("attachment", str(att["id"]))] = str(fid)
-        final = {"status": to_vendor.STATUS_TO_HD.get(record.get("status"), 1)}
+                self._mark_opening(followups[0], partial_stamp)
+                stamps[partial_stamp] = tid
+        children = self._write_followups(tid, comments, followups[0]["id"] if followups else None, ctx, degr)
+        custom = to_vendor.custom_values(record, self.account.ticket_fields or frozenset())
+        degr += custom.degradations
         requester = ctx.person(record.get("requester_id"))
         email = (ctx.record(requester[0], record["requester_id"]) or {}).get("email") if requester else None
-        if email:
-            final["submitter_email"] = email
-        if record.get("due_at"):
-            final["due_date"] = record["due_at"]
-        if (record.get("extra") or {}).get("resolution"):
-            final["resolution"] = record["extra"]["resolution"]
-        if self._has_stamp_field:
-            final[f"custom_{values.STAMP_FIELD}"] = stamp
-        for key, value in (record.get("custom_fields") or {}).items():
-            if f"custom_{key}" in created:
-                final[f"custom_{key}"] = value
-            else:
-                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", codes.VALUE_UNMAPPED,
-                                        f"no custom field {key!r} in django-helpdesk"))
-        self.http.request("PATCH", f"tickets/{tid}/", json=final)
+        self.http.request("PATCH", f"tickets/{tid}/", json=to_vendor.final(
+            record, submitter_email=email, stamp=stamp if self._has_stamp_field else None, values=custom.body))
         if not self._has_stamp_field and followups:
             self._mark_opening(followups[0], stamp)
         if self._has_stamp_field or followups:
-            stamps.pop(with_prefix(stamp, partial=True), None)
+            stamps.pop(partial_stamp, None)
             stamps[stamp] = tid
         return WriteResult(tid, children=children, degradations=degr)
+
+    def _write_followups(self, tid: str, comments: list[dict], opening_id, ctx, degr: list) -> dict:
+        """Every comment as a follow-up (the first is the ticket's opening one, `opening_id`), with
+        its files; returns the target ids of what was written."""
+        children = {}
+        for index, comment in enumerate(comments):
+            mapped = to_vendor.comment(comment, first=index == 0)
+            degr += mapped.degradations
+            if index == 0 and opening_id is not None:
+                fid = opening_id
+            else:
+                fid = self.http.request("POST", "followups/", idempotent=False,
+                                        json={"ticket": int(tid), **mapped.body}).json()["id"]
+            children[("comment", str(comment["id"]))] = str(fid)
+            for att, path in ctx.attachments(comment):
+                degr += to_vendor.attachment(att, self.account).degradations
+                if self._upload(fid, att, path, degr):
+                    children[("attachment", str(att["id"]))] = str(fid)
+        return children
 
     def delete(self, kind: str, target_id: str) -> None:
         if kind == "ticket":

@@ -2,14 +2,21 @@
 
 What is kept: queues, users (agents privileged, contacts unprivileged), tickets with requestors,
 Ccs, owner, status, priority, custom field values, public correspondence and private comments with
-their files. `Created` and `Creator` are sent on create, then read back: RT's security releases
-(5.0.3+dfsg-3~deb12u7 and later) treat them as immutable and drop them silently, so a ticket whose
-time or creator did not stick gets `timestamp_not_preserved` / `author_not_preserved`, and until a
-ticket of this run proves that the server keeps `Created`, the opening message starts with a
-visible origin line naming the original time. Comments cannot be backdated (`timestamp_not_preserved`). Comment authors are kept by posting as
-each author: with `act_as_created_users = true`, users this migration creates get a random
-password that lives only in memory, and their comments are posted with it; everyone else's
-comments are posted as the API user (`author_not_preserved`).
+their files. The bodies and their degradations come from to_vendor.py, one function per kind: the
+dry run (`degradations()`) and the write make the same call. Queues, users and fields RT already
+holds are matched (`matched_existing`), looked up read-only, so the dry run says so too.
+
+`Created` and `Creator` are sent on create, then read back: RT's security releases
+(5.0.3+dfsg-3~deb12u7 and later) treat them as immutable and drop them silently. `check()` reads
+the server's version (GET /rt): for a version whose behaviour is known (to_vendor.keeps_create_fields)
+the losses are declared before the write, in the dry run too (`timestamp_not_preserved`,
+`author_not_preserved` on the ticket and its opening message); for any other version they are
+learned from the first ticket read back. Until the server is known to keep `Created`, the opening
+message starts with a visible origin line naming the original time. Comments cannot be backdated
+(`timestamp_not_preserved`). Comment authors are kept by posting as each author: with
+`act_as_created_users = true`, users this migration creates get a random password that lives only
+in memory, and their comments are posted with it; everyone else's comments are posted as the API
+user (`author_not_preserved`).
 
 No customer mail: a ticket is created without watchers and owner, its history is written, its
 final status set, and only then are requestors, Ccs and owner added (RT's default scrips notify on
@@ -33,13 +40,15 @@ from pathlib import Path
 
 from hdmigrate import degradations as codes
 from hdmigrate import stamps
-from hdmigrate.adapter import Capability, Degradation, Target, WriteResult
+from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import to_vendor, values
 from .client import make_client, pages
 
-CREATED_MARK = "created by hdmigrate"   # in the Comments field of users this tool creates
+CREATED_MARK = to_vendor.CREATED_MARK   # in the Comments field of users this tool creates
+LOOKED_UP = frozenset({"group", "agent", "contact", "custom_field"})   # RT may hold them already
+_UNSEEN = object()
 
 
 class RtTarget(Target):
@@ -56,24 +65,35 @@ class RtTarget(Target):
         if not token:
             raise ConfigError("rt: no API token (set token_env in the plan and export that variable)")
         self.http = make_client(ctx, token=token)
-        self.act_as = bool(ctx.config.get("act_as_created_users", False))
-        self.api_user = ctx.config.get("api_user", "root")
         self.stamp_prefix = ctx.config.get("stamp_prefix", "")
         self.default_queue = ctx.config.get("queue", "General")
+        # What this server keeps: from its version (check()), else learned by reading back the
+        # tickets of this run.
+        self.server = to_vendor.Server(act_as=bool(ctx.config.get("act_as_created_users", False)),
+                                       api_user=ctx.config.get("api_user", "root"))
+        self.version: str | None = None
         self._passwords: dict[str, str] = {}      # never written anywhere
         self._user_clients: dict = {}
         self._queue_cfs: dict[str, set[str]] = {}
-        # What this server kept, learned by reading back the tickets of this run (None: unknown).
-        self.keeps_created: bool | None = None
+        self._queue_ids: dict[str, str] = {}
+        # (kind, source id) -> the RT name/id of a record RT already holds (None: it holds none),
+        # looked up read-only by degradations() and taken by the write that follows.
+        self._held: dict[tuple[str, str], str | None] = {}
 
     # ---- helpers
     def check(self) -> None:
-        self.http.get_json("rt")
+        info = self.http.get_json("rt") or {}
+        self.version = info.get("Version") if isinstance(info, dict) else None
+        keeps = to_vendor.keeps_create_fields(self.version)
+        if keeps is not None:     # a version whose behaviour is known: the dry run can say it up front
+            self.server.keeps_created = self.server.keeps_creator = keeps
 
     def _stamp(self, record: dict) -> str:
         return stamps.with_prefix(str(record["id"]), self.stamp_prefix)
 
-    def _cfs_of_queue(self, queue: str) -> set[str]:
+    def _cfs_of_queue(self, queue: str | None) -> set[str]:
+        if queue is None:      # a queue this run would create: REST2 cannot apply fields to it
+            return set()
         if queue not in self._queue_cfs:
             names = set()
             for chunk in pages(self.http, "GET", f"queue/{queue}/customfields", {"fields": "Name"}):
@@ -82,7 +102,9 @@ class RtTarget(Target):
         return self._queue_cfs[queue]
 
     def _queue_id(self, name: str) -> str:
-        return str(self.http.get_json(f"queue/{name}")["id"])
+        if name not in self._queue_ids:
+            self._queue_ids[name] = str(self.http.get_json(f"queue/{name}")["id"])
+        return self._queue_ids[name]
 
     def _find_ticket(self, stamp: str) -> str | None:
         """By the stamp link; then by the stamp custom field (tickets of earlier versions)."""
@@ -95,39 +117,44 @@ class RtTarget(Target):
         return None
 
     def _user_client(self, name: str | None):
-        if not (self.act_as and name and name in self._passwords):
+        if not (self.server.act_as and name and name in self._passwords):
             return None
         if name not in self._user_clients:
             self._user_clients[name] = make_client(self.ctx, auth=(name, self._passwords[name]))
         return self._user_clients[name]
 
     def _person_name(self, ctx, pid: str | None) -> str | None:
+        """The RT user name of a person; in a dry run, the name of the user RT already holds for
+        it (looked up, read-only), else the engine's placeholder for one this run would create."""
         found = ctx.person(pid) if pid else None
-        return found[1] if found else None
+        if not found:
+            return None
+        if getattr(ctx, "dry_run", False):
+            record = ctx.record(found[0], pid)
+            held = self._held_record(found[0], record) if record else None
+            return held or found[1]
+        return found[1]
 
-    @staticmethod
-    def _body(comment: dict | None) -> tuple[str, str]:
-        if not comment:
-            return "", "text/plain"
-        if isinstance(comment.get("body_text"), str):
-            return comment["body_text"], "text/plain"
-        return comment.get("body_html") or "", "text/html"
+    def _queue_of(self, record: dict, ctx) -> str | None:
+        """The queue a ticket goes to (None in a dry run: a queue this run would create)."""
+        gid = record.get("group_id")
+        if not gid:
+            return self._queue_id(self.default_queue)
+        if getattr(ctx, "dry_run", False):
+            group = ctx.record("group", gid)
+            return self._held_record("group", group) if group else self._queue_id(self.default_queue)
+        return ctx.target_id("group", gid) or self._queue_id(self.default_queue)
 
-    @staticmethod
-    def _files(ctx, comment: dict | None) -> list[tuple[dict, Path]]:
+    def _files(self, ctx, comment: dict | None) -> list[tuple[dict, Path]]:
         return list(ctx.attachments(comment)) if comment else []
-
-    @staticmethod
-    def _empty(att: dict) -> bool:
-        return att.get("size") == 0
 
     def _sendable(self, files, degr: list[Degradation]) -> list[tuple[dict, Path]]:
         """RT refuses 0-byte files (and with them the whole message): leave them out, named."""
         out = []
         for att, path in files:
-            if self._empty(att) or Path(path).stat().st_size == 0:
+            if to_vendor.empty_file(att) or Path(path).stat().st_size == 0:
                 degr.append(Degradation("attachment", str(att["id"]), "size", codes.ATTACHMENT_EMPTY,
-                                        "RT refuses 0-byte files; left out, the message is written without it"))
+                                        to_vendor.EMPTY_DETAIL))
             else:
                 out.append((att, path))
         return out
@@ -137,58 +164,55 @@ class RtTarget(Target):
                  "FileContent": base64.b64encode(Path(path).read_bytes()).decode("ascii")}
                 for rec, path in files]
 
-    # ---- degradations (pure)
+    # ---- mapping: the same call for the dry run (degradations) and the write
     def degradations(self, kind: str, record: dict, ctx) -> list[Degradation]:
-        out: list[Degradation] = []
-        rid = str(record.get("id"))
+        if kind in LOOKED_UP:
+            held = self._held_record(kind, record)
+            if held:
+                return [to_vendor.matched(kind, record["id"], held)]
+        try:
+            return self._mapped(kind, record, ctx).degradations
+        except RecordError:
+            return []    # e.g. a time that does not parse: the write fails the record, naming it
+
+    def _mapped(self, kind: str, record: dict, ctx) -> Mapped:
         if kind == "ticket":
-            if record.get("created_at") and self.keeps_created is not True:
-                out.append(Degradation(kind, rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
-                                       self._created_detail(record["created_at"])))
-            for field in ("type", "tags", "organization_id", "channel"):
-                if record.get(field):
-                    code = codes.CHANNEL_NOT_PRESERVED if field == "channel" else codes.VALUE_UNMAPPED
-                    out.append(Degradation(kind, rid, field, code, f"RT tickets have no {field}"))
-        elif kind == "organization":
-            out.append(Degradation(kind, rid, "", codes.VALUE_UNMAPPED, "RT has no organizations (users keep a name)"))
-        elif kind == "satisfaction_rating":
-            out.append(Degradation(kind, rid, "", codes.CSAT_NOT_WRITABLE, "RT has no satisfaction ratings"))
-        elif kind == "attachment" and self._empty(record):
-            out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_EMPTY,
-                                   "RT refuses 0-byte files; left out, the message is written without it"))
-        elif kind == "attachment" and record.get("inline"):
-            out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_DETACHED, "kept as a regular attachment"))
-        elif kind == "comment":
-            first = False
-            try:
-                siblings = ctx.comments(record["ticket_id"])
-                first = bool(siblings) and str(siblings[0].get("id")) == rid
-            except Exception:  # noqa: BLE001 - dry runs may not offer siblings
-                pass
-            out.append(Degradation(kind, rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
-                                   "REST2 dates every transaction at load time" +
-                                   ("; the ticket's Created keeps the original time" if first and self.keeps_created
-                                    else "; the original time is in the opening message's origin line" if first
-                                    else "")))
-            if record.get("channel"):
-                out.append(Degradation(kind, rid, "channel", codes.CHANNEL_NOT_PRESERVED, "RT has no channel"))
-            if first:
-                pass   # the opening message's author is the ticket's Creator, which RT keeps
-            elif not self.act_as:
-                out.append(Degradation(kind, rid, "author_id", codes.AUTHOR_NOT_PRESERVED,
-                                       "posted as the API user (act_as_created_users is off)"))
-            elif not record.get("public") and record.get("author_kind") != "agent":
-                out.append(Degradation(kind, rid, "author_id", codes.AUTHOR_NOT_PRESERVED,
-                                       "contacts lack CommentOnTicket; private note posted as the API user"))
-        return out
+            return self._ticket_mapped(record, list(ctx.comments(str(record["id"]))), ctx)[0]
+        if kind == "comment":
+            return to_vendor.comment(record, first=self._is_opening(record, ctx), server=self.server)
+        if kind in ("agent", "contact"):
+            return to_vendor.user(kind, record)
+        simple = {"group": to_vendor.queue, "custom_field": to_vendor.custom_field, "attachment": to_vendor.attachment,
+                  "organization": to_vendor.organization, "satisfaction_rating": to_vendor.satisfaction_rating}
+        return simple[kind](record) if kind in simple else Mapped(None)
+
+    def _ticket_mapped(self, record: dict, comments: list[dict], ctx) -> tuple[Mapped, str | None, set[str]]:
+        first = comments[0] if comments else {}
+        queue = self._queue_of(record, ctx)
+        queue_cfs = self._cfs_of_queue(queue)
+        creator = self._person_name(ctx, record.get("creator_id") or first.get("author_id") or record.get("requester_id"))
+        mapped = to_vendor.ticket(record, comments, queue=queue, queue_cfs=queue_cfs, stamp=self._stamp(record),
+                                  creator=creator, server=self.server,
+                                  field_names=(ctx.mapping.get("fields", {}).get("ticket", {}) or {}))
+        return mapped, queue, queue_cfs
 
     @staticmethod
-    def _created_detail(original: str) -> str:
-        return (f"RT did not keep Created (REST2 of current RT releases treats it as immutable); original "
-                f"{original} is in the opening message's origin line")
+    def _is_opening(record: dict, ctx) -> bool:
+        try:
+            siblings = ctx.comments(record["ticket_id"])
+        except Exception:  # noqa: BLE001 - dry runs may not offer siblings
+            return False
+        return bool(siblings) and str(siblings[0].get("id")) == str(record.get("id"))
 
-    # ---- lookups
-    def find_existing(self, kind: str, record: dict, ctx) -> str | None:
+    # ---- lookups (read-only)
+    def _held_record(self, kind: str, record: dict) -> str | None:
+        """What RT already holds for this queue, user or field (looked up once, read-only)."""
+        key = (kind, str(record.get("id")))
+        if key not in self._held:
+            self._held[key] = self._look_up(kind, record)
+        return self._held[key]
+
+    def _look_up(self, kind: str, record: dict) -> str | None:
         if kind == "group":
             r = self.http.request("GET", f"queue/{record['name']}", allow=(404,))
             return str(r.json()["id"]) if r.status_code == 200 else None
@@ -200,6 +224,14 @@ class RtTarget(Target):
                                               {"field": "LookupType", "value": "RT::Queue-RT::Ticket"}]))
             items = (data or {}).get("items") or []
             return str(items[0]["id"]) if items else None
+        return None
+
+    def find_existing(self, kind: str, record: dict, ctx) -> str | None:
+        if kind in LOOKED_UP:
+            found = self._held[(kind, str(record.get("id")))] = self._look_up(kind, record)
+            if found and kind in ("agent", "contact"):
+                self._renew_password(found)
+            return found
         if kind == "ticket":
             return self._find_ticket(self._stamp(record))
         return None
@@ -222,33 +254,41 @@ class RtTarget(Target):
         if name is None and not record.get("email"):
             # Without an address the user was created under a generated name, its Comments
             # saying which record it is (lost staging, a resumed run): found again by both.
-            generated = _generated_name(kind, record)
+            generated = to_vendor.generated_name(kind, record)
             r = self.http.request("GET", f"user/{generated}", allow=(404,))
-            if r.status_code == 200 and (r.json().get("Comments") or "").endswith(_created_from(kind, record)):
+            if r.status_code == 200 and (r.json().get("Comments") or "").endswith(to_vendor.created_from(kind, record)):
                 name = r.json()["Name"]
-        if name and self.act_as and name not in self._passwords:
-            user = self.http.get_json(f"user/{name}")
-            if CREATED_MARK in (user.get("Comments") or ""):
-                # Created by an earlier (interrupted) run of this tool: give it a fresh password.
-                # REST2 in RT 5.0.3 answers 500 to a password change; where it works, use it.
-                password = secrets_mod.token_urlsafe(24)
-                self.http.secrets = tuple(self.http.secrets) + (password,)
-                r = self.http.request("PUT", f"user/{name}", json={"Password": password}, allow=(400, 500))
-                if r.status_code < 300:
-                    self._passwords[name] = password
         return name
+
+    def _renew_password(self, name: str) -> None:
+        """A user created by an earlier (interrupted) run of this tool gets a fresh password, so its
+        comments can still be posted as it (a write: never in a dry run). REST2 in RT 5.0.3 answers
+        500 to a password change; where it works, use it."""
+        if not self.server.act_as or name in self._passwords:
+            return
+        user = self.http.get_json(f"user/{name}")
+        if CREATED_MARK in (user.get("Comments") or ""):
+            password = secrets_mod.token_urlsafe(24)
+            self.http.secrets = tuple(self.http.secrets) + (password,)
+            r = self.http.request("PUT", f"user/{name}", json={"Password": password}, allow=(400, 500))
+            if r.status_code < 300:
+                self._passwords[name] = password
 
     # ---- writes
     def write(self, kind: str, record: dict, ctx) -> WriteResult:
-        if kind in ("group", "agent", "contact", "custom_field"):
+        if kind in LOOKED_UP:
             # Queues, users and fields may already exist in the target (General, root, a
-            # colleague's account): match them instead of failing on "already exists".
-            found = self.find_existing(kind, record, ctx)
+            # colleague's account): match them instead of failing on "already exists". The look-up
+            # degradations() just made is taken; a write without one (a retry) looks up afresh.
+            found = self._held.pop((kind, str(record.get("id"))), _UNSEEN)
+            if found is _UNSEEN:
+                found = self._look_up(kind, record)
             if found:
+                if kind in ("agent", "contact"):
+                    self._renew_password(found)
                 return WriteResult(found, matched=True)   # the target's own: never updated nor deleted
         if kind == "group":
-            r = self.http.request("POST", "queue", idempotent=False, json={"Name": record["name"],
-                                                         "Description": record.get("description") or ""})
+            r = self.http.request("POST", "queue", idempotent=False, json=to_vendor.queue(record).body)
             return WriteResult(str(r.json()["id"]))
         if kind in ("agent", "contact"):
             return self._write_user(kind, record)
@@ -258,71 +298,48 @@ class RtTarget(Target):
             return self._write_ticket(record, ctx)
         if kind in ("comment", "attachment"):
             raise RecordError(f"rt: {kind} records are written with their ticket", kind=kind, id=record.get("id"))
-        return WriteResult(f"none:{record.get('id')}")   # listed by degradations()
+        return WriteResult(f"none:{record.get('id')}", degradations=self._mapped(kind, record, ctx).degradations)
 
     def _write_user(self, kind: str, record: dict) -> WriteResult:
-        extra = record.get("extra") or {}
-        email = record.get("email") or None
-        name = extra.get("rt_name") or email or _generated_name(kind, record)
-        body = {"Name": name, "RealName": record.get("name") or "", "Privileged": 1 if kind == "agent" else 0,
-                "Comments": f"{CREATED_MARK}{_created_from(kind, record)}"}
-        if email:
-            body["EmailAddress"] = email
-        if extra.get("organization"):
-            body["Organization"] = extra["organization"]
-        if record.get("active") is False:
-            body["Disabled"] = 1
+        mapped = to_vendor.user(kind, record)
+        body, email, name = dict(mapped.body), record.get("email") or None, mapped.body["Name"]
         password = None
-        if self.act_as:
+        if self.server.act_as:
             password = secrets_mod.token_urlsafe(24)
             body["Password"] = password
             self.http.secrets = tuple(self.http.secrets) + (password,)
         r = self.http.request("POST", "user", idempotent=False, json=body, allow=(400, 409))
         if r.status_code in (400, 409):
             # The name is taken by someone else: fall back to the email, then to a generated name.
-            body["Name"] = email if email and name != email else _generated_name(kind, record)
+            body["Name"] = email if email and name != email else to_vendor.generated_name(kind, record)
             r = self.http.request("POST", "user", idempotent=False, json=body)
         made = str(r.json()["id"])
         if password:
             self._passwords[made] = password
-        return WriteResult(made)
+        return WriteResult(made, degradations=mapped.degradations)
 
     def _write_custom_field(self, record: dict) -> WriteResult:
-        rt_type = to_vendor.CF_TYPES_TO_RT.get(record.get("type"), "Freeform")
-        body = {"Name": record["key"], "Type": rt_type, "LookupType": "RT::Queue-RT::Ticket",
-                "MaxValues": 0 if record.get("type") == "multiselect" else 1,
-                "Description": record.get("title") or ""}
-        r = self.http.request("POST", "customfield", idempotent=False, json=body)
+        mapped = to_vendor.custom_field(record)
+        r = self.http.request("POST", "customfield", idempotent=False, json=mapped.body)
         cf_id = str(r.json()["id"])
-        for option in record.get("options") or []:
-            self.http.request("POST", f"customfield/{cf_id}/value", idempotent=False, json={"Name": str(option.get("value"))},
-                              allow=(400, 404))
-        return WriteResult(cf_id, degradations=[Degradation(
-            "custom_field", str(record["id"]), "entity", codes.VALUE_UNMAPPED,
-            "created, but REST2 (RT 5.0.3) cannot apply a custom field to queues; "
-            "values are kept only where an RT admin has applied it")])
-
-    def _post(self, client, path: str, body: dict):
-        return client.request("POST", path, idempotent=False, json=body)
+        for option in to_vendor.field_options(record):
+            self.http.request("POST", f"customfield/{cf_id}/value", idempotent=False, json=option, allow=(400, 404))
+        return WriteResult(cf_id, degradations=mapped.degradations)
 
     def _write_ticket(self, record: dict, ctx) -> WriteResult:
-        rid = str(record["id"])
         stamp = self._stamp(record)
-        degr: list[Degradation] = []
-        comments = list(ctx.comments(rid))
-        queue = ctx.target_id("group", record.get("group_id")) if record.get("group_id") else None
-        queue = queue or self._queue_id(self.default_queue)
-        queue_cfs = self._cfs_of_queue(queue)
-
+        comments = list(ctx.comments(str(record["id"])))
+        mapped, queue, queue_cfs = self._ticket_mapped(record, comments, ctx)
+        degr: list[Degradation] = list(mapped.degradations)
         tid = self._find_ticket(stamps.with_prefix(stamp, partial=True))
         posted = 0
         if tid is not None:
             history = [t for chunk in pages(self.http, "GET", f"ticket/{tid}/history", {"fields": "Type"})
                        for t in chunk]
             posted = sum(1 for t in history if t.get("Type") in ("Correspond", "Comment"))
-            self._read_back(tid, record, comments, ctx, degr)
+            self._read_back(tid, record, comments, degr, mapped.body)
         else:
-            tid = self._create_ticket(record, comments, queue, queue_cfs, stamp, ctx, degr)
+            tid = self._create_ticket(record, comments, mapped.body, stamp, ctx, degr)
         children = {}
         for index, comment in enumerate(comments):
             children[("comment", str(comment["id"]))] = f"{tid}#{index}"
@@ -333,42 +350,9 @@ class RtTarget(Target):
         self._finish_ticket(tid, record, ctx, stamp, queue_cfs)
         return WriteResult(tid, children=children, degradations=degr)
 
-    def _create_ticket(self, record, comments, queue, queue_cfs, stamp, ctx, degr) -> str:
-        rid = str(record["id"])
+    def _create_ticket(self, record, comments, body: dict, stamp, ctx, degr) -> str:
+        body = dict(body)
         first = comments[0] if comments else None
-        content, ctype = self._body(first)
-        extra = record.get("extra") or {}
-        created = record.get("created_at") or (first or {}).get("created_at")
-        if created and self.keeps_created is not True:
-            # Until this server has shown that it keeps Created, the original time stays visible.
-            content = to_vendor.origin_line(created, ctype) + content
-        body = {"Queue": queue, "Subject": record.get("subject") or "", "Status": "new",
-                "Content": content, "ContentType": ctype,
-                "RefersTo": stamps.link(stamps.with_prefix(stamp, partial=True)), "CustomFields": {}}
-        if values.STAMP_CF in queue_cfs:
-            body["CustomFields"][values.STAMP_CF] = stamps.with_prefix(stamp, partial=True)
-        if created:
-            body["Created"] = to_vendor.sql_time(created)
-        creator = self._person_name(ctx, record.get("creator_id") or (first or {}).get("author_id")
-                                    or record.get("requester_id"))
-        if creator:
-            body["Creator"] = creator
-        if isinstance(extra.get("source_priority"), int):
-            body["Priority"] = extra["source_priority"]
-        elif record.get("priority") in to_vendor.PRIORITY_TO_RT:
-            body["Priority"] = to_vendor.PRIORITY_TO_RT[record["priority"]]
-        if record.get("due_at"):
-            body["Due"] = to_vendor.sql_time(record["due_at"])
-        for key, value in (record.get("custom_fields") or {}).items():
-            target_key = (ctx.mapping.get("fields", {}).get("ticket", {}) or {}).get(key, key)
-            if target_key in queue_cfs:
-                body["CustomFields"][target_key] = value
-            else:
-                degr.append(Degradation("ticket", rid, f"custom_fields.{key}", codes.VALUE_UNMAPPED,
-                                        f"custom field {target_key!r} is not applied to queue {queue}"))
-        if first and not first.get("public", True):
-            degr.append(Degradation("comment", str(first["id"]), "public", codes.PRIVATE_FIRST_MESSAGE,
-                                    "RT's opening message (Create) is always part of the public history"))
         files = self._sendable(self._files(ctx, first), degr)
         if files:
             body["Attachments"] = self._attachment_json(files)
@@ -387,44 +371,44 @@ class RtTarget(Target):
                                         f"RT refused the file: {e}"))
             r = self.http.request("POST", "ticket", idempotent=False, json=body)
         tid = str(r.json()["id"])
-        self._read_back(tid, record, comments, ctx, degr, sent_created=body.get("Created"),
-                        sent_creator=body.get("Creator"))
+        self._read_back(tid, record, comments, degr, body)
         return tid
 
-    def _read_back(self, tid: str, record: dict, comments: list[dict], ctx, degr: list[Degradation], *,
-                   sent_created: str | None = None, sent_creator: str | None = None) -> None:
-        """Never assume the server kept what was sent: read Created and Creator back."""
+    def _read_back(self, tid: str, record: dict, comments: list[dict], degr: list[Degradation], sent: dict) -> None:
+        """Never assume the server kept what was sent (`sent`: the create body, mapped again for a
+        resumed partial ticket): read Created and Creator back. What the mapping predicted is in
+        `degr` already; a loss it did not predict is added, and the server's behaviour learned."""
         rid = str(record["id"])
         created = record.get("created_at") or (comments[0] if comments else {}).get("created_at")
-        if sent_created is None:            # a resumed partial ticket: compare with what would be sent
-            sent_created = to_vendor.sql_time(created) if created else None
-            first = comments[0] if comments else {}
-            sent_creator = self._person_name(ctx, record.get("creator_id") or first.get("author_id")
-                                             or record.get("requester_id"))
+        sent_created, sent_creator = sent.get("Created"), sent.get("Creator")
         ticket = self.http.get_json(f"ticket/{tid}")
-        predicted = self.keeps_created is not True
         if sent_created:
+            predicted = self.server.keeps_created is not True
             kept = to_vendor.same_time(sent_created, ticket.get("Created"))
-            if self.keeps_created is None or not kept:
-                self.keeps_created = kept
+            if self.server.keeps_created is None or not kept:
+                self.server.keeps_created = kept
             if not kept and not predicted:
                 degr.append(Degradation("ticket", rid, "created_at", codes.TIMESTAMP_NOT_PRESERVED,
-                                        self._created_detail(created)))
-        if sent_creator and values.ref_id(ticket.get("Creator")) != sent_creator:
+                                        to_vendor.created_detail(created)))
+        if sent_creator and sent_creator != self.server.api_user:
+            predicted = self.server.keeps_creator is False
             got = values.ref_id(ticket.get("Creator"))
-            degr.append(Degradation("ticket", rid, "creator_id", codes.AUTHOR_NOT_PRESERVED,
-                                    f"RT did not keep Creator {sent_creator!r} (REST2 treats it as immutable); "
-                                    f"the ticket is created by {got!r}"))
-            if comments:
-                degr.append(Degradation("comment", str(comments[0]["id"]), "author_id", codes.AUTHOR_NOT_PRESERVED,
-                                        f"the opening message is authored by the ticket's creator {got!r}, "
-                                        f"not {sent_creator!r}"))
+            kept = got == sent_creator
+            if self.server.keeps_creator is None or not kept:
+                self.server.keeps_creator = kept
+            if not kept and not predicted:
+                ticket_detail, opening_detail = to_vendor.creator_details(sent_creator, got)
+                degr.append(Degradation("ticket", rid, "creator_id", codes.AUTHOR_NOT_PRESERVED, ticket_detail))
+                if comments:
+                    degr.append(Degradation("comment", str(comments[0]["id"]), "author_id",
+                                            codes.AUTHOR_NOT_PRESERVED, opening_detail))
 
     def _write_comment(self, tid: str, comment: dict, ctx, degr) -> None:
         cid = str(comment["id"])
-        content, ctype = self._body(comment)
+        mapped = to_vendor.comment(comment, first=False, server=self.server)
+        degr += mapped.degradations
         path = f"ticket/{tid}/{'correspond' if comment.get('public', True) else 'comment'}"
-        body = {"Content": content, "ContentType": ctype}
+        body = dict(mapped.body)
         files = self._sendable(self._files(ctx, comment), degr)
         if files:
             body["Attachments"] = self._attachment_json(files)
@@ -453,27 +437,13 @@ class RtTarget(Target):
 
     def _finish_ticket(self, tid: str, record: dict, ctx, stamp: str, queue_cfs: set[str]) -> None:
         extra = record.get("extra") or {}
-        status = extra.get("source_status") if extra.get("source_status") in values.STATUS_TO_CANONICAL \
-            and values.STATUS_TO_CANONICAL[extra["source_status"]] == record.get("status") \
-            else to_vendor.STATUS_TO_RT.get(record.get("status"), "open")
-        first = {"Status": status}
-        owner = self._person_name(ctx, record.get("assignee_id"))
-        if owner:
-            first["Owner"] = owner
-        self.http.request("PUT", f"ticket/{tid}", json=first)
-        requestors = [self._person_name(ctx, p) for p in [record.get("requester_id")]
-                      + list(extra.get("additional_requester_ids") or [])]
-        second = {"Requestor": [n for n in requestors if n],
-                  "Cc": [n for n in (self._person_name(ctx, p) for p in record.get("cc_ids") or []) if n]}
-        if values.STAMP_CF in queue_cfs:
-            second["CustomFields"] = {values.STAMP_CF: stamp}
-        admin_cc = [n for n in (self._person_name(ctx, p) for p in extra.get("admin_cc_ids") or []) if n]
-        if admin_cc:
-            second["AdminCc"] = admin_cc
-        self.http.request("PUT", f"ticket/{tid}", json=second)
-        # Last: the complete stamp (a ticket found by it is never written again).
-        self.http.request("PUT", f"ticket/{tid}", json={"AddRefersTo": stamps.link(stamp),
-                                                        "DeleteRefersTo": stamps.link(stamps.with_prefix(stamp, partial=True))})
+        names = lambda pids: [n for n in (self._person_name(ctx, p) for p in pids) if n]  # noqa: E731
+        for body in to_vendor.finish(record, owner=self._person_name(ctx, record.get("assignee_id")),
+                                     requestors=names([record.get("requester_id"),
+                                                       *(extra.get("additional_requester_ids") or [])]),
+                                     ccs=names(record.get("cc_ids") or []), admin_ccs=names(extra.get("admin_cc_ids") or []),
+                                     stamp=stamp, queue_cfs=queue_cfs):
+            self.http.request("PUT", f"ticket/{tid}", json=body)
 
     def count(self, kind: str) -> int | None:
         if kind == "ticket":
@@ -484,12 +454,3 @@ class RtTarget(Target):
         for client in [self.http, *self._user_clients.values()]:
             client.close()
 
-
-def _generated_name(kind: str, record: dict) -> str:
-    """The RT user name of a person without an address (or whose name is taken)."""
-    return f"hdm-{kind}-{record['id']}"
-
-
-def _created_from(kind: str, record: dict) -> str:
-    """The end of the Comments of a user this tool created: which record it is."""
-    return f" from {kind} {record['id']}"

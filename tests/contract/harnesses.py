@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from hdmigrate.canonical_dump import iter_records
-from hdmigrate.testing.contract import TargetUnderTest, environment
+from hdmigrate.testing.contract import Harness, TargetUnderTest, contract_suite, environment
 
 
 # ------------------------------------------------------------------ jsonl
@@ -203,6 +203,27 @@ def helpscout_fixtures(shared_dir: Path):
 # One real server per test module (starting one takes minutes); each check gets its own stamp prefix
 # and counts only the tickets created after it began, so checks never see each other's tickets.
 REAL_SERVERS: dict[str, dict] = {}   # adapter -> credentials of the running server (set by a fixture)
+
+
+def real_server_suite(h: Harness, *, needs_root: bool):
+    """(module fixture, test class): the contract suite `h` against the real server of `h.adapter`,
+    started on its own "contract" instance (.ci/real-helpdesks.sh, the way tests/real starts
+    servers) once for the module and stopped after it; marked slow and real_helpdesk. Bind both
+    in the test module: `rt_contract_server, TestRtRealContract = real_server_suite(...)`."""
+    import pytest
+
+    @pytest.fixture(scope="module", name=f"{h.adapter}_contract_server")
+    def server(shared_dir):
+        from tests.real.conftest import _server, _stop
+        REAL_SERVERS[h.adapter] = _server(shared_dir, h.adapter, "contract", needs_root)
+        try:
+            yield REAL_SERVERS[h.adapter]
+        finally:
+            REAL_SERVERS.pop(h.adapter, None)
+            _stop(shared_dir, h.adapter, "contract")
+
+    suite = pytest.mark.usefixtures(f"{h.adapter}_contract_server")(contract_suite(h))
+    return server, pytest.mark.slow(pytest.mark.real_helpdesk(suite))
 
 
 def _real_check_prefix() -> str:
