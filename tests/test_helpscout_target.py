@@ -188,3 +188,39 @@ def test_a_412_from_help_scout_fails_those_comments_not_the_run(box, tmp_path, m
     assert set(failed) == {"k3", "k4"}, failed
     assert all("HTTP 412" in r and "no thread can be added" in r for r in failed.values()), failed
     assert box.emails_sent == 0
+
+
+def _ticket_with_files(root: Path, files: dict[str, tuple[str, bytes]]) -> Path:
+    """Ticket t1 with comments k0 (opening) and k1; `files`: attachment id -> (comment id, bytes)."""
+    w = DumpWriter(root, source="test")
+    w.add("contact", {"id": "c1", "name": "Ann Lee", "email": "ann@example.com"})
+    w.add("ticket", {"id": "t1", "subject": "Files", "status": "open", "requester_id": "c1",
+                     "created_at": "2021-01-01T00:00:00Z"})
+    for n in range(2):
+        w.add("comment", {"id": f"k{n}", "ticket_id": "t1", "author_id": "c1", "public": True,
+                          "body_html": f"<p>message {n}</p>", "created_at": f"2021-01-01T00:0{n}:00Z"})
+    for aid, (cid, data) in files.items():
+        w.add("attachment", {"id": aid, "comment_id": cid, "ticket_id": "t1", "file_name": f"{aid}.bin",
+                             "content_type": "application/octet-stream", "size": len(data), "sha256": w.add_blob(data)})
+    w.close()
+    return root
+
+
+def test_a_request_too_large_with_its_files_sends_them_one_by_one(box, tmp_path, monkeypatch):
+    # v2 states no request size cap (v1: 100 kB, 256 kB for a create, 413). An account that answers
+    # 413: the thread goes without its files, each file through Upload Attachment; one refused alone
+    # is declared attachment_too_large, never a failed comment.
+    box.max_request_bytes = box.max_create_bytes = 6000
+    monkeypatch.setattr(sandbox_limits, "MAX_FILE_BYTES", 9000)      # the upload's own limit, lowered
+    files = {"a0": ("k0", b"0" * 5000), "a1": ("k1", b"1" * 5000), "a2": ("k1", b"2" * 400),
+             "big": ("k1", b"B" * 9500)}
+    dump = _ticket_with_files(tmp_path / "dump", files)
+    report = run_engine(tmp_path, {"adapter": "jsonl", "path": str(dump)}, box.plan_section, tmp_path / "work")
+    assert report["exit_code"] == 0, report
+    assert report["kinds"]["comment"]["failed"] == 0 and report["kinds"]["ticket"]["failed"] == 0, report
+    held = {bytes(a["_data"][:1]): (a["_thread"], len(a["_data"])) for a in box.store.all("attachment")}
+    (conv,) = box.conversations_held()
+    threads = [t["id"] for t in box.threads_held(conv["id"])]
+    assert held == {b"0": (threads[0], 5000), b"1": (threads[1], 5000), b"2": (threads[1], 400)}, held
+    assert ("attachment", "big", "attachment_too_large") in _degradations(tmp_path / "work")
+    assert box.emails_sent == 0

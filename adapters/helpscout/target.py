@@ -23,7 +23,7 @@ from hdmigrate import degradations as codes
 from hdmigrate import stamps, times
 from hdmigrate.adapter import Capability, Target, WriteResult
 from hdmigrate.degradations import Degradation
-from hdmigrate.errors import ConfigError, RecordError
+from hdmigrate.errors import ConfigError, RecordError, RecordRejected
 
 from . import to_vendor
 from .client import HelpScoutClient
@@ -228,9 +228,9 @@ class HelpScoutTarget(Target):
         comments = ctx.comments(ticket["id"])
         first = comments[0] if comments else None
         body["threads"] = [self._opening_thread(first, ctx, customer_id)]
-        conv = self.client.create("/v2/conversations", body)
+        conv, file_degr = self._create_conversation(body, ctx.attachments(first) if first else [])
         self._convs[(ticket["id"], 0)] = conv
-        return WriteResult(conv, degradations=self._read_back(conv, [first] if first else [], None, ctx))
+        return WriteResult(conv, degradations=file_degr + self._read_back(conv, [first] if first else [], None, ctx))
 
     def _opening_thread(self, first: dict | None, ctx, customer_id: int) -> dict:
         if first is None:
@@ -248,15 +248,58 @@ class HelpScoutTarget(Target):
         customer_id = self._ticket_customer(tid, ctx)
         files = ctx.attachments(comment)
         if position % to_vendor.MAX_THREADS == 0:     # opens continuation conversation `part`
-            conv = self._create_continuation(comment, part, files, customer_id, ctx)
+            conv, file_degr = self._create_continuation(comment, part, files, customer_id, ctx)
             thread_id = self._opening_id(conv, comment).partition(":")[2]
         else:
             conv = self._conversation(tid, part, ctx)
             endpoint, body, _ = self._thread_body(comment, ctx, files, customer_id, opening=False)
-            thread_id = self.client.create(f"/v2/conversations/{conv}/{endpoint}", body)
+            thread_id, file_degr = self._post_thread(f"/v2/conversations/{conv}/{endpoint}", body, files, conv)
             self._threads.pop(conv, None)
         degr = self._read_back_if_last(conv, comment, str(thread_id), position, ctx)
-        return WriteResult(f"{conv}:{thread_id}", degradations=degr)
+        return WriteResult(f"{conv}:{thread_id}", degradations=file_degr + degr)
+
+    # A thread's files travel inline as base64. Mailbox API 2.0 states no request size cap (v1
+    # had 100 kB, 256 kB for a create: 413), so when Help Scout answers 413 to a write that
+    # carries files, the write goes again without them and each file follows through Upload
+    # Attachment (POST /v2/conversations/{id}/threads/{thread}/attachments); a file that is
+    # refused alone is declared attachment_too_large (kept in staging and the side archive).
+    def _post_thread(self, path: str, body: dict, files, conv: str) -> tuple[str, list[Degradation]]:
+        try:
+            return self.client.create(path, body), []
+        except RecordRejected as e:
+            if e.status != 413 or not body.get("attachments"):
+                raise
+        thread_id = self.client.create(path, {k: v for k, v in body.items() if k != "attachments"})
+        return thread_id, self._upload_files(conv, thread_id, body["attachments"], files)
+
+    def _create_conversation(self, body: dict, files) -> tuple[str, list[Degradation]]:
+        """POST /v2/conversations; on a 413 with files in its opening thread, see _post_thread."""
+        sent = body["threads"][0].get("attachments")
+        try:
+            return self.client.create("/v2/conversations", body), []
+        except RecordRejected as e:
+            if e.status != 413 or not sent:
+                raise
+        bare = {**body, "threads": [{k: v for k, v in body["threads"][0].items() if k != "attachments"}]}
+        conv = self.client.create("/v2/conversations", bare)
+        opening = self._threads_of(conv)[0]["id"]
+        self._threads.pop(conv, None)
+        return conv, self._upload_files(conv, opening, sent, files)
+
+    def _upload_files(self, conv: str, thread_id, sent: list[dict], files) -> list[Degradation]:
+        sendable = [att for att, path in files if path is not None and int(att.get("size") or 0) <= to_vendor.MAX_FILE_BYTES]
+        out = []
+        for att, item in zip(sendable, sent):
+            try:
+                self.client.request("POST", f"/v2/conversations/{conv}/threads/{thread_id}/attachments",
+                                    json=item, idempotent=False)
+            except RecordRejected as e:
+                if e.status != 413:
+                    raise
+                out.append(Degradation("attachment", att["id"], "size", codes.ATTACHMENT_TOO_LARGE,
+                                       f"Help Scout refused the file's upload as too large (HTTP 413): left out of "
+                                       "the thread, kept in staging and the side archive"))
+        return out
 
     def _create_continuation(self, comment, part, files, customer_id, ctx) -> str:
         ticket = ctx.record("ticket", comment["ticket_id"])
@@ -264,9 +307,9 @@ class HelpScoutTarget(Target):
         body = to_vendor.continuation(ticket, part, base)
         _, thread, _ = self._thread_body(comment, ctx, files, customer_id, opening=True)
         body["threads"] = [thread]
-        conv = self.client.create("/v2/conversations", body)
+        conv, file_degr = self._create_conversation(body, files)
         self._convs[(ticket["id"], part)] = conv
-        return conv
+        return conv, file_degr
 
     def _ticket_customer(self, ticket_id: str, ctx) -> int | None:
         ticket = ctx.record("ticket", ticket_id) or {}

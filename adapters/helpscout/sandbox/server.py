@@ -49,6 +49,11 @@ class HelpScoutSandbox(SandboxServer):
         self.token_max_uses: int | None = None      # tests: a token expires after this many calls
         self._token_uses: dict[str, int] = {}
         self.token_requests = 0
+        # Request size caps (bytes) for tests; None by default: the v2 documents state none. Legacy
+        # v1 capped requests at 100 kB, 256 kB for a conversation create, 10 MB for an attachment
+        # upload, answering 413 (help-desk-api overview).
+        self.max_request_bytes: int | None = None
+        self.max_create_bytes: int | None = None
         self.emails_sent = 0                        # e-mails and notifications writes without `imported` cause
         self.emails: list[dict] = []
         self._lock = threading.RLock()
@@ -267,13 +272,19 @@ class HelpScoutSandbox(SandboxServer):
     def conversation(self, cid) -> dict:
         return self.store.get("conversation", cid, copy=False) or _raise(hal.not_found("conversation"))
 
+    def _size_cap(self, request: Request, cap: int | None) -> None:
+        if cap is not None and len(request.body or b"") > cap:
+            raise hal.error(413, f"Request entity too large: {len(request.body)} bytes, at most {cap}")
+
     @route("POST", r"/v2/conversations")
     def create_conversation(self, request: Request):
+        self._size_cap(request, self.max_create_bytes)
         made = create_conversation(self, _json(request))
         return _created(f"{self.base()}/v2/conversations/{made}", made)
 
     @route("POST", r"/v2/conversations/(?P<id>\d+)/(?P<kind>customer|reply|notes|chats|phones)")
     def create_thread(self, request: Request):
+        self._size_cap(request, self.max_request_bytes)
         conv = self.conversation(request.params["id"])
         made = add_thread(self, conv, ENDPOINT_TYPES[request.params["kind"]], _json(request))
         return _created(f"{self.base()}/v2/conversations/{conv['id']}/threads/{made}", made)
