@@ -57,7 +57,25 @@ def original_time(ticket: dict, field: str, names: dict[str, str] | None = None)
     return parse(kept) or parse(ticket.get(field))
 
 
+def keeps_original_times(ticket: dict, names: dict[str, str] | None = None) -> bool:
+    """Does this (read-back) ticket carry the field keeping its original created time? Then its
+    other kept fields are the whole truth: a first reply it does not keep means there was none
+    (the target's own comments are all written at migration time and prove nothing)."""
+    name = (ORIGINAL_TIME_FIELDS if names is None else names).get("created_at")
+    return bool(name) and parse((ticket.get("custom_fields") or {}).get(name)) is not None
+
+
+def format_time(value: datetime) -> str:
+    """A kept original time as written into a target field: RFC 3339 in UTC (`…Z`), to the
+    microsecond when the source had it, so text fields sort and compare as times."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 _UNDATED = datetime.min.replace(tzinfo=timezone.utc)   # comments without a time sort first
+
+
+def _in_order(thread: Iterable[dict]) -> list[dict]:
+    return sorted(thread, key=lambda c: (parse(c.get("created_at")) or _UNDATED, str(c.get("id"))))
 
 
 def _stats(values: list[float]) -> dict:
@@ -71,29 +89,53 @@ def _threads(comments: Iterable[dict]) -> dict[str, list[dict]]:
     by_ticket: dict[str, list[dict]] = defaultdict(list)
     for c in comments:
         by_ticket[str(c.get("ticket_id"))].append(c)
-    for thread in by_ticket.values():
-        thread.sort(key=lambda c: (parse(c.get("created_at")) or _UNDATED, str(c.get("id"))))
-    return by_ticket
+    return {tid: _in_order(thread) for tid, thread in by_ticket.items()}
 
 
-def ticket_times(ticket: dict, thread: list[dict], agent_ids: set[str],
-                 names: dict[str, str] | None = None) -> tuple[datetime | None, float | None, float | None]:
-    """(opened, first reply seconds, resolution seconds) of one ticket."""
+def original_times(ticket: dict, thread: list[dict], agent_ids: set[str],
+                   names: dict[str, str] | None = None) -> dict[str, datetime]:
+    """A ticket's original times, canonical field -> time: `created_at` (else its first
+    comment's), `first_reply_at` (the first public comment by an agent after the opening
+    message, at or after the opening) and `solved_at`; absent ones left out. The one rule:
+    verify's metrics measure by it, and a target that cannot backdate writes what it returns."""
+    thread = _in_order(thread)
     opened = original_time(ticket, "created_at", names) or (parse(thread[0].get("created_at")) if thread else None)
     if opened is None:
-        return None, None, None
+        return {}
+    out = {"created_at": opened}
     first = original_time(ticket, "first_reply_at", names)
-    if first is None:
+    if first is None and not keeps_original_times(ticket, names):
         for c in thread[1:]:
             is_agent = c.get("author_kind") == "agent" or str(c.get("author_id")) in agent_ids
             when = parse(c.get("created_at"))
             if c.get("public") and is_agent and when is not None and when >= opened:
                 first = when
                 break
+    if first is not None:
+        out["first_reply_at"] = first
     solved = original_time(ticket, "solved_at", names)
+    if solved is not None:
+        out["solved_at"] = solved
+    return out
+
+
+def ticket_times(ticket: dict, thread: list[dict], agent_ids: set[str],
+                 names: dict[str, str] | None = None) -> tuple[datetime | None, float | None, float | None]:
+    """(opened, first reply seconds, resolution seconds) of one ticket."""
+    times = original_times(ticket, thread, agent_ids, names)
+    opened = times.get("created_at")
+    if opened is None:
+        return None, None, None
+    first, solved = times.get("first_reply_at"), times.get("solved_at")
     reply = (first - opened).total_seconds() if first is not None and first >= opened else None
     resolution = (solved - opened).total_seconds() if solved is not None and solved >= opened else None
     return opened, reply, resolution
+
+
+def kept_fields(target_cls, mapping: dict | None) -> dict[str, str]:
+    """The ticket fields a target keeps original times in (canonical field -> field name): none
+    for a target that backdates or declares no such fields (`Target.keeps_original_times`)."""
+    return original_time_fields(mapping) if getattr(target_cls, "keeps_original_times", False) else {}
 
 
 def metrics(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str],

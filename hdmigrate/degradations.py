@@ -42,6 +42,7 @@ TEXT_REPAIRED = "text_repaired"                       # text repaired on the use
 THREADS_SPLIT = "threads_split"                       # over the target's messages per ticket: continued in another
 PRIVACY_NOT_PRESERVED = "privacy_not_preserved"       # read back public though written private: make it private by hand
 OPTION_VALUE_AS_LABEL = "option_value_as_label"       # a choice written as its label (the target's choices are labels)
+ORIGINAL_TIMES_NOT_KEPT = "original_times_not_kept"   # the target refused the fields keeping the original ticket times
 
 DOCUMENTED = frozenset(value for name, value in globals().items()
                        if name.isupper() and isinstance(value, str))

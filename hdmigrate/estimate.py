@@ -41,6 +41,9 @@ def estimate(summary: dict, *, source_pages: int, source_cls, target_cls, rate_l
     source_rate = policy_for(rates.get("source"), getattr(source_cls, "default_rate_limit", None)).start
     target_rate = policy_for(rates.get("target"), getattr(target_cls, "default_rate_limit", None)).start
     by_kind = target_requests(summary, target_cls)
+    kept = summary.get("original_time_fields") or {}
+    if kept:
+        by_kind["original_time_field"] = len(kept)   # at most one create each, found again later
     attachments = by_kind.get("attachment", 0)
     budgets = {"source": (source_pages + attachments, source_rate),
                "target": (sum(by_kind.values()), target_rate)}
@@ -56,7 +59,7 @@ def estimate(summary: dict, *, source_pages: int, source_cls, target_cls, rate_l
     binding = max(table, key=lambda name: table[name]["minutes"] or 0.0) if limited else None
     return {"budgets": table, "binding": binding, "minutes": round(minutes, 1) if limited else None,
             "source_requests": table["source"]["requests"], "target_requests": table["target"]["requests"],
-            "source_rate": source_rate, "target_rate": target_rate}
+            "source_rate": source_rate, "target_rate": target_rate, "original_time_fields": kept}
 
 
 def pages_extracted(store, run_id: int) -> int:
@@ -64,12 +67,17 @@ def pages_extracted(store, run_id: int) -> int:
 
 
 def render(est: dict) -> list[str]:
-    """The estimate as lines: one per budget, then the total."""
+    """The estimate as lines: the total, one per budget, then the fields the target creates."""
     lines = []
     for name, b in est["budgets"].items():
         rate = f"{b['rate']:g}/min" if b["rate"] else "no limit"
         lines.append(f"  {name:<24}{b['requests']:>8} requests at {rate:<12}"
                      + (f"{_duration(b['minutes'])}" if b["minutes"] is not None else "local speed"))
+    kept = est.get("original_time_fields") or {}
+    if kept:   # a target that cannot backdate (hdmigrate.cx.kept_fields)
+        lines.append("Ticket fields the target creates (once; found again on later runs) to keep each ticket's "
+                     "original times: " + ", ".join(f"{name} ({field})" for field, name in kept.items())
+                     + "; rename or switch them off in [mapping] original_times")
     if est["minutes"] is None:
         return ["Estimate: no rate limit applies, so it runs at local speed."] + lines
     return [f"Estimate: {_duration(est['minutes'])} at the starting rate limits (binding: {est['binding']}; "

@@ -68,3 +68,37 @@ def test_the_monthly_table_stitches_history():
                        "resolution_median_s": 86400.0, "csat_percent": 100.0, "ratings": 1,
                        "channel_mix": {"email": 1}}
     assert rows[1]["first_reply_median_s"] is None and rows[1]["csat_percent"] is None
+
+
+def test_original_times_is_the_one_rule_a_target_writes_and_verify_measures():
+    tickets, comments, _ = _history()
+    times = cx.original_times(tickets[0], list(reversed(comments[:3])), {"a1"})   # any order in
+    assert {k: cx.format_time(v) for k, v in times.items()} == {
+        "created_at": "2024-01-10T08:00:00Z", "first_reply_at": "2024-01-10T10:00:00Z",
+        "solved_at": "2024-01-11T08:00:00Z"}
+    assert cx.original_times(tickets[1], [comments[3]], {"a1"}) == {"created_at": cx.parse("2024-02-01T00:00:00Z")}
+    assert cx.format_time(cx.parse("2024-02-01T02:00:00.250+02:00")) == "2024-02-01T00:00:00.250000Z"
+
+
+def test_a_ticket_keeping_its_created_time_and_no_reply_had_none():
+    # the target's own notes are written at migration time, after the original opening: a ticket
+    # that keeps its original created time but no first reply had no reply, whatever its notes say
+    ticket = {"id": "9", "created_at": "2026-12-02T21:00:00Z",
+              "custom_fields": {"hdm_original_created_at": "2024-01-10T08:00:00Z"}}
+    thread = [{"id": "x", "ticket_id": "9", "public": True, "author_kind": "contact", "created_at": "2026-12-02T21:00:00Z"},
+              {"id": "y", "ticket_id": "9", "public": True, "author_kind": "agent", "created_at": "2026-12-02T21:00:01Z"}]
+    assert cx.ticket_times(ticket, thread, set())[1] is None
+    assert cx.ticket_times(dict(ticket, custom_fields={}), thread, set())[1] == 1.0
+
+
+def test_kept_fields_only_for_a_target_that_declares_them():
+    class Backdates:
+        pass
+
+    class KeepsThem:
+        keeps_original_times = True
+
+    mapping = {"original_times": {"solved_at": "closed_originally", "first_reply_at": False}}
+    assert cx.kept_fields(Backdates, mapping) == {}
+    assert cx.kept_fields(KeepsThem, mapping) == {"created_at": "hdm_original_created_at",
+                                                  "solved_at": "closed_originally"}

@@ -30,6 +30,12 @@ def test_demo_with_sandboxes_completes_and_target_holds_every_record(tmp_path):
         assert c.get("duplicate", 0) == 0, (kind, c)
         assert c.get("failed", 0) == 0, (kind, c)
         assert c.get("migrated", 0) == c.get("staged", 0), (kind, c)
+    # CX continuity (issue 18): a target that cannot backdate keeps the original times in fields of
+    # its own, so first reply and resolution read the same on both sides
+    m_s, m_t = report["metrics"]["source"], report["metrics"]["target"]
+    for metric in ("first_reply_time", "resolution_time"):
+        assert m_s[metric]["n"] > 0, metric
+        assert m_s[metric] == m_t[metric], (metric, m_s[metric], m_t[metric], report["metrics"].get("notes"))
     # the second run (fresh sandboxes) completes as cleanly
     again = demo(tmp_path / "demo", tickets=12, say=_quiet)
     assert again["exit_code"] == 0
@@ -66,3 +72,9 @@ def test_demo_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Where to look:" in result.output
     assert "Demo finished with exit code 0." in result.output
+    if "freshdesk sandbox" in result.output:
+        # the dry run lists the fields that keep the original times; verify's table agrees
+        assert "to keep each ticket's original times: hdm_original_created_at" in result.output
+        rows = {line[:28].strip(): line[28:].split() for line in result.output.splitlines()
+                if line.startswith(("first_reply_time median", "resolution_time median"))}
+        assert rows and all(len(v) == 2 and v[0] == v[1] for v in rows.values()), rows

@@ -58,6 +58,10 @@ def _account(router):
     router.get("/agents").mock(return_value=httpx.Response(200, json=[]))
     router.get("/ticket_fields").mock(return_value=httpx.Response(200, json=[
         {"name": "ticket_type", "default": True, "choices": ["Question", "Incident"]}]))
+    # the fields keeping the original times (issue 18), created on the first ticket written
+    router.post("/admin/ticket_fields").mock(side_effect=lambda r: httpx.Response(201, json={
+        "id": 1, "default": False, "type": json.loads(r.content)["type"],
+        "label": json.loads(r.content)["label"], "name": "cf_" + json.loads(r.content)["label"]}))
 
 
 TICKET = {"id": "t1", "subject": "Printer", "status": "open", "requester_id": "c1", "priority": "high",
@@ -97,7 +101,10 @@ def test_the_write_sends_the_body_the_dry_run_mapped(tmp_path):
         result = target.write("ticket", TICKET, ctx)
         planned = target.degradations("ticket", TICKET, ctx)
     mapped = to_vendor.ticket(TICKET, ctx, target.account())
-    assert {k: v for k, v in posted[0].items() if k not in ("requester_id", "description")} == mapped.body
+    assert {k: v for k, v in posted[0].items() if k not in ("requester_id", "description", "custom_fields")} \
+        == mapped.body
+    assert "custom_fields" not in mapped.body     # TICKET has none: only the original time the target keeps
+    assert posted[0]["custom_fields"] == {"cf_hdm_original_created_at": "2020-01-01T00:00:00Z"}
     assert posted[0]["requester_id"] == 7 and posted[0]["type"] == "Question" and posted[0]["source"] == 1
     assert stamps.kindless("t1") in posted[0]["tags"]
     assert {(d.field, d.code) for d in planned} == {(d.field, d.code) for d in mapped.degradations}

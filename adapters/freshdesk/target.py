@@ -3,7 +3,9 @@
 What Freshdesk v2 cannot do, and what this target does instead (api-facts.md section 2):
 - No backdating (create-ticket and notes take no `created_at`): every description and note starts
   with a visible origin line (original time, author, channel, public/private, and the stamp
-  `hdm-<source id>`), and `timestamp_not_preserved` is reported per ticket and comment.
+  `hdm-<source id>`), and `timestamp_not_preserved` is reported per ticket and comment. Each
+  ticket's original created, first reply and solved times go into text ticket fields created for
+  them (original_times.py), so reports on the target can measure the history.
 - Replies (`/reply`) e-mail the requester, so every later comment is written as a note:
   public comments as public notes (`private: false`), private ones as private notes, with
   `user_id` = the author and `incoming` = the author is a contact; no `notify_emails` is sent.
@@ -46,6 +48,7 @@ from hdmigrate.errors import Cause, FatalApiError, RecordError, RecordRejected
 from . import to_vendor
 from . import values as m
 from .to_vendor import MAX_EMBEDDED_IMAGE  # noqa: F401 - imported by tests
+from .original_times import OriginalTimes
 from .updates import Updates, file_ids
 from .client import DEFAULT_RATE_LIMIT, FreshdeskClient, endpoint_budgets
 
@@ -53,7 +56,7 @@ EPOCH = "1970-01-01T00:00:00Z"
 AUTOMATION_TYPES = {1: "ticket creation", 3: "time triggers", 4: "ticket updates"}
 
 
-class FreshdeskTarget(Updates, Target):
+class FreshdeskTarget(OriginalTimes, Updates, Target):
     name = "freshdesk"
     stamp_places = frozenset({"external", "tags", "body"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
@@ -457,6 +460,7 @@ class FreshdeskTarget(Updates, Target):
         self._ticket_ids(record, ctx, requester, body)
         degr: list = []
         cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", rid, ctx)
+        cf.update(self._original_time_values(record, ctx, degr))    # original_times.py
         if cf:
             body["custom_fields"] = cf
         body["description"] = to_vendor.description(record, ctx)

@@ -26,6 +26,7 @@ class Updates:
             mapped = to_vendor.ticket(record, ctx, self.account()).body
             body = {k: mapped[k] for k in ("status", "priority", "tags", "subject", "type") if k in mapped}
             cf = self._custom_fields("ticket", record.get("custom_fields"), degr, "ticket", str(record["id"]), ctx)
+            cf.update(self._original_time_values(record, ctx, degr))   # e.g. solved since the last run
             if cf:
                 body["custom_fields"] = cf
             self.client.put_json(f"tickets/{target_id}", body)

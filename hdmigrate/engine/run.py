@@ -11,7 +11,7 @@ from ..target_values import ENUM_FIELDS, mapping_problems
 from ..plan import Plan, parse_since
 from ..report import Reporter
 from ..store import Store
-from .. import workdir_lock
+from .. import cx, workdir_lock
 from .common import COUNT_KEYS, STEPS, Counts, _short
 from .checks import VerifyStep
 from .delta import DeltaStep
@@ -131,6 +131,10 @@ class Engine(ExtractStep, NormalizeStep, SelectStep, LoadStep, WriteStep, Resolv
         info = {k: v for k, v in (self.source.describe() if self.source else {}).items() if k != "source"}
         if info:
             out["source_info"] = info
+        # Ticket fields the target keeps the original times in (created once; the dry run lists them).
+        kept = cx.kept_fields(self.plan.spec("target").target, self.plan.mapping) if "ticket" in kinds else {}
+        if kept:
+            out["original_time_fields"] = kept
         return out
 
     def _fail(self, kind: str, id: str, step: str, reason: str, field: str | None = None) -> None:

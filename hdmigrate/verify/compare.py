@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .. import inline_images, stamps
+from .. import cx, inline_images, stamps
 from ..canonical import REFERENCES
 
 from .rules import (SKIP_ALWAYS, TIME_FIELDS, TIMED_KINDS, Finding, _norm_tag, _same, html_text,
@@ -73,6 +73,8 @@ class _Comparing:
                 continue
             if field == "custom_fields" and (isinstance(a, dict) or isinstance(b, dict)):
                 a, b = a or {}, b or {}
+                if kind == "ticket":
+                    b = self._check_kept_times(sid, tid, src, a, b)
                 for key in sorted(set(a) | set(b), key=str):
                     if not _same(a.get(key), b.get(key)):
                         self.add(Finding(kind, sid, f"custom_fields.{key}", "differs", a.get(key), b.get(key), tid))
@@ -106,6 +108,25 @@ class _Comparing:
                 continue
             if not _same(a, b):
                 self.add(Finding(kind, sid, field, "differs", a, b, tid))
+
+    def _check_kept_times(self, sid: str, tid: str, src: dict, a: dict, b: dict) -> dict:
+        """The fields keeping a ticket's original times (a target that cannot backdate) hold the
+        source's times to the second, by the rule the metrics use (cx.original_times); the other
+        custom fields are returned for the usual comparison."""
+        fields = {name: field for field, name in self.original_time_fields.items() if name not in a}
+        if not any(name in b for name in fields):
+            return b
+        thread = self.store.records_by_parent("comment", sid)
+        times = cx.original_times(src, thread, set(self.done["agent"]), self.original_time_fields)
+        for name, field in fields.items():
+            if name not in b:
+                continue
+            want = times.get(field)
+            want_text = cx.format_time(want) if want is not None else None
+            if not same_second(want_text, b[name]):
+                self.add(Finding("ticket", sid, f"custom_fields.{name}", "differs", want_text, b[name], tid,
+                                 detail=f"the target field keeping the original {field} holds another time"))
+        return {k: v for k, v in b.items() if k not in fields}
 
     def _compare_tags(self, kind, sid, tid, a, b) -> None:
         a, b = list(a or []), list(b or [])

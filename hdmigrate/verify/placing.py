@@ -55,6 +55,18 @@ class _Placing:
                     names.add(str(tr.record["key"]))
             for name in names:
                 self.key_back.setdefault(entity, {}).setdefault(name, str(record["key"]))
+        self._place_original_time_fields(by_kind)
+
+    def _place_original_time_fields(self, by_kind) -> None:
+        """The ticket fields a target created to keep the original times (cx.ORIGINAL_TIME_FIELDS,
+        labelled with the plan's names): their values are read under those names."""
+        names = {n.lower(): n for n in self.original_time_fields.values()}
+        for tr in by_kind.get("custom_field", ()):
+            rec = tr.record
+            name = names.get(str(rec.get("title") or "").lower()) or names.get(str(rec.get("key") or "").lower())
+            if rec.get("entity") == "ticket" and name and rec.get("key") is not None:
+                self.key_back.setdefault("ticket", {}).setdefault(str(rec["key"]), name)
+                self.kept_time_keys.add(str(rec["key"]))
 
     def _index_aliases(self, by_kind) -> None:
         """Read-back id -> source id for every placed record (references in read-back records use

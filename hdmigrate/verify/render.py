@@ -82,6 +82,8 @@ def render_text(report: dict, limit: int = 50) -> str:
     for key in ("csat", "channel_mix", "status_mix"):
         for value in sorted(set(m_s[key]) | set(m_t[key])):
             lines.append(f"{key + ' ' + value:<28}{m_s[key].get(value, 0):>24}{m_t[key].get(value, 0):>24}")
+    for key, why in (report["metrics"].get("notes") or {}).items():
+        lines.append(f"  {key} differs: {why}")
     side = report.get("side_archive")
     if side:
         lines.append(f"\nside archive: {side['path']} ({side['records']} records, {side['blobs']} files)")

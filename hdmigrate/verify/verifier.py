@@ -16,6 +16,7 @@ from ..plan import Plan
 from ..store import Store, now
 
 from .readback import TargetRecord, _scope, read_back, target_source
+from .metric_notes import metric_notes
 from .placing import _Placing
 from .compare import _Comparing
 from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELDS, EXIT_DIFFERENCES, EXIT_NOT_MIGRATED,
@@ -37,6 +38,7 @@ class Verifier(_Placing, _Comparing):
         spec = plan.spec("target")
         self.target_name = spec.name
         self.target_caps = frozenset(spec.target.capabilities) if spec.target else frozenset()
+        self.target_cls = spec.target
         self.lossless = spec.name in LOSSLESS_TARGETS
         self.tag_migrated = _norm_tag(plan.options.get("tag_migrated")) if plan.options.get("tag_migrated") else None
         self.field_keys = {entity: {str(t): str(s) for s, t in (keys or {}).items()}
@@ -56,6 +58,7 @@ class Verifier(_Placing, _Comparing):
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
         self.original_time_fields = cx.original_time_fields(plan.mapping)
+        self.kept_time_keys: set[str] = set()   # read-back ticket field keys keeping original times
         self.stamp_places = frozenset(spec.target.stamp_places)
         # Failures the run's report names (any run): kind, id -> reason.
         self.failure_reasons: dict[tuple[str, str], str] = {}
@@ -191,8 +194,9 @@ class Verifier(_Placing, _Comparing):
             for sid, state in self.states[kind].items():
                 if sid not in staged_ids and state in NOT_MIGRATED_STATES:
                     self._not_migrated(kind, sid, state, c)
-        return self._report(counts, self._per_ticket(target_by_sid),
-                            {"source": self._metrics_source(), "target": self._metrics_target(target_by_sid)})
+        per_ticket = self._per_ticket(target_by_sid)
+        m_s, m_t = self._metrics_source(), self._metrics_target(target_by_sid)
+        return self._report(counts, per_ticket, {"source": m_s, "target": m_t, "notes": metric_notes(self, m_s, m_t)})
 
     def _index_target(self, kind: str, records, by_sid: dict[str, TargetRecord], c: dict) -> None:
         """Target records by the source id they were placed at; unplaced and duplicates named."""
@@ -309,8 +313,8 @@ class Verifier(_Placing, _Comparing):
                 f.explained, f.code = True, "rolled_back_tagged"
                 f.detail = "rolled back by tagging (the target cannot delete): still in the target, tagged"
             self.add(f)
-        else:
-            c["extra"] += 1
+        elif not (kind == "custom_field" and str(tr.record.get("key")) in self.kept_time_keys):
+            c["extra"] += 1      # (the fields the run created for the original times are its own)
 
     def _rollback_states(self) -> list[dict]:
         import json as _json

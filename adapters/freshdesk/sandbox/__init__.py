@@ -15,6 +15,10 @@ Behaviours emulated:
 - 400 validation errors `{"description": "Validation failed", "errors": [{field, message, code}]}`,
   409 on duplicate contact e-mail / company / group names, 404 with an empty body.
 - Multipart `attachments[]` on tickets, notes and replies; all files of one ticket <= 20 MB.
+- Custom fields: `POST /admin/ticket_fields` (and `/contact_fields`, `/company_fields`) name a new
+  field `cf_<label slug>` (ticket) or `<label slug>`, 409 on a label taken; with `sandbox.admin =
+  False` the API key's agent is no admin and `/admin/...` answers 403 `access_denied`. Values
+  are checked against each field's type (number, checkbox, dropdown choices, date).
 - Notifications: replies e-mail the requester, notes e-mail `notify_emails`; both are counted in
   `sandbox.notifications` so tests can prove a migration sent none.
 """

@@ -73,6 +73,8 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
 
     @route("POST", API + r"/admin/ticket_fields")
     def create_ticket_field(self, request):
+        if not self.admin:   # an agent without the admin role (FD-DOC Errors: 403 access_denied)
+            raise HttpAbort(403, {"code": "access_denied", "message": "You are not authorized to perform this action."})
         return self._create_field(request, "ticket", "ticket_field", "cf_")
 
     @route("POST", API + r"/contact_fields")

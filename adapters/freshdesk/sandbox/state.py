@@ -106,6 +106,7 @@ class FreshdeskState(SandboxServer):
         self.blobs: dict[int, bytes] = {}
         self.notifications: list[dict] = []
         self.automation_rules: dict[int, list[dict]] = {1: [], 3: [], 4: []}
+        self.admin = True      # the API key's agent may create fields (False: 403 on /admin/...)
         self._lock = threading.RLock()
         self._seed_defaults()
         if data is not None:
