@@ -16,6 +16,7 @@ import httpx
 
 from hdmigrate.errors import Cause, ConfigError
 from hdmigrate.http import HttpClient, RatePolicy, by_number, limiter_for, policy_for
+from hdmigrate.netguard import guarded_transport
 
 PER_PAGE = 100
 # Freshdesk plans: account limit per minute -> documented per-endpoint limits (api-facts.md):
@@ -122,6 +123,9 @@ class FreshdeskClient:
         policy = rate_limit if isinstance(rate_limit, RatePolicy) else policy_for(rate_limit, DEFAULT_RATE_LIMIT)
         account = policy.start or DEFAULT_RATE_LIMIT
         caps = endpoint_limits(policy.ceiling) if policy.ceiling else {}
+        # One transport (connection pool, TLS context) for the account client and the four
+        # endpoint-class clients: one CA-bundle load and one TLS handshake per host, not five.
+        transport = transport or guarded_transport()
         common = dict(auth=(api_key, "X"), transport=transport, secrets=[api_key],
                       attachment_hosts=ATTACHMENT_HOSTS, vendor_cause=vendor_cause, **http_options)
         self.http = HttpClient(self.base, rate_limit=policy, **common)
