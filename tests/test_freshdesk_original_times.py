@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 
 from adapters.freshdesk.sandbox import API_KEY, make_sandbox
+from adapters.freshdesk.target import FreshdeskTarget
+from hdmigrate.adapter import AdapterContext
 from hdmigrate import cx
 from hdmigrate.canonical_dump import write_manifest
 from hdmigrate.engine import Engine
@@ -221,3 +225,90 @@ def test_verify_names_a_kept_time_that_was_changed_in_the_target(sandbox, tmp_pa
     bad = [f for f in report["findings"] if f["field"] == "custom_fields.hdm_original_solved_at"]
     assert bad and bad[0]["id"] == "1" and not bad[0]["explained"]
     assert bad[0]["source"] == "2024-01-11T09:30:15Z"
+
+
+# -- respx: what the sandbox does not show ----------------------------------------------------------
+BASE = "https://acme.freshdesk.com/api/v2"
+TICKET = {"id": "t1", "subject": "S", "status": "solved", "requester_id": "c1",
+          "created_at": "2023-05-01T10:00:00+02:00", "solved_at": "2023-05-02T08:00:00Z"}
+
+
+class _Ctx:
+    mapping: dict = {}
+    options: dict = {}
+    dry_run = False
+    source_info: dict = {}
+
+    def comments(self, ticket_id):
+        return [{"id": "k1", "ticket_id": "t1", "author_id": "c1", "public": True, "created_at": TICKET["created_at"]}]
+
+    def attachments(self, comment):
+        return []
+
+    def target_id(self, kinds, source_id):
+        return None
+
+    def person(self, source_id):
+        return ("contact", "7")
+
+    def record(self, kind, source_id):
+        return None
+
+    def custom_field(self, entity, key):
+        return None
+
+
+def _write(router, tmp_path, fields: list[dict], logs: list) -> dict:
+    router.get("/agents").mock(return_value=httpx.Response(200, json=[]))
+    router.get("/ticket_fields").mock(side_effect=lambda r: httpx.Response(200, json=fields))
+    posted = []
+    router.post("/tickets").mock(side_effect=lambda r: posted.append(json.loads(r.content))
+                                 or httpx.Response(201, json={"id": 900, "attachments": []}))
+    target = FreshdeskTarget(AdapterContext(config={"url": "https://acme.freshdesk.com"}, secrets={"api_key": "k"},
+                                            role="target", workdir=tmp_path, log=logs.append))
+    result = target.write("ticket", TICKET, _Ctx())
+    return {"body": posted[0], "result": result}
+
+
+def test_a_duplicate_label_refused_with_400_is_the_field_created_meanwhile(tmp_path):
+    fields: list[dict] = []
+
+    def create(request):   # another lane created it a moment ago: Freshdesk says duplicate_value
+        label = json.loads(request.content)["label"]
+        fields.append({"id": len(fields) + 1, "name": "cf_" + label, "label": label, "type": "custom_text"})
+        return httpx.Response(400, json={"description": "Validation failed", "errors": [
+            {"field": "label", "message": "It should be a unique value", "code": "duplicate_value"}]})
+
+    logs: list = []
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.post("/admin/ticket_fields").mock(side_effect=create)
+        out = _write(router, tmp_path, fields, logs)
+    assert out["body"]["custom_fields"] == {"cf_hdm_original_created_at": "2023-05-01T08:00:00Z",
+                                            "cf_hdm_original_solved_at": "2023-05-02T08:00:00Z"}
+    assert not out["result"].degradations and not logs
+
+
+def test_an_account_field_of_that_name_that_is_not_text_is_a_degradation(tmp_path):
+    fields = [{"id": 5, "name": "cf_hdm_original_created_at", "label": "hdm_original_created_at",
+               "type": "custom_date", "default": False}]
+    logs: list = []
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.post("/admin/ticket_fields").mock(side_effect=lambda r: httpx.Response(201, json={
+            "id": 6, "name": "cf_" + json.loads(r.content)["label"], "label": json.loads(r.content)["label"],
+            "type": "custom_text"}))
+        out = _write(router, tmp_path, fields, logs)
+    assert out["body"]["custom_fields"] == {"cf_hdm_original_solved_at": "2023-05-02T08:00:00Z"}
+    (lost,) = out["result"].degradations
+    assert lost.code == "original_times_not_kept" and "custom_date" in lost.detail
+    assert len(logs) == 1 and "original_times_not_kept" in logs[0]
+
+
+def test_only_targets_that_cannot_backdate_declare_the_fields():
+    from hdmigrate.adapter import Capability
+    from hdmigrate.registry import all_adapters
+    declared = {name for name, spec in all_adapters().items()
+                if spec.target is not None and cx.kept_fields(spec.target, {})}
+    assert "freshdesk" in declared
+    for name, spec in all_adapters().items():
+        if spec.target is not None and Capability.PRESERVE_TIMESTAMPS in spec.target.capabilities:
+            assert name not in declared, f"{name} backdates: it writes no original-time fields"

@@ -124,6 +124,10 @@ def _check_no_loss(m) -> None:
         files = sum(len(c["attachments"]) for c in thread)
         assert files == sum(len(c["attachments"]) for c in zcomments), f"ticket {sid}: every file attached"
     assert private_seen > 0, "the sample has private notes"
+    # the original times (issue 18): three fields, created once despite 4 lanes and faults, on every ticket
+    kept = sorted(f["name"] for f in fd.store.all("ticket_field") if f["name"].startswith("cf_hdm_original_"))
+    assert kept == ["cf_hdm_original_created_at", "cf_hdm_original_first_reply_at", "cf_hdm_original_solved_at"]
+    assert all(t["custom_fields"].get("cf_hdm_original_created_at") for t in fd.store.all("ticket"))
     assert not zd.stats.handler_errors and not fd.stats.handler_errors
     assert fd.notifications == []
 
