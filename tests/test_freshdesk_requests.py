@@ -205,7 +205,8 @@ def test_no_archived_probe_above_a_ticket_created_in_the_last_30_days(tmp_path):
         probes = [r for r, _, _ in log if r == "archived_show"]
         assert len(probes) == 1                            # id 3 only: nothing above 6 can be archived
         info = src.describe()["archived_tickets"]
-        assert info["last"] == 6 and info["miss_run"] == 0
+        assert info["last"] == 6 and info["miss_run"] == 0 and info["requests"] == 1
+        assert "ids 1..6 probed (1 request, listed ids skipped)" in info["summary"]
         assert "none above it" in info["summary"] and "30 days" in info["summary"]
         src.close()
     finally:
@@ -223,6 +224,7 @@ def test_dormant_account_still_probes_above_the_highest_listed_id(tmp_path):
         _drain(src, "tickets")
         _drain(src, "archived_tickets")
         assert sum(1 for r, _, _ in log if r == "archived_show") == ARCHIVE_MISS_RUN
+        assert src.describe()["archived_tickets"]["requests"] == ARCHIVE_MISS_RUN
         src.close()
     finally:
         box.stop()

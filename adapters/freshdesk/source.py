@@ -342,13 +342,13 @@ class FreshdeskSource(Source):
         first = int(state.get("first", state.get("next", 1)))
         tid = int(state.get("next", 1))
         misses, found = int(state.get("misses", 0)), int(state.get("found", 0))
-        last_hit = int(state.get("last_hit", 0))
+        last_hit, sent = int(state.get("last_hit", 0)), int(state.get("sent", 0))
         batch: list = []
         probes = 0
 
         def cursor() -> str:
             return json.dumps({"first": first, "next": tid, "misses": misses, "found": found,
-                               "last_hit": last_hit})
+                               "last_hit": last_hit, "sent": sent + probes})
 
         while tid <= known or (above and misses < ARCHIVE_MISS_RUN):
             if tid in listed:
@@ -373,19 +373,25 @@ class FreshdeskSource(Source):
             if len(batch) >= ARCHIVE_PAGE or probes % ARCHIVE_PROBES_PER_PAGE == 0:
                 yield Page(batch, cursor=cursor())
                 batch = []
-        last = tid - 1
-        probed = f"ids {first}..{last} probed" if last >= first else "no id probed"
-        self._set_range({
-            "method": method, "highest_known": known, "first": first, "last": last, "found": found,
-            "highest_archived": last_hit or None, "miss_run": ARCHIVE_MISS_RUN if above else 0,
-            "summary": (f"tickets: {probed} for archived tickets (highest known id {known} from "
-                        f"{method}, " + (f"then {ARCHIVE_MISS_RUN} misses in a row)" if above else
-                                         f"none above it: {why_not})") + f", {found} archived found")})
+        self._range_done(method, known, first, tid - 1, found, last_hit, sent + probes, why_not)
         # A delta run probes again from just above the last hit: ids in the miss run may be used
         # by tickets created (and archived) later.
         again = max(known, last_hit) + 1
-        tid, misses, found, first = again, 0, 0, again
+        tid, misses, found, first, sent, probes = again, 0, 0, again, 0, 0
         yield Page(batch, cursor=cursor(), done=True)
+
+    def _range_done(self, method: str, known: int, first: int, last: int, found: int, last_hit: int,
+                    sent: int, why_not: str) -> None:
+        """Log and keep how the archived range was walked (`why_not`: why none above `known`)."""
+        probed = (f"ids {first}..{last} probed ({sent} request{'' if sent == 1 else 's'}, listed ids skipped)" if last >= first
+                  else "no id probed")
+        self._set_range({
+            "method": method, "highest_known": known, "first": first, "last": last, "found": found,
+            "highest_archived": last_hit or None, "miss_run": 0 if why_not else ARCHIVE_MISS_RUN,
+            "requests": sent,
+            "summary": (f"tickets: {probed} for archived tickets (highest known id {known} from "
+                        f"{method}, " + (f"none above it: {why_not})" if why_not else
+                                         f"then {ARCHIVE_MISS_RUN} misses in a row)") + f", {found} archived found")})
 
     def _note_newest(self, ticket: dict) -> None:
         try:
