@@ -209,11 +209,12 @@ def test_adapter_request_bodies_match_the_oas(oas):
               "due_at": "2020-02-01T00:00:00Z"}
     comment = to_vendor.comment_body({"public": False, "body_html": "<p>x</p>",
                                     "created_at": "2020-01-02T03:04:05Z"}, "5", ["tok"])
-    body = to_vendor.ticket_body(record, requester="5", assignee="6", group="3", organization="4",
-                               ccs=["8"], comments=[comment], tag_migrated="hdmigrate",
-                               status_map={"on_hold": "hold"}, priority_map={}, type_map={},
-                               field_ids={"12": 99})
-    assert body["status"] == "hold"
+    mapped = to_vendor.ticket(record, {"status": {"on_hold": "hold"}},
+                              to_vendor.TicketRefs(requester="5", assignee="6", group="3", organization="4",
+                                                   ccs=("8",), field_ids={"12": 99}),
+                              [comment], tag_migrated="hdmigrate")
+    body = mapped.body
+    assert body["status"] == "hold" and mapped.degradations == []
     _validate(oas, "TicketBulkImportRequest", {"tickets": [body]})
     user = to_vendor.user_body("contact", {"id": "u2", "name": "A", "email": "a@b.c", "emails": ["x@y.z"],
                                           "phones": ["+1"], "tags": ["t"], "custom_fields": {"k": 1}},

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
+import tenacity
 
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.errors import Cause, ConfigError, FatalApiError, TransientApiError
@@ -49,6 +53,35 @@ def vendor_cause(status: int, body: Any) -> Cause | None:
     return None
 
 
+def requester_collision(response: Any) -> bool:
+    """Zendesk answers an import or user create racing another on the same new requester with
+    409 "Requester creation collision - please try again" (plain text; recorded by its Ruby
+    client). Nothing was created: sending the request again is safe, even a create's."""
+    if not isinstance(response, httpx.Response) or response.status_code != 409:
+        return False
+    try:
+        return "requester creation collision" in response.text.lower()
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        return False
+
+
+class ZendeskHttpClient(HttpClient):
+    """The HTTP layer's retry rule (hdmigrate.http.retrying), plus Zendesk's one answer that
+    says "nothing happened, try again" besides 429 and 5xx: the requester creation collision.
+    It is retried like them (backoff, at most max_attempts), also for creates
+    (`idempotent=False`); after the last attempt it is a TransientApiError (status 409) the engine
+    tries once more at the end of the kind."""
+
+    def _retrying(self, allow: Collection[int], idempotent: bool = True) -> tenacity.Retrying:
+        retrying = super()._retrying(allow, idempotent)
+        rule = retrying.retry
+
+        def retry(state: tenacity.RetryCallState) -> bool:
+            outcome = state.outcome
+            return rule(state) or (not outcome.failed and requester_collision(outcome.result()))
+        return retrying.copy(retry=retry)
+
+
 def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpClient:
     url = (ctx.config.get("url") or "").rstrip("/")
     if not url:
@@ -57,11 +90,11 @@ def make_client(ctx: AdapterContext, transport: Any = None, **kw: Any) -> HttpCl
     token = ctx.secrets.get("token")
     if not email or not token:
         raise ConfigError(f"zendesk {ctx.role}: the email and token (email_env, token_env) are required")
-    return HttpClient(url, auth=(f"{email}/token", token),
-                      rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
-                      secrets=[token], log=ctx.log,
-                      headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"},
-                      attachment_hosts=ATTACHMENT_HOSTS, vendor_cause=vendor_cause, **kw)
+    return ZendeskHttpClient(url, auth=(f"{email}/token", token),
+                             rate_limit=ctx.rate_limit or DEFAULT_RATE_LIMIT, transport=transport,
+                             secrets=[token], log=ctx.log,
+                             headers={"Accept": "application/json", "User-Agent": "hdmigrate-zendesk"},
+                             attachment_hosts=ATTACHMENT_HOSTS, vendor_cause=vendor_cause, **kw)
 
 
 def check_account(client: HttpClient) -> dict:

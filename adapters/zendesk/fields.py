@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from hdmigrate.adapter import LoadContext, WriteResult
-from hdmigrate.errors import RecordError
+from hdmigrate.errors import RecordError, TransientApiError
 
 from . import to_vendor, values
 from .values import FIELD_ENDPOINTS, _next
@@ -67,13 +67,12 @@ class FieldLookups:
             raise RecordError(f"custom field {record['key']!r} is mapped to {mapped!r}, which the "
                               "target does not have", kind="custom_field", id=record["id"], field="key")
         path, single = FIELD_ENDPOINTS[record["entity"]]
-        def find():
-            self._fields.pop(record["entity"], None)
-            existing = self._find_field(record, ctx)
-            return WriteResult(existing) if existing else None
-        answer = self._create(f"/api/v2/{path}", {single: to_vendor.custom_field_body(record)}, find)
-        if isinstance(answer, WriteResult):
-            return answer
+        try:
+            answer = self._send(f"/api/v2/{path}", {single: to_vendor.custom_field(record).body})
+        except TransientApiError as e:
+            self._answer_lost(e, ("custom_field", str(record["id"])))
+            self._fields.pop(record["entity"], None)   # listed again by the engine's look-up
+            raise
         created = answer.json()[single]
         self._fields.setdefault(record["entity"], []).append(created)
         return WriteResult(str(created["id"]) if record["entity"] == "ticket" else str(created["key"]))

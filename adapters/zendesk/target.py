@@ -22,6 +22,14 @@
   items should be done at the pace earlier jobs of its kind had (client.JobWatcher); an item's
   error fails only that record.
 - every created record carries external_id `hdm:<kind>:<source id>`, which find_existing looks up.
+- creates are sent once (`idempotent=False`): an answer lost after the request went out is handed
+  to the engine (per item for bulk calls: TransientApiError with status None), which looks the
+  record up with find_existing before anything writes it again. What is Zendesk's own: the
+  requester collision (409, nothing created) is resent by the client's retry rule; a look-up of
+  a kind written by jobs first waits until the account's jobs are settled (a lost answer's job
+  may still be importing); a ticket found so keeps the comment and file ids it was sent with.
+- request bodies and their degradations: to_vendor.py, one function per kind, which degradations()
+  (the dry run) and the writes both call.
 """
 
 from __future__ import annotations
@@ -31,14 +39,14 @@ import time
 from typing import Any
 
 from hdmigrate import degradations as codes
-from hdmigrate import inline_images, stamps
+from hdmigrate import stamps
 from hdmigrate.adapter import AdapterContext, Capability, Degradation, LoadContext, Target, WriteResult
 from hdmigrate.canonical import CHANNELS
 from hdmigrate.errors import RecordError, RecordRejected, TransientApiError
 
 from . import to_vendor, values
-from .values import MAX_UPLOAD, ZD_STATUSES, _next
-from .client import DEFAULT_RATE_LIMIT, JobWatcher, check_account, make_client
+from .values import ZD_STATUSES, _next
+from .client import DEFAULT_RATE_LIMIT, MAX_WAIT, JobWatcher, check_account, make_client
 from .fields import FieldLookups
 from .files import FileWrites
 from .updates import TicketUpdates
@@ -65,9 +73,15 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         super().__init__(ctx)
         self._transport = transport
         self._client = None
-        self._once = None
         self._jobs: JobWatcher | None = None
         self._jobs_lock = threading.Lock()
+        # lost answers (see _answer_lost, _settle_jobs): one unknown at the start, a killed run's job
+        self._losses, self._settled = 1, 0
+        self._lost: set[tuple[str, str]] = set()
+        self._loss_lock, self._settle_lock = threading.Lock(), threading.Lock()
+        # what a ticket import whose answer was lost sent with each ticket (children, degradations):
+        # the engine's look-up (find_existing) returns them with the ticket it finds
+        self._unanswered: dict[str, tuple[dict, list[Degradation]]] = {}
         self._sleep = sleep
         self._clock = clock
         self.archive_immediately = bool(ctx.config.get("archive_immediately", False))
@@ -97,37 +111,47 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                                         sleep=self._sleep, clock=self._clock, log=self.ctx.log)
             return self._jobs
 
-    @property
-    def once(self):
-        """A client that never repeats a request by itself: for creates that are not idempotent
-        (a retried import whose first answer was lost would import the tickets twice)."""
-        if self._once is None:
-            self._once = make_client(self.ctx, self._transport, max_attempts=1, limiter=self.client.limiter)
-        return self._once
+    def _send(self, path: str, payload: dict, params: dict | None = None, allow: tuple[int, ...] = ()):
+        """POST a create. The HTTP layer resends only what never left (and 429, 5xx and Zendesk's
+        requester collision, client.ZendeskHttpClient); an answer lost after the request went out
+        raises TransientApiError(status=None): the engine looks the record up (find_existing)
+        before anything writes it again. No retry loop of this target's own."""
+        return self.client.request("POST", path, json=payload, params=params, allow=allow, idempotent=False)
 
-    def _create(self, path: str, payload: dict, find, params: dict | None = None, attempts: int = 6):
-        """POST a create once; after a lost or refused answer, look the record up before
-        trying again (find() -> existing answer or None)."""
-        last: Exception | None = None
-        for attempt in range(attempts):
-            try:
-                return self.once.request("POST", path, json=payload, params=params, allow=(409,))
-            except TransientApiError as e:
-                last = e
-                self._sleep(min(0.5 * 2 ** attempt, 8) + (e.retry_after or 0))
-                self._settle_jobs()
-                found = find()
-                if found is not None:
-                    return found
-        raise last  # type: ignore[misc]
+    def _answer_lost(self, error: Exception, key: tuple[str, str] | None = None) -> None:
+        """Note a lost answer: a bulk job may still be running (the next look-up of a job kind
+        waits for the account's jobs first); `key`: a group or field created under a name, so
+        that the look-up knows the one it finds by that name is ours, not the account's own."""
+        if isinstance(error, TransientApiError) and error.status is None:
+            with self._loss_lock:
+                self._losses += 1
+                if key is not None:
+                    self._lost.add(key)
 
     def _settle_jobs(self) -> None:
-        """Wait until the account has no queued or running job (a lost answer's job may still run)."""
-        for _ in range(60):
-            body = self.client.get_json("/api/v2/job_statuses") or {}
-            if not any(j.get("status") in ("queued", "working") for j in body.get("job_statuses") or []):
+        """Before a look-up of a kind written by bulk jobs (tickets, users, organizations): if an
+        answer was lost since the last look-up, or this process has not looked yet (a killed
+        run's job may still be running), wait until the account has no queued or running job,
+        so the engine's look-up cannot miss a record that is still being imported."""
+        with self._settle_lock:
+            losses = self._losses
+            if losses == self._settled:
                 return
-            self._sleep(self.poll)
+            deadline, wait = self._clock() + self.job_timeout, self.poll
+            while True:
+                body = self.client.get_json("/api/v2/job_statuses") or {}
+                running = [j for j in body.get("job_statuses") or [] if j.get("status") in ("queued", "working")]
+                if running and self._clock() >= deadline:   # not waited for again (someone else's job?)
+                    self.ctx.log(f"zendesk: {len(running)} job(s) of the account still running after "
+                                 f"{self.job_timeout:.0f}s; looking up anyway")
+                if not running or self._clock() >= deadline:
+                    self._settled = losses
+                    return
+                self._sleep(wait)
+                wait = min(wait * 1.5, MAX_WAIT)
+
+    def _mapping(self, ctx: LoadContext | None) -> dict:
+        return (getattr(ctx, "mapping", None) if ctx is not None else None) or self.ctx.mapping or {}
 
     def _opt(self, ctx: LoadContext | None, name: str, default=None):
         options = (getattr(ctx, "options", None) if ctx is not None else None) or self.ctx.options or {}
@@ -149,79 +173,26 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                 "fields": [f.get("title") for f in self._field_list("ticket")]}
 
     def degradations(self, kind: str, record: dict, ctx: LoadContext) -> list[Degradation]:
-        out: list[Degradation] = []
-        rid = record.get("id", "")
-        if kind == "satisfaction_rating":
-            out.append(Degradation(kind, rid, "score", codes.CSAT_NOT_WRITABLE,
-                                   "Zendesk lets only the requester rate a ticket"))
-        if kind in ("ticket", "comment") and record.get("channel") not in (None, "api"):
-            out.append(Degradation(kind, rid, "channel", codes.CHANNEL_NOT_PRESERVED,
-                                   f"imported tickets and comments get via 'api' in Zendesk; "
-                                   f"source channel {record['channel']!r} kept in the tag "
-                                   f"'channel_{record['channel']}'" if kind == "ticket" else
-                                   f"imported comments get via 'api'; source channel {record['channel']!r}"))
-        if kind == "ticket":
-            mapping_ = (getattr(ctx, "mapping", None) or self.ctx.mapping or {})
-            for field_name, allowed in (("status", ZD_STATUSES), ("priority", set(values.PRIORITIES)),
-                                        ("type", set(values.TYPES))):
-                value = record.get(field_name)
-                mapped = (mapping_.get(field_name) or {}).get(value, value)
-                if field_name == "status" and mapped == "on_hold":
-                    mapped = "hold"
-                if value is not None and mapped not in allowed:
-                    out.append(Degradation(kind, rid, field_name, codes.VALUE_UNMAPPED,
-                                           f"{value!r} -> {mapped!r} is not a Zendesk {field_name}"))
-            if record.get("due_at") and record.get("type") != "task":
-                out.append(Degradation(kind, rid, "due_at", codes.VALUE_UNMAPPED,
-                                       "Zendesk holds a due date on tasks only"))
-        if kind == "contact":
-            for field_name, what in (("time_zone", "time zone"), ("language", "locale")):
-                if not record.get(field_name):
-                    out.append(Degradation(kind, rid, field_name, codes.ACCOUNT_DEFAULT_APPLIED,
-                                           f"no {what} in the source: Zendesk gives the user the account's"))
-        if kind == "agent":
-            if record.get("group_ids"):
-                out.append(Degradation(kind, rid, "group_ids", codes.VALUE_UNMAPPED,
-                                       f"group memberships {record['group_ids']} are not written (this target "
-                                       "creates no group_memberships); kept in staging and the side archive"))
-            if record.get("role") not in (None, "admin", "agent"):
-                out.append(Degradation(kind, rid, "role", codes.VALUE_UNMAPPED,
-                                       f"role {record['role']!r} written as 'agent' (Zendesk light agents are a "
-                                       "custom role this target does not assign)"))
-        if kind == "comment" and record.get("attachment_ids") and hasattr(ctx, "attachments"):
-            # what _rehost will do, for the dry run (the load records the same keys again)
-            shown = [a for a, _ in ctx.attachments(record) if inline_images.referenced(record.get("body_html"), a)]
-            uploadable = [a for a in shown if 0 < (a.get("size") or 0) <= MAX_UPLOAD]
-            if uploadable:
-                out.append(Degradation(kind, rid, "body_html.img_src", codes.INLINE_IMAGE_REHOSTED,
-                                       f"{len(uploadable)} image(s) will point at their copies uploaded to "
-                                       "Zendesk; the rest of the HTML is unchanged"))
-        if kind == "attachment":
-            # what _rehost will record for this file, for the dry run (the load records it again)
-            comment = ctx.record("comment", record["comment_id"]) if record.get("comment_id") else None
-            shown = comment is not None and inline_images.referenced(comment.get("body_html"), record)
-            if shown and 0 < (record.get("size") or 0) <= MAX_UPLOAD:
-                out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_REHOSTED,
-                                       "will be uploaded to Zendesk; the comment's image points at this copy"))
-            elif comment is not None and record.get("inline") and not shown:
-                out.append(Degradation(kind, rid, "inline", codes.INLINE_IMAGE_DETACHED,
-                                       "uploaded as a file of the comment; the comment's HTML shows no "
-                                       "image of it"))
-            if record.get("size") == 0:
-                out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_EMPTY,
-                                       "Zendesk refuses empty uploads; the file is left out"))
-            elif (record.get("size") or 0) > MAX_UPLOAD:
-                out.append(Degradation(kind, rid, "size", codes.ATTACHMENT_TOO_LARGE,
-                                       f"{record['size']} bytes > {MAX_UPLOAD}"))
-        return out
+        """What the write will degrade: the same to_vendor function the write calls (for a
+        comment, its own; its files' are theirs)."""
+        out = to_vendor.mapped(kind, record, ctx, self._mapping(ctx), self._opt(ctx, "tag_migrated")).degradations
+        return [d for d in out if d.kind == kind]
 
-    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | None:
+    def find_existing(self, kind: str, record: dict, ctx: LoadContext) -> str | WriteResult | None:
         stamp = stamps.external(kind, record["id"])
+        if kind in self.batch_sizes:
+            self._settle_jobs()
         if kind == "ticket":
             body = self.client.get_json("/api/v2/tickets", params={"external_id": stamp}) or {}
             found = body.get("tickets") or []
-            return str(found[0]["id"]) if found else None
-        # Found by our external_id: ours; by e-mail or name only: the account's own (matched).
+            if not found:
+                return None
+            tid = str(found[0]["id"])
+            children, degraded = self._unanswered.pop(str(record["id"]), ({}, []))
+            return WriteResult(tid, children={k: v.replace("{ticket}", tid) for k, v in children.items()},
+                               degradations=degraded)
+        # Found by our external_id: ours; by e-mail or name only: the account's own (matched),
+        # unless this process created it under that name and lost the answer.
         if kind == "organization":
             return self._find_org_result(stamp, record.get("name"))
         if kind in ("agent", "contact"):
@@ -229,11 +200,11 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         if kind == "group":
             for g in self._group_list():
                 if (g.get("name") or "").lower() == (record.get("name") or "").lower():
-                    return WriteResult(str(g["id"]), matched=True)
+                    return WriteResult(str(g["id"]), matched=("group", g["name"].lower()) not in self._lost)
             return None
         if kind == "custom_field":
             found = self._find_field(record, ctx)
-            return WriteResult(found, matched=True) if found else None
+            return WriteResult(found, matched=("custom_field", str(record["id"])) not in self._lost) if found else None
         return None
 
     def write(self, kind: str, record: dict, ctx: LoadContext) -> WriteResult:
@@ -246,23 +217,19 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
             existing = self.find_existing("group", record, ctx)
             if existing:
                 return existing      # the account's own group of that name: matched, not changed
-
-            def find():
-                self._groups = None
-                found = self.find_existing("group", record, ctx)
-                return WriteResult(found.target_id) if found else None   # our create, answer lost
-            answer = self._create("/api/v2/groups", {"group": to_vendor.group_body(record)}, find)
-            self._groups = None
-            if isinstance(answer, WriteResult):
-                return answer
+            try:
+                answer = self._send("/api/v2/groups", {"group": to_vendor.group(record).body})
+            except TransientApiError as e:
+                self._answer_lost(e, ("group", record["name"].lower()))
+                raise
+            finally:
+                self._groups = None   # listed again by the next look-up
             return WriteResult(str(answer.json()["group"]["id"]))
         if kind == "custom_field":
             return self._write_field(record, ctx)
         if kind == "satisfaction_rating":
             ticket = ctx.target_id("ticket", record.get("ticket_id"))
-            return WriteResult(str(ticket or ""), degradations=[Degradation(
-                kind, record["id"], "score", codes.CSAT_NOT_WRITABLE,
-                "not written: Zendesk lets only the requester rate a ticket")])
+            return WriteResult(str(ticket or ""), degradations=to_vendor.satisfaction_rating(record).degradations)
         raise RecordError(f"zendesk target: cannot write kind {kind!r}", kind=kind, id=record.get("id"))
 
     def write_batch(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
@@ -282,56 +249,26 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         return (body.get("count") or {}).get("value")
 
     def close(self) -> None:
-        for client in (self._client, self._once):
-            if client is not None:
-                client.close()
+        if self._client is not None:
+            self._client.close()
 
     # ------------------------------------------------------------ jobs
     def _job(self, path: str, payload: dict, n: int, params: dict | None = None,
-             find_all=None, refused: tuple[int, ...] = ()) -> list[WriteResult | Exception] | None:
-        """POST a bulk create and wait for its job. When the answer is lost, `find_all()` returns
-        the per-item target ids already created (None where absent); only the rest is sent again.
-        None when the account answers a status in `refused` (403: bulk import not enabled)."""
-        key = next(iter(payload))
-        items = list(payload[key])
-        found: list[str | None] = [None] * n
-
-        def recover():
-            if find_all is None:
+             refused: tuple[int, ...] = ()) -> list[WriteResult | Exception] | None:
+        """POST a bulk create once and wait for its job: per-item results. When the answer is
+        lost (or the job did not finish in time), every item gets that TransientApiError
+        (status None): the engine looks each one up. None when the account answers a status in
+        `refused` (403: bulk import not enabled)."""
+        try:
+            response = self._send(path, payload, params=params, allow=refused)
+            if response.status_code in refused:
                 return None
-            for i, target in enumerate(find_all(items)):
-                if target is not None and found[i] is None:
-                    found[i] = target
-            return "recovered" if all(f is not None for f in found) else None
-
-        response = None
-        for attempt in range(5):
-            todo = [i for i in range(n) if found[i] is None]
-            try:
-                response = self.once.request("POST", path, json={key: [items[i] for i in todo]},
-                                             params=params, allow=(409, *refused))
-            except TransientApiError as e:
-                self._sleep(min(0.5 * 2 ** attempt, 8) + (e.retry_after or 0))
-                self._settle_jobs()
-                if recover() == "recovered":
-                    return [WriteResult(f) for f in found]  # type: ignore[arg-type]
-                continue
-            if response.status_code in refused and not any(f is not None for f in found):
-                return None
-            if response.status_code == 409:
-                # Zendesk answers an import racing on a requester with 409 "Requester creation
-                # collision - please try again" (plain text; recorded by its Ruby client).
-                self._sleep(min(2 ** attempt, 10))
-                continue
-            break
-        else:
-            raise TransientApiError(f"POST {path}: no usable answer after 5 attempts")
-        sent = [i for i in range(n) if found[i] is None]
-        sub = self._job_results(path, response, len(sent))
-        out: list[WriteResult | Exception] = [WriteResult(f) if f is not None else None for f in found]  # type: ignore[misc]
-        for i, result in zip(sent, sub):
-            out[i] = result
-        return out
+            return self._job_results(path, response, n)
+        except TransientApiError as e:
+            self._answer_lost(e)
+            return [e] * n
+        except (RecordRejected, RecordError) as e:
+            return [e] * n
 
     def _job_results(self, path: str, response, n: int) -> list[WriteResult | Exception]:
         job = (response.json() or {}).get("job_status") or {}
@@ -365,9 +302,8 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         out: list[WriteResult | Exception | None] = [self._existing_org(r) for r in records]
         todo = [i for i, r in enumerate(out) if r is None]
         if todo:
-            bodies = [to_vendor.organization_body(records[i], tag, keys) for i in todo]
-            created = self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(todo),
-                                find_all=lambda items: [self._find_org(b["external_id"], None) for b in items])
+            bodies = [to_vendor.organization(records[i], tag, keys).body for i in todo]
+            created = self._job("/api/v2/organizations/create_many", {"organizations": bodies}, len(todo))
             for i, result in zip(todo, created or []):
                 out[i] = result
         return [r if r is not None else RecordRejected("organization not written") for r in out]
@@ -375,7 +311,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
     def _existing_org(self, record: dict) -> WriteResult | None:
         """The organization of this source record already in Zendesk: ours (our external_id,
         from a lost answer) or the account's own of the same name (matched)."""
-        # by name only: one lookup; a lost create's answer is recovered by the job (find_all)
+        # by name only: one lookup; a lost create's answer is recovered by the engine (find_existing)
         return self._find_org_result(stamps.external("organization", record["id"]), record.get("name"), by_stamp=False)
 
     def _users(self, kind: str, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
@@ -387,7 +323,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         bodies = []
         for r in records:
             org = ctx.target_id("organization", r.get("organization_id")) if r.get("organization_id") else None
-            body = to_vendor.user_body(kind, r, org, tag, keys)
+            body = to_vendor.user(kind, r, org, tag, keys).body
             if body.get("email") in users_map:
                 body["email"] = users_map[body["email"]]
             bodies.append(body)
@@ -405,7 +341,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         created = None
         if todo and self.bulk_users:
             created = self._job("/api/v2/users/create_many", {"users": [bodies[i] for i in todo]}, len(todo),
-                                find_all=lambda items: self._find_by_stamps(items), refused=(403,))
+                                refused=(403,))
             if created is None:
                 self.ctx.log("zendesk: bulk user import is not enabled on this account (403); "
                              "creating users one by one")
@@ -447,15 +383,9 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                     "the target did not keep the suspension of this inactive person (read back active)"))
 
     def _create_user(self, body: dict) -> WriteResult | Exception:
-        """POST /api/v2/users, sent once; after a lost answer the user is looked up by its stamp."""
-        def find():
-            found = self._users_by_stamp([body["external_id"]])
-            return WriteResult(next(iter(found.values()))) if found else None
+        """POST /api/v2/users, sent once; after a lost answer the engine looks the user up."""
         try:
-            answer = self._create("/api/v2/users", {"user": body}, find)
-            if isinstance(answer, WriteResult):
-                return answer
-            return WriteResult(str(answer.json()["user"]["id"]))
+            return WriteResult(str(self._send("/api/v2/users", {"user": body}).json()["user"]["id"]))
         except (RecordRejected, RecordError, TransientApiError) as e:
             return e
 
@@ -517,18 +447,6 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
             return str(user["id"]), str(user.get("external_id") or "")
         return None
 
-    def _find_tickets(self, bodies: list[dict]) -> list[str | None]:
-        out = []
-        for body in bodies:
-            found = (self.client.get_json("/api/v2/tickets", params={"external_id": body["external_id"]})
-                     or {}).get("tickets") or []
-            out.append(str(found[0]["id"]) if found else None)
-        return out
-
-    def _find_org(self, stamp: str, name: str | None) -> str | None:
-        found = self._org_search({"external_id": stamp}) or (self._org_search({"name": name}) if name else None)
-        return str(found["id"]) if found else None
-
     def _org_search(self, params: dict) -> dict | None:
         found = (self.client.get_json("/api/v2/organizations/search", params=params) or {}).get("organizations") or []
         return found[0] if found else None
@@ -568,8 +486,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
             params = {"archive_immediately": "true"} if archive else None
             try:
                 results = self._job("/api/v2/imports/tickets/create_many",
-                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params,
-                                    find_all=self._find_tickets)
+                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params)
             finally:
                 # the call went out: Zendesk may have consumed these tokens
                 for _, body, _, _ in items:
@@ -579,28 +496,36 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                     tid = result.target_id
                     result.children = {key: value.replace("{ticket}", tid) for key, value in children.items()}
                     result.degradations = degraded
+                elif isinstance(result, TransientApiError) and result.status is None:
+                    self._unanswered[str(records[i]["id"])] = (children, degraded)   # for find_existing
                 out[i] = result
         return [r if r is not None else RecordRejected("ticket not written") for r in out]
 
     def _ticket_body(self, record: dict, ctx: LoadContext) -> tuple[dict, dict, list[Degradation]]:
-        mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
-        tag = self._opt(ctx, "tag_migrated")
-        degraded: list[Degradation] = []
+        """The import body (files uploaded first), the target ids of its comments and files
+        (`{ticket}:<comment position>[:<file position>]`) and what the write degraded."""
         requester = self._person(ctx, record.get("requester_id"))
         if requester is None:
             raise RecordError(f"ticket {record['id']}: requester {record.get('requester_id')} has no "
                               "target id", kind="ticket", id=record["id"], field="requester_id")
+        comments, children, degraded = self._comment_bodies(record, ctx, requester)
+        refs = to_vendor.TicketRefs(
+            requester=requester, assignee=self._target(ctx, "agent", record.get("assignee_id")),
+            group=self._target(ctx, "group", record.get("group_id")),
+            organization=self._target(ctx, "organization", record.get("organization_id")),
+            ccs=tuple(c for c in (self._person(ctx, p) for p in record.get("cc_ids") or []) if c),
+            field_ids=self._ticket_field_ids(record, ctx))
+        body = to_vendor.ticket(record, self._mapping(ctx), refs, comments or [to_vendor.description(record, requester)],
+                                self._opt(ctx, "tag_migrated")).body   # its degradations: degradations()
+        return body, children, degraded
+
+    def _comment_bodies(self, record: dict, ctx: LoadContext, requester: str):
         children: dict[tuple[str, str], str] = {}
-        comments = []
+        comments: list[dict] = []
+        degraded: list[Degradation] = []
         uploaded: dict[str, str] = {}      # attachment id -> its content_url in this account
         earlier: list[dict] = []           # files of the ticket's earlier comments (quoted images)
         for position, comment in enumerate(ctx.comments(record["id"])):
-            author = self._person(ctx, comment.get("author_id"))
-            if author is None:
-                author = requester
-                degraded.append(Degradation("comment", comment["id"], "author_id", codes.AUTHOR_NOT_PRESERVED,
-                                            f"author {comment.get('author_id')} has no target id; "
-                                            "written as the requester"))
             tokens = []
             pairs = list(ctx.attachments(comment))
             for position_a, (attachment, path) in enumerate(pairs):
@@ -610,33 +535,15 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                     children[("attachment", attachment["id"])] = f"{{ticket}}:{position}:{position_a}"
                     if self._content_urls.get(token):
                         uploaded[str(attachment["id"])] = self._content_urls[token]
-            comment = self._rehost(comment, [a for a, _ in pairs], earlier, uploaded, degraded)
-            earlier += [a for a, _ in pairs]
-            comments.append(to_vendor.comment_body(comment, author, tokens))
+            files = [a for a, _ in pairs]
+            mapped = to_vendor.comment(comment, ctx, author=self._person(ctx, comment.get("author_id")),
+                                       requester=requester, uploads=tokens, uploaded=uploaded, files=files,
+                                       earlier=earlier)
+            earlier += files
+            comments.append(mapped.body)
+            degraded += mapped.degradations
             children[("comment", comment["id"])] = f"{{ticket}}:{position}"
-        if not comments:
-            # Zendesk needs a description: an empty ticket gets its subject as a private note.
-            comments.append({"author_id": int(requester), "public": False,
-                             "value": record.get("subject") or "(no content)",
-                             **({"created_at": record["created_at"]} if record.get("created_at") else {})})
-        field_ids = self._ticket_field_ids(record, ctx)
-        tags = list(record.get("tags") or [])
-        if record.get("channel") and record["channel"] != "api":
-            tags.append(f"channel_{record['channel']}")
-        body = to_vendor.ticket_body(
-            {**record, "tags": tags}, requester=requester,
-            assignee=self._target(ctx, "agent", record.get("assignee_id")),
-            group=self._target(ctx, "group", record.get("group_id")),
-            organization=self._target(ctx, "organization", record.get("organization_id")),
-            ccs=[c for c in (self._person(ctx, p) for p in record.get("cc_ids") or []) if c],
-            comments=comments, tag_migrated=tag,
-            status_map={**{k: v for k, v in (mapping_.get("status") or {}).items()}, "on_hold":
-                        (mapping_.get("status") or {}).get("on_hold", "hold")},
-            priority_map=mapping_.get("priority") or {}, type_map=mapping_.get("type") or {},
-            field_ids=field_ids)
-        if body["status"] not in ZD_STATUSES:
-            body["status"] = "open"
-        return body, children, degraded
+        return comments, children, degraded
 
     # ------------------------------------------------------------ delta runs
     def _person(self, ctx: LoadContext, source_id: str | None) -> str | None:

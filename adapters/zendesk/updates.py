@@ -8,7 +8,7 @@ from hdmigrate.adapter import Degradation, LoadContext, WriteResult
 from hdmigrate.errors import RecordError
 
 from . import to_vendor
-from .values import ZD_STATUSES, _next, _plain
+from .values import _next, _plain
 
 
 class TicketUpdates:
@@ -23,19 +23,8 @@ class TicketUpdates:
             return self._update_comment(target_id, record, ctx)
         if kind != "ticket":
             raise NotImplementedError(f"the zendesk target does not update {kind} records")
-        mapping_ = getattr(ctx, "mapping", None) or self.ctx.mapping or {}
-        tags = list(record.get("tags") or [])
-        if record.get("channel") and record["channel"] != "api":
-            tags.append(f"channel_{record['channel']}")
-        body = to_vendor.ticket_body(
-            {**record, "tags": tags}, requester=self._person(ctx, record.get("requester_id")) or "0",
-            assignee=None, group=None, organization=None, ccs=[], comments=[],
-            tag_migrated=self._opt(ctx, "tag_migrated"),
-            status_map={**(mapping_.get("status") or {}), "on_hold": (mapping_.get("status") or {}).get("on_hold", "hold")},
-            priority_map=mapping_.get("priority") or {}, type_map=mapping_.get("type") or {},
-            field_ids=self._ticket_field_ids(record, ctx))
-        if body["status"] not in ZD_STATUSES:
-            body["status"] = "open"
+        body = to_vendor.ticket(record, self._mapping(ctx), to_vendor.TicketRefs(field_ids=self._ticket_field_ids(record, ctx)),
+                                tag_migrated=self._opt(ctx, "tag_migrated")).body
         change = {k: body[k] for k in ("status", "priority", "type", "subject", "tags", "custom_fields") if k in body}
         r = self.client.request("PUT", f"/api/v2/tickets/{target_id}", json={"ticket": change}, allow=(422,))
         if r.status_code == 422:
