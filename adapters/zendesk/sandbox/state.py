@@ -235,10 +235,10 @@ class ZendeskState(SandboxServer):
                 out[key] = self._base() + out[key]
         return out
 
-    def _create_ticket(self, body: dict, comments: list[dict], *, seeded: bool = False,
-                       archive: bool = False) -> dict:
-        """Store a ticket and its comments (import semantics: timestamps and authors kept)."""
-        if not body.get("requester_id") or not self.store.get("user", body["requester_id"]):
+    @staticmethod
+    def _check_ticket(store, body: dict, comments: list[dict]) -> str:
+        """The ticket's status, or the 422 Zendesk answers an import it refuses."""
+        if not body.get("requester_id") or not store.get("user", body["requester_id"]):
             raise _invalid("requester_id", "Requester: is invalid", "InvalidValue")
         if not comments:
             raise _invalid("base", "Description: cannot be blank", "BlankValue")
@@ -250,8 +250,14 @@ class ZendeskState(SandboxServer):
             if body.get(name) is not None and body[name] not in allowed:
                 raise _invalid(name, f"{name.title()}: {body[name]} is not valid")
         for c in comments:
-            if not self.store.get("user", c.get("author_id") or body["requester_id"]):
+            if not store.get("user", c.get("author_id") or body["requester_id"]):
                 raise _invalid("comments", f"Author: {c.get('author_id')} is invalid")
+        return status
+
+    def _create_ticket(self, body: dict, comments: list[dict], *, seeded: bool = False,
+                       archive: bool = False) -> dict:
+        """Store a ticket and its comments (import semantics: timestamps and authors kept)."""
+        status = self._check_ticket(self.store, body, comments)
         created = _iso(body.get("created_at"))
         updated = _iso(body.get("updated_at") or body.get("created_at"))
         first = comments[0]
@@ -275,27 +281,29 @@ class ZendeskState(SandboxServer):
             "_ts": self._tick(_ts(updated) if seeded else None),
         }
         ticket["fields"] = ticket["custom_fields"]
-        stored = self.store.insert("ticket", ticket)
-        tid = stored["id"]
+        tid = self.store.insert("ticket", ticket)["id"]
         self.store.update("ticket", tid, {"url": f"/api/v2/tickets/{tid}.json"})
         for c in comments:
-            html = c.get("html_body")
-            text = c.get("body") if c.get("body") is not None else c.get("value")
-            if html is None:
-                # `body` is plain text: Zendesk escapes it for html_body
-                html = ('<div class="zd-comment" dir="auto"><p dir="auto">'
-                        + _html.escape(text or "", quote=False).replace("\n", "<br>") + "</p></div>")
-            if text is None:
-                text = html
-            cid = self.store.next_id("comment")
-            self.store.insert("comment", {
-                "id": cid, "type": "Comment", "author_id": c.get("author_id") or body["requester_id"],
-                "body": text, "html_body": html, "plain_body": text, "public": bool(c.get("public", True)),
-                "attachments": c.get("_attachments") or [], "audit_id": cid,
-                "via": c.get("via") or {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
-                "created_at": _iso(c.get("created_at") or created), "metadata": {"system": {}, "custom": {}},
-                "_ticket_id": tid, "_ts": _ts(c.get("created_at") or created)}, id=cid)
+            self._store_comment(tid, c, body["requester_id"], created)
         return self.store.get("ticket", tid)
+
+    def _store_comment(self, tid: int, c: dict, requester: int, created: str) -> None:
+        html = c.get("html_body")
+        text = c.get("body") if c.get("body") is not None else c.get("value")
+        if html is None:
+            # `body` is plain text: Zendesk escapes it for html_body
+            html = ('<div class="zd-comment" dir="auto"><p dir="auto">'
+                    + _html.escape(text or "", quote=False).replace("\n", "<br>") + "</p></div>")
+        if text is None:
+            text = html
+        cid = self.store.next_id("comment")
+        self.store.insert("comment", {
+            "id": cid, "type": "Comment", "author_id": c.get("author_id") or requester,
+            "body": text, "html_body": html, "plain_body": text, "public": bool(c.get("public", True)),
+            "attachments": c.get("_attachments") or [], "audit_id": cid,
+            "via": c.get("via") or {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": _iso(c.get("created_at") or created), "metadata": {"system": {}, "custom": {}},
+            "_ticket_id": tid, "_ts": _ts(c.get("created_at") or created)}, id=cid)
 
     # ------------------------------------------------------------ account
 
