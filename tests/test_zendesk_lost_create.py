@@ -227,3 +227,27 @@ def test_another_409_is_not_resent(respx_mock):
     post = respx_mock.post(IMPORT).mock(return_value=httpx.Response(409, json={"error": "Conflict"}))
     out = _target().write_batch("ticket", [{"id": "1", "subject": "s", "status": "open", "requester_id": "u1"}], Load())
     assert post.call_count == 1 and isinstance(out[0], Exception) and not isinstance(out[0], WriteResult)
+
+
+def test_a_new_process_waits_for_an_import_a_killed_run_left_running(tmp_path):
+    """A run killed while its import job ran: the resumed run (a new target, nothing lost in
+    this process yet) looks its pending tickets up only once the account's jobs are settled."""
+    box = make_sandbox(seed=1).start()
+    box.job_delay = 0.5
+    try:
+        admin = box.admin["id"]
+        body = {"tickets": [{"external_id": "hdm:ticket:k1", "subject": "s", "requester_id": admin,
+                             "comments": [{"author_id": admin, "value": "x"}]}]}
+        auth = (f"{box.env['ZENDESK_EMAIL']}/token", box.env["ZENDESK_TOKEN"])
+        queued = httpx.post(f"{box.url}{IMPORT}", json=body, auth=auth, timeout=10).json()["job_status"]
+        assert queued["status"] == "queued"                        # still running: the killed run's job
+        ctx = AdapterContext(config={**box.plan_section, "job_poll_seconds": 0.05},
+                             secrets={"email": box.env["ZENDESK_EMAIL"], "token": box.env["ZENDESK_TOKEN"]})
+        target = ZendeskTarget(ctx)
+        try:
+            found = target.find_existing("ticket", {"id": "k1"}, Load())
+        finally:
+            target.close()
+        assert isinstance(found, WriteResult) and box.store.get("ticket", int(found.target_id))
+    finally:
+        box.stop()
