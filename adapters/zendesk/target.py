@@ -147,6 +147,9 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                 if not running or self._clock() >= deadline:
                     self._settled = losses
                     return
+                if wait == self.poll:
+                    self.ctx.log(f"zendesk: waiting for {len(running)} running job(s) of the account before "
+                                 "looking records up (an import whose answer was lost may still run)")
                 self._sleep(wait)
                 wait = min(wait * 1.5, MAX_WAIT)
 
