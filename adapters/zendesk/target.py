@@ -188,10 +188,10 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         if kind == "ticket":
             body = self.client.get_json("/api/v2/tickets", params={"external_id": stamp}) or {}
             found = body.get("tickets") or []
-            if not found:
-                return None
-            tid = str(found[0]["id"])
             children, degraded = self._unanswered.pop(str(record["id"]), ({}, []))
+            if not found:
+                return None     # written again later: that write's ids count
+            tid = str(found[0]["id"])
             return WriteResult(tid, children={k: v.replace("{ticket}", tid) for k, v in children.items()},
                                degradations=degraded)
         # Found by our external_id: ours; by e-mail or name only: the account's own (matched),
