@@ -37,6 +37,10 @@ class ZendeskSource(Source):
                               Capability.SATISFACTION_RATINGS})
     default_rate_limit = DEFAULT_RATE_LIMIT
     since_streams = frozenset({"tickets", "ticket_events"})  # users/organizations come whole
+    # A ticket's comments come in their order (the events export runs in time order, the
+    # per-ticket fallback after it): a target writing comments one by one may start on a ticket
+    # once its first comment is staged, while the export goes on (the engine's flow).
+    ordered_streams = frozenset({"ticket_events"})
 
     def __init__(self, ctx: AdapterContext, transport: Any = None):
         super().__init__(ctx)

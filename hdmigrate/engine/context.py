@@ -21,6 +21,12 @@ class _LoadContext:
         self._with_attachments: set[str] | None = None  # comment ids that have staged files
         self._fields: dict | None = None
 
+    def refresh(self) -> None:
+        """Forget what was read of staging: records staged since (custom fields, files) count."""
+        self._comments.clear()
+        self._with_attachments = None
+        self._fields = None
+
     def target_id(self, kinds, source_id):
         if source_id is None:
             return None

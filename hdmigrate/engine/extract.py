@@ -1,20 +1,89 @@
-"""Extract: every stream's pages into the store, from the committed cursors."""
+"""Extract: every stream's pages, fetched by a background thread (the feed) and staged with
+their cursors by the engine's thread, the one that writes the store."""
 
 from __future__ import annotations
+
+import queue
+import threading
 
 from ..adapter import Capability, Source
 from ..http import PaginationLoop
 from .common import _short
 
 
-class ExtractStep:
-    """Mixed into Engine: `extract` and its stream pages."""
+class _Stopped(Exception):
+    """The engine stopped the feed (the run ended or was interrupted)."""
 
-    def extract(self, since: str | None) -> dict:
-        source, _ = self._adapters()
-        staged = pages = 0
+
+class Feed:
+    """A source's pages in a background thread, handed over through a small bounded queue (memory
+    stays flat: the thread waits while the queue is full). The thread never touches the store:
+    the engine's thread stages each page with its cursor in one transaction, so a kill at any
+    moment loses at most the pages not staged yet, and a resumed run fetches them again from
+    the committed cursor. Items: ("page", stream, Page), ("stream_done", stream, None),
+    ("loop", stream, PaginationLoop), ("error", None, exception), ("end", None, None)."""
+
+    def __init__(self, source: Source, jobs: list[tuple[str, str | None, str | None]], depth: int = 8):
+        self.source, self.jobs = source, jobs
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hdm-extract", daemon=True)
+
+    def items(self):
+        """Every item in order (the feed's thread iterates this; so can a caller, serially)."""
+        for stream, cursor, since in self.jobs:
+            try:
+                for page in self.source.fetch(stream, cursor=cursor, since=since):
+                    yield "page", stream, page
+            except PaginationLoop as e:
+                yield "loop", stream, e
+            yield "stream_done", stream, None
+        yield "end", None, None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self.items():
+                self._put(item)
+        except _Stopped:
+            return
+        except BaseException as e:  # noqa: BLE001 - handed to the engine's thread, raised there
+            try:
+                self._put(("error", None, e))
+            except _Stopped:
+                return
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def get(self, block: bool):
+        """The next item, or None (non-blocking and nothing there yet)."""
+        try:
+            return self.queue.get(block=block, timeout=None if block else 0)
+        except queue.Empty:
+            return None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=2)   # a request in flight ends on its own; the thread is a daemon
+
+
+class ExtractStep:
+    """Mixed into Engine: which streams to fetch from where, and staging the feed's items."""
+
+    def _extract_jobs(self, source: Source, since: str | None) -> list[tuple[str, str | None, str | None]]:
+        """(stream, cursor, since) of every stream still to fetch, from the committed cursors."""
         incremental = Capability.INCREMENTAL in source.capabilities
         narrowed = getattr(source, "since_streams", None)
+        jobs = []
         for stream in source.streams():
             # `since` narrows tickets and what hangs off them; the people, organizations, groups
             # and fields they reference are fetched whatever their own update time.
@@ -27,23 +96,40 @@ class ExtractStep:
                 cursor = state["cursor"]  # an interrupted extraction continues where it stopped
             elif state and state["done"] and incremental and not stream_since:
                 cursor = state["cursor"]  # a delta run continues from the stored cursor
-            done = 0
-            for page in self._pages(source, stream, cursor, stream_since if cursor is None else None):
-                staged += self.store.stage_page(self.run_id, stream, page.items, page.cursor, page.done)
-                pages += 1
-                done += len(page.items)
-                self.reporter.event("progress", step="extract", kind=stream, done=done, total=None)
+            jobs.append((stream, cursor, stream_since if cursor is None else None))
+        return jobs
+
+    def _stage_item(self, item, counts: dict, open_streams: set[str]) -> bool:
+        """Stage one feed item (this thread only); True at the feed's end."""
+        kind, stream, value = item
+        if kind == "page":
+            counts["new_or_changed"] += self.store.stage_page(self.run_id, stream, value.items, value.cursor,
+                                                              value.done)
+            counts["pages"] += 1
+            seen = counts.setdefault("_items", {})
+            seen[stream] = seen.get(stream, 0) + len(value.items)
+            self.reporter.event("progress", step="extract", kind=stream, done=seen[stream], total=None)
+        elif kind == "stream_done":
             state = self.store.cursor(stream)
             if not state or not state["done"]:
                 self.store.stage_page(self.run_id, stream, [], state["cursor"] if state else None, True)
-        return {"pages": pages, "new_or_changed": staged}
-
-    def _pages(self, source: Source, stream: str, cursor, since):
-        """A stream's pages. A source whose pagination loops ends that stream with a failure
-        naming it; the pages before are kept and the other streams go on."""
-        try:
-            yield from source.fetch(stream, cursor=cursor, since=since)
-        except PaginationLoop as e:
+            open_streams.discard(stream)
+        elif kind == "loop":
+            # A source whose pagination loops ends that stream with a failure naming it; the
+            # pages before are kept and the other streams go on.
             with self.store.transaction():
-                self.store.record_failure(self.run_id, "stream", stream, "extract", _short(e))
-            self.reporter.event("record_failed", kind="stream", id=stream, reason=_short(e), step="extract")
+                self.store.record_failure(self.run_id, "stream", stream, "extract", _short(value))
+            self.reporter.event("record_failed", kind="stream", id=stream, reason=_short(value), step="extract")
+        elif kind == "error":
+            raise value
+        return kind == "end"
+
+    def extract(self, since: str | None) -> dict:
+        """Fetch and stage every stream in this thread, loading nothing (benchmarks of one step)."""
+        source, _ = self._adapters()
+        counts = {"pages": 0, "new_or_changed": 0}
+        jobs = self._extract_jobs(source, since)
+        open_streams = {job[0] for job in jobs}
+        for item in Feed(source, jobs).items():
+            self._stage_item(item, counts, open_streams)
+        return {"pages": counts["pages"], "new_or_changed": counts["new_or_changed"]}

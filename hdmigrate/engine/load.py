@@ -1,4 +1,5 @@
-"""Load: every selected record of every kind, in load order, through the worker lanes."""
+"""Load: rows of one kind through the worker lanes, with the look-ups that keep re-runs from duplicating
+(which rows, and when, is the flow's: flow.py)."""
 
 from __future__ import annotations
 
@@ -25,23 +26,6 @@ class LoadStep:
             kinds = [k for k in kinds if k in wanted]
         return kinds
 
-    def load(self) -> dict:
-        """Write every selected record; in a dry run, everything up to the write."""
-        _, target = self._adapters()
-        self.selection = self._select()
-        ctx = _LoadContext(self)
-        # An empty id map may be a lost staging.db (an evicted CI cache) while the target holds
-        # this tool's stamped tickets: then every record is looked up before it is written.
-        self._fresh_staging = not self.dry_run and not any(self.store.id_map_counts().values())
-        self._look_up_first = False
-        for kind in self._kinds_to_load(target):
-            if kind == "ticket" and self._fresh_staging:
-                self._look_up_first = self._target_holds_our_tickets(target, ctx)
-            self._load_kind(kind, target, ctx)
-        if not self.dry_run:
-            target.finish()
-        return {k: c for k, c in self.counts.kinds.items()}
-
     def _target_holds_our_tickets(self, target: Target, ctx: "_LoadContext", probes: int = 3) -> bool:
         """Probe the first staged tickets (a lost run wrote them first) by the target's stamp.
         People, organizations, groups and fields are matched by e-mail or name anyway."""
@@ -59,8 +43,9 @@ class LoadStep:
     def _selected(self, kind: str, id: str) -> bool:
         return in_selection(self.selection, kind, id)
 
-    def _load_kind(self, kind: str, target: Target, ctx: "_LoadContext") -> None:
-        kind_total = self.store.count_kind(kind)
+    def _load_kind(self, kind: str, rows, target: Target, ctx: "_LoadContext") -> None:
+        """Load (record, hash, id-map entry) rows of one kind, in the order given, through the
+        worker lanes; the feed's pages are staged between records (the flow's pump)."""
         batch_size = max(1, int(target.batch_sizes.get(kind, 1)))
         workers = 1 if self.dry_run else max(1, int(self.plan.run.get("workers", 1)))
         if kind in SERIAL_KINDS:
@@ -68,12 +53,9 @@ class LoadStep:
         pool = _Lanes(self, kind, target, ctx, workers, batch_size)
         ordered = kind in ORDERED_KINDS
         lanes: dict[int, list] = {}
-        done = 0
         try:
-            for record, rhash, entry in self.store.iter_records_with_state(kind):
-                done += 1
-                if done % 200 == 0 or done == kind_total:
-                    self.reporter.event("progress", step="load", kind=kind, done=done, total=kind_total)
+            for record, rhash, entry in rows:
+                self._pump()
                 rid = record["id"]
                 if not self._selected(kind, rid):
                     continue

@@ -21,10 +21,18 @@ class NormalizeStep:
     """Mixed into Engine: `normalize` and what it does per payload and record."""
 
     def normalize(self) -> dict:
-        source, _ = self._adapters()
+        """Normalize every payload staged and not yet normalized (benchmarks of one step)."""
         self.store.retry_failed_raw()
+        counts = {"payloads": 0, "records": 0}
+        self._normalize_new(counts)
+        return counts
+
+    def _normalize_new(self, counts: dict) -> None:
+        """Normalize the payloads staged and not normalized yet (the run's loop calls this
+        between passes of the load), adding to `counts`."""
+        source, _ = self._adapters()
         total = self.store.count_raw("new")
-        done = normalized = 0
+        done = 0
         repair = bool(self.plan.options.get("repair_text"))
         # Small batches: a run killed during normalize keeps all but the last 200 payloads' work.
         for batch in self.store.iter_raw_new(batch=200):
@@ -35,10 +43,10 @@ class NormalizeStep:
                 out += records
                 (raw_done if ok else raw_failed).append((stream, raw_id))
             self.store.put_records(out, raw_done, raw_failed)
-            normalized += len(out)
+            counts["records"] += len(out)
             done += len(batch)
+            counts["payloads"] += len(batch)
             self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
-        return {"payloads": done, "records": normalized}
 
     def _normalize_one(self, source, stream, raw_id, payload_text, repair):
         """The canonical records of one raw payload, and whether all of them passed."""

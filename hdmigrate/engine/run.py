@@ -12,10 +12,11 @@ from ..plan import Plan, parse_since
 from ..report import Reporter
 from ..store import Store
 from .. import cx, workdir_lock
-from .common import COUNT_KEYS, STEPS, Counts, _short
+from .common import COUNT_KEYS, Counts, _short
 from .checks import VerifyStep
 from .delta import DeltaStep
 from .extract import ExtractStep
+from .flow import FlowStep
 from .load import LoadStep
 from .normalize import NormalizeStep
 from .resolve import ResolveStep
@@ -23,7 +24,7 @@ from .selection import SelectStep
 from .write import WriteStep
 
 
-class Engine(ExtractStep, NormalizeStep, SelectStep, LoadStep, WriteStep, ResolveStep, DeltaStep,
+class Engine(FlowStep, ExtractStep, NormalizeStep, SelectStep, LoadStep, WriteStep, ResolveStep, DeltaStep,
              VerifyStep):
     """Runs one plan over one work directory. The CLI, the wizard and batch all drive this."""
 
@@ -65,10 +66,7 @@ class Engine(ExtractStep, NormalizeStep, SelectStep, LoadStep, WriteStep, Resolv
                                       "path": str(self.plan.path) if self.plan.path else None})
         status, exit_code, error = "completed", 0, None
         try:
-            for step in STEPS:
-                self._step(step, getattr(self, step), *((since,) if step == "extract" else ()))
-                if stop_after == step:
-                    break
+            self._steps(since, stop_after)   # check, then extract/normalize/load overlapped, verify
             exit_code = 1 if self.store.failures(self.run_id) else 0
         except KeyboardInterrupt:
             status, exit_code, error = "interrupted", 4, "interrupted; run the same command again to resume"

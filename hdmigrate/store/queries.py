@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..canonical import loads
 from .schema import now
 
 ROLLED_BACK = "rolled_back"
@@ -15,6 +16,19 @@ ROLLED_BACK = "rolled_back"
 # A record of a kind that is neither written (done) nor failed: the internal check's "missing".
 _UNWRITTEN = """FROM records r LEFT JOIN id_map m ON m.kind=r.kind AND m.id=r.id
                 WHERE r.kind=? AND (m.state IS NULL OR m.state NOT IN ('done','failed'))"""
+
+
+_WITH_STATE = ("SELECT r.rowid, r.stream, r.data, r.hash, m.target_id, m.state, m.attempts, m.error, m.hash, "
+               "m.run_id, m.matched, r.id, r.parent, r.sort_key FROM records r "
+               "LEFT JOIN id_map m ON m.kind = r.kind AND m.id = r.id WHERE r.kind=?")
+
+
+def _with_state(row) -> tuple:
+    entry = None
+    if row[5] is not None:
+        entry = {"target_id": row[4], "state": row[5], "attempts": row[6], "error": row[7], "hash": row[8],
+                 "run_id": row[9], "matched": bool(row[10])}
+    return row[0], row[1], loads(row[2]), row[3], entry, (row[12] or "", row[13] or "", row[0])
 
 
 class ReportQueries:
@@ -70,6 +84,46 @@ class ReportQueries:
         return self.conn.execute(
             f"SELECT json_extract(data, '$.{name}') v, count(*) FROM records WHERE kind='ticket' "
             "AND v IS NOT NULL GROUP BY v").fetchall()
+
+    # -- the load's view of staging: rows by insertion order (what is new since the last pass) --
+    def max_record_rowid(self) -> int:
+        """The newest staged record's rowid: records upserted later keep theirs, new ones are above."""
+        return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0]
+
+    def staged_rows(self, kind: str, after: int, upto: int, batch: int = 500) -> Iterator[tuple]:
+        """(rowid, stream, record, hash, id-map entry or None, load-order key) of a kind's records
+        with after < rowid <= upto, in rowid order; keyset pages, no cursor left open."""
+        while True:
+            rows = self.conn.execute(f"{_WITH_STATE} AND r.rowid > ? AND r.rowid <= ? ORDER BY r.rowid LIMIT ?",
+                                     (kind, after, upto, batch)).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield from (_with_state(row) for row in rows)
+
+    def rows_by_rowid(self, kind: str, rowids: list[int]) -> list[tuple]:
+        """Like staged_rows for the given rowids, in load order (parent, time, then source order)."""
+        out = []
+        for start in range(0, len(rowids), 500):
+            part = rowids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            out += self.conn.execute(f"{_WITH_STATE} AND r.rowid IN ({marks})", (kind, *part)).fetchall()
+        return sorted((_with_state(row) for row in out), key=lambda row: row[5])
+
+    def children_rows(self, kind: str, parent: str) -> list[tuple]:
+        """staged_rows of one parent's records (a ticket's comments) in load order."""
+        return [_with_state(row) for row in self.conn.execute(
+            f"{_WITH_STATE} AND r.parent=? ORDER BY r.sort_key, r.rowid", (kind, parent)).fetchall()]
+
+    def record_rowid(self, kind: str, id: str) -> int | None:
+        row = self.conn.execute("SELECT rowid FROM records WHERE kind=? AND id=?", (kind, id)).fetchone()
+        return row[0] if row else None
+
+    def orphan_rows(self, kind: str) -> list[tuple]:
+        """staged_rows of a ticket part whose ticket is not staged (it fails naming the reference)."""
+        return [_with_state(row) for row in self.conn.execute(
+            f"{_WITH_STATE} AND NOT EXISTS (SELECT 1 FROM records t WHERE t.kind='ticket' AND t.id=r.parent) "
+            "ORDER BY r.parent, r.sort_key, r.rowid", (kind,)).fetchall()]
 
     # -- id map ---------------------------------------------------------------------------------
     def id_map_rows(self) -> list[tuple[str, str, str | None, str]]:
