@@ -10,7 +10,8 @@ from hdmigrate import inline_images
 from hdmigrate.adapter import Degradation
 from hdmigrate.errors import FatalApiError, RecordError, RecordRejected
 
-from .values import MAX_UPLOAD, TOKEN_LIFETIME
+from . import to_vendor
+from .values import TOKEN_LIFETIME
 
 
 class FileWrites:
@@ -27,13 +28,8 @@ class FileWrites:
             raise RecordError(f"attachment {attachment['id']}: blob {sha} is missing from staging",
                               kind="attachment", id=attachment["id"], field="sha256")
         data = Path(path).read_bytes()
-        if not data:
-            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_EMPTY,
-                                        "Zendesk refuses empty uploads; left out"))
-            return None
-        if len(data) > MAX_UPLOAD:
-            degraded.append(Degradation("attachment", attachment["id"], "size", codes.ATTACHMENT_TOO_LARGE,
-                                        f"{len(data)} bytes > {MAX_UPLOAD}; left out"))
+        if not to_vendor.uploadable(attachment, len(data)):   # empty or too large: left out, said
+            degraded += to_vendor.size_degradations(attachment, len(data))
             return None
         try:
             response = self.client.request(
