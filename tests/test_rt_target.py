@@ -50,10 +50,12 @@ class FakeRt:
     """Tickets in memory; `keeps` says whether Created/Creator sent on create stick."""
 
     def __init__(self, router: respx.Router, keeps: bool, version: str = "5.0.3+dfsg-3~deb12u7"):
-        self.keeps, self.tickets, self.posts = keeps, {}, []
+        self.keeps, self.tickets, self.posts, self.queries = keeps, {}, [], []
         router.get("/rt").respond(json={"Version": version})
         router.get("/queue/General").respond(json={"id": 1})
         router.get("/queue/1/customfields").respond(json={"items": [], "pages": 1})
+        router.post("/customfields").respond(json={"items": [], "pages": 1})    # no ticket field, no stamp field
+        router.get("/queues/all").respond(json={"items": [{"id": 1, "Name": "General"}], "pages": 1})
         router.get("/tickets").mock(side_effect=self.search)
         router.post("/ticket").mock(side_effect=self.create)
         router.get(url__regex=r".*/ticket/\d+$").mock(side_effect=self.show)
@@ -89,6 +91,7 @@ class FakeRt:
 
     def search(self, request):
         query = request.url.params.get("query", "")
+        self.queries.append(query)
         hits = [{"id": tid} for tid, t in self.tickets.items()
                 if query.startswith("RefersTo = ") and query[len("RefersTo = '"):-1] in t["links"]]
         return httpx.Response(200, json={"items": hits, "total": len(hits), "pages": 1})
@@ -198,8 +201,19 @@ def test_people_queues_and_fields_rt_holds_are_matched_in_the_dry_run_too():
             return httpx.Response(200, json={"items": hits, "total": len(hits), "pages": 1})
 
         router.post("/users").mock(side_effect=users)
-        router.get("/queue/Support").respond(json={"id": 3})
-        router.get("/queue/Billing").respond(404, json={"message": "Not found"})
+        listed = [{"id": "alice", "Name": "alice", "EmailAddress": "Alice@example.org", "Comments": ""},
+                  {"id": "hdm-contact-c3", "Name": "hdm-contact-c3", "EmailAddress": "",
+                   "Comments": "created by hdmigrate from contact c3"}]
+
+        def all_users(request):
+            if request.url.params.get("per_page") == "1":
+                return httpx.Response(200, json={"items": listed[:1], "total": len(listed), "pages": 2})
+            return httpx.Response(200, json={"items": listed, "total": len(listed), "pages": 1})
+
+        listing = router.get("/users").mock(side_effect=all_users)
+        queues = router.get("/queues/all").respond(json={"items": [{"id": 3, "Name": "Support"}], "pages": 1})
+        router.post("/customfields").respond(json={"items": [{"id": 9, "Name": "Product"}], "pages": 1})
+        by_name = router.get("/queue/Billing").respond(404, json={"message": "Not found"})
         created = router.post("/user").respond(201, json={"id": "55"})
         t = target()
         ctx = Ctx([])
@@ -207,17 +221,28 @@ def test_people_queues_and_fields_rt_holds_are_matched_in_the_dry_run_too():
         new = {"id": "c2", "name": "Bob", "email": "bob@example.org"}
         assert [(d.field, d.code) for d in t.degradations("contact", alice, ctx)] == [("", "matched_existing")]
         assert t.degradations("contact", new, ctx) == []
+        # without an address: the user this tool created for that record, by name and Comments
+        assert [d.code for d in t.degradations("contact", {"id": "c3", "name": "C"}, ctx)] == ["matched_existing"]
+        assert t.degradations("contact", {"id": "c4", "name": "D"}, ctx) == []
+        assert listing.call_count == 2 and not searches     # RT's users listed once (count, then one page)
         assert [d.code for d in t.degradations("group", {"id": "g1", "name": "Support"}, ctx)] == ["matched_existing"]
         assert t.degradations("group", {"id": "g2", "name": "Billing"}, ctx) == []
+        # queues and ticket fields come from one listing each (a name not listed is asked once)
+        assert [d.code for d in t.degradations("custom_field", {"id": "f1", "key": "product", "entity": "ticket"},
+                                               ctx)] == ["matched_existing"]
+        assert queues.call_count == 1 and by_name.call_count == 1
+        # a contact's field is not created as a ticket field: said, nothing written
+        org_field = {"id": "f2", "key": "tier", "entity": "organization"}
+        assert [(d.field, d.code) for d in t.degradations("custom_field", org_field, ctx)] == [("entity", "value_unmapped")]
+        assert t.write("custom_field", org_field, ctx).target_id == "none:f2"
         assert not created.called                        # the look-ups wrote nothing
-        asked = len(searches)
         done = t.write("contact", alice, ctx)
-        assert (done.target_id, done.matched) == ("alice", True) and len(searches) == asked
+        assert (done.target_id, done.matched) == ("alice", True) and not searches
         made = t.write("contact", new, ctx)
         assert (made.target_id, made.matched) == ("55", False) and created.called
-        # a retry (no degradations() call before it) looks up afresh
+        # a retry (no degradations() call before it) searches afresh, one by one
         t.write("contact", alice, ctx)
-        assert len(searches) == asked + 1
+        assert len(searches) == 1
 
 
 def test_resume_finds_partial_ticket_by_link_without_custom_field(tmp_path):
@@ -233,6 +258,8 @@ def test_resume_finds_partial_ticket_by_link_without_custom_field(tmp_path):
         assert result.target_id == "1" and len(rt.tickets) == 1     # continued, not created again
         assert t.find_existing("ticket", ticket, ctx) == "1"
     assert [p["Content"] for p in rt.posts] == ["Note"]
+    # RT holds no stamp custom field: tickets are searched by their link only
+    assert rt.queries and all(q.startswith("RefersTo = ") for q in rt.queries)
 
 
 def test_a_create_whose_answer_is_lost_is_not_sent_again(tmp_path):
@@ -282,3 +309,15 @@ def test_people_written_earlier_are_found_again_disabled_or_without_address():
                                          "active": False}, ctx) == "lukas"
         assert t.find_existing("contact", {"id": "c1", "name": "Sören Schäfer"}, ctx) == "hdm-contact-c1"
         assert t.find_existing("contact", {"id": "c2", "name": "Someone"}, ctx) is None   # not ours
+
+
+def test_an_rt_with_many_users_is_searched_person_by_person():
+    """Listing every user pays only while RT holds few; above USER_LISTING_MAX each person is
+    searched for by address, as find_existing does."""
+    from adapters.rt.target import USER_LISTING_MAX
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.get("/users").respond(json={"items": [], "total": USER_LISTING_MAX + 1, "pages": 9999})
+        search = router.post("/users").respond(json={"items": [{"Name": "alice", "Comments": ""}], "pages": 1})
+        t = target()
+        found = t.degradations("contact", {"id": "c1", "name": "Alice", "email": "alice@example.org"}, Ctx([]))
+        assert [d.code for d in found] == ["matched_existing"] and search.call_count == 1

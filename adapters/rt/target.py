@@ -49,6 +49,7 @@ from .client import make_client, pages
 CREATED_MARK = to_vendor.CREATED_MARK   # in the Comments field of users this tool creates
 LOOKED_UP = frozenset({"group", "agent", "contact", "custom_field"})   # RT may hold them already
 _UNSEEN = object()
+USER_LISTING_MAX = 2000   # RT users listed once up to this many; above, each person is searched for
 
 
 class RtTarget(Target):
@@ -79,6 +80,9 @@ class RtTarget(Target):
         # (kind, source id) -> the RT name/id of a record RT already holds (None: it holds none),
         # looked up read-only by degradations() and taken by the write that follows.
         self._held: dict[tuple[str, str], str | None] = {}
+        # casefolded name -> id of every queue / ticket custom field RT holds, listed once per run
+        # (one or two requests instead of one per record); what this run creates is added.
+        self._listed: dict[str, dict[str, str]] = {}
 
     # ---- helpers
     def check(self) -> None:
@@ -109,7 +113,10 @@ class RtTarget(Target):
     def _find_ticket(self, stamp: str) -> str | None:
         """By the stamp link; then by the stamp custom field (tickets of earlier versions)."""
         quoted = stamp.replace("\\", "\\\\").replace("'", "\\'")
-        for query in (f"RefersTo = '{stamps.link(quoted)}'", f"CF.{{{values.STAMP_CF}}} = '{quoted}'"):
+        queries = [f"RefersTo = '{stamps.link(quoted)}'"]
+        if values.STAMP_CF.casefold() in self._listing("custom_field"):   # else no ticket can hold it
+            queries.append(f"CF.{{{values.STAMP_CF}}} = '{quoted}'")
+        for query in queries:
             data = self.http.get_json("tickets", params={"query": query, "per_page": 2, "orderby": "id"})
             items = (data or {}).get("items") or []
             if items:
@@ -212,23 +219,61 @@ class RtTarget(Target):
             self._held[key] = self._look_up(kind, record)
         return self._held[key]
 
-    def _look_up(self, kind: str, record: dict) -> str | None:
+    def _look_up(self, kind: str, record: dict, *, fresh: bool = False) -> str | None:
+        """What RT holds for this record. Queues and fields are taken from the listing read once
+        (`fresh`: asked one by one, for a write that may have been lost before it was recorded)."""
         if kind == "group":
-            r = self.http.request("GET", f"queue/{record['name']}", allow=(404,))
-            return str(r.json()["id"]) if r.status_code == 200 else None
+            found = None if fresh else self._listing("group").get(str(record["name"]).casefold())
+            if found is None:      # not listed (a disabled queue, or one made since): asked by name
+                r = self.http.request("GET", f"queue/{record['name']}", allow=(404,))
+                found = str(r.json()["id"]) if r.status_code == 200 else None
+            return found
         if kind in ("agent", "contact"):
-            return self._find_user(kind, record)
+            users = None if fresh else self._user_listing()
+            return self._find_user(kind, record) if users is None else _listed_user(users, kind, record)
         if kind == "custom_field":
+            if to_vendor.custom_field(record).body is None:
+                return None        # not a ticket field: RT gets none (to_vendor.custom_field)
+            if not fresh:
+                return self._listing("custom_field").get(str(record["key"]).casefold())
             data = self.http._json(self.http.request(
                 "POST", "customfields", json=[{"field": "Name", "value": record["key"]},
-                                              {"field": "LookupType", "value": "RT::Queue-RT::Ticket"}]))
+                                              {"field": "LookupType", "value": to_vendor.TICKET_CF}]))
             items = (data or {}).get("items") or []
             return str(items[0]["id"]) if items else None
         return None
 
+    def _user_listing(self) -> dict | None:
+        """Every RT user (disabled ones too) by casefolded address and name, listed once where RT
+        holds at most USER_LISTING_MAX users (a page of 100 per request instead of a search per
+        person); None where it holds more: then each person is searched for."""
+        if "user" not in self._listed:
+            total = (self.http.get_json("users", params={"per_page": 1, "find_disabled_rows": 1}) or {}).get("total")
+            if total is None or int(total) > USER_LISTING_MAX:
+                self._listed["user"] = None
+            else:
+                users = {"email": {}, "name": {}}
+                for chunk in pages(self.http, "GET", "users", {"fields": "Name,EmailAddress,Comments",
+                                                               "find_disabled_rows": 1, "orderby": "id"}):
+                    for item in chunk:
+                        _index_user(users, item)
+                self._listed["user"] = users
+        return self._listed["user"]
+
+    def _listing(self, kind: str) -> dict[str, str]:
+        if kind not in self._listed:
+            if kind == "group":
+                chunks = pages(self.http, "GET", "queues/all", {"fields": "Name"})
+            else:
+                chunks = pages(self.http, "POST", "customfields", {"fields": "Name"},
+                               body=[{"field": "LookupType", "value": to_vendor.TICKET_CF}])
+            self._listed[kind] = {str(item.get("Name")).casefold(): str(item["id"]) for chunk in chunks
+                                  for item in chunk if item.get("Name")}
+        return self._listed[kind]
+
     def find_existing(self, kind: str, record: dict, ctx) -> str | None:
         if kind in LOOKED_UP:
-            found = self._held[(kind, str(record.get("id")))] = self._look_up(kind, record)
+            found = self._held[(kind, str(record.get("id")))] = self._look_up(kind, record, fresh=True)
             if found and kind in ("agent", "contact"):
                 self._renew_password(found)
             return found
@@ -282,14 +327,16 @@ class RtTarget(Target):
             # degradations() just made is taken; a write without one (a retry) looks up afresh.
             found = self._held.pop((kind, str(record.get("id"))), _UNSEEN)
             if found is _UNSEEN:
-                found = self._look_up(kind, record)
+                found = self._look_up(kind, record, fresh=True)
             if found:
                 if kind in ("agent", "contact"):
                     self._renew_password(found)
                 return WriteResult(found, matched=True)   # the target's own: never updated nor deleted
         if kind == "group":
             r = self.http.request("POST", "queue", idempotent=False, json=to_vendor.queue(record).body)
-            return WriteResult(str(r.json()["id"]))
+            made = str(r.json()["id"])
+            self._listing("group")[str(record["name"]).casefold()] = made
+            return WriteResult(made)
         if kind in ("agent", "contact"):
             return self._write_user(kind, record)
         if kind == "custom_field":
@@ -316,12 +363,17 @@ class RtTarget(Target):
         made = str(r.json()["id"])
         if password:
             self._passwords[made] = password
+        if self._listed.get("user"):
+            _index_user(self._listed["user"], {**body, "Name": made})
         return WriteResult(made, degradations=mapped.degradations)
 
     def _write_custom_field(self, record: dict) -> WriteResult:
         mapped = to_vendor.custom_field(record)
+        if mapped.body is None:    # not a ticket field: nothing RT could hold its values in
+            return WriteResult(f"none:{record['id']}", degradations=mapped.degradations)
         r = self.http.request("POST", "customfield", idempotent=False, json=mapped.body)
         cf_id = str(r.json()["id"])
+        self._listing("custom_field")[str(record["key"]).casefold()] = cf_id
         for option in to_vendor.field_options(record):
             self.http.request("POST", f"customfield/{cf_id}/value", idempotent=False, json=option, allow=(400, 404))
         return WriteResult(cf_id, degradations=mapped.degradations)
@@ -454,3 +506,27 @@ class RtTarget(Target):
         for client in [self.http, *self._user_clients.values()]:
             client.close()
 
+
+def _index_user(users: dict, item: dict) -> None:
+    """Add one RT user ({"Name", "EmailAddress", "Comments"}) to a listing; the first by id wins."""
+    entry = {"Name": str(item.get("Name")), "EmailAddress": item.get("EmailAddress") or None,
+             "Comments": item.get("Comments") or ""}
+    if entry["EmailAddress"]:
+        users["email"].setdefault(entry["EmailAddress"].casefold(), entry)
+    users["name"].setdefault(entry["Name"].casefold(), entry)
+
+
+def _listed_user(users: dict, kind: str, record: dict) -> str | None:
+    """RtTarget._find_user over a listing: by address; by the source's RT name with the same
+    address; without an address, by the generated name whose Comments say which record it is."""
+    email, extra = record.get("email") or None, record.get("extra") or {}
+    if email and email.casefold() in users["email"]:
+        return users["email"][email.casefold()]["Name"]
+    named = users["name"].get(str(extra.get("rt_name") or "").casefold())
+    if named and named["EmailAddress"] == email:
+        return named["Name"]
+    if not email:
+        generated = users["name"].get(to_vendor.generated_name(kind, record).casefold())
+        if generated and generated["Comments"].endswith(to_vendor.created_from(kind, record)):
+            return generated["Name"]
+    return None

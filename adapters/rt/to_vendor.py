@@ -28,6 +28,7 @@ PRIORITY_TO_RT = {"low": 0, "normal": 50, "high": 75, "urgent": 100}
 CF_TYPES_TO_RT = {"text": "Freeform", "textarea": "Text", "integer": "Freeform", "decimal": "Freeform",
                   "checkbox": "Freeform", "regexp": "Freeform", "date": "Date", "dropdown": "Select",
                   "multiselect": "Select"}
+TICKET_CF = "RT::Queue-RT::Ticket"      # the LookupType of ticket custom fields
 CREATED_MARK = "created by hdmigrate"   # in the Comments field of users this tool creates
 UNMAPPED_FIELDS = ("type", "tags", "organization_id", "channel")   # RT tickets have none of these
 # Debian bookworm's RT: the security release 5.0.3+dfsg-3~deb12u7 drops Created and Creator sent on
@@ -245,7 +246,10 @@ def user(kind: str, record: dict) -> Mapped:
         body["Organization"] = extra["organization"]
     if record.get("active") is False:
         body["Disabled"] = 1
-    return Mapped(body)
+    degr = [Degradation(kind, str(record["id"]), f"custom_fields.{key}", codes.VALUE_UNMAPPED,
+                        "RT users get no custom field values from this tool: left in staging")
+            for key, value in (record.get("custom_fields") or {}).items() if value not in (None, "", [])]
+    return Mapped(body, degr)
 
 
 def queue(record: dict) -> Mapped:
@@ -253,9 +257,16 @@ def queue(record: dict) -> Mapped:
 
 
 def custom_field(record: dict) -> Mapped:
-    """The POST /customfield body of a field RT does not hold yet (its options: `field_options`)."""
+    """The POST /customfield body of a ticket field RT does not hold yet (its options:
+    `field_options`). A contact's or organization's field gets none (body None): RT users get no
+    custom field values from this tool, and a ticket field of that name would be a wrong one."""
+    rid = str(record["id"])
+    if record.get("entity", "ticket") != "ticket":
+        return Mapped(None, [Degradation("custom_field", rid, "entity", codes.VALUE_UNMAPPED,
+                                         f"a {record.get('entity')} field: RT users get no custom field values "
+                                         "from this tool (the values stay in staging and the side archive)")])
     body = {"Name": record["key"], "Type": CF_TYPES_TO_RT.get(record.get("type"), "Freeform"),
-            "LookupType": "RT::Queue-RT::Ticket", "MaxValues": 0 if record.get("type") == "multiselect" else 1,
+            "LookupType": TICKET_CF, "MaxValues": 0 if record.get("type") == "multiselect" else 1,
             "Description": record.get("title") or ""}
     return Mapped(body, [Degradation("custom_field", str(record["id"]), "entity", codes.VALUE_UNMAPPED,
                                      "created, but REST2 (RT 5.0.3) cannot apply a custom field to queues; "
