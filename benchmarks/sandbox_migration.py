@@ -24,6 +24,21 @@ Columns.
 - `wall s`, `cpu s`, `peak MB`: wall time of `hdmigrate run`, user+system CPU seconds and peak
   RSS of the hdmigrate process alone.
 
+Speed against the limits (issue 16), the "#" lines under each row:
+- every budget of both sandboxes (the account; Zendesk's incremental exports; Freshdesk's
+  creates, updates and lists) with its limit, the requests it carried (answers 429 left out) and
+  `T_min s` = requests / limit. `T_min s` of the pair is the largest, `bound by` that budget, and
+  `wall/T_min` the run against it. The sandboxes count per minute: a budget carrying fewer
+  requests than its limit may serve them in one burst, so there `T_min` overstates the bound.
+- `configured`: the plan's `[run] rate_limit` (`none` with `--headers-only`, the issue's setting:
+  the limits come from the sandboxes' headers alone); `learned src` / `learned tgt`: the limits
+  hdmigrate said it used for that host ("rate limit for HOST: N requests/min", in the order it
+  changed them; `-` when it printed none).
+- `overlap %`: the share of the target's writes (any request but GET) answered before the
+  extract step finished (its `step_finished` event), of `tgt writes`.
+
+    python benchmarks/sandbox_migration.py --tickets 500 --headers-only     # the issue's setting, smaller
+
 Minimum requests (T tickets, C comments, A attachment records, U persons = agents + contacts,
 O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x/n⌉ = pages):
 - Zendesk source: 1 (GET users/me) + 3 field lists (⌈F_e/100⌉ each) + ⌈G/100⌉ groups
@@ -59,6 +74,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import multiprocessing as mp
 import os
 import shutil
@@ -93,13 +109,14 @@ def _sandbox_main(platform: str, data: str | None, rate_limit: float | None, con
         _uncopied_scans(sandbox)
     if hasattr(sandbox, "job_delay"):
         sandbox.job_delay = 0.05
-    log: list[tuple[float, str, int, int]] = []
+    log: list[tuple[float, str, int, int, str]] = []
     handle = sandbox.handle
 
     def logged(request):
         response, fault = handle(request)
         bucket = sandbox.classify(request) if sandbox.buckets else None
-        log.append((time.monotonic(), bucket or "account", response.status, sandbox.request_cost(request)))
+        log.append((time.monotonic(), bucket or "account", response.status, sandbox.request_cost(request),
+                    request.method))
         return response, fault
 
     sandbox.handle = logged
@@ -278,6 +295,7 @@ def minimum_requests(pair: str, n: dict) -> tuple[int, int]:
 
 def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit: float | None,
                workers: int) -> None:
+    """The plan; `rate_limit` None: no `[run] rate_limit`, the limits come from the headers alone."""
     def section(name: str, values: dict) -> str:
         lines = [f"[{name}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
         return "\n".join(lines) + "\n"
@@ -330,11 +348,11 @@ def binding_rate(sides: dict, steps: dict) -> tuple[str, float]:
     best = None
     for side, (stats, limits, step_names) in sides.items():
         used = Counter()
-        for _t, bucket, _status, cost in stats["log"]:
+        for _t, bucket, _status, cost, _method in stats["log"]:
             used[bucket] += cost
             if bucket != "account":
                 used["account"] += 0   # the account bucket counts every request below
-        used["account"] = sum(cost for *_x, cost in stats["log"])
+        used["account"] = sum(entry[3] for entry in stats["log"])
         for bucket, limit in limits.items():
             minutes = used.get(bucket, 0) / limit
             if best is None or minutes > best[0]:
@@ -346,6 +364,43 @@ def binding_rate(sides: dict, steps: dict) -> tuple[str, float]:
     if not window or window[1] <= window[0]:
         return f"{side}.{bucket}", float("nan")
     return f"{side}.{bucket}", 100.0 * minutes / ((window[1] - window[0]) / 60.0)
+
+
+def budgets(side: str, stats: dict, limits: dict) -> list[dict]:
+    """Per budget of one sandbox: its limit, the requests it carried (answers 429 left out: a
+    refused request needed no quota) and T_min = requests / limit. The account budget carries
+    every request, an endpoint's budget (Zendesk incremental exports, Freshdesk creates) its own."""
+    carried = Counter()
+    for _t, bucket, status, cost, _method in stats["log"]:
+        if status == 429:
+            continue
+        carried["account"] += cost
+        if bucket != "account":
+            carried[bucket] += cost
+    out = []
+    for bucket, limit in limits.items():
+        n = carried.get(bucket, 0)
+        out.append({"budget": f"{side}.{bucket}", "limit": limit, "requests": n, "t_min": 60.0 * n / limit})
+    return out
+
+
+RATE_LINE = re.compile(r"rate limit for (\S+): ([0-9.]+) requests/min")
+
+
+def learned_limits(stderr: str, url: str) -> str:
+    """The limits hdmigrate said it used for one sandbox's host, in the order it changed them."""
+    host = url.split("://", 1)[-1].rstrip("/")
+    seen = [float(m.group(2)) for m in RATE_LINE.finditer(stderr) if m.group(1) == host]
+    return "→".join(f"{v:g}" for v in seen) or "-"
+
+
+def overlap(target_log: list, steps: dict) -> tuple[float, int]:
+    """Share of the target's writes (any method but GET) answered before extraction finished."""
+    writes = [t for t, _b, _status, _cost, method in target_log if method != "GET"]
+    end = steps.get("extract", [None, None])[1]
+    if not writes or end is None:
+        return float("nan"), len(writes)
+    return 100.0 * sum(1 for t in writes if t < end) / len(writes), len(writes)
 
 
 def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
@@ -367,7 +422,8 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         if target_platform == "zendesk" and args.job_poll is not None:
             target_section["job_poll_seconds"] = args.job_poll
         plan = work / "plan.toml"
-        write_plan(plan, source.info["plan"], target_section, work / "hdm", rate, args.workers)
+        write_plan(plan, source.info["plan"], target_section, work / "hdm", None if args.headers_only else rate,
+                   args.workers)
         result = run_hdmigrate(plan, env, work / "hdmigrate.stderr")
         src_stats, tgt_stats = source.stats(), target.stats()
     finally:
@@ -387,7 +443,21 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "source": (src_stats, source.info["limits"], ("extract", "normalize")),
         "target": (tgt_stats, target.info["limits"], ("load",))}, result["steps"])
     totals = (result["summary"].get("totals") or {})
+    every = (budgets("source", src_stats, source.info["limits"])
+             + budgets("target", tgt_stats, target.info["limits"]))
+    bound = max(every, key=lambda b: b["t_min"])
+    stderr = (work / "hdmigrate.stderr").read_text(errors="replace")
+    share_before, writes = overlap(tgt_stats["log"], result["steps"])
+    speed = {
+        "pair": pair.replace("-", "→"), "T_min s": f"{bound['t_min']:.1f}", "bound by": bound["budget"],
+        "wall s": f"{result['wall']:.1f}", "wall/T_min": f"{result['wall'] / max(bound['t_min'], 1e-9):.2f}",
+        "configured": "none" if args.headers_only else f"{rate:g}",
+        "learned src": learned_limits(stderr, source.info["url"]),
+        "learned tgt": learned_limits(stderr, target.info["url"]),
+        "overlap %": f"{share_before:.0f}" if share_before == share_before else "-", "tgt writes": writes,
+    }
     row = {
+        "_budgets": every, "_speed": speed,
         "pair": pair.replace("-", "→"), "tickets": counts.get("ticket", 0), "comments": counts.get("comment", 0),
         "src req/t": f"{src_total / T:.3f}", "src min": f"{src_min / T:.3f}",
         "tgt req/t": f"{tgt_total / T:.3f}", "tgt min": f"{tgt_min / T:.3f}",
@@ -414,6 +484,21 @@ def print_row(row: dict | None, widths: dict) -> None:
     print(" | ".join(str(row[c]).ljust(widths[c]) for c in COLUMNS), flush=True)
 
 
+SPEED = ("pair", "T_min s", "bound by", "wall s", "wall/T_min", "configured", "learned src", "learned tgt",
+         "overlap %", "tgt writes")
+
+
+def print_speed(row: dict) -> None:
+    """Per pair: every budget's T_min, then the run against the largest (issue 16). Lines start
+    with "#" so the main table stays one row per pair."""
+    print("#   budget               | limit/min | requests | T_min s", flush=True)
+    for b in row["_budgets"]:
+        print(f"#   {b['budget']:<20} | {b['limit']:>9g} | {b['requests']:>8} | {b['t_min']:7.1f}", flush=True)
+    speed = row["_speed"]
+    print("#   " + " | ".join(SPEED), flush=True)
+    print("#   " + " | ".join(str(speed[c]) for c in SPEED), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tickets", type=int, default=5000, help="tickets at scale 1 (default 5000)")
@@ -426,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job-poll", type=float, default=None,
                     help="Zendesk target: first wait between job status polls, seconds (default: "
                          "the adapter's own, 1.0)")
+    ap.add_argument("--headers-only", action="store_true",
+                    help="no [run] rate_limit in the plan: hdmigrate learns the limits from the sandboxes' headers")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     ap.add_argument("--json", type=Path, help="also write every row (with details) to this file")
     args = ap.parse_args(argv)
@@ -445,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(work, ignore_errors=True)
             rows.append(row)
             print_row(row, widths)
+            print_speed(row)
             if args.json:
                 args.json.write_text(json.dumps(rows, indent=1, default=str))
     return 0 if all(r["exit"] == 0 for r in rows) else 1

@@ -31,6 +31,13 @@ def test_sandbox_migration_prints_the_table():
         assert float(row["src req/t"]) >= float(row["src min"]) > 0
         assert float(row["tgt req/t"]) >= float(row["tgt min"]) > 0
         assert float(row["peak MB"]) > 0
+    # issue 16: per pair, every budget's T_min and the run against the largest, with the overlap
+    speed = [line.split("|") for line in out.splitlines() if line.startswith("#   ") and "→" in line]
+    assert {cells[0].strip("# ").strip() for cells in speed} == {"zendesk→zendesk", "zendesk→freshdesk"}
+    for cells in speed:
+        t_min, ratio, share = float(cells[1]), float(cells[4]), cells[8].strip()
+        assert t_min > 0 and ratio > 0 and (share == "-" or 0 <= float(share) <= 100)
+    assert any("source.account" in line for line in out.splitlines())
 
 
 def test_normalize_stage_prints_records_per_second():

@@ -25,7 +25,7 @@ from .common import TICKET_PARTS
 from .context import _LoadContext
 
 PARTS = ("comment", "satisfaction_rating")
-CHUNK = 200   # tickets loaded (with their parts) per chunk: bounded memory
+CHUNK = 200   # at least this many tickets (with their parts) per chunk: bounded memory
 
 
 class FlowStep:
@@ -169,6 +169,10 @@ class _Loader:
         engine._fresh_staging = not engine.dry_run and not any(engine.store.id_map_counts().values())
         engine._look_up_first = False
         self.probed = False
+        workers = 1 if engine.dry_run else max(1, int(engine.plan.run.get("workers", 1)))
+        # enough rows per call that every lane gets full batches (a call waits for its last write)
+        self.chunk = {k: max(CHUNK, 2 * workers * max(1, int(target.batch_sizes.get(k, 1))))
+                      for k in self.kinds}
 
     def run(self, final: bool) -> None:
         e = self.e
@@ -202,8 +206,8 @@ class _Loader:
         """The kind's rows staged since the last pass and those waiting for a reference."""
         store = self.e.store
         waiting, self.waiting[kind] = self.waiting.get(kind, []), []
-        for batch in chain([store.rows_by_rowid(kind, waiting)],
-                           self._new_rows(kind, upto, final, 500)):
+        for batch in chain(_by_rowid(store, kind, waiting, self.chunk[kind]),
+                           self._new_rows(kind, upto, final, self.chunk[kind])):
             ready = []
             for row in batch:
                 if final or self.e._refs_ready(kind, row[2]):
@@ -228,14 +232,15 @@ class _Loader:
         e, store = self.e, self.e.store
         ready: list = []
         recheck = self._due(final)
-        for batch in chain([store.rows_by_rowid("ticket", recheck)], self._new_rows("ticket", upto, final, CHUNK)):
+        size = self.chunk.get("ticket", CHUNK)
+        for batch in chain(_by_rowid(store, "ticket", recheck, size), self._new_rows("ticket", upto, final, size)):
             for row in batch:
                 self.unhandled.add(row[0])
                 if self._ticket_ready(row, final):
                     ready.append(row)
-            while len(ready) >= CHUNK:
-                self._ticket_chunk(ready[:CHUNK])
-                ready = ready[CHUNK:]
+            while len(ready) >= size:
+                self._ticket_chunk(ready[:size])
+                ready = ready[size:]
         self.cursor["ticket"] = upto
         self._ticket_chunk(ready)
 
@@ -324,6 +329,12 @@ class _Loader:
                     late.append(row)
             self.cursor[key] = upto
             self._load(kind, sorted(late, key=lambda row: row[5]))
+
+
+def _by_rowid(store, kind: str, rowids: list[int], size: int):
+    """The rows of these rowids, `size` at a time (memory stays flat however many wait)."""
+    for start in range(0, len(rowids), size):
+        yield store.rows_by_rowid(kind, rowids[start:start + size])
 
 
 def _batches(rows, size: int):
