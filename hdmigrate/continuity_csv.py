@@ -9,8 +9,7 @@ import io
 import json
 from pathlib import Path
 
-from . import cx
-from .errors import ConfigError
+from . import cx, registry
 from .html_report import staged_history
 
 HISTORY_COLUMNS = ("month", "tickets", "first_reply_median_s", "resolution_median_s", "csat_percent",
@@ -52,12 +51,8 @@ def ids_csv(rows: list[tuple], source_url=None, target_url=None) -> str:
 def page_finder(plan_data: dict | None, side: str):
     """`(kind, id) -> URL` for one side of the stored plan, from its adapter's `web_pages`; None
     when the plan or the adapter says nothing about pages."""
-    from . import registry
     section = (plan_data or {}).get(side) or {}
-    try:
-        spec = registry.get(section.get("adapter", ""))
-    except ConfigError:   # an adapter no longer installed has no pages to offer
+    pages = registry.web_pages(section)
+    if pages is None:
         return None
-    if spec.web_pages is None:
-        return None
-    return lambda kind, vendor_id: spec.web_pages.url(section, kind, str(vendor_id))
+    return lambda kind, vendor_id: pages.url(section, kind, str(vendor_id))

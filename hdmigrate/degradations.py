@@ -43,6 +43,8 @@ THREADS_SPLIT = "threads_split"                       # over the target's messag
 PRIVACY_NOT_PRESERVED = "privacy_not_preserved"       # read back public though written private: make it private by hand
 OPTION_VALUE_AS_LABEL = "option_value_as_label"       # a choice written as its label (the target's choices are labels)
 ORIGINAL_TIMES_NOT_KEPT = "original_times_not_kept"   # the target refused the fields keeping the original ticket times
+LINK_REWRITTEN = "link_rewritten"                     # a link to a source ticket now points at its new ticket
+LINK_NOT_REWRITTEN = "link_not_rewritten"             # a link to a source ticket left as it was (not migrated, no page)
 
 DOCUMENTED = frozenset(value for name, value in globals().items()
                        if name.isupper() and isinstance(value, str))

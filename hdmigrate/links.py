@@ -145,3 +145,46 @@ class Rewriter:
         if html and new_url and not in_link:
             return f'<a href="{new_url}">#{new_id}</a>'
         return f"#{new_id}"
+
+
+# -- a comment's links, as the load writes them and verify reads them back ------------------------
+
+BODY_FIELDS = (("body_html", True), ("body_text", False))
+_RECORDED = re.compile(r"^ticket (\S+) → (\S+): (\S+)$")
+
+
+def source_pattern(pages: WebPages | None, source_section: dict) -> tuple[re.Pattern | None, bool]:
+    """The source's ticket-link pattern and whether its UI links `#1234`; (None, False) where its
+    adapter declares no pages."""
+    return (pages.ticket_pattern(source_section), pages.hash_refs) if pages else (None, False)
+
+
+def rewrite_record(record: dict, rewriter: Rewriter) -> tuple[dict, list[LinkChange]]:
+    """A comment with the links of its bodies rewritten (the same dict when nothing changed)."""
+    out, found = record, []
+    for name, html in BODY_FIELDS:
+        if not record.get(name):
+            continue
+        new, changes = rewriter.body(record[name], html=html)
+        found += changes
+        if new != record[name]:
+            out = dict(out) if out is record else out
+            out[name] = new
+    return out, found
+
+
+def details(changes: list[LinkChange]) -> tuple[str, str]:
+    """(rewritten, left) as degradation details: `ticket OLD → NEW: URL; …` and `ticket OLD: why; …`."""
+    done = "; ".join(dict.fromkeys(f"ticket {c.old_id} → {c.new_id}: {c.new_url}" for c in changes if not c.why_not))
+    left = "; ".join(dict.fromkeys(f"ticket {c.old_id}: {c.why_not}" for c in changes if c.why_not))
+    return done, left
+
+
+def recorded(detail: str) -> dict[str, tuple[str, str]]:
+    """The rewrites a `link_rewritten` detail names: old id -> (new id, new URL)."""
+    out = {}
+    for part in (detail or "").split("; "):
+        m = _RECORDED.match(part.strip())
+        if m:
+            out[m.group(1)] = (m.group(2), m.group(3))
+    return out

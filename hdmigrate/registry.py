@@ -32,6 +32,14 @@ def get(name: str) -> AdapterSpec:
     return adapters[name]
 
 
+def web_pages(section: dict):
+    """The `WebPages` of a plan section's adapter; None where it declares none or is not installed."""
+    try:
+        return get(section.get("adapter", "")).web_pages
+    except ConfigError:
+        return None
+
+
 def load_object(path: str):
     """Import "module:attribute"."""
     module, _, attr = path.partition(":")

@@ -17,5 +17,5 @@ ADAPTER = AdapterSpec(
     # The agent UI's pages; the classic /tickets/N and the help center's requests are the same tickets.
     web_pages=WebPages({"ticket": ("{base}/agent/tickets/{id}", "{base}/tickets/{id}", "{base}/hc/requests/{id}",
                                    "{base}/hc/{any}/requests/{id}"),
-                        "organization": ("{base}/agent/organizations/{id}",)}, hash_refs=True),
+                        "organization": ("{base}/agent/organizations/{id}",)}),
 )

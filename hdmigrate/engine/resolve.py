@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import degradations as codes
+from .. import links, registry
 from ..adapter import Degradation, Target
 from ..canonical import content_hash, references
 from ..filenames import file_name_change
@@ -40,6 +41,9 @@ class ResolveStep:
                 out[ref.field] = None
             code = "reference_failed" if status == "failed" else "reference_missing"
             degradations.append(Degradation(kind, rid, ref.field, code, reason))
+        if kind == "comment":
+            out, found = self._links(out)
+            degradations += found
         return out, degradations
 
     def _ref_status(self, kinds: tuple[str, ...], sid: str) -> tuple[str, str]:
@@ -87,7 +91,44 @@ class ResolveStep:
             out[ref.field] = [x for x in out.get(ref.field) or [] if str(x) != str(sid)] if ref.many else None
             deg.append(Degradation(kind, record["id"], ref.field,
                                    "reference_failed" if status == "failed" else "reference_missing", reason))
+        if kind == "comment":
+            out, found = self._links(out)
+            deg += found
         return out, deg
+
+    # -- links between tickets inside bodies ([mapping] rewrite_links, hdmigrate/links.py) ---------
+    def _links(self, record: dict) -> tuple[dict, list[Degradation]]:
+        """A comment whose bodies link to the source's own tickets, pointed at their new tickets;
+        each link found is recorded (rewritten, or left and why)."""
+        rewriter = self._link_rewriter()
+        if rewriter is None:
+            return record, []
+        out, changes = links.rewrite_record(record, rewriter)
+        done, left = links.details(changes)
+        return out, ([Degradation("comment", record["id"], "body", codes.LINK_REWRITTEN, done)] if done else []) + (
+            [Degradation("comment", record["id"], "body", codes.LINK_NOT_REWRITTEN, left)] if left else [])
+
+    def _link_rewriter(self) -> links.Rewriter | None:
+        if "_rewriter" not in self.__dict__:
+            self._rewriter = None
+            pattern, hash_refs = links.source_pattern(registry.web_pages(self.plan.source), self.plan.source)
+            if (self.plan.mapping or {}).get("rewrite_links", True) and (pattern is not None or hash_refs):
+                pages = registry.web_pages(self.plan.target)
+                self._rewriter = links.Rewriter(pattern, hash_refs, lambda old: self._new_ticket(old, pages))
+        return self._rewriter
+
+    def _new_ticket(self, old: str, pages) -> tuple[str, str | None] | None:
+        """The new id and page of a source ticket a body links to; None while it has no target id.
+        A dry run writes nothing, so a staged ticket stands for the one the real run will write."""
+        if self.dry_run:
+            return ("(new)", "(its-new-page)" if pages else None) if self.store.has_record("ticket", old) else None
+        tid = self._done.get(("ticket", old))
+        if tid is None:
+            entry = self.store.id_entry("ticket", old)
+            tid = entry["target_id"] if entry and entry["state"] == "done" else None
+        if tid is None:
+            return None
+        return str(tid), (pages.url(self.plan.target, "ticket", str(tid)) if pages else None)
 
     def _target_degradations(self, target: Target, kind: str, record: dict, ctx) -> list[Degradation]:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .. import cx, inline_images, stamps
+from .. import cx, inline_images, links, registry, stamps
 from ..canonical import REFERENCES
 
 from .rules import (SKIP_ALWAYS, TIME_FIELDS, TIMED_KINDS, Finding, _norm_tag, _same, html_text,
@@ -58,6 +58,8 @@ class _Comparing:
         return sorted(props)
 
     def compare(self, kind: str, sid: str, tid: str, src: dict, tgt: dict) -> None:
+        if kind == "comment":
+            src = self._as_written(sid, tid, src)
         for field in self._fields(kind, src, tgt):
             a, b = src.get(field), tgt.get(field)
             if field in TIME_FIELDS:
@@ -150,6 +152,24 @@ class _Comparing:
         else:
             self.add(Finding(kind, sid, "tags", "differs", a, b, tid,
                              detail=f"only in source: {sorted(na - nb)}; only in target: {sorted(nb - na)}"))
+
+    def _as_written(self, sid: str, tid: str, src: dict) -> dict:
+        """The staged comment as the load wrote it: with exactly the links its `link_rewritten`
+        record names pointed at their new tickets (explained); every other byte compared as staged."""
+        rewrites: dict[str, tuple[str, str]] = {}
+        for d in self.degradations.get(("comment", sid), ()):
+            if d["code"] == "link_rewritten":
+                rewrites.update(links.recorded(d["detail"]))
+        if not rewrites:
+            return src
+        pattern, hash_refs = links.source_pattern(registry.web_pages(self.plan.source), self.plan.source)
+        written, _ = links.rewrite_record(src, links.Rewriter(pattern, hash_refs, rewrites.get))
+        if written is not src:
+            self.add(Finding("comment", sid, "body", "differs", None, sorted(rewrites), tid, explained=True,
+                             code="link_rewritten",
+                             detail="links to source tickets point at their new tickets: " + "; ".join(
+                                 f"{old} → {new}" for old, (new, _url) in sorted(rewrites.items()))))
+        return written
 
     def _compare_body(self, sid, tid, src, tgt, field: str = "body_html") -> None:
         sh, th = src.get("body_html"), tgt.get("body_html")
