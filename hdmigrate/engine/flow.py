@@ -23,6 +23,7 @@ from itertools import chain
 from ..canonical import references
 from .common import TICKET_PARTS
 from .context import _LoadContext
+from .extract import Feed
 
 PARTS = ("comment", "satisfaction_rating")
 CHUNK = 200   # at least this many tickets (with their parts) per chunk: bounded memory
@@ -53,7 +54,6 @@ class FlowStep:
 
     def _transfer(self, since: str | None, stop_after: str | None) -> None:
         """extract, normalize and load as one loop; each step is reported finished when it is."""
-        from .extract import Feed
         source, target = self._adapters()
         loading = stop_after not in ("extract", "normalize")
         normalizing = stop_after != "extract"
@@ -175,6 +175,8 @@ class _Loader:
                       for k in self.kinds}
 
     def run(self, final: bool) -> None:
+        """One pass. Between passes a pass stops after the chunk during which the feed brought
+        pages, so they are normalized before the load goes on (its cursors say where)."""
         e = self.e
         if e._needs_selection():
             if not final:
@@ -183,15 +185,19 @@ class _Loader:
         self.ctx.refresh()   # staged since the last pass: custom fields, files
         upto = e.store.max_record_rowid()
         for kind in self.kinds:
-            if kind not in TICKET_PARTS:
-                self._simple(kind, upto, final)
+            if kind not in TICKET_PARTS and not self._simple(kind, upto, final):
+                return
         if self.units:
             self._late_parts(upto)
-            self._tickets(upto, final)
+            if not self._tickets(upto, final):
+                return
         if final:
             for kind in PARTS:
                 if kind in self.kinds:
                     self._load(kind, e.store.orphan_rows(kind))
+
+    def _stop_early(self, final: bool) -> bool:
+        return not final and self.e._staged
 
     def finish(self) -> dict:
         self.run(final=True)
@@ -202,20 +208,30 @@ class _Loader:
         return {k: c for k, c in self.e.counts.kinds.items()}
 
     # -- kinds that are not ticket parts ----------------------------------------------------------
-    def _simple(self, kind: str, upto: int, final: bool) -> None:
-        """The kind's rows staged since the last pass and those waiting for a reference."""
+    def _simple(self, kind: str, upto: int, final: bool) -> bool:
+        """The kind's rows waiting for a reference and those staged since the last pass; False
+        when the pass stopped early (the cursor is where it stopped)."""
         store = self.e.store
         waiting, self.waiting[kind] = self.waiting.get(kind, []), []
-        for batch in chain(_by_rowid(store, kind, waiting, self.chunk[kind]),
-                           self._new_rows(kind, upto, final, self.chunk[kind])):
-            ready = []
-            for row in batch:
-                if final or self.e._refs_ready(kind, row[2]):
-                    ready.append(row)
-                else:
-                    self.waiting[kind].append(row[0])
-            self._load(kind, sorted(ready, key=lambda row: row[5]))
+        for batch in _by_rowid(store, kind, waiting, self.chunk[kind]):
+            self._load(kind, self._refs_checked(kind, batch, final))
+        for batch in self._new_rows(kind, upto, final, self.chunk[kind]):
+            self._load(kind, self._refs_checked(kind, batch, final))
+            if self._stop_early(final):
+                self.cursor[kind] = batch[-1][0]
+                return False
         self.cursor[kind] = upto
+        return True
+
+    def _refs_checked(self, kind: str, batch: list, final: bool) -> list:
+        """The ready rows of a batch in load order; the others wait for their references."""
+        ready = []
+        for row in batch:
+            if final or self.e._refs_ready(kind, row[2]):
+                ready.append(row)
+            else:
+                self.waiting[kind].append(row[0])
+        return sorted(ready, key=lambda row: row[5])
 
     def _load(self, kind: str, rows: list) -> None:
         if not rows:
@@ -228,21 +244,34 @@ class _Loader:
             e.reporter.event("progress", step="load", kind=kind, done=self.handled[kind], total=None)
 
     # -- tickets with their comments and ratings --------------------------------------------------
-    def _tickets(self, upto: int, final: bool) -> None:
-        e, store = self.e, self.e.store
-        ready: list = []
-        recheck = self._due(final)
+    def _tickets(self, upto: int, final: bool) -> bool:
+        """Tickets looked at again, then those staged since the last pass, loaded a chunk at a
+        time with their parts; False when the pass stopped early."""
+        store = self.e.store
         size = self.chunk.get("ticket", CHUNK)
-        for batch in chain(_by_rowid(store, "ticket", recheck, size), self._new_rows("ticket", upto, final, size)):
-            for row in batch:
-                self.unhandled.add(row[0])
-                if self._ticket_ready(row, final):
-                    ready.append(row)
-            while len(ready) >= size:
-                self._ticket_chunk(ready[:size])
-                ready = ready[size:]
+        ready: list = []
+        for batch in _by_rowid(store, "ticket", self._due(final), size):
+            ready = self._ready_tickets(batch, ready, size, final)
+        for batch in self._new_rows("ticket", upto, final, size):
+            ready = self._ready_tickets(batch, ready, size, final)
+            if self._stop_early(final):
+                self._ticket_chunk(ready)
+                self.cursor["ticket"] = batch[-1][0]
+                return False
         self.cursor["ticket"] = upto
         self._ticket_chunk(ready)
+        return True
+
+    def _ready_tickets(self, batch: list, ready: list, size: int, final: bool) -> list:
+        """Add a batch's ready tickets to `ready`, loading every full chunk; the rest is returned."""
+        for row in batch:
+            self.unhandled.add(row[0])
+            if self._ticket_ready(row, final):
+                ready.append(row)
+        while len(ready) >= size:
+            self._ticket_chunk(ready[:size])
+            ready = ready[size:]
+        return ready
 
     def _due(self, final: bool) -> list[int]:
         """Waiting tickets to look at again: all of them at the end; else those whose first
@@ -318,17 +347,17 @@ class _Loader:
         for kind in PARTS:
             key = f"late:{kind}"
             late = []
-            for row in store.staged_rows(kind, self.cursor.get(key, self.base), upto):
-                ticket_row = store.record_rowid("ticket", str(row[2].get("ticket_id")))
+            for rowid, ticket_row in store.parts_after(kind, self.cursor.get(key, self.base), upto):
                 if ticket_row is None:
                     continue
                 if kind == "comment" and ticket_row in self.first:
                     self.first.discard(ticket_row)
                     self.arrived.append(ticket_row)
                 elif self.base < ticket_row <= done_upto and ticket_row not in self.unhandled and kind in self.kinds:
-                    late.append(row)
+                    late.append(rowid)
             self.cursor[key] = upto
-            self._load(kind, sorted(late, key=lambda row: row[5]))
+            for rows in _by_rowid(store, kind, late, CHUNK):
+                self._load(kind, rows)
 
 
 def _by_rowid(store, kind: str, rowids: list[int], size: int):
