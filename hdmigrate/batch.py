@@ -396,6 +396,32 @@ def plan_event(job: PlanJob) -> dict:
 
 # -- the batch ------------------------------------------------------------------------------------
 
+def _to_run(job: PlanJob, state: BatchState, emitter: Emitter, as_json: bool) -> bool:
+    """Whether a plan runs in this batch: one that could not be loaded is reported and never run;
+    one an earlier run of this batch finished is skipped with its earlier outcome."""
+    if job.exit_code is not None:
+        state.save(job)
+        emitter.event("plan_finished", **plan_event(job))
+        if not as_json:
+            emitter.say(f"✗ {job.name}: exit {job.exit_code} — {job.error}")
+        return False
+    before = state.finished_before(job)
+    if not before:
+        return True
+    job.status, job.exit_code, job.skipped = "finished", before["exit_code"], True
+    job.kinds, job.totals = before.get("kinds") or {}, before.get("totals") or {}
+    job.duration_s, job.error = before.get("duration_s"), before.get("error")
+    job.started_at, job.finished_at = before.get("started_at"), before.get("finished_at")
+    job.worker, job.attempts = before.get("worker"), before.get("attempts")
+    for name in ("log", "events", "html_report"):
+        setattr(job, name, Path(before[name]) if before.get(name) else None)
+    emitter.event("plan_skipped", plan=job.name, path=str(job.path), exit_code=job.exit_code,
+                  reason="finished in an earlier run of this batch")
+    if not as_json:
+        emitter.say(f"= {job.name}: finished earlier (exit {job.exit_code}), skipped")
+    return False
+
+
 def run_batch(paths: list[Path], executor, *, state_dir: Path | None = None, workdirs_root: Path | None = None,
               as_json: bool = False, csv_path: Path | None = None, restart: bool = False, dry_run: bool = False,
               since: str | None = None, html: bool = True) -> int:
@@ -411,30 +437,7 @@ def run_batch(paths: list[Path], executor, *, state_dir: Path | None = None, wor
     emitter.event("batch_started", plans=[j.name for j in jobs], executor=executor.name,
                   parallel=executor.parallel, state_dir=str(state_path))
 
-    to_run = []
-    for job in jobs:
-        if job.exit_code is not None:          # could not be loaded: reported, never run
-            state.save(job)
-            emitter.event("plan_finished", **plan_event(job))
-            if not as_json:
-                emitter.say(f"✗ {job.name}: exit {job.exit_code} — {job.error}")
-            continue
-        before = state.finished_before(job)
-        if before:
-            job.status, job.exit_code, job.skipped = "finished", before["exit_code"], True
-            job.kinds, job.totals = before.get("kinds") or {}, before.get("totals") or {}
-            job.duration_s, job.error = before.get("duration_s"), before.get("error")
-            job.started_at, job.finished_at = before.get("started_at"), before.get("finished_at")
-            job.worker, job.attempts = before.get("worker"), before.get("attempts")
-            job.log = Path(before["log"]) if before.get("log") else None
-            job.events = Path(before["events"]) if before.get("events") else None
-            job.html_report = Path(before["html_report"]) if before.get("html_report") else None
-            emitter.event("plan_skipped", plan=job.name, path=str(job.path), exit_code=job.exit_code,
-                          reason="finished in an earlier run of this batch")
-            if not as_json:
-                emitter.say(f"= {job.name}: finished earlier (exit {job.exit_code}), skipped")
-            continue
-        to_run.append(job)
+    to_run = [job for job in jobs if _to_run(job, state, emitter, as_json)]
 
     runner = Runner(jobs, state, emitter, dry_run=dry_run, since=since, html=html)
     previous = signal.getsignal(signal.SIGTERM)
