@@ -15,7 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hdmigrate.testing.layout import cycles, modules  # noqa: E402
 
-SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|REPLACE|WITH)\b", re.I)
+# A statement, not a word: "DELETE" alone is an HTTP method, "Update a conversation" a docstring.
+SQL = re.compile(r"^\s*(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                 r"CREATE\s+(TABLE|INDEX|UNIQUE|VIEW|TRIGGER)|ALTER\s+TABLE|DROP\s+(TABLE|INDEX)|REPLACE\s+INTO|"
+                 r"WITH\s+\w+\s+AS)\b", re.I | re.S)
 
 
 def role(path: Path) -> str:
