@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hdmigrate import degradations as codes
 from hdmigrate import inline_images, stamps
+from hdmigrate.adapter import Mapped
 from hdmigrate.degradations import Degradation
 
 from . import values as m
@@ -36,14 +37,6 @@ AGENT_AS_CONTACT = ("no Freshdesk agent with e-mail {email!r}: created as a cont
 SUPPORTED_LANGUAGES = {"ar", "ca", "cs", "da", "de", "en", "es", "et", "fi", "fr", "he", "hu", "id", "it",
                        "ja", "ko", "lv", "nb", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "th", "tr",
                        "uk", "vi", "zh"}
-
-
-@dataclass
-class Mapped:
-    """A request body and what the target cannot hold of the record written with it."""
-
-    body: dict | None
-    degradations: list[Degradation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
