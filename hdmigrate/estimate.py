@@ -42,7 +42,8 @@ def estimate(summary: dict, *, source_pages: int, source_cls, target_cls, rate_l
     target_rate = policy_for(rates.get("target"), getattr(target_cls, "default_rate_limit", None)).start
     by_kind = target_requests(summary, target_cls)
     kept = summary.get("original_time_fields") or {}
-    if kept:
+    creates = bool(getattr(target_cls, "creates_original_time_fields", True))   # else an admin made them
+    if kept and creates:
         by_kind["original_time_field"] = len(kept)   # at most one create each, found again later
     attachments = by_kind.get("attachment", 0)
     budgets = {"source": (source_pages + attachments, source_rate),
@@ -59,7 +60,8 @@ def estimate(summary: dict, *, source_pages: int, source_cls, target_cls, rate_l
     binding = max(table, key=lambda name: table[name]["minutes"] or 0.0) if limited else None
     return {"budgets": table, "binding": binding, "minutes": round(minutes, 1) if limited else None,
             "source_requests": table["source"]["requests"], "target_requests": table["target"]["requests"],
-            "source_rate": source_rate, "target_rate": target_rate, "original_time_fields": kept}
+            "source_rate": source_rate, "target_rate": target_rate, "original_time_fields": kept,
+            "original_time_fields_created": creates}
 
 
 def pages_extracted(store, run_id: int) -> int:
@@ -74,7 +76,12 @@ def render(est: dict) -> list[str]:
         lines.append(f"  {name:<24}{b['requests']:>8} requests at {rate:<12}"
                      + (f"{_duration(b['minutes'])}" if b["minutes"] is not None else "local speed"))
     kept = est.get("original_time_fields") or {}
-    if kept:   # a target that cannot backdate (hdmigrate.cx.kept_fields)
+    if kept and est.get("original_time_fields_created", True) is False:   # the target's admin creates them
+        lines.append("Ticket fields the target keeps each ticket's original times in (an admin creates them; "
+                     "tickets without them get original_times_not_kept, the log names what is missing): "
+                     + ", ".join(f"{name} ({field})" for field, name in kept.items())
+                     + "; rename or switch them off in [mapping] original_times")
+    elif kept:   # a target that cannot backdate (hdmigrate.cx.kept_fields)
         lines.append("Ticket fields the target creates (once; found again on later runs) to keep each ticket's "
                      "original times: " + ", ".join(f"{name} ({field})" for field, name in kept.items())
                      + "; rename or switch them off in [mapping] original_times")

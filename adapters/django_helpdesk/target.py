@@ -25,6 +25,9 @@ field (check() says so once, with what to do) the same stamp goes into the title
 opening follow-up ("Ticket Opened [hdm:<id>]", set with PATCH /followups/{id}/), which the
 ticket list shows too: resumed runs find their tickets either way.
 
+The original created, first reply and solved times go into ticket custom fields an admin created
+for them (original_times.py), so reports on django-helpdesk can measure the history.
+
 A file the server refuses (empty, too large, an extension it does not take even as .txt) is left
 out with a degradation on the attachment; the ticket and its follow-ups are written.
 """
@@ -41,9 +44,10 @@ from hdmigrate.stamps import with_prefix
 
 from . import to_canonical, to_vendor, values
 from .client import make_client
+from .original_times import OriginalTimes
 
 
-class DjangoHelpdeskTarget(Target):
+class DjangoHelpdeskTarget(OriginalTimes, Target):
     name = "django_helpdesk"
     stamp_places = frozenset({"stamp"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
@@ -74,6 +78,7 @@ class DjangoHelpdeskTarget(Target):
                 self._learn_fields(fields)
                 if not self._has_stamp_field:
                     self._say_no_field()
+                self._say_missing_time_fields()    # original_times.py
 
     def _learn_fields(self, names) -> None:
         """The server's ticket custom fields, from the OPTIONS answer or a created ticket's keys."""
@@ -106,7 +111,9 @@ class DjangoHelpdeskTarget(Target):
             return to_vendor.group(record, self.account)
         if kind == "ticket":
             comments = list(ctx.comments(str(record["id"])))
-            return to_vendor.ticket(record, comments[0] if comments else None, self.account)
+            mapped = to_vendor.ticket(record, comments[0] if comments else None, self.account)
+            kept = self._original_time_values(record, comments, ctx)   # original_times.py
+            return Mapped(mapped.body, mapped.degradations + kept.degradations)
         if kind == "comment":
             return to_vendor.comment(record, first=self._is_opening(record, ctx))
         if kind == "attachment":
@@ -246,11 +253,12 @@ class DjangoHelpdeskTarget(Target):
                 stamps[partial_stamp] = tid
         children = self._write_followups(tid, comments, followups[0]["id"] if followups else None, ctx, degr)
         custom = to_vendor.custom_values(record, self.account.ticket_fields or frozenset())
-        degr += custom.degradations
+        kept = self._original_time_values(record, comments, ctx)   # the original times (original_times.py)
+        degr += custom.degradations + kept.degradations
         requester = ctx.person(record.get("requester_id"))
         email = (ctx.record(requester[0], record["requester_id"]) or {}).get("email") if requester else None
         self.http.request("PATCH", f"tickets/{tid}/", json=to_vendor.final(
-            record, submitter_email=email, stamp=stamp if self._has_stamp_field else None, values=custom.body))
+            record, submitter_email=email, stamp=stamp if self._has_stamp_field else None, values={**custom.body, **kept.body}))
         if not self._has_stamp_field and followups:
             self._mark_opening(followups[0], stamp)
         if self._has_stamp_field or followups:

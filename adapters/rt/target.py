@@ -13,7 +13,9 @@ the losses are declared before the write, in the dry run too (`timestamp_not_pre
 `author_not_preserved` on the ticket and its opening message); for any other version they are
 learned from the first ticket read back. Until the server is known to keep `Created`, the opening
 message starts with a visible origin line naming the original time. Comments cannot be backdated
-(`timestamp_not_preserved`). Comment authors are kept by posting as each author: with
+(`timestamp_not_preserved`). The original created, first reply and solved times go into ticket
+custom fields an admin applied to the queue (original_times.py), so reports can measure history.
+Comment authors are kept by posting as each author: with
 `act_as_created_users = true`, users this migration creates get a random password that lives only
 in memory, and their comments are posted with it; everyone else's comments are posted as the API
 user (`author_not_preserved`).
@@ -45,6 +47,7 @@ from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordReje
 
 from . import to_vendor, values
 from .client import make_client, pages
+from .original_times import OriginalTimes
 
 CREATED_MARK = to_vendor.CREATED_MARK   # in the Comments field of users this tool creates
 LOOKED_UP = frozenset({"group", "agent", "contact", "custom_field"})   # RT may hold them already
@@ -52,7 +55,7 @@ _UNSEEN = object()
 USER_LISTING_MAX = 2000   # RT users listed once up to this many; above, each person is searched for
 
 
-class RtTarget(Target):
+class RtTarget(OriginalTimes, Target):
     name = "rt"
     stamp_places = frozenset({"stamp"})   # where verify reads this target's stamp
     capabilities = frozenset({Capability.PRIVATE_NOTES, Capability.ATTACHMENTS, Capability.CUSTOM_FIELDS,
@@ -201,6 +204,10 @@ class RtTarget(Target):
         mapped = to_vendor.ticket(record, comments, queue=queue, queue_cfs=queue_cfs, stamp=self._stamp(record),
                                   creator=creator, server=self.server,
                                   field_names=(ctx.mapping.get("fields", {}).get("ticket", {}) or {}))
+        kept, lost = self._original_time_values(record, comments, ctx, queue, queue_cfs)   # original_times.py
+        if kept or lost:
+            mapped = Mapped({**mapped.body, "CustomFields": {**mapped.body["CustomFields"], **kept}},
+                            mapped.degradations + lost)
         return mapped, queue, queue_cfs
 
     @staticmethod
