@@ -1,5 +1,9 @@
 """Freshdesk end to end over real HTTP on loopback: jsonl dump -> Freshdesk sandbox (with faults),
-re-run without duplicates, and Freshdesk sandbox -> jsonl back. Sandbox shapes vs. recorded ones."""
+re-run without duplicates, and Freshdesk sandbox -> jsonl back. Sandbox shapes vs. recorded ones.
+
+110 tickets by default (HDM_FD_TICKETS): more than one page (100) of the Freshdesk ticket listing
+when reading back, the same 40 attachments as at 200, and every fault kind hits (asserted); each
+injected 429 costs a whole second (Retry-After >= 1), so time grows with size."""
 
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def fd_section(kind: str, sb) -> str:
 def migrated(tmp_path_factory):
     root = tmp_path_factory.mktemp("fd")
     dump = root / "dump"
-    counts = write_dump(dump, tickets=int(os.environ.get("HDM_FD_TICKETS", "200")), comments_per_ticket=3,
+    counts = write_dump(dump, tickets=int(os.environ.get("HDM_FD_TICKETS", "110")), comments_per_ticket=3,
                         attachments=40, seed=11)
     sb = make_sandbox(faults="5xx=0.03,429=0.03,drop=0.01", seed=5).start()
     plan = write_plan(root / "to_fd.toml", jsonl_section("source", dump), fd_section("target", sb), root / "w1")
@@ -75,6 +79,8 @@ def test_dump_to_freshdesk_no_loss(migrated):
         1 for s in summary(events)["kinds"].get("attachment", {}) if False) <= counts["attachment"]
     assert not sb.stats.handler_errors
     assert sb.notifications == []          # no reply, no notify_emails: nobody e-mailed
+    for kind in ("5xx", "429", "drop"):    # the runs above recovered from each
+        assert sb.faults.injected.get(kind, 0) > 0, (kind, dict(sb.faults.injected))
     print(f"\nfreshdesk e2e: {counts['ticket']} tickets, {sb.stats.total} requests "
           f"({sb.stats.total / counts['ticket']:.1f}/ticket), {migrated['wall']:.1f}s, runs={len(migrated['results'])}, "
           f"faults={dict(sb.faults.injected)}")
@@ -136,6 +142,8 @@ def test_freshdesk_back_to_jsonl(migrated, tmp_path):
     assert code == 0, err[-2000:]
     tickets = list(iter_records(out, "ticket"))
     assert len(tickets) == migrated["counts"]["ticket"]
+    if not os.environ.get("HDM_FD_TICKETS"):
+        assert len(tickets) > 100, "the read-back spans more than one page of the ticket listing"
     comments = list(iter_records(out, "comment"))
     assert len(comments) == migrated["counts"]["comment"]
     assert len(list(iter_records(out, "attachment"))) == sum(
