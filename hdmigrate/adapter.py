@@ -136,6 +136,9 @@ class Source:
     # Streams `since` narrows (tickets and what hangs off them); every other stream is fetched
     # whole, so what in-scope tickets reference is there. None: every stream gets `since`.
     since_streams: frozenset[str] | None = None
+    # Streams that serve a ticket's records in their order (Zendesk's ticket events): while one
+    # is still running, a ticket whose first comment is staged may load (docs/design.md, the flow).
+    ordered_streams: frozenset[str] = frozenset()
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx

@@ -136,7 +136,7 @@ class FlowStep:
         others = [s for s in self._open_streams if s != stream]
         if not others:
             return True
-        ordered = getattr(self.source, "ordered_streams", frozenset())
+        ordered = self.source.ordered_streams
         if target.bundles_comments or any(s not in ordered for s in others):
             return False
         return None
