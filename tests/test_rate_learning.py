@@ -94,12 +94,17 @@ def test_freshdesk_endpoint_classes_learn_from_their_own_answers():
         200, json=[], headers={"X-Ratelimit-Total": "280", "X-Ratelimit-Remaining": "279"}))
     respx.get(f"{BASE}/api/v2/groups").mock(return_value=httpx.Response(
         200, json=[], headers={"X-Ratelimit-Total": "700", "X-Ratelimit-Remaining": "699"}))
-    fd = FreshdeskClient(BASE, "key-123456789", rate_limit=policy_for(None, 200.0))
+    said = []
+    fd = FreshdeskClient(BASE, "key-123456789", rate_limit=policy_for(None, 200.0), log=said.append)
     contacts_before = fd._by_class["contacts_list"].limiter.per_minute
     fd.get("contacts")
     fd.get("groups")
     assert fd._by_class["contacts_list"].limiter.per_minute == 280 != contacts_before
     assert fd.account_limiter.per_minute == 700
+    # each budget says the limit it uses, by name (before: the Freshdesk clients had no log)
+    host = BASE.split("://")[1]
+    assert any(line.startswith(f"rate limit for {host}#contacts_list: 280 requests/min") for line in said), said
+    assert any(line.startswith(f"rate limit for {host}: 700 requests/min") for line in said), said
 
 
 class _Target:

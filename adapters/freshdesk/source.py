@@ -86,7 +86,7 @@ class FreshdeskSource(Source):
         super().__init__(ctx)
         cfg = ctx.config
         self.client = FreshdeskClient(cfg.get("url", ""), ctx.secrets.get("api_key", ""),
-                                      rate_limit=ctx.rate_limit, transport=transport)
+                                      rate_limit=ctx.rate_limit, transport=transport, log=ctx.log)
         self.archived = cfg.get("archived", True)
         self._agent_ids: set[int] | None = None
         # Lists read once per run and shared: the agents and ticket fields (from their own streams

@@ -70,7 +70,8 @@ class FreshdeskTarget(OriginalTimes, Updates, Target):
     def __init__(self, ctx, transport=None, **http_options):
         super().__init__(ctx)
         self.client = FreshdeskClient(ctx.config.get("url", ""), ctx.secrets.get("api_key", ""),
-                                      rate_limit=ctx.rate_limit, transport=transport, **http_options)
+                                      rate_limit=ctx.rate_limit, transport=transport,
+                                      **{"log": ctx.log, **http_options})
         self._agents: dict[str, int] | None = None      # email -> agent id
         self._agent_ids: set[int] = set()
         self._fields: dict[str, dict] = {}               # entity -> {name: field}

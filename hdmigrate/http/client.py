@@ -88,7 +88,8 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
             how += f", {policy.share:.0%} of it used"
         if policy is not None and policy.ceiling is not None and limiter.per_minute == policy.ceiling:
             how += f", capped by the plan's rate_limit {policy.ceiling:g}"
-        self.log(f"rate limit for {url.netloc.decode('ascii')}: {limiter.per_minute:g} requests/min ({how})")
+        budget = limiter.name or url.netloc.decode("ascii")
+        self.log(f"rate limit for {budget}: {limiter.per_minute:g} requests/min ({how})")
 
     # ---- construction helpers
     @staticmethod

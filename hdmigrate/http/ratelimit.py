@@ -66,6 +66,7 @@ class RateLimiter:
         # A plain rate (tests, sandboxes' own clients) only ever lowers itself to what a server
         # announces; a RatePolicy (every adapter client built from a plan) follows it both ways.
         self.policy = per_minute if isinstance(per_minute, RatePolicy) else None
+        self.name = ""
         per_minute = self.policy.start if self.policy else per_minute
         self.announced: int | None = None   # the last per-minute limit a server announced
         self._lock = threading.Lock()
@@ -195,6 +196,7 @@ def limiter_for(host: str, per_minute: "float | RatePolicy | None", *, clock: Ca
         limiter = _LIMITERS.get(key)
         if limiter is None:
             limiter = _LIMITERS[key] = RateLimiter(per_minute, clock=clock, sleep=sleep)
+            limiter.name = host.lower()     # the budget it is ("host", or "host#class" for per-endpoint ones)
             return limiter
     if isinstance(per_minute, RatePolicy):
         if limiter.policy is None or (per_minute.ceiling or math.inf) < (limiter.policy.ceiling or math.inf):
