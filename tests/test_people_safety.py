@@ -59,7 +59,9 @@ def zendesk(monkeypatch):
 
 
 def _run(sb, dump, workdir) -> dict:
-    plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)}, "target": sb.plan_section,
+    # job_poll_seconds: the sandbox finishes its jobs at once; the default 1 s poll would only wait
+    plan = plan_from_dict({"source": {"adapter": "jsonl", "path": str(dump)},
+                           "target": {**sb.plan_section, "job_poll_seconds": 0.05},
                            "options": {"tag_migrated": "hdmigrate"},
                            "run": {"workdir": str(workdir), "rate_limit": FAST}}, base_dir=workdir.parent)
     engine = Engine(plan, workdir)
