@@ -264,8 +264,9 @@ def _write(router, tmp_path, fields: list[dict], logs: list) -> dict:
     posted = []
     router.post("/tickets").mock(side_effect=lambda r: posted.append(json.loads(r.content))
                                  or httpx.Response(201, json={"id": 900, "attachments": []}))
+    # rate_limit: respx answers at once; the documented 200/min would pace these requests with the real clock
     target = FreshdeskTarget(AdapterContext(config={"url": "https://acme.freshdesk.com"}, secrets={"api_key": "k"},
-                                            role="target", workdir=tmp_path, log=logs.append))
+                                            role="target", workdir=tmp_path, log=logs.append, rate_limit=600000))
     result = target.write("ticket", TICKET, _Ctx())
     return {"body": posted[0], "result": result}
 

@@ -50,8 +50,9 @@ class Ctx:
 
 
 def _target(tmp_path):
+    # rate_limit: respx answers at once; the documented 200/min would pace these requests with the real clock
     return FreshdeskTarget(AdapterContext(config={"url": "https://acme.freshdesk.com"}, secrets={"api_key": "k"},
-                                          role="target", workdir=tmp_path))
+                                          role="target", workdir=tmp_path, rate_limit=600000))
 
 
 def _account(router):
