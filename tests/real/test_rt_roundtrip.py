@@ -147,6 +147,8 @@ def test_rt_to_jsonl_to_fresh_rt_is_identical(rt_source, rt_target, shared_dir, 
             kept_created += 1
         else:   # not kept by this RT: named per ticket, and visible in the opening message
             assert degraded.get(("ticket", ta["id"], "created_at")) == "timestamp_not_preserved", subject
+        # the fresh RT has no fields keeping the original times: said on the ticket, not failed
+        assert degraded.get(("ticket", ta["id"], "original_times")) == "original_times_not_kept", subject
         if ta["creator_id"] == tb["creator_id"]:
             kept_creator += 1
         else:
