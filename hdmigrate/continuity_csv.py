@@ -28,10 +28,20 @@ def history_csv(db_path: Path | None) -> str:
     return out.getvalue()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
 def _cell(value) -> str:
-    # A spreadsheet runs a cell that starts like a formula: ids come from the source, so say them as text.
+    # A spreadsheet runs a cell that starts like a formula: ids come from the source, so say them as
+    # text with a leading "'" (a value that starts with "'" gets one too, so reading strips exactly one).
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in _FORMULA_START else text
+
+
+def _uncell(text: str) -> str | None:
+    if text == "":
+        return None
+    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
 
 
 def ids_csv(rows: list[tuple], source_url=None, target_url=None) -> str:
@@ -46,6 +56,15 @@ def ids_csv(rows: list[tuple], source_url=None, target_url=None) -> str:
         new = target_url(kind, tid) if target_url and tid else None
         writer.writerow([kind, _cell(sid), _cell(old), _cell(tid), _cell(new), state])
     return out.getvalue()
+
+
+def read_ids_csv(text: str) -> list[tuple[str, str, str | None, str]]:
+    """The id map back from its CSV: (kind, source id, target id, state) per row, as
+    `Store.id_map_rows` gives them (for a consultant's own tooling, and the round-trip test)."""
+    rows = csv.DictReader(io.StringIO(text))
+    if tuple(rows.fieldnames or ()) != ID_COLUMNS:
+        raise ValueError(f"not an hdmigrate id map: columns {rows.fieldnames}, expected {list(ID_COLUMNS)}")
+    return [(r["kind"], _uncell(r["source_id"]) or "", _uncell(r["target_id"]), r["state"]) for r in rows]
 
 
 def page_finder(plan_data: dict | None, side: str):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hdmigrate import cx
 from hdmigrate.canonical_dump import iter_records
 from hdmigrate.commands.cli import cli
-from hdmigrate.continuity_csv import ids_csv
+from hdmigrate.continuity_csv import ids_csv, read_ids_csv
 from hdmigrate.html_report import render_html
 from hdmigrate.report import collect
 from hdmigrate.store import Store
@@ -102,3 +102,19 @@ def test_the_id_map_names_each_tickets_old_and_new_page():
     assert dh("ticket", "5") == "http://h/helpdesk/tickets/5/"
     assert page_finder({"source": {"adapter": "jsonl", "path": "x"}}, "source") is None
     assert page_finder({"source": {"adapter": "gone"}}, "source") is None
+
+
+def test_the_id_map_csv_round_trips(tmp_path):
+    """Read back, the CSV is the id map exactly — hostile and formula-looking ids included."""
+    work = _migrated(tmp_path)
+    result = CliRunner().invoke(cli, ["report", "--workdir", str(work), "--format", "csv", "--ids"])
+    store = Store(work)
+    try:
+        rows = store.id_map_rows()
+    finally:
+        store.close()
+    assert sorted(read_ids_csv(result.output)) == sorted(tuple(r) for r in rows) and len(rows) > 40
+    odd = [("contact", "=SUM(A1)", "-5", "done"), ("contact", "'quoted", "'=x", "done"),
+           ("ticket", "a,b\n\"c\"", None, "failed"), ("ticket", "@home", "+1", "done"), ("ticket", "7", "", "failed")]
+    back = read_ids_csv(ids_csv(odd))
+    assert back == sorted([r[:2] + ((r[2] or None),) + r[3:] for r in odd], key=lambda r: (r[0], r[1]))
