@@ -66,6 +66,8 @@ def _lost_in_last_run(workdir: Path) -> list[str]:
 def _verify_metrics(workdir: Path, env: dict) -> dict:
     proc = hdmigrate("verify", "--workdir", str(workdir), "--json", env=env, check=False)
     report = json.loads(proc.stdout)
+    (workdir / "verify.json").write_text(proc.stdout)
+    report["exit_code"] = proc.returncode
     m = report["metrics"]
     for metric in ("first_reply_time", "resolution_time"):
         print(f"{metric}: source {m['source'][metric]} target {m['target'][metric]}")
@@ -80,6 +82,8 @@ def _assert_same_medians(report: dict) -> None:
         assert m_s[metric]["n"] == m_t[metric]["n"], (metric, m_s[metric], m_t[metric])
     kept = [f for f in report["findings"] if f["field"].startswith("custom_fields.hdm_original")]
     assert kept == [], kept
+    print("verify exit", report["exit_code"], "custom_field counts", report["counts"].get("custom_field"),
+          "unexplained", [f for f in report["findings"] if not f["explained"]][:5])
 
 
 def _before_run(plan: Path, workdir: Path, env: dict, tickets: int) -> None:
