@@ -63,8 +63,16 @@ def kill_and_resume(tmp_path, *, tickets: int, kills: int, seed: int) -> dict:
 
 
 def test_kill_9_at_random_moments_then_resume(tmp_path):
-    result = kill_and_resume(tmp_path, tickets=250, kills=8, seed=20261122)
-    assert result["kills"] >= 4, result  # most attempts really interrupted a running migration
+    # A run that finishes before a kill lands ends its round (each round ends verified complete and
+    # duplicate-free); on a fast or busy machine one round may land fewer kills, so rounds go on
+    # until four kills really interrupted a running migration.
+    total, results = 0, []
+    for round_no in range(6):
+        results.append(kill_and_resume(tmp_path / f"r{round_no}", tickets=250, kills=8, seed=20261122 + round_no))
+        total += results[-1]["kills"]
+        if total >= 4:
+            break
+    assert total >= 4, results
 
 
 @pytest.mark.slow

@@ -208,7 +208,8 @@ REAL_SERVERS: dict[str, dict] = {}   # adapter -> credentials of the running ser
 def real_server_suite(h: Harness, *, needs_root: bool):
     """(module fixture, test class): the contract suite `h` against the real server of `h.adapter`,
     started on its own "contract" instance (.ci/real-helpdesks.sh, the way tests/real starts
-    servers) once for the module and stopped after it; marked slow and real_helpdesk. Bind both
+    servers) once for the module and stopped after it; marked real_helpdesk (in CI: every built-in
+    adapter passes the suite there, these two against their real servers). Bind both
     in the test module: `rt_contract_server, TestRtRealContract = real_server_suite(...)`."""
     import pytest
 
@@ -223,7 +224,7 @@ def real_server_suite(h: Harness, *, needs_root: bool):
             _stop(shared_dir, h.adapter, "contract")
 
     suite = pytest.mark.usefixtures(f"{h.adapter}_contract_server")(contract_suite(h))
-    return server, pytest.mark.slow(pytest.mark.real_helpdesk(suite))
+    return server, pytest.mark.real_helpdesk(suite)
 
 
 def _real_check_prefix() -> str:
