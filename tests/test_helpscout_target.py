@@ -224,3 +224,25 @@ def test_a_request_too_large_with_its_files_sends_them_one_by_one(box, tmp_path,
     assert held == {b"0": (threads[0], 5000), b"1": (threads[1], 5000), b"2": (threads[1], 400)}, held
     assert ("attachment", "big", "attachment_too_large") in _degradations(tmp_path / "work")
     assert box.emails_sent == 0
+
+
+def test_a_ticket_an_agent_requested_goes_to_the_agents_customer_and_says_so(box, tmp_path):
+    """Help Scout conversations need a customer: a ticket whose requester is an agent is written
+    with the customer of the agent's e-mail, declared on requester_id (dry run and write alike),
+    so verify explains it (before: one unexplained requester difference in the 60-ticket demo)."""
+    w = DumpWriter(tmp_path / "dump", source="test")
+    w.add("agent", {"id": "a1", "name": "Ann Agent", "email": "ann.agent@example.com", "role": "agent"})
+    w.add("ticket", {"id": "t1", "subject": "Internal", "status": "open", "requester_id": "a1",
+                     "created_at": "2021-01-01T00:00:00Z"})
+    w.add("comment", {"id": "k1", "ticket_id": "t1", "author_id": "a1", "public": True,
+                      "body_html": "<p>raised by staff</p>", "created_at": "2021-01-01T00:00:00Z"})
+    w.close()
+    src = {"adapter": "jsonl", "path": str(tmp_path / "dump")}
+    run_engine(tmp_path, src, box.plan_section, tmp_path / "dry", dry_run=True)
+    real = run_engine(tmp_path, src, box.plan_section, tmp_path / "work")
+    assert real["exit_code"] == 0, real
+    declared = ("ticket", "t1", "author_not_preserved")
+    assert declared in _degradations(tmp_path / "dry") and declared in _degradations(tmp_path / "work")
+    conv = box.store.all("conversation")[0]
+    customer = box.store.get("customer", conv["_customer"])
+    assert "ann.agent@example.com" in json.dumps(customer)

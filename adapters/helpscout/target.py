@@ -128,6 +128,11 @@ class HelpScoutTarget(Target):
         if not comments:
             degr.append(Degradation("ticket", ticket["id"], "comments", codes.ACCOUNT_DEFAULT_APPLIED,
                                     "no comments: Help Scout needs a first thread, a note says so"))
+        rid = ticket.get("requester_id")
+        if rid and ctx.record("contact", rid) is None and ctx.record("agent", rid) is not None:
+            degr.append(Degradation("ticket", ticket["id"], "requester_id", codes.AUTHOR_NOT_PRESERVED,
+                                    f"requested by agent {rid}: a Help Scout conversation needs a customer, so "
+                                    "it is the customer with the agent's e-mail (found, or created for it)"))
         return body, degr
 
     def _thread_body(self, comment: dict, ctx, files, customer_id, *, opening: bool):
