@@ -184,6 +184,11 @@ class Target:
     # "external" (an external id), "stamp" (extra.stamp of the read-back record), "tags", "body"
     # (an origin line opening a comment).
     stamp_places: frozenset[str] = frozenset({"external", "stamp"})
+    # A target that cannot backdate writes each ticket's original times into ticket fields
+    # (hdmigrate.cx.original_time_fields names them): True where it does; False where it creates
+    # none itself and an admin must (the dry run then says so instead of counting creates).
+    keeps_original_times = False
+    creates_original_time_fields = True
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx
@@ -270,6 +275,16 @@ class Sandbox(Protocol):
 
     def start(self) -> "Sandbox": ...
     def stop(self) -> None: ...
+
+
+def is_opening(comment: dict, ctx) -> bool:
+    """Whether a comment is its ticket's first (the opening message), from the LoadContext; False
+    where the context offers no comments (some dry-run contexts)."""
+    try:
+        siblings = ctx.comments(comment["ticket_id"])
+    except Exception:  # noqa: BLE001 - a context without siblings: not known to be the opening one
+        return False
+    return bool(siblings) and str(siblings[0].get("id")) == str(comment.get("id"))
 
 
 @dataclass

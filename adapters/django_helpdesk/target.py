@@ -38,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hdmigrate import degradations as codes
-from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult
+from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult, is_opening
 from hdmigrate.errors import RecordError
 from hdmigrate.stamps import with_prefix
 
@@ -115,20 +115,12 @@ class DjangoHelpdeskTarget(OriginalTimes, Target):
             kept = self._original_time_values(record, comments, ctx)   # original_times.py
             return Mapped(mapped.body, mapped.degradations + kept.degradations)
         if kind == "comment":
-            return to_vendor.comment(record, first=self._is_opening(record, ctx))
+            return to_vendor.comment(record, first=is_opening(record, ctx))
         if kind == "attachment":
             return to_vendor.attachment(record, self.account)
         simple = {"custom_field": to_vendor.custom_field, "organization": to_vendor.organization,
                   "satisfaction_rating": to_vendor.satisfaction_rating}
         return simple[kind](record) if kind in simple else Mapped(None)
-
-    @staticmethod
-    def _is_opening(record: dict, ctx) -> bool:
-        try:
-            siblings = ctx.comments(record["ticket_id"])
-        except Exception:  # noqa: BLE001 - dry runs may not offer siblings
-            return False
-        return bool(siblings) and str(siblings[0].get("id")) == str(record.get("id"))
 
     # ---- lookups
     def _load_stamps(self) -> dict[str, str]:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from hdmigrate import degradations as codes
 from hdmigrate import stamps
-from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult
+from hdmigrate.adapter import Capability, Degradation, Mapped, Target, WriteResult, is_opening
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
 
 from . import to_vendor, values
@@ -189,7 +189,7 @@ class RtTarget(OriginalTimes, Target):
         if kind == "ticket":
             return self._ticket_mapped(record, list(ctx.comments(str(record["id"]))), ctx)[0]
         if kind == "comment":
-            return to_vendor.comment(record, first=self._is_opening(record, ctx), server=self.server)
+            return to_vendor.comment(record, first=is_opening(record, ctx), server=self.server)
         if kind in ("agent", "contact"):
             return to_vendor.user(kind, record)
         simple = {"group": to_vendor.queue, "custom_field": to_vendor.custom_field, "attachment": to_vendor.attachment,
@@ -209,14 +209,6 @@ class RtTarget(OriginalTimes, Target):
             mapped = Mapped({**mapped.body, "CustomFields": {**mapped.body["CustomFields"], **kept}},
                             mapped.degradations + lost)
         return mapped, queue, queue_cfs
-
-    @staticmethod
-    def _is_opening(record: dict, ctx) -> bool:
-        try:
-            siblings = ctx.comments(record["ticket_id"])
-        except Exception:  # noqa: BLE001 - dry runs may not offer siblings
-            return False
-        return bool(siblings) and str(siblings[0].get("id")) == str(record.get("id"))
 
     # ---- lookups (read-only)
     def _held_record(self, kind: str, record: dict) -> str | None:

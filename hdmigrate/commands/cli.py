@@ -25,6 +25,7 @@ from ..plan import load_plan
 from ..printable import json_printable, printable
 from ..private_files import write_private_text
 from ..report import ConsoleReporter, JsonLinesReporter, collect, render_junit, render_text
+from .demo import DEMO_TARGETS
 
 EXIT_USAGE = 2
 
@@ -374,7 +375,7 @@ def sandbox(platform, port, data, rate_limit, faults, seed):
 @click.option("--workdir", type=click.Path(file_okay=False), default="hdmigrate-demo", show_default=True)
 @click.option("--tickets", type=int, default=60, show_default=True, help="Size of the generated sample account.")
 @click.option("--json", "as_json", is_flag=True, help="Stream JSON events instead of progress bars.")
-@click.option("--target", type=click.Choice(["freshdesk", "helpscout", "jsonl"]), default="freshdesk",
+@click.option("--target", type=click.Choice(DEMO_TARGETS), default="freshdesk",
               show_default=True, help="The target: a local sandbox of that platform, or a jsonl dump.")
 @handle_errors
 def demo(workdir, tickets, as_json, target):
