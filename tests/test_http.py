@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from hdmigrate.errors import ConfigError, FatalApiError, RecordError, RecordRejected, TransientApiError
-from hdmigrate.http import (HttpClient, PaginationLoop, RateLimiter, UrlRefused, limiter_for, parse_retry_after,
+from hdmigrate.http import (HttpClient, PaginationLoop, RateLimiter, RatePolicy, UrlRefused, limiter_for, parse_retry_after,
                             rate_limit_info, redact)
 
 BASE = "https://acme.zendesk.com"
@@ -435,3 +435,43 @@ def test_multipart_upload_retried_with_same_bytes(client, tmp_path):
     with path.open("rb") as fh:
         client.request("POST", "/api/v2/uploads", files={"file": ("a.txt", fh, "text/plain")})
     assert all(b"hello attachment" in call.request.content for call in route.calls)
+
+
+def test_limiter_learns_the_window_of_a_fixed_minute_counter(fake):
+    limiter = RateLimiter(None, clock=fake.clock, sleep=fake.sleep)
+    limiter.observe(100, 5, None)        # window unknown: 5 left is spread over a whole minute
+    limiter.acquire()
+    limiter.acquire()
+    assert fake.waits == [12.0]
+    limiter.observe(100, 90, None)       # +85: a new window began (now, at the latest)
+    fake.now += 54.0
+    limiter.observe(100, 5, None)        # 6 s of this window left for 5 requests
+    limiter.acquire()
+    limiter.acquire()
+    assert fake.waits[-1] == pytest.approx(1.2)
+    fake.now += 3.0
+    limiter.observe(100, 0, None)        # none left: wait for the window's end, not a whole minute
+    limiter.acquire()
+    assert fake.waits[-1] == pytest.approx(1.8)
+
+
+def test_a_paced_client_uses_a_fixed_window_budget_to_the_full(fake):
+    """Against a per-minute counter that answers no reset time (how Zendesk and Freshdesk
+    count), pacing at the announced rate carries the budget's whole limit every minute without
+    being refused: 1,200 requests at 300/min take four windows of the fake clock."""
+    from hdmigrate.testing.sandbox.routing import Bucket
+
+    server = Bucket("account", 300, fake.clock)
+    fake.now += 17.0                     # the client starts somewhere inside the server's minute
+    limiter = RateLimiter(RatePolicy(start=300), clock=fake.clock, sleep=fake.sleep)
+    start, refused = fake.now, 0
+    for _ in range(1200):
+        limiter.acquire()
+        usage = server.peek()
+        if usage.allowed:
+            server.take()
+        else:
+            refused += 1
+        limiter.observe(usage.limit, usage.remaining - usage.allowed, None)
+    assert refused == 0
+    assert fake.now - start <= 4 * 60.0 + 1.0

@@ -80,6 +80,10 @@ class RateLimiter:
         self._hold_until = 0.0        # nobody sends before this (429, remaining == 0)
         self._slow_interval = 0.0     # extra pacing while the vendor says few requests remain
         self._slow_until = 0.0
+        # Per-minute counters without a reset header (Zendesk, Freshdesk) are fixed windows: a
+        # jump up in `remaining` marks a new one, so the time left in a window can be learned.
+        self._window_start: float | None = None
+        self._last_remaining: int | None = None
         self.set_rate(per_minute)
 
     def set_rate(self, per_minute: float | None) -> None:
@@ -146,17 +150,33 @@ class RateLimiter:
                     self._lower_rate(wanted)
             if remaining is None:
                 return changed
+            if reset_seconds is None:
+                reset_seconds = self._learned_reset(now, limit, remaining)
             if remaining <= 0:
                 hold = reset_seconds if reset_seconds is not None else self._default_reset(limit)
                 self._hold_until = max(self._hold_until, now + hold)
             elif limit and remaining < max(2, limit * 0.1):
                 # Few left: spread them over what is left of the window instead of bursting.
+                # (Assuming a whole minute left when the window is unknown cost ~10 % of every
+                # minute at full pace: the last tenth of each window went out at a crawl.)
                 window = reset_seconds if reset_seconds is not None else 60.0
                 self._slow_interval = window / remaining
                 self._slow_until = now + window
             else:
                 self._slow_until = 0.0
             return changed
+
+    def _learned_reset(self, now: float, limit: int | None, remaining: int) -> float | None:
+        """Seconds left in the current one-minute window, once a window start was seen (None
+        before). A rise of more than a tenth of the limit is a new window (a smaller one is an
+        answer overtaken by a later one); its start is taken as now, the latest it can have
+        been, so the estimate errs towards more time left, i.e. slower."""
+        last, self._last_remaining = self._last_remaining, remaining
+        if last is not None and limit and remaining > last + max(2, limit * 0.1):
+            self._window_start = now
+        if self._window_start is None:
+            return None
+        return 60.0 - (now - self._window_start) % 60.0
 
     def _lower_rate(self, per_minute: float) -> None:   # (or raise: a policy follows the account)
         self.per_minute = per_minute
