@@ -162,6 +162,15 @@ class Source:
     def fetch_attachment(self, record: dict) -> "bytes | BlobFile":
         raise NotImplementedError
 
+    def parts_served(self, ticket: dict, positions: dict[str, str | None]) -> bool:
+        """Whether every comment and rating of this staged (canonical) ticket has been served
+        already, judged from the committed cursor of each other stream still running
+        (`positions`: stream -> cursor). True lets a target that writes a ticket together with
+        its comments load it before those streams end; a part served later would be lost to such
+        a target, so say True only where the vendor's ordering guarantees it. Default: False (the
+        ticket waits for the streams' end)."""
+        return False
+
     def describe(self) -> dict:
         """Provenance the target may record (the jsonl target writes `source` into its manifest)."""
         return {"source": self.name}

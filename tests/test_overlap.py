@@ -194,3 +194,26 @@ def test_a_delta_run_updates_what_changed_once_and_counts_the_rest_unchanged(tmp
     # the dummy cannot update contacts: reported as not updated (a degradation), nothing else
     assert kinds["contact"]["degraded"] == 1 and kinds["contact"]["unchanged"] == kinds["contact"]["updated"] == 0
     assert not [e for e in PacedSource.log if e[0] == "write"]   # nothing created again
+
+
+class ServedSource(PacedSource):
+    """Says a ticket's comments are all staged once the events cursor is past its last one."""
+
+    def parts_served(self, ticket, positions):
+        if "events" not in positions:
+            return True
+        last = (COMMENTS - 1) * TICKETS + int(ticket["id"][1:]) - 1   # page index of its last comment
+        return positions["events"] is not None and int(positions["events"]) > last
+
+
+def test_a_bundling_target_loads_a_ticket_once_the_source_says_its_comments_are_served(tmp_path):
+    DummyTarget.knobs = {"bundles": True}
+    PacedSource.gates = {"events": lambda calls: ("ticket", "t1") in calls}
+    with mock.patch.dict(registry.all_adapters(), {"paced": AdapterSpec(
+            name="paced", description="paced test source", source=ServedSource)}):
+        summary = run(tmp_path)
+    assert summary["exit_code"] == 0, summary
+    assert index(("write", "ticket", "t1")) < index(("served", "events", TICKETS * COMMENTS - 1))
+    for t in range(1, TICKETS + 1):   # still each with all its comments, in order
+        assert DummyTarget.written[("ticket", f"t{t}")]["comments"] == [f"t{t}m{m}" for m in range(COMMENTS)]
+    assert summary["kinds"]["comment"]["created"] == TICKETS * COMMENTS

@@ -153,3 +153,20 @@ def test_target_lists_a_small_account_once_to_match_people(respx_mock):
     again = target.write_batch("contact", [{"id": "u3", "name": "C", "email": "live@x.org"}], FakeLoad())
     assert [(r.target_id, r.matched) for r in out + again] == [("5", True), ("6", False), ("5", True)]
     assert listing.call_count == 1 and not search.called and not writes.called
+
+
+def test_a_ticket_is_served_once_the_events_cursor_is_past_its_stamps():
+    source = ZendeskSource(_ctx())
+    ticket = {"id": "7", "updated_at": "2021-03-01T10:00:05Z", "extra": {"generated_timestamp": 1614592805}}
+    updated = 1614592805   # 2021-03-01T10:00:05Z
+    assert source.parts_served(ticket, {}) is True                                  # export ended
+    assert source.parts_served(ticket, {"ticket_events": None}) is False            # not begun
+    assert source.parts_served(ticket, {"ticket_events": f"t:{updated}"}) is False  # that second may go on
+    assert source.parts_served(ticket, {"ticket_events": f"t:{updated + 1}"}) is True
+    assert source.parts_served(ticket, {"ticket_events": "opaque"}) is False
+    later = {**ticket, "extra": {"generated_timestamp": updated + 60}}              # touched after its last change
+    assert source.parts_served(later, {"ticket_events": f"t:{updated + 1}"}) is False
+    assert source.parts_served(later, {"ticket_events": f"t:{updated + 61}"}) is True
+    assert source.parts_served({**ticket, "updated_at": None}, {"ticket_events": f"t:{updated + 1}"}) is False
+    # users or organizations still running carry no part of a ticket
+    assert source.parts_served(ticket, {"users": "c", "ticket_events": f"t:{updated + 1}"}) is True

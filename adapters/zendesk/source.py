@@ -232,6 +232,25 @@ class ZendeskSource(Source):
             yield Page(items, cursor=final, done=False)
         yield Page([], cursor=final, done=True)
 
+    def parts_served(self, ticket: dict, positions: dict[str, str | None]) -> bool:
+        """A ticket's comments come from the ticket-events export only (its rating comes with
+        the ticket), ordered by event time: a page's cursor `t:N` says every event before N was
+        served. Every comment (an audit) updates its ticket, so none is later than the ticket's
+        `updated_at` or its `generated_timestamp` (the export's own stamp, the later of the two):
+        once the cursor is past both, the ticket's comments are staged. Until the events export
+        has begun, or during its fallback (tickets the export had no comment for wait for it), no."""
+        if "ticket_events" not in positions:
+            return True
+        cursor = positions["ticket_events"] or ""
+        if not cursor.startswith("t:") or not cursor[2:].isdigit():
+            return False
+        updated = times.unix(ticket.get("updated_at"))
+        if updated is None:
+            return False
+        generated = (ticket.get("extra") or {}).get("generated_timestamp")
+        stamp = max(updated, generated) if isinstance(generated, int) and not isinstance(generated, bool) else updated
+        return stamp < int(cursor[2:])
+
     def agent_ids(self) -> set[str]:
         """Ids of the users read as agents, from List Users. The role filter only narrows the
         listing; each returned user's own `role` decides (`to_canonical.user_kind`), so an API that

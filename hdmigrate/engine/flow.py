@@ -6,7 +6,8 @@ what is ready, in load order, pass after pass, until the feed has ended and noth
 
 A record is ready when every record it references is written (or failed: its outcome is known).
 A ticket is ready when its comments can be relied on: a target that writes a ticket with all its
-comments (`bundles_comments`) waits until every stream but the ticket's own has ended; another
+comments (`bundles_comments`) waits until every stream but the ticket's own has ended, or until
+the source says from their cursors that its comments were all served (`Source.parts_served`); another
 target needs the ticket's first comment staged and every other stream still running to be one
 that serves a ticket's records in their order (`Source.ordered_streams`), so what comes later
 only follows. A ticket is loaded with its comments and ratings, in order; parts staged after
@@ -35,6 +36,7 @@ class FlowStep:
     _feed = None                       # the running extraction (None when none runs)
     _staged = False                    # items staged since the loop last normalized
     _open_streams: frozenset = frozenset()
+    _positions: dict = {}              # committed cursor of each open stream, as normalized
 
     def _steps(self, since: str | None, stop_after: str | None) -> None:
         self._step("check", self.check)
@@ -76,6 +78,7 @@ class FlowStep:
                 if normalizing:
                     self._normalize_new(ncounts)
                     self._open_streams = set(self._fetching)
+                    self._positions = self._cursors_of(self._open_streams)
                 if loader and self._feed is not None:
                     loader.run(final=False)
         finally:
@@ -86,6 +89,7 @@ class FlowStep:
         if normalizing:
             self._normalize_new(ncounts)
             self._open_streams = set()
+            self._positions = {}
             self._step_end("normalize", ncounts)
         if loader:
             self._step_end("load", loader.finish())
@@ -104,6 +108,14 @@ class FlowStep:
                 self._feed = None
                 return
             item = feed.get(False)
+
+    def _cursors_of(self, streams) -> dict[str, str | None]:
+        return {s: (self.store.cursor(s) or {}).get("cursor") for s in streams}
+
+    def _parts_served(self, stream: str, record: dict) -> bool:
+        """The source's word that a ticket's comments and ratings are all staged although other
+        streams still run (`Source.parts_served`, from their committed cursors)."""
+        return self.source.parts_served(record, {s: c for s, c in self._positions.items() if s != stream})
 
     def _needs_selection(self) -> bool:
         scope = self.plan.scope
@@ -164,6 +176,7 @@ class _Loader:
         self.handled: dict[str, int] = {}
         self.writes_seen = -1
         self.streams_seen: set[str] | None = None
+        self.positions_seen: dict = {}
         # An empty id map may be a lost staging.db (an evicted CI cache) while the target holds
         # this tool's stamped tickets: then every record is looked up before it is written.
         engine._fresh_staging = not engine.dry_run and not any(engine.store.id_map_counts().values())
@@ -282,6 +295,14 @@ class _Loader:
         if final or e._open_streams != self.streams_seen:
             out += self.at_end
             self.at_end = []
+        elif e._positions != self.positions_seen and self.at_end:
+            # The streams moved on: the oldest waiting tickets are the ones the source may now
+            # call served (a bounded look per pass, not every waiting ticket on every page).
+            self.at_end.sort()
+            head = 2 * self.chunk.get("ticket", CHUNK)
+            out += self.at_end[:head]
+            self.at_end = self.at_end[head:]
+        self.positions_seen = dict(e._positions)
         if final:
             out += list(self.first)
             self.first = set()
@@ -299,10 +320,14 @@ class _Loader:
         e = self.e
         rowid, stream, record = row[0], row[1], row[2]
         ended = e._others_ended(stream, self.target)
-        if ended is False:
+        served = ended is False and e._parts_served(stream, record)
+        if ended is False and not served:
             self.at_end.append(rowid)
             return False
         comments = e.store.records_by_parent("comment", record["id"])
+        if served and not comments:
+            self.at_end.append(rowid)     # served, yet none staged: the streams' end decides
+            return False
         if ended is None and not comments:
             self.first.add(rowid)
             return False

@@ -49,9 +49,11 @@ class ZendeskSandbox(SeedFromDump, ZendeskState):
                 "end_of_stream": end}
         include = (request.arg("include") or "").split(",")
         if kind == "ticket":
-            for r in body[key]:
+            for r, stored in zip(body[key], chunk):
                 if r["status"] == "closed":
                     r.setdefault("tags", r["tags"])
+                # when the ticket last changed (its export position; never before updated_at)
+                r["generated_timestamp"] = stored["_ts"]
             if "metric_sets" in include:
                 body["metric_sets"] = [{"id": r["id"], "ticket_id": r["id"], "solved_at": r.get("_solved_at"),
                                         "created_at": r["created_at"], "updated_at": r["updated_at"]}

@@ -120,9 +120,15 @@ class ZendeskState(SandboxServer):
 
     # ------------------------------------------------------------ helpers
     def _tick(self, wanted: int | None = None) -> int:
-        """A strictly increasing generated_timestamp (ordering key of the exports)."""
+        """A record's generated_timestamp (the exports' ordering key): a seeded record's own
+        update time (`wanted`; ties are fine, the exports order by stamp and id, and a seeded
+        history keeps its order against its comments' event times), a live change strictly
+        after every stamp so far."""
         with self._clock_lock:
-            value = max(wanted or int(time.time()), self._last_ts + 1)
+            if wanted is not None:
+                self._last_ts = max(self._last_ts, wanted)
+                return wanted
+            value = max(int(time.time()), self._last_ts + 1)
             self._last_ts = value
             return value
 
