@@ -308,13 +308,16 @@ def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit
     path.write_text(text)
 
 
-def run_hdmigrate(plan: Path, env: dict, log_path: Path) -> dict:
-    """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage."""
+def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None) -> dict:
+    """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage
+    (`traced`: under benchmarks/traced_run.py, its allocation sites written there)."""
     steps: dict[str, list[float]] = {}
     summary: dict = {}
     t0 = time.monotonic()
     with open(log_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes", "--json"],
+        command = ([sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)] if traced
+                   else [sys.executable, "-m", "hdmigrate"])
+        proc = subprocess.Popen(command + ["run", str(plan), "--yes", "--json"],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=str(ROOT))
         for line in proc.stdout:
             try:
@@ -424,7 +427,8 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         plan = work / "plan.toml"
         write_plan(plan, source.info["plan"], target_section, work / "hdm", None if args.headers_only else rate,
                    args.workers)
-        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr")
+        traced = Path(f"{args.trace_memory}.{pair}.{tickets}.txt") if args.trace_memory else None
+        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced)
         src_stats, tgt_stats = source.stats(), target.stats()
     finally:
         source.stop()
@@ -514,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--headers-only", action="store_true",
                     help="no [run] rate_limit in the plan: hdmigrate learns the limits from the sandboxes' headers")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--trace-memory", metavar="PREFIX",
+                    help="run hdmigrate under tracemalloc (slower: not for timing) and write its largest "
+                         "allocation sites at its peak to PREFIX.PAIR.TICKETS.txt")
     ap.add_argument("--json", type=Path, help="also write every row (with details) to this file")
     args = ap.parse_args(argv)
     widths = {c: max(len(c), 9) for c in COLUMNS}

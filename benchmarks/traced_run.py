@@ -1,0 +1,54 @@
+"""`hdmigrate ...` under tracemalloc, for finding what grows with the size of a migration.
+
+    python benchmarks/traced_run.py OUT.txt run PLAN --yes --json
+
+Runs the CLI in this process; a thread takes a snapshot every few seconds and keeps the one
+with the most traced memory (the peak the RSS figure sees, give or take the interpreter and
+C libraries); at exit OUT.txt gets its 25 largest allocation sites (3 frames each) and the traced peak.
+`sandbox_migration.py --trace-memory` runs hdmigrate this way."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    out, argv = Path(sys.argv[1]), sys.argv[2:]
+    tracemalloc.start(3)
+    best: dict = {"size": -1, "snapshot": None}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(3.0):
+            size = tracemalloc.get_traced_memory()[0]
+            if size > best["size"]:
+                best["size"], best["snapshot"] = size, tracemalloc.take_snapshot()
+
+    threading.Thread(target=sample, daemon=True).start()
+    from hdmigrate.commands.cli import cli   # traced from here on
+    code = 0
+    try:
+        cli.main(args=argv, prog_name="hdmigrate")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        stop.set()
+        peak = tracemalloc.get_traced_memory()[1]
+        lines = [f"traced peak {peak / 2**20:.1f} MB; largest snapshot {best['size'] / 2**20:.1f} MB"]
+        if best["snapshot"] is not None:
+            snap = best["snapshot"].filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+            for stat in snap.statistics("traceback")[:25]:
+                where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback)
+                lines.append(f"{stat.size / 2**20:8.2f} MB {stat.count:9d} blocks  {where}")
+        out.write_text("\n".join(lines) + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
