@@ -38,6 +38,8 @@ Speed against the limits (issue 16), the "#" lines under each row:
   extract step finished (its `step_finished` event), of `tgt writes`.
 
     python benchmarks/sandbox_migration.py --tickets 500 --headers-only     # the issue's setting, smaller
+    python benchmarks/sandbox_migration.py --tickets 2000 --pairs zendesk-zendesk --trace-memory /tmp/tm
+        # what holds memory at hdmigrate's peak (slower: not for timing), in /tmp/tm.PAIR.TICKETS.txt
 
 Minimum requests (T tickets, C comments, A attachment records, U persons = agents + contacts,
 O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x/n⌉ = pages):

@@ -36,7 +36,7 @@ def main() -> int:
     try:
         cli.main(args=argv, prog_name="hdmigrate")
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
     finally:
         stop.set()
         peak = tracemalloc.get_traced_memory()[1]
