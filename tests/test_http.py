@@ -171,6 +171,32 @@ def test_429_on_an_injected_endpoint_limiter_pauses_the_host_too(fake):
     assert limiter_for("acme.zendesk.com", None, clock=fake.clock).held_for() == pytest.approx(20)
 
 
+@respx.mock
+def test_429_of_an_endpoint_class_pauses_that_class_only(fake):
+    # Zendesk's incremental exports have a budget and a 429 of their own: the pause must not
+    # hold the downloads and lists that share the account for the rest of the minute.
+    def incremental(path):
+        return "incremental" if "/incremental/" in path else None
+    a_waits: list[float] = []
+    b_waits: list[float] = []
+    # Two workers on one clock; neither sleep moves time, so a pause is still on when b asks.
+    a = HttpClient(BASE, sleep=a_waits.append, clock=fake.clock, throttle_class=incremental)
+    b = HttpClient(BASE, sleep=b_waits.append, clock=fake.clock, throttle_class=incremental)
+    respx.get(f"{BASE}/api/v2/incremental/ticket_events").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "24", "X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "650"},
+                       json={"error": "APIRateLimitExceeded"}),
+        httpx.Response(200, json={}), httpx.Response(200, json={})])
+    respx.get(f"{BASE}/api/v2/groups").mock(return_value=httpx.Response(200, json={}))
+    a.request("GET", "/api/v2/incremental/ticket_events")
+    assert a_waits == [24.0]
+    assert a.limiter.held_for() == 0
+    assert limiter_for("acme.zendesk.com#incremental", None, clock=fake.clock).held_for() == pytest.approx(24)
+    b.request("GET", "/api/v2/groups")
+    assert b_waits == []                                    # the account goes on
+    b.request("GET", "/api/v2/incremental/ticket_events")
+    assert b_waits == [pytest.approx(24.0)]                 # the exports wait
+
+
 # ---------------------------------------------------------------- status mapping
 
 @respx.mock

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import tracemalloc
 import zlib
 
@@ -226,6 +227,15 @@ def test_trickling_download_ends_at_the_deadline(server):
     url = server.add("/files/slow.bin", "trickle", size=100, every=0.05)
     with client_for(server.url, deadline=0.5) as c, pytest.raises(DeadlineExceeded):
         c.download(url)
+
+
+def test_a_downloads_deadline_starts_when_the_limiter_lets_it_go(server):
+    # The host paused (another endpoint's 429) for longer than the deadline: that wait is no
+    # slow server, the file arrives (it failed its attachment before).
+    url = server.add("/files/waited.bin", "trickle", size=4, every=0.01)
+    with client_for(server.url, deadline=0.3, sleep=time.sleep) as c:
+        c.limiter.pause(0.6)
+        assert len(c.download(url)) == 4
 
 
 def test_a_large_answer_arriving_at_a_good_pace_outlives_the_deadline(server):

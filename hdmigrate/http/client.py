@@ -40,12 +40,17 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                  rng: random.Random | None = None, attachment_hosts: Iterable[str] = (),
                  deadline: float = DEFAULT_DEADLINE, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
-                 resolver: Callable[[str, int], list[str]] = resolve, vendor_cause: VendorCause | None = None):
+                 resolver: Callable[[str, int], list[str]] = resolve, vendor_cause: VendorCause | None = None,
+                 throttle_class: Callable[[str], str | None] | None = None):
         """`attachment_hosts`: the vendor's documented file hosts (`*.zdusercontent.com`), the
         only hosts besides the API's own that `download` starts from. `deadline`: seconds one
         request may take overall (downloads earn more per byte received). `vendor_cause`: the
-        adapter's reading of its vendor's error bodies (classify.VendorCause)."""
+        adapter's reading of its vendor's error bodies (classify.VendorCause).
+        `throttle_class`: for a path of the API host, the endpoint class with a budget of its
+        own besides the account's (Zendesk's incremental exports), or None: a 429 there pauses
+        that class only, so the rest of the account's budget goes on being used."""
         self.vendor_cause = vendor_cause
+        self.throttle_class = throttle_class
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         check_url_scheme(self.base_url)
         if max_attempts < 1:
@@ -169,6 +174,16 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         return url.netloc == self.base_url.netloc
 
 
+    def _class_limiter(self, url: httpx.URL) -> RateLimiter | None:
+        """The pause of the endpoint class `url` draws on besides the account (not paced: the
+        vendors announce no rate for it; its 429s pause it), or None."""
+        if self.throttle_class is None or not self._same_host(url):
+            return None
+        name = self.throttle_class(url.path)
+        if name is None:
+            return None
+        return limiter_for(f"{self.host}#{name}", None, clock=self._clock, sleep=self._sleep)
+
     def _limiter_for_url(self, url: httpx.URL) -> RateLimiter:
         if self._same_host(url):
             return self.limiter
@@ -177,10 +192,13 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
 
 
     def _exchange(self, request: httpx.Request, read: Callable[[httpx.Response], Any],
-                  deadline: float | None = None) -> Any:
+                  deadline: "float | Callable[[], float] | None" = None) -> Any:
         """One attempt: wait for the limiter, send under the deadline and the address check,
         count, feed the limiter from the headers, and `read(response)` before the deadline ends."""
         limiter = self._limiter_for_url(request.url)
+        paused = self._class_limiter(request.url)
+        if paused is not None:
+            paused.acquire(self._sleep)   # first: no account slot is held while the class waits
         limiter.acquire(self._sleep)
         auth = self._auth
         if not self._same_host(request.url):
@@ -190,6 +208,8 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         problem = self._reach_problem(request.url)
         if problem:
             raise UrlRefused(self.redact(f"refusing to fetch {request.url}: {request.url.host} is {problem}"))
+        if callable(deadline):
+            deadline = deadline()   # it starts when the limiters let the request go
         if deadline is None:
             # An upload earns time for its size at MIN_RATE; answers earn it as they arrive.
             sending = request.headers.get("content-length", "")

@@ -54,11 +54,19 @@ class DownloadMixin:
 
         def attempt(method: str, start: httpx.URL) -> "bytes | BlobFile | httpx.Response":
             current = start
-            began = time.monotonic()
+            began: list[float] = []
+
+            def deadline() -> float:
+                # One deadline over every hop, from when the limiter let the first one go: a
+                # pause for another endpoint's 429 is no slowness of this server.
+                if not began:
+                    began.append(time.monotonic())
+                return began[0] + self.deadline
+
             for _ in range(max_redirects + 1):
                 hop = self._exchange(self._client.build_request("GET", current),
                                      lambda r: self._read_download(r, current, cap),
-                                     deadline=began + self.deadline)
+                                     deadline=deadline)
                 if isinstance(hop, httpx.URL):
                     refused = self._download_problem(hop, current)
                     if refused:

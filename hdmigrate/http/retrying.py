@@ -65,9 +65,16 @@ class RetryMixin:
         if not outcome.failed:
             response = outcome.result()
             if response.status_code == 429 or "retry-after" in response.headers:
-                # The server throttles the whole host: pause its limiter, and let the next
+                # The server throttles: pause the limiter of what it throttles, and let the next
                 # acquire() do the waiting, so this worker and every other waits exactly once.
                 url = response.request.url
+                own = self._class_limiter(url) if response.status_code == 429 else None
+                if own is not None:
+                    # An endpoint class with a budget of its own (Zendesk's incremental
+                    # exports): only its requests wait; an exhausted account says so in its
+                    # headers (Remaining: 0), which the limiter has already read.
+                    own.pause(wait)
+                    return 0.0
                 self._limiter_for_url(url).pause(wait)
                 if self._same_host(url):    # an injected per-endpoint limiter: the host waits too
                     limiter_for(self.host, None, clock=self._clock, sleep=self._sleep).pause(wait)
