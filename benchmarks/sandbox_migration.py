@@ -36,6 +36,13 @@ Speed against the limits (issue 16), the "#" lines under each row:
   changed them; `-` when it printed none).
 - `overlap %`: the share of the target's writes (any request but GET) answered before the
   extract step finished (its `step_finished` event), of `tgt writes`.
+- `T_win s`: the same budgets counted the way the sandboxes count, in fixed one-minute windows
+  that began before the run did: R requests need ⌈R / limit⌉ windows, so the last one cannot go
+  out before the last of those windows begins. It is below `T_min` when a budget's requests fit a
+  burst, above it when the run starts late in a window. `T_cpu s`: the CPU seconds of hdmigrate
+  and of both sandboxes while they served the run (`cpu hdm/src/tgt`), shared by the cores: this
+  machine's bound. `wall/max` is the run against the larger of the two.
+- `failed:` lines: every `record_failed` event of the run (step, kind, id, reason).
 
     python benchmarks/sandbox_migration.py --tickets 500 --headers-only     # the issue's setting, smaller
     python benchmarks/sandbox_migration.py --tickets 2000 --pairs zendesk-zendesk --trace-memory /tmp/tm
@@ -76,9 +83,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import multiprocessing as mp
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -124,15 +132,23 @@ def _sandbox_main(platform: str, data: str | None, rate_limit: float | None, con
     sandbox.handle = logged
     sandbox.start()
     limits = {name: b.limit for name, b in sandbox.buckets.items()}
-    conn.send({"url": sandbox.url, "env": dict(sandbox.env), "plan": sandbox.plan_section, "limits": limits})
+    windows = {name: (b.window_start, b.window) for name, b in sandbox.buckets.items()}
+    cpu_start = _cpu_seconds()      # seeding left out: only what serving the run costs
+    conn.send({"url": sandbox.url, "env": dict(sandbox.env), "plan": sandbox.plan_section, "limits": limits,
+               "windows": windows})
     while True:
         command = conn.recv()
         if command == "stats":
-            conn.send({"summary": sandbox.summary(), "log": list(log)})
+            conn.send({"summary": sandbox.summary(), "log": list(log), "cpu": _cpu_seconds() - cpu_start})
         elif command == "stop":
             sandbox.stop()
             conn.send("stopped")
             return
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _read_only_speedups(platform: str, sandbox) -> None:
@@ -315,6 +331,7 @@ def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = N
     (`traced`: under benchmarks/traced_run.py, its allocation sites written there)."""
     steps: dict[str, list[float]] = {}
     summary: dict = {}
+    failures: list[dict] = []
     t0 = time.monotonic()
     with open(log_path, "w") as err:
         command = ([sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)] if traced
@@ -333,11 +350,13 @@ def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = N
                 steps.setdefault(event["step"], [now, now])[1] = now
             elif event.get("event") == "summary":
                 summary = event
+            elif event.get("event") == "record_failed":
+                failures.append({k: event.get(k) for k in ("step", "kind", "id", "reason")})
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    return {"exit": proc.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mb": usage.ru_maxrss / 1024, "steps": steps, "summary": summary}
+    return {"exit": proc.returncode, "start": t0, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mb": usage.ru_maxrss / 1024, "steps": steps, "summary": summary, "failures": failures}
 
 
 def _window(steps: dict, names: tuple[str, ...]) -> tuple[float, float] | None:
@@ -371,10 +390,14 @@ def binding_rate(sides: dict, steps: dict) -> tuple[str, float]:
     return f"{side}.{bucket}", 100.0 * minutes / ((window[1] - window[0]) / 60.0)
 
 
-def budgets(side: str, stats: dict, limits: dict) -> list[dict]:
+def budgets(side: str, stats: dict, limits: dict, windows: dict, start: float) -> list[dict]:
     """Per budget of one sandbox: its limit, the requests it carried (answers 429 left out: a
-    refused request needed no quota) and T_min = requests / limit. The account budget carries
-    every request, an endpoint's budget (Zendesk incremental exports, Freshdesk creates) its own."""
+    refused request needed no quota), T_min = requests / limit (the issue's measure) and T_win,
+    the earliest the last of them could go out in the sandbox's fixed one-minute windows: a
+    window serves up to `limit` at once, so R requests need ⌈R / limit⌉ windows, the first being
+    the one the run started in (`start`; every window begins whole minutes after the bucket's).
+    The account budget carries every request, an endpoint's budget (Zendesk incremental exports,
+    Freshdesk creates) its own."""
     carried = Counter()
     for _t, bucket, status, cost, _method in stats["log"]:
         if status == 429:
@@ -385,8 +408,19 @@ def budgets(side: str, stats: dict, limits: dict) -> list[dict]:
     out = []
     for bucket, limit in limits.items():
         n = carried.get(bucket, 0)
-        out.append({"budget": f"{side}.{bucket}", "limit": limit, "requests": n, "t_min": 60.0 * n / limit})
+        out.append({"budget": f"{side}.{bucket}", "limit": limit, "requests": n, "t_min": 60.0 * n / limit,
+                    "t_win": window_bound(n, limit, *windows[bucket], start)})
     return out
+
+
+def window_bound(requests: int, limit: int, anchor: float, window: float, start: float) -> float:
+    """Seconds from `start` until the window that can carry the last of `requests` begins
+    (0 when the run's first window carries them all)."""
+    needed = math.ceil(requests / limit)
+    if needed <= 1:
+        return 0.0
+    first = math.floor((start - anchor) / window)
+    return max(0.0, anchor + (first + needed - 1) * window - start)
 
 
 RATE_LINE = re.compile(r"rate limit for (\S+): ([0-9.]+) requests/min")
@@ -449,9 +483,14 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "source": (src_stats, source.info["limits"], ("extract", "normalize")),
         "target": (tgt_stats, target.info["limits"], ("load",))}, result["steps"])
     totals = (result["summary"].get("totals") or {})
-    every = (budgets("source", src_stats, source.info["limits"])
-             + budgets("target", tgt_stats, target.info["limits"]))
+    every = (budgets("source", src_stats, source.info["limits"], source.info["windows"], result["start"])
+             + budgets("target", tgt_stats, target.info["limits"], target.info["windows"], result["start"]))
     bound = max(every, key=lambda b: b["t_min"])
+    t_win = max(b["t_win"] for b in every)
+    # the machine's bound: every process's CPU shared by the cores (sandboxes: serving only)
+    cpu = {"hdmigrate": result["cpu"], "source": src_stats["cpu"], "target": tgt_stats["cpu"]}
+    t_cpu = sum(cpu.values()) / (os.cpu_count() or 1)
+    floor_s = max(t_win, t_cpu)
     stderr = (work / "hdmigrate.stderr").read_text(errors="replace")
     share_before, writes = overlap(tgt_stats["log"], result["steps"])
     speed = {
@@ -461,6 +500,9 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "learned src": learned_limits(stderr, source.info["url"]),
         "learned tgt": learned_limits(stderr, target.info["url"]),
         "overlap %": f"{share_before:.0f}" if share_before == share_before else "-", "tgt writes": writes,
+        "T_win s": f"{t_win:.1f}", "T_cpu s": f"{t_cpu:.1f}",
+        "wall/max": f"{result['wall'] / max(floor_s, 1e-9):.2f}",
+        "cpu hdm/src/tgt": "/".join(f"{v:.1f}" for v in cpu.values()),
     }
     row = {
         "_budgets": every, "_speed": speed,
@@ -476,7 +518,7 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "_requests": {"source": src_stats["summary"]["requests"], "target": tgt_stats["summary"]["requests"]},
         "_min": {"source": src_min, "target": tgt_min}, "_counts": staged,
         "_steps": {k: round(v[1] - v[0], 2) for k, v in result["steps"].items()},
-        "_created": totals.get("created"), "_failed": totals.get("failed"),
+        "_created": totals.get("created"), "_failed": totals.get("failed"), "_failures": result["failures"],
         "_handler_errors": src_stats["summary"]["handler_errors"] + tgt_stats["summary"]["handler_errors"],
     }
     return row
@@ -492,17 +534,22 @@ def print_row(row: dict | None, widths: dict) -> None:
 
 SPEED = ("pair", "T_min s", "bound by", "wall s", "wall/T_min", "configured", "learned src", "learned tgt",
          "overlap %", "tgt writes")
+MACHINE = ("T_win s", "T_cpu s", "wall/max", "cpu hdm/src/tgt")
 
 
 def print_speed(row: dict) -> None:
     """Per pair: every budget's T_min, then the run against the largest (issue 16). Lines start
     with "#" so the main table stays one row per pair."""
-    print("#   budget               | limit/min | requests | T_min s", flush=True)
+    print("#   budget               | limit/min | requests | T_min s | T_win s", flush=True)
     for b in row["_budgets"]:
-        print(f"#   {b['budget']:<20} | {b['limit']:>9g} | {b['requests']:>8} | {b['t_min']:7.1f}", flush=True)
+        print(f"#   {b['budget']:<20} | {b['limit']:>9g} | {b['requests']:>8} | {b['t_min']:7.1f} | "
+              f"{b['t_win']:7.1f}", flush=True)
     speed = row["_speed"]
-    print("#   " + " | ".join(SPEED), flush=True)
-    print("#   " + " | ".join(str(speed[c]) for c in SPEED), flush=True)
+    for columns in (SPEED, MACHINE):
+        print("#   " + " | ".join(columns), flush=True)
+        print("#   " + " | ".join(str(speed[c]) for c in columns), flush=True)
+    for failure in row["_failures"]:
+        print(f"#   failed: {failure['step']} {failure['kind']} {failure['id']}: {failure['reason']}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

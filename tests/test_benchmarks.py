@@ -38,6 +38,30 @@ def test_sandbox_migration_prints_the_table():
         t_min, ratio, share = float(cells[1]), float(cells[4]), cells[8].strip()
         assert t_min > 0 and ratio > 0 and (share == "-" or 0 <= float(share) <= 100)
     assert any("source.account" in line for line in out.splitlines())
+    # the machine's bound: the CPU of hdmigrate and of both sandboxes, and the windowed bound
+    machine = [line.split("|") for line in out.splitlines()
+               if line.startswith("#   ") and line.count("/") >= 2 and "→" not in line and "budget" not in line
+               and "T_win" not in line]
+    assert len(machine) == 2
+    for cells in machine:
+        t_win, t_cpu, ratio = float(cells[0].strip("# ")), float(cells[1]), float(cells[2])
+        assert t_win >= 0 and t_cpu > 0 and ratio > 0
+        hdm, src, tgt = (float(v) for v in cells[3].strip().split("/"))
+        assert hdm > 0 and src >= 0 and tgt >= 0
+
+
+def test_window_bound_counts_the_windows_the_requests_need():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from sandbox_migration import window_bound
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    # 85 a minute, windows from t=0, the run starting at t=30: 85 go at once, 86 wait for t=60
+    assert window_bound(85, 85, 0.0, 60.0, 30.0) == 0.0
+    assert window_bound(86, 85, 0.0, 60.0, 30.0) == 30.0
+    assert window_bound(171, 85, 0.0, 60.0, 30.0) == 90.0
+    # windows that began long before the run still count from the one it starts in
+    assert window_bound(100, 85, -600.0, 60.0, 59.0) == 1.0
 
 
 def test_normalize_stage_prints_records_per_second():

@@ -77,3 +77,12 @@ class Bucket:
         with self._lock:
             self._roll(self._clock())
             self._used += cost
+
+    @property
+    def window_start(self) -> float:
+        """When the current window began, on the bucket's clock (every window starts a whole
+        number of windows after it): what a benchmark needs to know which requests one window
+        can carry."""
+        with self._lock:
+            self._roll(self._clock())
+            return self._start
