@@ -48,11 +48,12 @@ class ZendeskSource(Source):
         self._client = None
         self.zone = (ctx.options or {}).get("time_zone") or "UTC"
         self.page_size = int(ctx.config.get("page_size") or 1000)
-        self.tickets_seen: set[str] = set()          # non-deleted tickets exported by this process
-        self.tickets_with_comments: set[str] = set()  # tickets the events export carried comments of
+        # Non-deleted tickets this process exported that no comment has come for yet (the
+        # tickets stream runs before ticket_events): the per-ticket fallback reads those.
+        self.without_comments: set[str] = set()
         self._agent_ids: set[str] | None = None
         self._user_kinds: dict[str, str] = {}         # user id -> agent/contact, from the users export
-        self._file_urls: dict[str, set[str]] = {}     # ticket id -> its comments' image URLs so far
+        self._file_urls: dict[str, set[str]] = {}     # ticket id -> its comments' image URLs (if any)
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
 
@@ -128,8 +129,11 @@ class ZendeskSource(Source):
                 yield "satisfaction_rating", rating
         elif stream == "ticket_events":
             # one set of image URLs per ticket: an image a reply quotes is not a new file of it
-            shown = self._file_urls.setdefault(str(payload.get("ticket_id")), set())
+            key = str(payload.get("ticket_id"))
+            shown = self._file_urls.get(key) or set()
             record, attachments = to_canonical.comment(payload, zone, shown)
+            if shown:
+                self._file_urls[key] = shown     # most tickets show no image: no set kept for them
             yield "comment", record
             for attachment in attachments:
                 yield "attachment", attachment
@@ -176,7 +180,7 @@ class ZendeskSource(Source):
             for item in page.items:
                 item = {**item, **side.get(item.get("id"), {})}
                 if key == "tickets" and item.get("status") != "deleted":
-                    self.tickets_seen.add(str(item.get("id")))
+                    self.without_comments.add(str(item.get("id")))
                 if key == "users":
                     self._user_kinds[str(item.get("id"))] = to_canonical.user_kind(item)
                 items.append((str(item.get("id")), item))
@@ -214,7 +218,8 @@ class ZendeskSource(Source):
             last = page
             # the events export's last page is not the stream's end: the fallback follows
             yield Page(page.items, cursor=page.cursor, done=False)
-        pending = sorted(self.tickets_seen - self.tickets_with_comments, key=_num)
+        pending = sorted(self.without_comments, key=_num)
+        self.without_comments = set()
         if pending:
             self.report["fallback_comment_tickets"] += pending
             self.ctx.log(f"zendesk: {len(pending)} tickets had no comment in the ticket-events "
@@ -228,7 +233,6 @@ class ZendeskSource(Source):
                                                       stream=f"ticket_events (comments of ticket {ticket_id})"):
                 for c in page.items:
                     items.append((str(c.get("id")), self._author_kind({**c, "ticket_id": _int_or(ticket_id)})))
-            self.tickets_with_comments.add(ticket_id)
             yield Page(items, cursor=final, done=False)
         yield Page([], cursor=final, done=True)
 
@@ -283,7 +287,7 @@ class ZendeskSource(Source):
                     payload = self._author_kind({**child, "ticket_id": ticket_id})
                     payload.setdefault("created_at", event.get("created_at"))
                     items.append((str(child.get("id")), payload))
-                    self.tickets_with_comments.add(str(ticket_id))
+                    self.without_comments.discard(str(ticket_id))
         return items
 
 

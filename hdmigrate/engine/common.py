@@ -22,6 +22,41 @@ COUNT_KEYS = ("created", "matched", "updated", "unchanged", "failed", "degraded"
 DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
 
+class WrittenIds:
+    """Written records' target ids, so references resolve without SQL in the common case (the
+    id map is the truth; a miss here is looked up there). Bounded: people, groups and
+    organizations (referenced by every ticket) up to `most`, then forgotten at once; tickets in
+    the order written, the oldest forgotten first beyond `tickets` (only the ones being loaded,
+    and the few linked from newer bodies, are asked for again)."""
+
+    def __init__(self, most: int = 200_000, tickets: int = 20_000):
+        self._most, self._tickets_most = most, tickets
+        self._other: dict[tuple[str, str], str] = {}
+        self._tickets: dict[str, str] = {}        # insertion order: the oldest first
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        if key[0] == "ticket":
+            return self._tickets.get(key[1])
+        return self._other.get(key)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self.get(key) is not None
+
+    def remember(self, kind: str, id: str, target_id: str) -> None:
+        if kind == "ticket":
+            self._tickets.pop(id, None)
+            self._tickets[id] = target_id
+            while len(self._tickets) > self._tickets_most:
+                del self._tickets[next(iter(self._tickets))]
+            return
+        if len(self._other) >= self._most:
+            self._other.clear()
+        self._other[(kind, id)] = target_id
+
+    def __len__(self) -> int:
+        return len(self._other) + len(self._tickets)
+
+
 class Interrupted(HdmError):
     exit_code = 4
 

@@ -188,6 +188,4 @@ class ResolveStep:
         # files travel with it): kept out, the cache holds tickets, people and groups only.
         if kind in _UNREFERENCED:
             return
-        if len(self._done) > 200_000:
-            self._done.clear()
-        self._done[(kind, id)] = target_id
+        self._done.remember(kind, id, target_id)

@@ -12,7 +12,7 @@ from ..plan import Plan, parse_since
 from ..report import Reporter
 from ..store import Store
 from .. import cx, workdir_lock
-from .common import COUNT_KEYS, Counts, _short
+from .common import COUNT_KEYS, Counts, WrittenIds, _short
 from .checks import VerifyStep
 from .delta import DeltaStep
 from .extract import ExtractStep
@@ -41,7 +41,7 @@ class Engine(FlowStep, ExtractStep, NormalizeStep, SelectStep, LoadStep, WriteSt
         self.dry_run = False
         self.selection: dict[str, set[str] | None] | None = None
         self._dry_failed: set[tuple[str, str]] = set()
-        self._done: dict[tuple[str, str], str] = {}
+        self._done = WrittenIds()
         self._retry_later: list[tuple[str, str]] = []
 
     def run(self, *, dry_run: bool = False, since: str | None = None,
