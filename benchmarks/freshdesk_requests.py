@@ -2,6 +2,12 @@
 
     python benchmarks/freshdesk_requests.py                  # 300 tickets
     python benchmarks/freshdesk_requests.py --tickets 1000 --comments-per-ticket 4
+    python benchmarks/freshdesk_requests.py --peer /tmp/tap/bin/python    # and the Singer tap beside it
+
+`--peer PYTHON` runs the Singer tap-freshdesk (benchmarks/peer_tap_freshdesk.py says what is
+selected and the two things changed to let it finish) against the same seeded sandbox after
+hdmigrate, with its own table and CPU: `python -m venv /tmp/tap && /tmp/tap/bin/pip install
+tap-freshdesk`.
 
 What runs where. The dataset comes from `hdmigrate.testing.sample.write_dump` (`--tickets`
 tickets × `--comments-per-ticket` comments, `--attachments` files). The Freshdesk sandbox is
@@ -34,6 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 FILE_ROUTES = ("file", "inline")
 
@@ -72,6 +79,21 @@ def run_child(sandbox, root: Path) -> dict:
     events = [json.loads(line) for line in stdout_path.read_text().splitlines() if line.strip().startswith("{")]
     return {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime,
             "events": events, "stderr": stderr_path.read_text(), "out": out}
+
+
+def run_peer(python: str, sandbox, root: Path, start: str) -> dict:
+    """The Singer tap-freshdesk (benchmarks/peer_tap_freshdesk.py under `python`) against the
+    same sandbox, its CPU measured the same way."""
+    out = root / "peer.jsonl"
+    api_key = sandbox.env["FRESHDESK_API_KEY"]
+    with open(root / "peer.stderr", "w") as se:
+        proc = subprocess.Popen([python, str(ROOT / "benchmarks" / "peer_tap_freshdesk.py"), sandbox.url, api_key,
+                                 start, str(out)], cwd=root, stdout=subprocess.DEVNULL, stderr=se)
+        _, status, usage = os.wait4(proc.pid, 0)
+    from peer_tap_freshdesk import count_records
+    return {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime,
+            "records": count_records(str(out)) if out.exists() else {},
+            "stderr": (root / "peer.stderr").read_text(errors="replace")}
 
 
 def extracted(out: Path) -> dict[str, int]:
@@ -125,6 +147,9 @@ def main(argv=None) -> int:
                     help="the sample's default dates (2019-2025: no ticket of the last 30 days, so the "
                          "source probes above the highest ticket id for archived tickets); by default "
                          "the six years of tickets end today, as in an account in use")
+    ap.add_argument("--peer", metavar="PYTHON",
+                    help="also run the Singer tap-freshdesk against the same sandbox, with this python "
+                         "(a virtualenv's, with `pip install tap-freshdesk`), and print its table")
     args = ap.parse_args(argv)
     from hdmigrate.testing.sample import write_dump
     start = "2019-01-01T00:00:00Z" if args.dormant else None
@@ -142,6 +167,11 @@ def main(argv=None) -> int:
                       + sum(len(c["attachments"]) for c in sandbox.store.all("conversation"))}
             log.clear()                         # seeding made no requests; start the count here anyway
             result = run_child(sandbox, root)
+            ours = list(log)
+            peer = None
+            if args.peer:
+                log.clear()
+                peer = run_peer(args.peer, sandbox, root, start)
         finally:
             sandbox.stop()
         if result["exit"] != 0:
@@ -150,10 +180,18 @@ def main(argv=None) -> int:
         print(f"# freshdesk extraction ({'dormant' if args.dormant else 'active'} account, tickets from {start}): "
               f"{n} tickets, {seeded['conversations']} conversations, "
               f"{seeded['attachments']} attachments seeded (dump: {counts.get('comment', 0)} comments)")
-        print("\n".join(table(log, n)))
+        print("\n".join(table(ours, n)))
         got = extracted(result["out"]) if result["out"].exists() else {}
         print(f"\n# extracted: {json.dumps(got)}; exit {result['exit']}; "
               f"hdmigrate CPU {result['cpu']:.2f} s ({result['cpu'] / max(n, 1) * 1000:.1f} ms/ticket)")
+        if peer is not None:
+            if peer["exit"] != 0:
+                print(peer["stderr"][-3000:], file=sys.stderr)
+            print(f"\n# peer: Singer tap-freshdesk, all streams but time entries and roles, same sandbox")
+            print("\n".join(table(log, n)))
+            print(f"\n# peer records: {json.dumps(peer['records'])}; exit {peer['exit']}; "
+                  f"peer CPU {peer['cpu']:.2f} s ({peer['cpu'] / max(n, 1) * 1000:.1f} ms/ticket)")
+            result["exit"] = result["exit"] or peer["exit"]
     return 0 if result["exit"] == 0 else 1
 
 

@@ -260,6 +260,30 @@ def test_credits_as_documented():
         box.stop()
 
 
+def test_sandbox_lists_spam_and_deleted_tickets_only_when_asked_and_a_tickets_ratings():
+    # List All Tickets `filter=spam|deleted` (documented values) and View a ticket's ratings, as a
+    # peer tool (the Singer tap) reads them; before, the filter was ignored and the route missing.
+    box = make_sandbox(rate_limit=400).start()
+    try:
+        c = httpx.Client(base_url=box.url + "/api/v2/", auth=(API_KEY, "X"))
+        contact = c.post("contacts", json={"name": "A", "email": "a@example.org"}).json()
+        ids = [c.post("tickets", json={"subject": f"s{n}", "description": "d", "requester_id": contact["id"],
+                                       "status": 2, "priority": 1}).json()["id"] for n in range(3)]
+        box.store.update("ticket", ids[1], {"spam": True})
+        box.store.update("ticket", ids[2], {"deleted": True})
+        listed = lambda **q: [t["id"] for t in c.get("tickets", params=q).json()]  # noqa: E731
+        assert listed() == [ids[0]]
+        assert listed(filter="spam") == [ids[1]] and listed(filter="deleted") == [ids[2]]
+        assert c.get("tickets", params={"filter": "everything"}).status_code == 400
+        assert c.post(f"tickets/{ids[0]}/satisfaction_ratings",
+                      json={"ratings": {"default_question": 103}}).status_code == 201
+        ratings = c.get(f"tickets/{ids[0]}/satisfaction_ratings").json()
+        assert [r["ticket_id"] for r in ratings] == [ids[0]] and ratings[0]["ratings"] == {"default_question": 103}
+        assert c.get(f"tickets/{ids[1]}/satisfaction_ratings").json() == []
+    finally:
+        box.stop()
+
+
 def test_benchmark_prints_requests_credits_and_cpu():
     import subprocess
     import sys

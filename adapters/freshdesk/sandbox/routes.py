@@ -228,7 +228,15 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
     # --- tickets ------------------------------------------------------------------------------
     @route("GET", API + r"/tickets")
     def tickets(self, request):
-        items = [t for t in self.store.all("ticket") if not t.get("_archived")]
+        # `filter=spam` / `filter=deleted` list those alone; by default neither is listed
+        which = request.arg("filter")
+        if which not in (None, "spam", "deleted", "new_and_my_open", "watching"):
+            raise validation(("filter", "It should be one of these values: "
+                              "'new_and_my_open,watching,spam,deleted'", "invalid_value"))
+        items = [t for t in self.store.all("ticket") if not t.get("_archived")
+                 and (bool(t.get("spam")) == (which == "spam")) and (bool(t.get("deleted")) == (which == "deleted"))]
+        if which in ("new_and_my_open", "watching"):
+            items = [t for t in items if which == "new_and_my_open" and t["status"] == 2]
         since = request.arg("updated_since")
         if since:
             s = _time(since)
@@ -465,6 +473,12 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
         if since:
             items = [r for r in items if _time(r["created_at"]) >= since]
         return self._page(request, items)
+
+    @route("GET", API + r"/tickets/(?P<id>\d+)/satisfaction_ratings")
+    def ticket_ratings(self, request):
+        # "View a ticket's satisfaction ratings": a plain list, paged like the others
+        t = self._ticket(request.params["id"])
+        return self._page(request, [r for r in self.store.all("rating") if r.get("ticket_id") == t["id"]])
 
     @route("POST", API + r"/tickets/(?P<id>\d+)/satisfaction_ratings")
     def create_rating(self, request):
