@@ -57,5 +57,7 @@ class FileWrites:
         used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
         if used:
             self._tokens = {k: v for k, v in self._tokens.items() if v[0] not in used}
+            for token in used:              # a spent token's content_url is asked for no more
+                self._content_urls.pop(token, None)
 
     # ------------------------------------------------------------ custom fields

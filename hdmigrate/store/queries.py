@@ -115,11 +115,18 @@ class ReportQueries:
         return [_with_state(row) for row in self.conn.execute(
             f"{_WITH_STATE} AND r.parent=? ORDER BY r.sort_key, r.rowid", (kind, parent)).fetchall()]
 
-    def parts_after(self, kind: str, after: int, upto: int) -> list[tuple[int, int | None]]:
-        """(rowid, its ticket's rowid or None) of a ticket part's records with after < rowid <= upto."""
-        return self.conn.execute(
-            "SELECT r.rowid, t.rowid FROM records r LEFT JOIN records t ON t.kind='ticket' AND t.id=r.parent "
-            "WHERE r.kind=? AND r.rowid > ? AND r.rowid <= ? ORDER BY r.rowid", (kind, after, upto)).fetchall()
+    def parts_after(self, kind: str, after: int, upto: int, batch: int = 2000) -> Iterator[tuple[int, int | None]]:
+        """(rowid, its ticket's rowid or None) of a ticket part's records with after < rowid <= upto;
+        keyset pages (a pass after a long export may see hundreds of thousands)."""
+        while True:
+            rows = self.conn.execute(
+                "SELECT r.rowid, t.rowid FROM records r LEFT JOIN records t ON t.kind='ticket' AND t.id=r.parent "
+                "WHERE r.kind=? AND r.rowid > ? AND r.rowid <= ? ORDER BY r.rowid LIMIT ?",
+                (kind, after, upto, batch)).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield from rows
 
     def record_rowid(self, kind: str, id: str) -> int | None:
         row = self.conn.execute("SELECT rowid FROM records WHERE kind=? AND id=?", (kind, id)).fetchone()
