@@ -189,3 +189,29 @@ def test_staging_reader_reads_without_creating_or_writing(tmp_path, store):
             reader.conn.execute("DELETE FROM records")   # read-only
     finally:
         reader.close()
+
+
+def test_read_connections_of_ended_threads_are_closed(store):
+    # The load's lanes are new threads for every batch of kinds; each one that read staging held
+    # an open connection (and its page cache) to the end of the run: RSS grew with the run.
+    import threading
+    store.put_records([("ticket", {"id": "1", "subject": "s"}, "tickets", "1")], [], [])
+
+    def read():
+        assert store.read_conn().execute("SELECT count(*) FROM records").fetchone()[0] == 1
+    for _ in range(30):
+        t = threading.Thread(target=read)
+        t.start()
+        t.join()
+    assert store.reader_count() == 1          # the last thread's, until another one opens
+    gate = threading.Event()
+    held = threading.Thread(target=lambda: (read(), gate.wait(5)))
+    held.start()
+    try:
+        t = threading.Thread(target=read)
+        t.start()
+        t.join()
+        assert store.reader_count() == 2       # a live thread keeps its connection
+    finally:
+        gate.set()
+        held.join()

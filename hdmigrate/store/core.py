@@ -43,7 +43,10 @@ class Store(ReportQueries):
             self.conn = conn
             self._owner = threading.get_ident()
             self._local = threading.local()
-            self._readers: list[sqlite3.Connection] = []
+            # (thread, its read-only connection): closed once the thread has ended (the load's
+            # lanes are new threads for each batch of kinds: kept, every one held its cache)
+            self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+            self._readers_lock = threading.Lock()
             self.db.enable_wal()
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -61,8 +64,10 @@ class Store(ReportQueries):
         migrations.apply(self.db)
 
     def close(self) -> None:
-        for reader in self._readers:
-            reader.close()
+        with self._readers_lock:
+            for _thread, reader in self._readers:
+                reader.close()
+            self._readers = []
         self.conn.close()
 
     def read_conn(self) -> sqlite3.Connection:
@@ -75,8 +80,20 @@ class Store(ReportQueries):
             conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
             conn.execute("PRAGMA query_only=1")
             self._local.conn = conn
-            self._readers.append(conn)
+            with self._readers_lock:
+                alive = []
+                for thread, reader in self._readers:
+                    if thread.is_alive():
+                        alive.append((thread, reader))
+                    else:
+                        reader.close()
+                self._readers = alive + [(threading.current_thread(), conn)]
         return conn
+
+    def reader_count(self) -> int:
+        """Open read-only connections (one per live worker thread that read)."""
+        with self._readers_lock:
+            return len(self._readers)
 
     def transaction(self):
         return _Tx(self.conn)
