@@ -217,3 +217,59 @@ def test_a_bundling_target_loads_a_ticket_once_the_source_says_its_comments_are_
     for t in range(1, TICKETS + 1):   # still each with all its comments, in order
         assert DummyTarget.written[("ticket", f"t{t}")]["comments"] == [f"t{t}m{m}" for m in range(COMMENTS)]
     assert summary["kinds"]["comment"]["created"] == TICKETS * COMMENTS
+
+
+class BurstSource(PacedSource):
+    """t6's first comment alone in the first events page; once the load has looked at the tickets
+    (none served yet), every other comment but t6's last in one page; then, gated, that last one:
+    the streams move once, then the feed is silent, as when an export waits for its next window."""
+
+    looked: list = []       # the events position each look at a waiting ticket saw
+
+    def _pages(self, stream):
+        if stream != "events":
+            return super()._pages(stream)
+        pages = super()._pages("events")
+        first = [p for p in pages if p[0][0] == "t6m0"]
+        rest = [item for p in pages[:-1] if p not in first for item in p]
+        return [first[0], rest, pages[-1]]
+
+    def fetch(self, stream, cursor=None, since=None):
+        for page in super().fetch(stream, cursor, since):
+            yield page
+            if stream == "events" and page.cursor == "1":
+                for _ in range(200):       # fail-safe
+                    if "1" in self.looked:
+                        break
+                    threading.Event().wait(0.05)
+
+    def parts_served(self, ticket, positions):
+        if "events" not in positions:
+            return True
+        served = int(positions["events"] or 0)
+        self.looked.append(positions["events"])
+        return served >= 3 or (served >= 2 and ticket["id"] != "t6")
+
+
+def test_waiting_tickets_are_all_looked_at_again_while_the_feed_is_silent(tmp_path):
+    # A look at the waiting tickets is bounded per pass (two chunks: here 4 tickets). Before,
+    # the next look came only with the next page: here the feed is silent until t5 is written,
+    # so t5 waited for it (the source's fail-safe).
+    DummyTarget.knobs = {"bundles": True}
+    BurstSource.looked = []
+    PacedSource.gates = {"events": lambda calls: ("ticket", "t5") in calls}
+    with mock.patch.dict(registry.all_adapters(), {"burst": AdapterSpec(
+            name="burst", description="bursting test source", source=BurstSource)}), \
+            mock.patch("hdmigrate.engine.flow.CHUNK", 1):
+        plan = plan_from_dict({"source": {"adapter": "burst"}, "target": {"adapter": "dummy"},
+                               "run": {"workers": 1}}, tmp_path)
+        engine = Engine(plan, tmp_path / "wd", CollectingReporter())
+        try:
+            summary = engine.run()
+        finally:
+            engine.store.close()
+    assert summary["exit_code"] == 0, summary
+    assert "1" in BurstSource.looked                      # the tickets waited after the first page
+    assert index(("write", "ticket", "t5")) < index(("served", "events", 2))
+    for t in range(1, TICKETS + 1):
+        assert DummyTarget.written[("ticket", f"t{t}")]["comments"] == [f"t{t}m{m}" for m in range(COMMENTS)]

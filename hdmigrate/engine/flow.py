@@ -73,7 +73,9 @@ class FlowStep:
         try:
             while self._feed is not None:
                 # wait for the feed only when every item it gave is normalized and loaded
-                self._pump(block=not self._staged)
+                # ... nor while the load still has waiting tickets to look at again (the feed may
+                # be silent for most of a minute while an export waits for its next window)
+                self._pump(block=not self._staged and not (loader and loader.busy()))
                 self._staged = False
                 if normalizing:
                     self._normalize_new(ncounts)
@@ -173,6 +175,8 @@ class _Loader:
         self.first: set[int] = set()                # tickets waiting for their first comment
         self.arrived: list[int] = []                # ... of which one has arrived this pass
         self.unhandled: set[int] = set()            # every ticket rowid seen and not loaded yet
+        self.unswept = 0                            # at_end tickets not looked at since the streams moved
+        self.found = 0                              # tickets found ready in this pass
         self.handled: dict[str, int] = {}
         self.writes_seen = -1
         self.streams_seen: set[str] | None = None
@@ -208,6 +212,10 @@ class _Loader:
             for kind in PARTS:
                 if kind in self.kinds:
                     self._load(kind, e.store.orphan_rows(kind))
+
+    def busy(self) -> bool:
+        """Waiting tickets remain to be looked at under the streams' latest positions."""
+        return self.unswept > 0
 
     def _stop_early(self, final: bool) -> bool:
         return not final and self.e._staged
@@ -263,8 +271,13 @@ class _Loader:
         store = self.e.store
         size = self.chunk.get("ticket", CHUNK)
         ready: list = []
+        sweeping, self.found = self.unswept > 0, 0
         for batch in _by_rowid(store, "ticket", self._due(final), size):
             ready = self._ready_tickets(batch, ready, size, final)
+        if sweeping and not self.found:
+            # The oldest waiting tickets (rowid order: the export's update order) are not served:
+            # the newer ones are not either. Looked at again when the streams move on.
+            self.unswept = 0
         for batch in self._new_rows("ticket", upto, final, size):
             ready = self._ready_tickets(batch, ready, size, final)
             if self._stop_early(final):
@@ -281,6 +294,7 @@ class _Loader:
             self.unhandled.add(row[0])
             if self._ticket_ready(row, final):
                 ready.append(row)
+                self.found += 1
         while len(ready) >= size:
             self._ticket_chunk(ready[:size])
             ready = ready[size:]
@@ -294,14 +308,19 @@ class _Loader:
         out, self.arrived = self.arrived, []
         if final or e._open_streams != self.streams_seen:
             out += self.at_end
-            self.at_end = []
-        elif e._positions != self.positions_seen and self.at_end:
+            self.at_end, self.unswept = [], 0
+        elif self.at_end and (e._positions != self.positions_seen or self.unswept):
             # The streams moved on: the oldest waiting tickets are the ones the source may now
-            # call served (a bounded look per pass, not every waiting ticket on every page).
-            self.at_end.sort()
-            head = 2 * self.chunk.get("ticket", CHUNK)
+            # call served. A bounded look per pass, going on pass after pass (the loop does not
+            # wait for the feed meanwhile) until every waiting ticket was looked at once or a
+            # look found none served; those still waiting go back to the end of the list.
+            if e._positions != self.positions_seen:
+                self.at_end.sort()
+                self.unswept = len(self.at_end)
+            head = min(2 * self.chunk.get("ticket", CHUNK), self.unswept)
             out += self.at_end[:head]
             self.at_end = self.at_end[head:]
+            self.unswept -= head
         self.positions_seen = dict(e._positions)
         if final:
             out += list(self.first)
