@@ -273,3 +273,28 @@ def test_waiting_tickets_are_all_looked_at_again_while_the_feed_is_silent(tmp_pa
     assert index(("write", "ticket", "t5")) < index(("served", "events", 2))
     for t in range(1, TICKETS + 1):
         assert DummyTarget.written[("ticket", f"t{t}")]["comments"] == [f"t{t}m{m}" for m in range(COMMENTS)]
+
+
+def test_the_feed_holds_a_bounded_number_of_records_however_large_the_pages():
+    # Eight export pages of 1,000 tickets each waited in the queue at once (40 MB at 20,000
+    # tickets); the feed now stops fetching ahead at `max_items` records.
+    from hdmigrate.engine.extract import Feed
+
+    class Big(PacedSource):
+        def fetch(self, stream, cursor=None, since=None):
+            for n in range(10):
+                yield Page([(f"{stream}{n}-{i}", {}) for i in range(1000)], cursor=str(n + 1), done=n == 9)
+
+    feed = Feed(Big(None), [("tickets", None, None)], depth=8, max_items=2500)
+    feed.start()
+    try:
+        for _ in range(100):                  # until the feed thread waits for room
+            if feed.queue.qsize() == 2:
+                break
+            threading.Event().wait(0.02)
+        threading.Event().wait(0.2)
+        assert feed.queue.qsize() == 2        # 2 × 1,000 records: a third would exceed 2,500
+        pages = [feed.get(block=True) for _ in range(11)]   # drained, every page comes through
+        assert [p[2].cursor for p in pages if p[0] == "page"] == [str(n) for n in range(1, 11)]
+    finally:
+        feed.stop()

@@ -23,9 +23,15 @@ class Feed:
     the committed cursor. Items: ("page", stream, Page), ("stream_done", stream, None),
     ("loop", stream, PaginationLoop), ("error", None, exception), ("end", None, None)."""
 
-    def __init__(self, source: Source, jobs: list[tuple[str, str | None, str | None]], depth: int = 8):
+    def __init__(self, source: Source, jobs: list[tuple[str, str | None, str | None]], depth: int = 8,
+                 max_items: int = 2500):
         self.source, self.jobs = source, jobs
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        # Bounded in records too: eight export pages of 1,000 tickets with their sideloads held
+        # 40 MB. Small pages still queue `depth` deep; a page is never refused for its size.
+        self.max_items = max_items
+        self._queued = 0
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="hdm-extract", daemon=True)
 
@@ -56,6 +62,11 @@ class Feed:
                 return
 
     def _put(self, item) -> None:
+        size = _items_in(item)
+        with self._room:
+            while self._queued and self._queued + size > self.max_items and not self._stop.is_set():
+                self._room.wait(0.2)
+            self._queued += size
         while not self._stop.is_set():
             try:
                 self.queue.put(item, timeout=0.2)
@@ -67,13 +78,22 @@ class Feed:
     def get(self, block: bool):
         """The next item, or None (non-blocking and nothing there yet)."""
         try:
-            return self.queue.get(block=block, timeout=None if block else 0)
+            item = self.queue.get(block=block, timeout=None if block else 0)
         except queue.Empty:
             return None
+        with self._room:
+            self._queued -= _items_in(item)
+            self._room.notify_all()
+        return item
 
     def stop(self) -> None:
         self._stop.set()
         self.thread.join(timeout=2)   # a request in flight ends on its own; the thread is a daemon
+
+
+def _items_in(item) -> int:
+    kind, _stream, value = item
+    return len(value.items) if kind == "page" else 0
 
 
 class ExtractStep:
