@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import wait
+
 from ..adapter import Target
 from ..errors import FatalApiError
 from .context import _LoadContext
@@ -61,7 +63,12 @@ class _Lanes:
             self._finish(*item)
 
     def _finish_oldest(self) -> None:
-        self._finish(*self.inflight.pop(0))
+        future, ready = self.inflight.pop(0)
+        while not future.done():
+            # the feed's pages are staged while a write is awaited (an export never waits for it)
+            self.engine._pump()
+            wait([future], timeout=0.05)
+        self._finish(future, ready)
 
     def _finish(self, future, ready) -> None:
         try:

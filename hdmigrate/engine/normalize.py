@@ -27,9 +27,10 @@ class NormalizeStep:
         self._normalize_new(counts)
         return counts
 
-    def _normalize_new(self, counts: dict) -> None:
+    def _normalize_new(self, counts: dict, pump: bool = False) -> None:
         """Normalize the payloads staged and not normalized yet (the run's loop calls this
-        between passes of the load), adding to `counts`."""
+        between passes of the load), adding to `counts`; `pump`: stage the feed's pages between
+        batches (those staged meanwhile are normalized too)."""
         source, _ = self._adapters()
         total = self.store.count_raw("new")
         done = 0
@@ -47,6 +48,8 @@ class NormalizeStep:
             done += len(batch)
             counts["payloads"] += len(batch)
             self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
+            if pump:
+                self._pump()
 
     def _normalize_one(self, source, stream, raw_id, payload_text, repair):
         """The canonical records of one raw payload, and whether all of them passed."""
