@@ -80,8 +80,8 @@ class FlowStep:
                 if normalizing:
                     # What readiness may see: the streams and cursors as staged before this
                     # normalization, all of which it normalizes. It stages the feed's pages as it
-                    # goes (so an export never waits for a long normalization), and those count
-                    # from the next pass on.
+                    # goes (so an export never waits for a long normalization); those are
+                    # normalized, and count, after the load's next pass.
                     open_streams = set(self._fetching)
                     positions = self._cursors_of(open_streams)
                     self._normalize_new(ncounts, pump=True)

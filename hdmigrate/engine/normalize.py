@@ -30,13 +30,14 @@ class NormalizeStep:
     def _normalize_new(self, counts: dict, pump: bool = False) -> None:
         """Normalize the payloads staged and not normalized yet (the run's loop calls this
         between passes of the load), adding to `counts`; `pump`: stage the feed's pages between
-        batches (those staged meanwhile are normalized too)."""
+        batches, and normalize only what was staged before (the load's next pass comes first)."""
         source, _ = self._adapters()
         total = self.store.count_raw("new")
         done = 0
         repair = bool(self.plan.options.get("repair_text"))
         # Small batches: a run killed during normalize keeps all but the last 200 payloads' work.
-        for batch in self.store.iter_raw_new(batch=200):
+        upto = self.store.max_raw_rowid() if pump else None
+        for batch in self.store.iter_raw_new(batch=200, upto=upto):
             out: list[tuple[str, dict, str, str]] = []
             raw_done, raw_failed = [], []
             for stream, raw_id, payload_text in batch:
