@@ -78,14 +78,9 @@ class FlowStep:
                 self._pump(block=not self._staged and not (loader and loader.busy()))
                 self._staged = False
                 if normalizing:
-                    # What readiness may see: the streams and cursors as staged before this
-                    # normalization, all of which it normalizes. It stages the feed's pages as it
-                    # goes (so an export never waits for a long normalization); those are
-                    # normalized, and count, after the load's next pass.
-                    open_streams = set(self._fetching)
-                    positions = self._cursors_of(open_streams)
-                    self._normalize_new(ncounts, pump=True)
-                    self._open_streams, self._positions = open_streams, positions
+                    self._normalize_new(ncounts)
+                    self._open_streams = set(self._fetching)
+                    self._positions = self._cursors_of(self._open_streams)
                 if loader and self._feed is not None:
                     loader.run(final=False)
         finally:

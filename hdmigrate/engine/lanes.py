@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import wait
-
 from ..adapter import Target
 from ..errors import FatalApiError
 from .context import _LoadContext
@@ -63,12 +61,7 @@ class _Lanes:
             self._finish(*item)
 
     def _finish_oldest(self) -> None:
-        future, ready = self.inflight.pop(0)
-        while not future.done():
-            # the feed's pages are staged while a write is awaited (an export never waits for it)
-            self.engine._pump()
-            wait([future], timeout=0.05)
-        self._finish(future, ready)
+        self._finish(*self.inflight.pop(0))
 
     def _finish(self, future, ready) -> None:
         try:

@@ -27,17 +27,15 @@ class NormalizeStep:
         self._normalize_new(counts)
         return counts
 
-    def _normalize_new(self, counts: dict, pump: bool = False) -> None:
+    def _normalize_new(self, counts: dict) -> None:
         """Normalize the payloads staged and not normalized yet (the run's loop calls this
-        between passes of the load), adding to `counts`; `pump`: stage the feed's pages between
-        batches, and normalize only what was staged before (the load's next pass comes first)."""
+        between passes of the load), adding to `counts`."""
         source, _ = self._adapters()
         total = self.store.count_raw("new")
         done = 0
         repair = bool(self.plan.options.get("repair_text"))
         # Small batches: a run killed during normalize keeps all but the last 200 payloads' work.
-        upto = self.store.max_raw_rowid() if pump else None
-        for batch in self.store.iter_raw_new(batch=200, upto=upto):
+        for batch in self.store.iter_raw_new(batch=200):
             out: list[tuple[str, dict, str, str]] = []
             raw_done, raw_failed = [], []
             for stream, raw_id, payload_text in batch:
@@ -49,8 +47,6 @@ class NormalizeStep:
             done += len(batch)
             counts["payloads"] += len(batch)
             self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
-            if pump:
-                self._pump()
 
     def _normalize_one(self, source, stream, raw_id, payload_text, repair):
         """The canonical records of one raw payload, and whether all of them passed."""

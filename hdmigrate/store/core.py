@@ -198,18 +198,13 @@ class Store(ReportQueries):
         """Payloads that failed normalization are tried again by every run until they pass."""
         self.conn.execute("UPDATE raw SET state='new' WHERE state='failed'")
 
-    def max_raw_rowid(self) -> int:
-        return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM raw").fetchone()[0]
-
-    def iter_raw_new(self, batch: int = 1000, upto: int | None = None) -> Iterator[list[tuple[str, str, str]]]:
-        """Batches of (stream, raw_id, payload) still to normalize, in staging order (`upto`:
-        only rows staged up to that rowid)."""
+    def iter_raw_new(self, batch: int = 1000) -> Iterator[list[tuple[str, str, str]]]:
+        """Batches of (stream, raw_id, payload) still to normalize, in staging order."""
         last = 0
-        limit = upto if upto is not None else 2**62
         while True:
             rows = self.conn.execute(
-                "SELECT rowid, stream, raw_id, payload FROM raw WHERE state='new' AND rowid > ? AND rowid <= ? "
-                "ORDER BY rowid LIMIT ?", (last, limit, batch)).fetchall()
+                "SELECT rowid, stream, raw_id, payload FROM raw WHERE state='new' AND rowid > ? ORDER BY rowid LIMIT ?",
+                (last, batch)).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
