@@ -204,10 +204,11 @@ def test_read_connections_of_ended_threads_are_closed(store):
         t.start()
         t.join()
     assert store.reader_count() == 1          # the last thread's, until another one opens
-    gate = threading.Event()
-    held = threading.Thread(target=lambda: (read(), gate.wait(5)))
+    gate, has_read = threading.Event(), threading.Event()
+    held = threading.Thread(target=lambda: (read(), has_read.set(), gate.wait(5)))
     held.start()
     try:
+        assert has_read.wait(5)
         t = threading.Thread(target=read)
         t.start()
         t.join()
