@@ -151,6 +151,9 @@ def main(argv=None) -> int:
                     help="also run the Singer tap-freshdesk against the same sandbox, with this python "
                          "(a virtualenv's, with `pip install tap-freshdesk`), and print its table")
     args = ap.parse_args(argv)
+    if args.peer and not os.access(args.peer, os.X_OK):
+        ap.error(f"--peer {args.peer}: no such python (make one: python -m venv /tmp/tap && "
+                 "/tmp/tap/bin/pip install tap-freshdesk)")
     from hdmigrate.testing.sample import write_dump
     start = "2019-01-01T00:00:00Z" if args.dormant else None
 

@@ -236,6 +236,7 @@ class FreshdeskSandbox(SeedFromDump, FreshdeskState):
         items = [t for t in self.store.all("ticket") if not t.get("_archived")
                  and (bool(t.get("spam")) == (which == "spam")) and (bool(t.get("deleted")) == (which == "deleted"))]
         if which in ("new_and_my_open", "watching"):
+            # approximations: every open ticket counts as "mine"; the sandbox keeps no watchers
             items = [t for t in items if which == "new_and_my_open" and t["status"] == 2]
         since = request.arg("updated_since")
         if since:
