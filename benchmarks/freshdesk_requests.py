@@ -17,7 +17,7 @@ seconds (`os.wait4` of that child: user + system) exclude the sandbox and this s
 sets no rate limit cap beyond the sandbox's (none): requests and credits, not minutes, are
 measured.
 
-Columns, per endpoint the sandbox served (the route and its `include=` option):
+Columns, per endpoint the sandbox served (the route and its `include=` and `filter=` options):
 - `requests`, `req/t`: requests received (429s and retries included) and per ticket.
 - `credits`, `cr/t`: Freshdesk API credits charged as the sandbox charges them, following the
   docs: each `include` on a list costs 2 extra credits, each `include` on View a Ticket 1 extra
@@ -54,8 +54,9 @@ def seeded_sandbox(dump: Path):
     def logged(request):
         response, fault = handle(request)
         route = request.route.name if getattr(request, "route", None) else "?"
-        include = request.arg("include")
-        name = f"{request.method} {route}" + (f"?include={include}" if include else "")
+        include, which = request.arg("include"), request.arg("filter")
+        name = (f"{request.method} {route}" + (f"?include={include}" if include else "")
+                + (f"?filter={which}" if which else ""))
         log.append((name, response.status, sandbox.request_cost(request)))
         return response, fault
 

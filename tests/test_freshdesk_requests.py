@@ -5,6 +5,7 @@ the seeded data (pages = ⌈n/100⌉, one View a Ticket per ticket, ...), none i
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,8 @@ from hdmigrate.adapter import AdapterContext
 from hdmigrate.canonical_dump import iter_records
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
-from hdmigrate.report import CollectingReporter
+from hdmigrate.report import CollectingReporter, collect, render_text
+from hdmigrate.store import Store
 from hdmigrate.testing.sample import write_dump
 
 FILE_ROUTES = {"file", "inline"}
@@ -48,11 +50,11 @@ def recorded(box) -> list[tuple[str, dict, int]]:
     return log
 
 
-def migrate(tmp_path: Path, box, monkeypatch) -> tuple[dict, Path]:
+def migrate(tmp_path: Path, box, monkeypatch, **source) -> tuple[dict, Path]:
     for k, v in box.env.items():
         monkeypatch.setenv(k, v)
     out, work = tmp_path / "out", tmp_path / "work"
-    plan = plan_from_dict({"source": box.plan_section, "target": {"adapter": "jsonl", "path": str(out)},
+    plan = plan_from_dict({"source": {**box.plan_section, **source}, "target": {"adapter": "jsonl", "path": str(out)},
                            "run": {"workdir": str(work), "rate_limit": {"source": 600000, "target": 600000}}},
                           base_dir=tmp_path)
     engine = Engine(plan, work, CollectingReporter())
@@ -80,7 +82,8 @@ def add_conversations(box, ticket_id: int, total: int) -> None:
 
 def expected_requests(box) -> Counter:
     """The fewest requests the documented API allows for what the sandbox holds."""
-    tickets = [t for t in box.store.all("ticket") if not t.get("_archived")]
+    listed = [t for t in box.store.all("ticket") if not t.get("_archived")]
+    tickets = [t for t in listed if not t.get("spam") and not t.get("deleted")]
     contacts = box.store.all("contact")
     convs = Counter(c["ticket_id"] for c in box.store.all("conversation"))
     long = [t["id"] for t in tickets if convs[t["id"]] >= CONVERSATIONS_IN_DETAIL]
@@ -94,7 +97,9 @@ def expected_requests(box) -> Counter:
         # the default list (the sandbox's holds the blocked ones too), then deleted, then blocked
         "contacts": pages(sum(1 for c in contacts if not c.get("deleted")))
         + pages(sum(1 for c in contacts if c.get("deleted"))) + pages(sum(1 for c in contacts if c.get("blocked"))),
-        "tickets": pages(len(tickets)),                       # per_page=100, include nothing
+        # per_page=100, include nothing; then filter=spam and filter=deleted (named, not read)
+        "tickets": pages(len(tickets)) + pages(sum(1 for t in listed if t.get("spam")))
+        + pages(sum(1 for t in listed if t.get("deleted"))),
         "ticket_show": len(tickets),                          # one View a Ticket with its conversations
         "conversations": sum(pages(convs[t]) for t in long),  # only where 10 came inline: maybe more
         "ratings": pages(box.store.count("rating")),
@@ -121,7 +126,7 @@ def test_extraction_requests_and_credits_follow_the_data(tmp_path, monkeypatch):
     assert summary["exit_code"] == 0, summary
     got = Counter(route for route, _, _ in log)
     assert got == want, (got - want, want - got)
-    assert want["conversations"] == 2 and want["tickets"] == 2
+    assert want["conversations"] == 2 and want["tickets"] == 2 + 2
     # every list at the maximum page size; the ticket list embeds nothing (no extra credits)
     assert all(q.get("per_page") == "100" for r, q, _ in log if r in ("tickets", "contacts", "agents_list",
                                                                       "conversations", "ratings"))
@@ -296,5 +301,72 @@ def test_benchmark_prints_requests_credits_and_cpu():
     show = rows[" GET ticket_show?include=conversations "]
     assert int(show[2]) == 20 and int(show[4]) == 40              # 1 request, 2 credits a ticket
     assert int(rows[" GET tickets "][2]) == 1                     # ⌈20/100⌉ list pages
+    assert int(rows[" GET tickets?filter=spam "][2]) == int(rows[" GET tickets?filter=deleted "][2]) == 1
     assert " GET archived_show " not in rows                      # an account in use: no probe above
     assert '"first messages": 20' in proc.stdout and "hdmigrate CPU" in proc.stdout
+
+
+def _spam_and_deleted_box(tmp_path):
+    dump = tmp_path / "dump"
+    write_dump(dump, tickets=8, comments_per_ticket=2, attachments=0, seed=6, start=recent_start())
+    box = make_sandbox(data=dump).start()
+    box.store.update("ticket", 3, {"spam": True})
+    box.store.update("ticket", 5, {"deleted": True})       # in the trash
+    box.store.update("ticket", 6, {"spam": True})
+    box.store.update("ticket", 8, {"created_at": _days_ago(1)})     # nothing above 8 can be archived
+    return box
+
+
+def test_spam_and_deleted_tickets_are_named_in_the_report_and_never_probed_as_archived(tmp_path, monkeypatch):
+    # The default list leaves out spam and the trash; before, those tickets vanished unnamed (and
+    # each cost an archive probe). Now both filters are listed and every such ticket is named.
+    box = _spam_and_deleted_box(tmp_path)
+    try:
+        log = recorded(box)
+        summary, out = migrate(tmp_path, box, monkeypatch)
+        rating_count = box.store.count("rating")
+    finally:
+        box.stop()
+    assert summary["exit_code"] == 0, summary
+    assert {t["id"] for t in iter_records(out, "ticket")} == {"1", "2", "4", "7", "8"}
+    info = summary["source_info"]["spam_and_deleted"]
+    assert info["spam"] == ["3", "6"] and info["deleted"] == ["5"] and info["migrated"] == 0
+    assert "2 spam and 1 in the trash (deleted) in the source, not migrated" in info["summary"]
+    assert "spam 3, 6; deleted 5" in info["summary"]
+    # their ratings are named with them (a rating cannot be written without its ticket)
+    named = info["ratings_not_migrated"]
+    assert named and set(named.values()) <= {"3", "5", "6"}
+    kept = {r["id"] for r in iter_records(out, "satisfaction_rating")}
+    assert not kept & set(named) and len(kept) + len(named) == rating_count
+    filters = [q.get("filter") for r, q, _ in log if r == "tickets"]
+    assert filters == [None, "spam", "deleted"]
+    assert not [r for r, _, _ in log if r == "archived_show"]     # ids 1..8 all listed: no probe
+    assert sum(1 for r, _, _ in log if r == "ticket_show") == 5   # none for spam or deleted
+    store = Store(tmp_path / "work")
+    try:
+        text = render_text(collect(store))
+    finally:
+        store.close()
+    assert "source: tickets: 2 spam and 1 in the trash (deleted)" in text
+
+
+def test_spam_and_deleted_tickets_migrate_when_the_plan_asks(tmp_path, monkeypatch):
+    box = _spam_and_deleted_box(tmp_path)
+    try:
+        summary, out = migrate(tmp_path, box, monkeypatch, spam_and_deleted="migrate")
+        src = _source(box, tmp_path / "again")
+        src.spam_and_deleted = "migrate"
+        pages_ = list(src.fetch("spam_and_deleted_tickets"))
+    finally:
+        box.stop()
+    assert summary["exit_code"] == 0, summary
+    tickets = {t["id"]: t for t in iter_records(out, "ticket")}
+    assert set(tickets) == {str(i) for i in range(1, 9)}
+    assert tickets["3"]["extra"]["spam"] is True and tickets["5"]["extra"]["deleted"] is True
+    assert tickets["1"]["extra"].get("spam") is False
+    comments = [c for c in iter_records(out, "comment") if c["ticket_id"] == "5"]
+    assert comments and comments[0]["id"] == "5-description"     # with its first message
+    assert summary["source_info"]["spam_and_deleted"]["migrated"] == 3
+    # one page per filter; the cursor of the first moves on to the second, the last is done
+    assert [p.done for p in pages_] == [False, True]
+    assert json.loads(pages_[0].cursor)["filter"] == "deleted"

@@ -17,6 +17,9 @@ CONFIG_SCHEMA = {
         "api_key_env": {"type": "string", "description": "name of the environment variable holding the API key"},
         "archived": {"type": "boolean", "default": True,
                      "description": "source: probe ids missing from the ticket list for archived tickets"},
+        "spam_and_deleted": {"enum": ["report", "migrate"], "default": "report",
+                             "description": "source: spam tickets and tickets in the trash are named in the "
+                                            "run's report (report) or migrated like the others (migrate)"},
     },
     "additionalProperties": True,
 }

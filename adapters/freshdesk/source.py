@@ -21,6 +21,10 @@ Streams and how they are read:
   with its attachments, which no list has. 2 credits a ticket is the floor while the description's
   files are kept (View a Ticket for them, plus one more credit for the conversations, embedded or
   listed).
+- `spam_and_deleted_tickets`: the default list leaves out spam and the trash; `filter=spam` and
+  `filter=deleted` list them (same window and paging). Each is named in `describe()` (the run
+  summary's `source_info`, so the report) and, only with `[source] spam_and_deleted = "migrate"`,
+  read and staged like the others. Left out, their ratings are named with them and not staged.
 - `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`. Read before the
   archived tickets: the ticket ids ratings name are evidence of tickets no list shows.
 - `archived_tickets`: archived tickets appear in no list (and `GET /tickets/{id}` does not show
@@ -71,8 +75,11 @@ ARCHIVE_PROBES_PER_PAGE = 100  # the cursor advances at least this often, hits o
 # sooner than a quarter of that: a ticket younger than this cannot be archived.
 ARCHIVE_SAFE_DAYS = 30
 
+# The list filters for tickets the default list leaves out (Freshdesk's "predefined filters").
+SPAM_AND_DELETED = ("spam", "deleted")
+
 STREAMS = ("ticket_fields", "contact_fields", "company_fields", "companies", "groups", "agents",
-           "contacts", "tickets", "satisfaction_ratings", "archived_tickets")
+           "contacts", "tickets", "spam_and_deleted_tickets", "satisfaction_ratings", "archived_tickets")
 
 class FreshdeskSource(Source):
     name = "freshdesk"
@@ -80,7 +87,7 @@ class FreshdeskSource(Source):
                               Capability.INLINE_IMAGES, Capability.CUSTOM_FIELDS,
                               Capability.SATISFACTION_RATINGS})
     default_rate_limit = DEFAULT_RATE_LIMIT
-    since_streams = frozenset({"tickets", "archived_tickets", "satisfaction_ratings"})  # contacts come whole
+    since_streams = frozenset({"tickets", "spam_and_deleted_tickets", "archived_tickets", "satisfaction_ratings"})  # contacts come whole
 
     def __init__(self, ctx, transport=None):
         super().__init__(ctx)
@@ -88,6 +95,9 @@ class FreshdeskSource(Source):
         self.client = FreshdeskClient(cfg.get("url", ""), ctx.secrets.get("api_key", ""),
                                       rate_limit=ctx.rate_limit, transport=transport, log=ctx.log)
         self.archived = cfg.get("archived", True)
+        self.spam_and_deleted = cfg.get("spam_and_deleted", "report")     # or "migrate"
+        self._left: dict[str, dict] | None = None
+        self._left_file = self._work_file("spam-and-deleted")
         self._agent_ids: set[int] | None = None
         # Lists read once per run and shared: the agents and ticket fields (from their own streams
         # when those ran in this process, else one read each), contacts' e-mails (from the
@@ -99,17 +109,25 @@ class FreshdeskSource(Source):
         self._people_by_email: dict[str, str | None] = {}     # e-mail -> canonical person id
         self._agent_mails = False                              # agents' e-mails are in it
         self._seen_ticket_ids: set[int] = set()
-        self._seen_file = Path(ctx.workdir) / "freshdesk-ticket-ids.json" if ctx.workdir else None
+        self._seen_file = self._work_file("ticket-ids")
         # Ticket ids other streams name ({"ratings": [...], "associated": [...]}) and how the
         # archived range was determined: both kept for resumed and delta runs.
         self._mentioned: dict[str, set[int]] = {}
-        self._mentions_file = Path(ctx.workdir) / "freshdesk-ticket-mentions.json" if ctx.workdir else None
-        self._range_file = Path(ctx.workdir) / "freshdesk-archived-range.json" if ctx.workdir else None
+        self._mentions_file = self._work_file("ticket-mentions")
+        self._range_file = self._work_file("archived-range")
         self._range_info: dict | None = None
         # The listed ticket with the highest id (its id and created_at): whether any ticket above
         # it can be archived yet (see _archivable_above).
         self._newest: dict | None = None
-        self._newest_file = Path(ctx.workdir) / "freshdesk-newest-ticket.json" if ctx.workdir else None
+        self._newest_file = self._work_file("newest-ticket")
+
+    def _work_file(self, name: str) -> Path | None:
+        """Where this source keeps what later runs need; a read-back of a Freshdesk *target*
+        (verify) keeps its own, apart from the source's in the same work directory."""
+        if not self.ctx.workdir:
+            return None
+        side = "" if getattr(self.ctx, "role", "source") == "source" else f"{self.ctx.role}-"
+        return Path(self.ctx.workdir) / f"freshdesk-{side}{name}.json"
 
     # --- checks ---------------------------------------------------------------------------
     def check(self) -> None:
@@ -138,6 +156,9 @@ class FreshdeskSource(Source):
         info = self._range_info or _read_json(self._range_file)
         if isinstance(info, dict) and info:
             out["archived_tickets"] = info
+        left = self._left_in_source()
+        if left:
+            out["spam_and_deleted"] = _left_summary(left)
         return out
 
     # --- lookups kept for the fetch ---------------------------------------------------------
@@ -201,6 +222,8 @@ class FreshdeskSource(Source):
             yield from self._contacts(state, since)
         elif stream == "tickets":
             yield from self._tickets(state, since)
+        elif stream == "spam_and_deleted_tickets":
+            yield from self._spam_and_deleted(state, since)
         elif stream == "archived_tickets":
             yield from self._archived(state)
         elif stream == "satisfaction_ratings":
@@ -293,40 +316,116 @@ class FreshdeskSource(Source):
             detail["_hdm_cc_ids"] = {e: self.person_by_email(e) for e in detail["cc_emails"] if e}
         return detail
 
-    def _tickets(self, state: dict, since: str | None) -> Iterator[Page]:
-        window = since or state.get("since") or EPOCH
-        page = int(state.get("page", 1))
-        high = state.get("high")
-        self._load_seen()
+    def _list_tickets(self, which: str | None, window: str, page: int,
+                      high: str | None) -> Iterator[tuple[list, tuple[str, int] | None, str | None]]:
+        """Pages of `GET /tickets` (`filter=which`; None: the default list) updated since `window`,
+        from `page`, oldest change first: (items, (window, page) to resume at, or None after the
+        last page, the newest `updated_at` seen). Freshdesk stops at page 300: a new window then
+        starts at the last `updated_at` seen."""
         while True:
             params = {"updated_since": window, "order_by": "updated_at", "order_type": "asc"}
+            if which:
+                params["filter"] = which
             restart = None
             for number, items, has_next in self.client.pages("tickets", params, start_page=page,
                                                              max_page=MAX_LIST_PAGE):
-                out = []
                 for t in items:
-                    self._seen_ticket_ids.add(int(t["id"]))
-                    self._note_newest(t)
                     high = max(high or "", t.get("updated_at") or "") or None
-                    payload = self._ticket_payload(t)
-                    self._mention("associated", payload.get("associated_tickets_list"))
-                    out.append((str(t["id"]), payload))
-                self._save_seen()
-                self._save_mentions()
-                _write_json(self._newest_file, self._newest)
                 if has_next and number >= MAX_LIST_PAGE:
                     last = items[-1].get("updated_at") or window
                     restart = last if last != window else _plus_one_second(window)
-                    yield Page(out, cursor=json.dumps({"since": restart, "page": 1, "high": high}))
+                    yield items, (restart, 1), high
                 elif has_next:
-                    yield Page(out, cursor=json.dumps({"since": window, "page": number + 1, "high": high}))
+                    yield items, (window, number + 1), high
                 else:
-                    yield Page(out, cursor=json.dumps({"since": high or window, "page": 1}), done=True)
+                    yield items, None, high
                     return
             if restart is None:
-                yield Page([], cursor=json.dumps({"since": high or window, "page": 1}), done=True)
+                yield [], None, high
                 return
             window, page = restart, 1
+
+    def _tickets(self, state: dict, since: str | None) -> Iterator[Page]:
+        window = since or state.get("since") or EPOCH
+        self._load_seen()
+        left = self._left_in_source()
+        for items, resume, high in self._list_tickets(None, window, int(state.get("page", 1)), state.get("high")):
+            out = []
+            for t in items:
+                self._seen_ticket_ids.add(int(t["id"]))
+                self._note_newest(t)
+                left.pop(str(t["id"]), None)        # spam or deleted in an earlier run, listed now
+                payload = self._ticket_payload(t)
+                self._mention("associated", payload.get("associated_tickets_list"))
+                out.append((str(t["id"]), payload))
+            self._save_seen()
+            self._save_mentions()
+            _write_json(self._newest_file, self._newest)
+            if resume:
+                yield Page(out, cursor=json.dumps({"since": resume[0], "page": resume[1], "high": high}))
+            else:
+                self._save_left(left)
+                yield Page(out, cursor=json.dumps({"since": high or window, "page": 1}), done=True)
+
+    def _spam_and_deleted(self, state: dict, since: str | None) -> Iterator[Page]:
+        """The tickets no default list shows: `filter=spam`, then `filter=deleted` (in the trash).
+        Each is named in the run's report (`describe()["spam_and_deleted"]`) and, with
+        `spam_and_deleted = "migrate"`, staged like any other ticket (its `extra` keeps `spam` /
+        `deleted`). Either way its id counts as listed, so the archive probe skips it."""
+        self._load_seen()
+        left = self._left_in_source()
+        nexts = dict(state.get("next") or {})          # filter -> updated_since of the next run
+        phase = state.get("filter") or SPAM_AND_DELETED[0]
+        for which in SPAM_AND_DELETED[SPAM_AND_DELETED.index(phase):]:
+            resumed = state.get("filter") == which and "since" in state
+            window = since or (state["since"] if resumed else nexts.get(which)) or EPOCH
+            page, high = (int(state.get("page", 1)), state.get("high")) if resumed else (1, None)
+            for items, resume, high in self._list_tickets(which, window, page, high):
+                out = []
+                for t in items:
+                    self._seen_ticket_ids.add(int(t["id"]))
+                    left[str(t["id"])] = {"state": which, "created_at": t.get("created_at"),
+                                          "updated_at": t.get("updated_at"), "migrated": self.spam_and_deleted == "migrate"}
+                    if self.spam_and_deleted == "migrate":
+                        out.append((str(t["id"]), self._ticket_payload(t)))
+                self._save_seen()
+                self._save_left(left)
+                if resume:
+                    cur = {"filter": which, "since": resume[0], "page": resume[1], "high": high, "next": nexts}
+                    yield Page(out, cursor=json.dumps(cur))
+                    continue
+                nexts[which] = high or window
+                following = SPAM_AND_DELETED[SPAM_AND_DELETED.index(which) + 1:]
+                cur = {"filter": following[0], "next": nexts} if following else {"next": nexts}
+                yield Page(out, cursor=json.dumps(cur), done=not following)
+            state = {}
+
+    def _without_left_tickets(self, ratings: list[dict]) -> list[dict]:
+        """The ratings of tickets not left out as spam or deleted; the others are named with
+        their ticket in the report (a rating cannot be written without its ticket)."""
+        left = self._left_in_source()
+        kept = []
+        for r in ratings:
+            entry = left.get(str(r.get("ticket_id")))
+            if entry is None or entry.get("migrated"):
+                kept.append(r)
+            elif str(r.get("id")) not in entry.setdefault("ratings", []):
+                entry["ratings"].append(str(r.get("id")))
+        if len(kept) < len(ratings):
+            self._save_left(left)
+        return kept
+
+    def _left_in_source(self) -> dict[str, dict]:
+        """Spam and deleted tickets the lists showed (id -> state, times, migrated), kept in the
+        work directory for resumed and delta runs and the report."""
+        if self._left is None:
+            data = _read_json(self._left_file)
+            self._left = data if isinstance(data, dict) else {}
+        return self._left
+
+    def _save_left(self, left: dict) -> None:
+        self._left = left
+        _write_json(self._left_file, left)
 
     def _archived(self, state: dict) -> Iterator[Page]:
         if not self.archived:
@@ -470,6 +569,7 @@ class FreshdeskSource(Source):
                 high = max(high or "", r.get("updated_at") or r.get("created_at") or "") or None
             self._mention("ratings", [r.get("ticket_id") for r in items])
             self._save_mentions()
+            items = self._without_left_tickets(items)
             cur = ({"since": created_since, "page": page + 1, "high": high} if has_next
                    else {"since": high or created_since})
             yield Page([(str(r["id"]), r) for r in items], cursor=json.dumps(cur), done=not has_next)
@@ -537,6 +637,25 @@ class FreshdeskSource(Source):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _left_summary(left: dict[str, dict]) -> dict:
+    """The report's entry for the spam and deleted tickets: every id, by state."""
+    by = {which: sorted((i for i, v in left.items() if v.get("state") == which), key=int) for which in SPAM_AND_DELETED}
+    migrated = sum(1 for v in left.values() if v.get("migrated"))
+    shown = "; ".join(f"{which} {', '.join(ids[:50])}{f' … {len(ids) - 50} more' if len(ids) > 50 else ''}"
+                      for which, ids in by.items() if ids)
+    counts = " and ".join(f"{len(ids)} {'in the trash (deleted)' if which == 'deleted' else which}"
+                          for which, ids in by.items() if ids)
+    ratings = {r: i for i, v in left.items() for r in v.get("ratings") or ()}
+    if migrated == len(left):
+        summary = f"tickets: {counts} migrated like the others (their extra keeps spam / deleted): {shown}"
+    else:
+        with_ratings = (f", with their {len(ratings)} satisfaction rating{'' if len(ratings) == 1 else 's'}"
+                        if ratings else "")
+        summary = (f"tickets: {counts} in the source, not migrated{with_ratings} ([source] spam_and_deleted "
+                   f"= \"migrate\" moves them): {shown}")
+    return {**by, "migrated": migrated, "ratings_not_migrated": ratings, "summary": summary}
 
 
 def _read_json(path: Path | None):

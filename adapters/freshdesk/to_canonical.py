@@ -77,7 +77,7 @@ def records(stream: str, payload: dict) -> Iterator[tuple[str, dict]]:
         yield "agent", agent_record(payload)
     elif stream == "contacts":
         yield "contact", contact_record(payload)
-    elif stream in ("tickets", "archived_tickets"):
+    elif stream in ("tickets", "spam_and_deleted_tickets", "archived_tickets"):
         yield from ticket_records(payload)
     elif stream == "satisfaction_ratings":
         yield "satisfaction_rating", rating_record(payload)
