@@ -220,6 +220,17 @@ def _failures_section(failures: list[dict]) -> str:
             f'<th>field</th><th>reason</th></tr></thead><tbody>{rows}</tbody></table>{more}</section>')
 
 
+def _source_section(summary: dict) -> str:
+    """What the source said about how it read: records it left out on purpose (e.g. Freshdesk's
+    spam and trash), ranges it probed. The same lines as `report`'s "source:" lines."""
+    notes = [info["summary"] for info in (summary.get("source_info") or {}).values()
+             if isinstance(info, dict) and info.get("summary")]
+    if not notes:
+        return ""
+    items = "".join(f"<li>{e(n)}</li>" for n in notes)
+    return f'<section id="source-section"><h2>How the source was read</h2><ul id="source-notes">{items}</ul></section>'
+
+
 def _degradations_section(degradations: list[dict]) -> str:
     n_records = len({(d.get("kind"), d.get("id")) for d in degradations})
     head = (f'<h2>Degradations <span class="pill" id="degradations-count" data-value="{len(degradations)}">'
@@ -441,6 +452,7 @@ def render_html(doc: dict) -> str:
         body.append(_counts_section(summary))
         body.append(_runs_section(doc))
         body.append(_failures_section(doc.get("failures") or []))
+        body.append(_source_section(summary))
         body.append(_degradations_section(doc.get("degradations") or []))
         body.append(_verify_section(doc.get("verify")))
         body.append(_cx_section(doc, workdir))

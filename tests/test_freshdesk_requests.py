@@ -21,6 +21,7 @@ from hdmigrate.canonical_dump import iter_records
 from hdmigrate.engine import Engine
 from hdmigrate.plan import plan_from_dict
 from hdmigrate.report import CollectingReporter, collect, render_text
+from hdmigrate.html_report import render_html
 from hdmigrate.store import Store
 from hdmigrate.testing.sample import write_dump
 
@@ -344,10 +345,13 @@ def test_spam_and_deleted_tickets_are_named_in_the_report_and_never_probed_as_ar
     assert sum(1 for r, _, _ in log if r == "ticket_show") == 5   # none for spam or deleted
     store = Store(tmp_path / "work")
     try:
-        text = render_text(collect(store))
+        doc = collect(store)
+        text = render_text(doc)
     finally:
         store.close()
     assert "source: tickets: 2 spam and 1 in the trash (deleted)" in text
+    page = render_html(doc)
+    assert 'id="source-notes"' in page and "spam 3, 6; deleted 5" in page
 
 
 def test_spam_and_deleted_tickets_migrate_when_the_plan_asks(tmp_path, monkeypatch):
