@@ -393,6 +393,8 @@ def demo(workdir, tickets, as_json, target):
 
 
 def main():
+    from hdmigrate import allocator
+    allocator.settle()          # before any thread starts: memory stays flat over long runs
     cli(prog_name="hdmigrate")
 
 

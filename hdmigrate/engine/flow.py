@@ -28,6 +28,8 @@ from .extract import Feed
 
 PARTS = ("comment", "satisfaction_rating")
 CHUNK = 200   # at least this many tickets (with their parts) per chunk: bounded memory
+PART_GROUP = 100   # the parts of this many tickets are read and loaded at a time (a chunk's
+                   # comments at once were ~20 MB of parsed records at 10 comments a ticket)
 
 
 class FlowStep:
@@ -370,8 +372,9 @@ class _Loader:
             self._load("ticket", rows)
         for kind in PARTS:
             if kind in self.kinds:
-                parts = [p for row in rows for p in e.store.children_rows(kind, row[2]["id"])]
-                self._load(kind, parts)
+                for start in range(0, len(rows), PART_GROUP):
+                    self._load(kind, [p for row in rows[start:start + PART_GROUP]
+                                      for p in e.store.children_rows(kind, row[2]["id"])])
         for row in rows:
             self.unhandled.discard(row[0])
 
