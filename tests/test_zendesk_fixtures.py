@@ -169,6 +169,8 @@ def test_every_zendesk_fixture_maps(shared_dir):
     assert counts["ticket"] > 100
     # the deleted ticket 73 of the Zammad extract is skipped and reported, not migrated
     assert "73" in source.report["deleted_tickets"]
+    named = source.describe()["deleted_tickets"]      # the run summary's source_info: the report
+    assert "73" in named["ids"] and "deleted in the source, not migrated" in named["summary"]
 
 
 def test_deleted_and_suspended_users_kept_and_flagged(shared_dir):

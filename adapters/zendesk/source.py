@@ -57,6 +57,19 @@ class ZendeskSource(Source):
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
 
+    def describe(self) -> dict:
+        """The run summary's `source_info` (the report's "source:" lines): the deleted tickets the
+        exports named, each by id (Zendesk keeps only their id and times: nothing to migrate)."""
+        out = super().describe()
+        deleted = sorted(set(self.report["deleted_tickets"]), key=_num)
+        if deleted:
+            shown = ", ".join(deleted[:50]) + (f" … {len(deleted) - 50} more" if len(deleted) > 50 else "")
+            out["deleted_tickets"] = {
+                "ids": deleted,
+                "summary": (f"tickets: {len(deleted)} deleted in the source, not migrated (the export keeps "
+                            f"only their id and times; one migrated by an earlier run stays in the target): {shown}")}
+        return out
+
     @property
     def client(self):
         if self._client is None:
