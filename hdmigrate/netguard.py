@@ -60,6 +60,12 @@ class DeadlineExceeded(TransientApiError):
     default_cause = Cause.TIMEOUT
 
 
+class SilentServer(DeadlineExceeded):
+    """Not one byte of an answer within the deadline: a server still working out a heavy page
+    (an export under load), unlike one trickling its answer. A read is asked once more, with
+    twice the time."""
+
+
 class PaginationLoop(FatalApiError):
     """A source that repeats a cursor, next link or page: that stream stops."""
 
@@ -132,6 +138,7 @@ class _Guard(threading.local):
     deadline: float | None = None              # time.monotonic() by which the request ends
     base: float | None = None                  # the deadline before any byte was received
     vet: Callable[[str, int], str] | None = None   # (host, port) -> address to connect to
+    received: int = 0                          # bytes read from the server for this request
 
 
 _guard = _Guard()
@@ -140,12 +147,17 @@ _guard = _Guard()
 @contextmanager
 def guarded(deadline: float | None, vet: Callable[[str, int], str] | None) -> Iterator[None]:
     """Apply a deadline and an address check to the requests this thread sends inside."""
-    saved = (_guard.deadline, _guard.base, _guard.vet)
-    _guard.deadline, _guard.base, _guard.vet = deadline, deadline, vet
+    saved = (_guard.deadline, _guard.base, _guard.vet, _guard.received)
+    _guard.deadline, _guard.base, _guard.vet, _guard.received = deadline, deadline, vet, 0
     try:
         yield
     finally:
-        _guard.deadline, _guard.base, _guard.vet = saved
+        _guard.deadline, _guard.base, _guard.vet, _guard.received = saved
+
+
+def bytes_received() -> int:
+    """Bytes the server sent so far for the request this thread is sending (inside `guarded`)."""
+    return _guard.received
 
 
 def earn_time(received: int) -> None:
@@ -183,7 +195,9 @@ class _GuardedStream(httpcore.NetworkStream):
         return _timed(call, timeout)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._timed(lambda t: self._inner.read(max_bytes, t), timeout)
+        data = self._timed(lambda t: self._inner.read(max_bytes, t), timeout)
+        _guard.received += len(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         return self._timed(lambda t: self._inner.write(buffer, t), timeout)

@@ -20,8 +20,8 @@ from adapters.zendesk.client import make_client as zendesk_client
 from adapters.zendesk.source import ZendeskSource
 from hdmigrate.adapter import AdapterContext
 from hdmigrate.errors import RecordError, TransientApiError
-from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, UrlRefused,
-                            download_limit)
+from hdmigrate.http import (DeadlineExceeded, HttpClient, PaginationLoop, ResponseTooLarge, SilentServer,
+                            UrlRefused, download_limit)
 from hdmigrate.testing.hostile import HostileServer, PretendHost, free_port
 
 MB = 1024 * 1024
@@ -221,6 +221,26 @@ def test_trickling_answer_ends_at_the_request_deadline(server, headers):
         with pytest.raises(DeadlineExceeded, match="deadline"):
             c.get_json("/api/slow")
         assert c.stats.total == 1                        # a trickling server is not asked again
+
+
+def test_a_silent_server_is_asked_once_more_with_twice_the_time(server):
+    # An export page the server is still working out (no byte yet when the deadline passes) is
+    # a slow server, not a stuck one: one more GET, with twice the deadline, gets the page.
+    server.add("/api/heavy", "silent", wait=0.6, body={"page": 1}, quiet=2)
+    with client_for(server.url, deadline=0.4, max_attempts=5) as c:
+        assert c.get_json("/api/heavy") == {"page": 1}      # 0.4 s, then 0.8 s: the second answers
+        assert c.stats.total == 2
+
+
+def test_a_server_silent_twice_ends_the_read_and_a_write_is_never_sent_again(server):
+    server.add("/api/stuck", "silent", wait=3.0)
+    with client_for(server.url, deadline=0.2, max_attempts=5) as c:
+        with pytest.raises(SilentServer, match="no answer at all"):
+            c.get("/api/stuck")
+        assert server.hit_count("/api/stuck") == 2          # once more, not max_attempts times
+        with pytest.raises(DeadlineExceeded):
+            c.request("POST", "/api/stuck", json={}, idempotent=False)
+        assert server.hit_count("/api/stuck") == 3          # the write went once
 
 
 def test_trickling_download_ends_at_the_deadline(server):

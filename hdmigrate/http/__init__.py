@@ -30,14 +30,14 @@ from hdmigrate.http.redaction import excerpt_of, redact
 from hdmigrate.http.retrying import should_retry
 from hdmigrate.http.stats import HttpStats
 from hdmigrate.http.urls import check_url_scheme, is_loopback
-from hdmigrate.netguard import DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, UrlRefused
+from hdmigrate.netguard import DeadlineExceeded, PageGuard, PaginationLoop, ResponseTooLarge, SilentServer, UrlRefused
 
 __all__ = [
     "HttpClient", "HttpStats", "RateLimiter", "RatePolicy", "policy_for", "limiter_for", "reset_limiters", "redact", "excerpt_of",
     "parse_retry_after", "retry_after_of", "current_download_limit", "rate_limit_info",
     "rate_limit_observations", "should_retry", "UNSENT_EXCEPTIONS", "RETRY_EXCEPTIONS", "RETRY_STATUSES",
     "REJECT_STATUSES", "is_loopback", "check_url_scheme", "PageGuard", "PaginationLoop", "UrlRefused",
-    "ResponseTooLarge", "DeadlineExceeded", "download_limit", "DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES",
+    "ResponseTooLarge", "DeadlineExceeded", "SilentServer", "download_limit", "DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_DOWNLOAD_BYTES", "VendorCause", "status_cause", "transport_cause",
     "ApiPage", "by_link_header", "by_next_url", "by_cursor_field", "by_number",
 ]

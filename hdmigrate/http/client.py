@@ -24,7 +24,8 @@ from hdmigrate.http.redaction import excerpt_of, redact
 from hdmigrate.http.retrying import RetryMixin
 from hdmigrate.http.stats import HttpStats
 from hdmigrate.http.urls import check_url_scheme, is_loopback
-from hdmigrate.netguard import (MIN_RATE, DeadlineExceeded, ResponseTooLarge, UrlRefused, _DeadlinePassed,
+from hdmigrate.netguard import (MIN_RATE, DeadlineExceeded, ResponseTooLarge, SilentServer, UrlRefused, _DeadlinePassed,
+                                bytes_received,
                                 address_problem, guarded, guarded_transport, read_body, resolve)
 
 class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
@@ -192,7 +193,7 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
 
 
     def _exchange(self, request: httpx.Request, read: Callable[[httpx.Response], Any],
-                  deadline: "float | Callable[[], float] | None" = None) -> Any:
+                  deadline: "float | Callable[[], float] | None" = None, stretch: float = 1.0) -> Any:
         """One attempt: wait for the limiter, send under the deadline and the address check,
         count, feed the limiter from the headers, and `read(response)` before the deadline ends."""
         limiter = self._limiter_for_url(request.url)
@@ -214,7 +215,7 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
             # An upload earns time for its size at MIN_RATE; answers earn it as they arrive.
             sending = request.headers.get("content-length", "")
             extra = int(sending) / MIN_RATE if sending.isdigit() else 0.0
-            deadline = time.monotonic() + self.deadline + extra
+            deadline = time.monotonic() + self.deadline * stretch + extra
         with guarded(deadline, self._vet_for(request.url)):
             try:
                 response = self._client.send(request, auth=auth, stream=True)
@@ -223,7 +224,7 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
                 raise
             except _DeadlinePassed:
                 self.stats.count_error()
-                raise self._deadline_error(request) from None
+                raise self._deadline_error(request, silent=bytes_received() == 0, stretch=stretch) from None
             try:
                 self.stats.count_response(response.status_code)
                 ANSWERED.add(request.url.netloc.decode("ascii"))
@@ -239,10 +240,17 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
             finally:
                 response.close()
 
-    def _deadline_error(self, request: httpx.Request) -> DeadlineExceeded:
+    def _deadline_error(self, request: httpx.Request, silent: bool = False,
+                        stretch: float = 1.0) -> DeadlineExceeded:
+        if silent:
+            return SilentServer(
+                self.redact(f"{request.method} {request.url}: no answer at all within the request "
+                            f"deadline ({self.deadline * stretch:g}s); the server is overloaded or "
+                            "working out a heavy page"),
+                method=request.method, url=self.redact(str(request.url)))
         return DeadlineExceeded(
             self.redact(f"{request.method} {request.url}: no complete answer within the request "
-                        f"deadline ({self.deadline:g}s overall); the server is too slow or "
+                        f"deadline ({self.deadline * stretch:g}s overall); the server is too slow or "
                         "trickling its answer"),
             method=request.method, url=self.redact(str(request.url)))
 
@@ -281,10 +289,16 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         url = self._url(url_or_path)
         files = _rewindable_files(files)
 
+        tries = 0
+
         def attempt(method: str, url: httpx.URL) -> httpx.Response:
+            nonlocal tries
+            tries += 1
             request = self._client.build_request(method, url, params=params, json=json, content=content,
                                                  files=files, data=data, headers=headers)
-            return self._exchange(request, lambda r: self._read_api_body(r, ok, allow))
+            # a retry gets twice the time: a server that was silent may be slow, not stuck
+            return self._exchange(request, lambda r: self._read_api_body(r, ok, allow),
+                                  stretch=1.0 if tries == 1 else 2.0)
 
         try:
             response = self._run(attempt, method, url, allow, idempotent)

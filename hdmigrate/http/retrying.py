@@ -14,6 +14,7 @@ from hdmigrate.http.classify import request_id, status_cause, transport_cause
 from hdmigrate.http.limits import FIRST_CONTACT_ATTEMPTS, RETRY_EXCEPTIONS, RETRY_STATUSES, UNSENT_EXCEPTIONS
 from hdmigrate.http.ratelimit import ANSWERED, limiter_for, retry_after_of
 from hdmigrate.http.redaction import excerpt_of
+from hdmigrate.netguard import SilentServer
 
 def should_retry(allow: Collection[int], retry_state: tenacity.RetryCallState, *,
                  idempotent: bool = True) -> bool:
@@ -22,6 +23,8 @@ def should_retry(allow: Collection[int], retry_state: tenacity.RetryCallState, *
     outcome = retry_state.outcome
     if outcome.failed:
         error = outcome.exception()
+        if isinstance(error, SilentServer):      # once: a trickling server is never asked again
+            return idempotent and retry_state.attempt_number == 1
         if not idempotent:
             return isinstance(error, UNSENT_EXCEPTIONS)
         return isinstance(error, RETRY_EXCEPTIONS)

@@ -16,6 +16,8 @@ it was given with one misbehaviour:
                   so the length can lie either way
     trickle       `size` pieces of `chunk` bytes, one every `every` seconds (`headers=True`: the
                   status line and headers trickle too, a byte at a time)
+    silent        says nothing for `wait` seconds, then answers `body` as JSON (`quiet`: only
+                  the first that many requests wait; then answers come at once)
     secret        counts the hit (tests assert it is never reached)
 
 `hits` lists every path requested. Stopping the server ends every endless answer.
@@ -203,6 +205,16 @@ class HostileServer:
                 return
             h.wfile.write(piece)
             h.wfile.flush()
+
+
+    def _silent(self, h, wait: float = 1.0, body=None, quiet: int | None = None) -> None:
+        waited = self.hit_count(urlsplit(h.path).path) if quiet is not None else 0
+        if quiet is None or waited <= quiet:
+            if self._stop.wait(wait):
+                return
+        data = json.dumps(body if body is not None else {"ok": True}).encode()
+        self._head(h, 200, {"Content-Type": "application/json", "Content-Length": len(data)})
+        h.wfile.write(data)
 
 
 def free_port() -> int:
