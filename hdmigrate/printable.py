@@ -30,3 +30,11 @@ def json_printable(text: str) -> str:
     """A JSON document (from json.dumps, ensure_ascii=False) with the characters json leaves raw
     but terminals obey (DEL, C1, bidi overrides) as \\u escapes: the same data, safe to print."""
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def id_list(ids, most: int = 50) -> str:
+    """Record ids for one line of a report: the first `most`, then how many more (the JSON
+    report keeps them all)."""
+    ids = [str(i) for i in ids]
+    more = f" … {len(ids) - most} more" if len(ids) > most else ""
+    return ", ".join(ids[:most]) + more

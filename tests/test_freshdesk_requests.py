@@ -374,3 +374,14 @@ def test_spam_and_deleted_tickets_migrate_when_the_plan_asks(tmp_path, monkeypat
     # one page per filter; the cursor of the first moves on to the second, the last is done
     assert [p.done for p in pages_] == [False, True]
     assert json.loads(pages_[0].cursor)["filter"] == "deleted"
+
+
+def test_the_summary_names_as_not_migrated_only_those_left_out():
+    # a later run with spam_and_deleted = "migrate" moved ticket 12; 3 and 5 were left out before
+    from adapters.freshdesk.source import _left_summary
+    info = _left_summary({"3": {"state": "spam"}, "12": {"state": "spam", "migrated": True},
+                          "5": {"state": "deleted", "ratings": ["1"]}})
+    assert info["spam"] == ["3", "12"] and info["deleted"] == ["5"] and info["migrated"] == 1
+    left_out, moved = info["summary"].split("; 1 spam or deleted migrated")
+    assert "spam 3; deleted 5" in left_out and "12" not in left_out and moved.endswith("spam 12")
+    assert info["ratings_not_migrated"] == {"1": "5"}

@@ -55,6 +55,7 @@ from hdmigrate.adapter import Capability, Page, Source
 from hdmigrate.errors import Cause, FatalApiError
 from hdmigrate import times
 from hdmigrate.http import UrlRefused
+from hdmigrate.printable import id_list
 
 from . import to_canonical
 from . import values as m
@@ -640,22 +641,29 @@ class FreshdeskSource(Source):
 
 
 def _left_summary(left: dict[str, dict]) -> dict:
-    """The report's entry for the spam and deleted tickets: every id, by state."""
-    by = {which: sorted((i for i, v in left.items() if v.get("state") == which), key=int) for which in SPAM_AND_DELETED}
+    """The report's entry for the spam and deleted tickets: every id, by state; the summary names
+    those not migrated (a later run with `migrate` may have moved some)."""
+    def ids(which: str, migrated: bool) -> list[str]:
+        return sorted((i for i, v in left.items() if v.get("state") == which and bool(v.get("migrated")) == migrated),
+                      key=lambda i: (len(i), i))
+    by = {which: sorted(ids(which, False) + ids(which, True), key=lambda i: (len(i), i)) for which in SPAM_AND_DELETED}
+    kept_out = {which: ids(which, False) for which in SPAM_AND_DELETED}
     migrated = sum(1 for v in left.values() if v.get("migrated"))
-    shown = "; ".join(f"{which} {', '.join(ids[:50])}{f' … {len(ids) - 50} more' if len(ids) > 50 else ''}"
-                      for which, ids in by.items() if ids)
-    counts = " and ".join(f"{len(ids)} {'in the trash (deleted)' if which == 'deleted' else which}"
-                          for which, ids in by.items() if ids)
     ratings = {r: i for i, v in left.items() for r in v.get("ratings") or ()}
-    if migrated == len(left):
-        summary = f"tickets: {counts} migrated like the others (their extra keeps spam / deleted): {shown}"
-    else:
+    parts = []
+    if any(kept_out.values()):
+        counts = " and ".join(f"{len(i)} {'in the trash (deleted)' if which == 'deleted' else which}"
+                              for which, i in kept_out.items() if i)
         with_ratings = (f", with their {len(ratings)} satisfaction rating{'' if len(ratings) == 1 else 's'}"
                         if ratings else "")
-        summary = (f"tickets: {counts} in the source, not migrated{with_ratings} ([source] spam_and_deleted "
-                   f"= \"migrate\" moves them): {shown}")
-    return {**by, "migrated": migrated, "ratings_not_migrated": ratings, "summary": summary}
+        shown = "; ".join(f"{which} {id_list(i)}" for which, i in kept_out.items() if i)
+        parts.append(f"{counts} in the source, not migrated{with_ratings} ([source] spam_and_deleted = "
+                     f"\"migrate\" moves them): {shown}")
+    if migrated:
+        parts.append(f"{migrated} spam or deleted migrated like the others (their extra keeps spam / deleted): "
+                     + "; ".join(f"{which} {id_list(i)}" for which in SPAM_AND_DELETED
+                                 if (i := ids(which, True))))
+    return {**by, "migrated": migrated, "ratings_not_migrated": ratings, "summary": "tickets: " + "; ".join(parts)}
 
 
 def _read_json(path: Path | None):

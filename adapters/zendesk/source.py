@@ -22,6 +22,7 @@ from hdmigrate import times
 from hdmigrate.adapter import AdapterContext, Capability, Page, Source
 from hdmigrate.errors import RecordError
 from hdmigrate.http import PageGuard
+from hdmigrate.printable import id_list
 
 from . import to_canonical, values
 from .client import DEFAULT_RATE_LIMIT, check_account, make_client
@@ -63,11 +64,10 @@ class ZendeskSource(Source):
         out = super().describe()
         deleted = sorted(set(self.report["deleted_tickets"]), key=_num)
         if deleted:
-            shown = ", ".join(deleted[:50]) + (f" … {len(deleted) - 50} more" if len(deleted) > 50 else "")
             out["deleted_tickets"] = {
                 "ids": deleted,
                 "summary": (f"tickets: {len(deleted)} deleted in the source, not migrated (the export keeps "
-                            f"only their id and times; one migrated by an earlier run stays in the target): {shown}")}
+                            f"only their id and times; one migrated by an earlier run stays in the target): {id_list(deleted)}")}
         return out
 
     @property

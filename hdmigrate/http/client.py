@@ -296,7 +296,8 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
             tries += 1
             request = self._client.build_request(method, url, params=params, json=json, content=content,
                                                  files=files, data=data, headers=headers)
-            # a retry gets twice the time: a server that was silent may be slow, not stuck
+            # every retry gets twice the time: a server that was silent (SilentServer, the one
+            # deadline retried) or failing may be slow, not stuck
             return self._exchange(request, lambda r: self._read_api_body(r, ok, allow),
                                   stretch=1.0 if tries == 1 else 2.0)
 
