@@ -385,3 +385,43 @@ def test_the_summary_names_as_not_migrated_only_those_left_out():
     left_out, moved = info["summary"].split("; 1 spam or deleted migrated")
     assert "spam 3; deleted 5" in left_out and "12" not in left_out and moved.endswith("spam 12")
     assert info["ratings_not_migrated"] == {"1": "5"}
+
+
+def test_a_rating_held_back_with_its_spam_ticket_is_staged_when_a_later_run_lists_the_ticket(tmp_path, monkeypatch):
+    # Ratings are read by created_since: once a run held one back with its spam (or deleted)
+    # ticket, no later read would show it again. Before, taking the ticket out of spam brought the
+    # ticket over and lost its rating; now the rating kept in the work directory follows it.
+    box = _spam_and_deleted_box(tmp_path)
+    try:
+        first, out = migrate(tmp_path, box, monkeypatch)
+        held = first["source_info"]["spam_and_deleted"]["ratings_not_migrated"]
+        assert held, "the sandbox gave no spam or deleted ticket a rating"
+        rating, ticket = sorted(held.items())[0]
+        box.store.update("ticket", int(ticket), {"spam": False, "deleted": False, "updated_at": _days_ago(0)})
+        second, out = migrate(tmp_path, box, monkeypatch)
+        third, out = migrate(tmp_path, box, monkeypatch)     # nothing new: the same rating, unchanged
+    finally:
+        box.stop()
+    assert second["exit_code"] == 0 and third["exit_code"] == 0, (second, third)
+    assert ticket in {t["id"] for t in iter_records(out, "ticket")}
+    ratings = [r for r in iter_records(out, "satisfaction_rating") if r["id"] == rating]
+    assert len(ratings) == 1 and ratings[0]["ticket_id"] == ticket
+    info = second["source_info"]["spam_and_deleted"]
+    assert ticket not in info["spam"] + info["deleted"] and rating not in info["ratings_not_migrated"]
+    assert third["kinds"]["satisfaction_rating"]["created"] == 0
+
+
+def test_a_later_run_that_migrates_spam_brings_the_ratings_an_earlier_run_held_back(tmp_path, monkeypatch):
+    box = _spam_and_deleted_box(tmp_path)
+    try:
+        first, out = migrate(tmp_path, box, monkeypatch)
+        held = first["source_info"]["spam_and_deleted"]["ratings_not_migrated"]
+        for tid in ("3", "5", "6"):       # listed again by the next run's spam / deleted lists
+            box.store.update("ticket", int(tid), {"updated_at": _days_ago(0)})
+        second, out = migrate(tmp_path, box, monkeypatch, spam_and_deleted="migrate")
+    finally:
+        box.stop()
+    assert held and second["exit_code"] == 0, second
+    staged = {r["id"]: r["ticket_id"] for r in iter_records(out, "satisfaction_rating")}
+    assert {r: staged.get(r) for r in held} == held
+    assert second["source_info"]["spam_and_deleted"]["ratings_not_migrated"] == {}

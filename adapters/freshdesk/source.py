@@ -24,7 +24,10 @@ Streams and how they are read:
 - `spam_and_deleted_tickets`: the default list leaves out spam and the trash; `filter=spam` and
   `filter=deleted` list them (same window and paging). Each is named in `describe()` (the run
   summary's `source_info`, so the report) and, only with `[source] spam_and_deleted = "migrate"`,
-  read and staged like the others. Left out, their ratings are named with them and not staged.
+  read and staged like the others. Left out, their ratings are named with them and not staged;
+  kept in the work directory, they are staged after all once a later run lists their ticket
+  (taken out of spam or the trash, or `migrate` asked for): ratings are read by `created_since`,
+  so no later read would bring them back.
 - `satisfaction_ratings`: `GET /surveys/satisfaction_ratings?created_since=`. Read before the
   archived tickets: the ticket ids ratings name are evidence of tickets no list shows.
 - `archived_tickets`: archived tickets appear in no list (and `GET /tickets/{id}` does not show
@@ -99,6 +102,9 @@ class FreshdeskSource(Source):
         self.spam_and_deleted = cfg.get("spam_and_deleted", "report")     # or "migrate"
         self._left: dict[str, dict] | None = None
         self._left_file = self._work_file("spam-and-deleted")
+        # Ratings held back with their spam or deleted ticket, whose ticket a later list showed:
+        # staged by every ratings pass from then on (the same record again is unchanged).
+        self._recovered_file = self._work_file("recovered-ratings")
         self._agent_ids: set[int] | None = None
         # Lists read once per run and shared: the agents and ticket fields (from their own streams
         # when those ran in this process, else one read each), contacts' e-mails (from the
@@ -355,7 +361,7 @@ class FreshdeskSource(Source):
             for t in items:
                 self._seen_ticket_ids.add(int(t["id"]))
                 self._note_newest(t)
-                left.pop(str(t["id"]), None)        # spam or deleted in an earlier run, listed now
+                self._recover_ratings(left.pop(str(t["id"]), None))   # spam or deleted before, listed now
                 payload = self._ticket_payload(t)
                 self._mention("associated", payload.get("associated_tickets_list"))
                 out.append((str(t["id"]), payload))
@@ -385,10 +391,15 @@ class FreshdeskSource(Source):
                 out = []
                 for t in items:
                     self._seen_ticket_ids.add(int(t["id"]))
-                    left[str(t["id"])] = {"state": which, "created_at": t.get("created_at"),
-                                          "updated_at": t.get("updated_at"), "migrated": self.spam_and_deleted == "migrate"}
+                    before = left.get(str(t["id"])) or {}
+                    entry = {"state": which, "created_at": t.get("created_at"),
+                             "updated_at": t.get("updated_at"), "migrated": self.spam_and_deleted == "migrate"}
                     if self.spam_and_deleted == "migrate":
                         out.append((str(t["id"]), self._ticket_payload(t)))
+                        self._recover_ratings(before)        # held back by an earlier run
+                    else:                                    # still named in the report
+                        entry.update({k: before[k] for k in ("ratings", "held") if k in before})
+                    left[str(t["id"])] = entry
                 self._save_seen()
                 self._save_left(left)
                 if resume:
@@ -412,9 +423,18 @@ class FreshdeskSource(Source):
                 kept.append(r)
             elif str(r.get("id")) not in entry.setdefault("ratings", []):
                 entry["ratings"].append(str(r.get("id")))
+                entry.setdefault("held", {})[str(r.get("id"))] = r   # staged if the ticket comes back
         if len(kept) < len(ratings):
             self._save_left(left)
         return kept
+
+    def _recover_ratings(self, entry: dict | None) -> None:
+        """A left-out ticket is listed now: the ratings held back with it are staged by the ratings
+        pass (kept in the work directory first, so a run killed in between loses none)."""
+        held = (entry or {}).get("held") or {}
+        if held:
+            recovered = _read_json(self._recovered_file) or {}
+            _write_json(self._recovered_file, {**recovered, **held})
 
     def _left_in_source(self) -> dict[str, dict]:
         """Spam and deleted tickets the lists showed (id -> state, times, migrated), kept in the
@@ -563,6 +583,10 @@ class FreshdeskSource(Source):
         start = int(state.get("page", 1))
         high = state.get("high")
         got = False
+        recovered = [r for r in (_read_json(self._recovered_file) or {}).values() if isinstance(r, dict)]
+        if recovered:      # a later ticket list showed their ticket; created_since will not again
+            yield Page([(str(r["id"]), r) for r in self._without_left_tickets(recovered)],
+                       cursor=json.dumps(state or {"since": created_since}))
         for page, items, has_next in self.client.pages("surveys/satisfaction_ratings",
                                                        {"created_since": created_since}, start_page=start):
             got = True
