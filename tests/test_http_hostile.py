@@ -390,6 +390,16 @@ def test_refused_inline_image_degrades_the_attachment_and_the_ticket_is_written(
     assert not [f for f in failures if f[0] in ("ticket", "comment", "attachment")]
     written = (tmp_path / "out" / "comment.jsonl").read_text()
     assert '"m1"' in written and "internal secret" not in written
+    # verify names the file as left out (the run's report named it) and finds nothing unexplained
+    from hdmigrate.store import Store
+    from hdmigrate.verify import verify
+    store = Store(tmp_path / "wd")
+    try:
+        report = verify(store, side_archive=False)
+    finally:
+        store.close()
+    assert report["exit_code"] == 0, report["findings"]
+    assert report["summary"]["explained_by_code"] == {"attachment_url_refused": 1}
 
 
 def test_attachment_declared_small_is_cut_at_the_plans_limit_while_reading(tmp_path, monkeypatch, server):

@@ -100,7 +100,9 @@ class _Comparing:
                 if list(a or []) != list(b or []):
                     left = {str(x): self._left_out("attachment", str(x)) for x in a or []}
                     left = {x: code for x, code in left.items() if code}
-                    if left and [x for x in a or [] if str(x) not in left] == list(b or []):
+                    # a lossless target keeps the source's list: a left-out id it names resolves to nothing
+                    echoed = {f"(target {x})" for x in left}
+                    if left and [x for x in a or [] if str(x) not in left] == [y for y in b or [] if y not in echoed]:
                         self.add(Finding(kind, sid, field, "differs", a, b, tid, explained=True,
                                          code=sorted(set(left.values()))[0],
                                          detail=f"attachments {sorted(left)} were left out on purpose "

@@ -25,7 +25,8 @@ ENUM_FIELDS = ("status", "priority", "type", "channel")
 TIMED_KINDS = frozenset({"ticket", "comment", "satisfaction_rating"})
 
 LEFT_OUT_CODES = frozenset({"attachment_empty", "attachment_rejected", "attachment_too_large",
-                            "csat_not_writable", "attachments_not_supported", "record_merged"})
+                            "attachment_url_refused", "csat_not_writable", "attachments_not_supported",
+                            "record_merged"})
 
 NOT_MIGRATED_STATES = {"failed": "record_failed", "rolled_back": "rolled_back"}
 
@@ -43,6 +44,7 @@ CODE_FIELDS: dict[str, frozenset[str]] = {
     "attachment_too_large": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
     "attachment_empty": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
     "attachment_rejected": frozenset({"attachment_ids", "(record)", "sha256", "size", "file_name"}),
+    "attachment_url_refused": frozenset({"attachment_ids", "(record)", "sha256", "size"}),
     "field_type_changed": frozenset({"custom_fields"}),
     "value_unmapped": frozenset(),
     "csat_not_writable": frozenset({"(record)", "score", "scale", "comment", "contact_id"}),
