@@ -49,6 +49,15 @@ Speed against the limits (issue 16), the "#" lines under each row:
     python benchmarks/sandbox_migration.py --tickets 500 --headers-only     # the issue's setting, smaller
     python benchmarks/sandbox_migration.py --tickets 2000 --pairs zendesk-zendesk --trace-memory /tmp/tm
         # what holds memory at hdmigrate's peak (slower: not for timing), in /tmp/tm.PAIR.TICKETS.txt
+    python benchmarks/sandbox_migration.py --tickets 5000 --pairs zendesk-zendesk --sample-memory 5 --verify
+        # where the RSS lives, per step, sampled from inside (cheap: fit for timing runs), and then
+        # `hdmigrate verify` reading the target back, with its own time, memory and findings
+
+`--sample-memory SECONDS` (benchmarks/sampled_run.py): per step, the sample with the largest RSS
+split into `rssanon` / `rssfile` (code and libraries) / `rssshmem`, glibc's heap (`malloc_used`,
+`malloc_free`: freed but kept), its mmapped blocks (`malloc_mmap`), `other_anon` (anonymous RSS
+outside glibc: pymalloc's arenas, where Python's small objects live, and thread stacks), SQLite's
+own allocations (`sqlite`, inside malloc_used), Python's live blocks and the threads.
 
 Minimum requests (T tickets, C comments, A attachment records, U persons = agents + contacts,
 O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x/n⌉ = pages):
@@ -113,8 +122,9 @@ def _sandbox_main(platform: str, data: str | None, rate_limit: float | None, con
 
     module = importlib.import_module(f"adapters.{platform}.sandbox")
     sandbox = module.make_sandbox(data=data, rate_limit=rate_limit, seed=1)
+    prepare = None
     if data is not None:
-        _read_only_speedups(platform, sandbox)
+        prepare = _read_only_speedups(platform, sandbox)
     elif platform == "freshdesk":
         _indexed_ticket_bytes(sandbox)
     elif platform == "zendesk":
@@ -133,6 +143,8 @@ def _sandbox_main(platform: str, data: str | None, rate_limit: float | None, con
 
     sandbox.handle = logged
     sandbox.start()
+    if prepare is not None:
+        prepare()         # once the sandbox has its URL: the rows carry absolute file URLs
     limits = {name: b.limit for name, b in sandbox.buckets.items()}
     windows = {name: (b.window_start, b.window) for name, b in sandbox.buckets.items()}
     cpu_start = _cpu_seconds()      # seeding left out: only what serving the run costs
@@ -153,7 +165,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _read_only_speedups(platform: str, sandbox) -> None:
+def _read_only_speedups(platform: str, sandbox):
     """Harness only, for the seeded *source* sandbox, which serves reads alone during a migration.
 
     The emulations deep-copy every stored record on every read and rebuild an export's whole
@@ -162,7 +174,7 @@ def _read_only_speedups(platform: str, sandbox) -> None:
     records uncopied (no handler of a read route mutates them) and the Zendesk ticket-events
     export builds its rows once, then serves each page from a slice of that sorted list through
     the sandbox's own `_time_export` (same bodies, same cursors). The target sandboxes run
-    unchanged."""
+    unchanged. Returns what to call once the sandbox is started (None: nothing)."""
     import bisect
 
     store = sandbox.store
@@ -171,7 +183,7 @@ def _read_only_speedups(platform: str, sandbox) -> None:
     store.get = lambda kind, id, copy=False: get(kind, id, copy=False)
     store.find = lambda kind, copy=False, **eq: find(kind, copy=False, **eq)
     if platform != "zendesk" or not hasattr(sandbox, "export_ticket_events"):
-        return
+        return None
     cls = type(sandbox)
     original_export, original_time_export = cls.export_ticket_events, cls._time_export
     cache: dict[bool, tuple[list, list]] = {}
@@ -206,16 +218,17 @@ def _read_only_speedups(platform: str, sandbox) -> None:
         @staticmethod
         def arg(name, default=None):
             return "comment_events" if name == "include" else default
-    # Built before the sandbox says it is ready (the run asks with comments): at 800,000 comments
-    # the first page would otherwise wait on the build, past hdmigrate's 30 s request deadline.
-    build(True, _Include())
-
     for route in cls._routes:
         if route.name == "export_ticket_events":
             sandbox.extra_routes.insert(0, type(route)(route.method, route.pattern,
                                                        lambda request: export_ticket_events(request),
                                                        route.name, route.bucket, route.auth, route.cost,
                                                        False))
+    # Built after the sandbox has its URL (a file's content_url is absolute: built before, it
+    # named http://127.0.0.1 without the port, every download was refused as another host's and
+    # the files were left out) and before it says it is ready (the run asks with comments): at
+    # 800,000 comments the first page would otherwise wait on the build, past the 30 s deadline.
+    return lambda: build(True, _Include())
 
 
 def _uncopied_scans(sandbox) -> None:
@@ -339,18 +352,31 @@ def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit
     path.write_text(text)
 
 
-def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None) -> dict:
+def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None,
+                  sampled: tuple[Path, float] | None = None, verb: tuple[str, ...] = ("run", "--yes")) -> dict:
     """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage
-    (`traced`: under benchmarks/traced_run.py, its allocation sites written there)."""
+    (`traced`: under benchmarks/traced_run.py, its allocation sites written there; `sampled`:
+    (file, seconds) under benchmarks/sampled_run.py, its memory samples written there)."""
     steps: dict[str, list[float]] = {}
     summary: dict = {}
     failures: list[dict] = []
     t0 = time.monotonic()
     with open(log_path, "w") as err:
-        command = ([sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)] if traced
-                   else [sys.executable, "-m", "hdmigrate"])
-        proc = subprocess.Popen(command + ["run", str(plan), "--yes", "--json"],
+        if traced:
+            command = [sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)]
+        elif sampled:
+            command = [sys.executable, str(ROOT / "benchmarks" / "sampled_run.py"), str(sampled[0]),
+                       f"{sampled[1]:g}"]
+        else:
+            command = [sys.executable, "-m", "hdmigrate"]
+        arguments = [verb[0], str(plan), *verb[1:]] if verb[0] == "run" else [*verb, "--plan", str(plan)]
+        proc = subprocess.Popen(command + arguments + ["--json"],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=str(ROOT))
+        if verb[0] != "run":              # one JSON document (verify --json), not events
+            try:
+                summary = json.loads(proc.stdout.read() or "{}")
+            except ValueError:
+                summary = {}
         for line in proc.stdout:
             try:
                 event = json.loads(line)
@@ -477,8 +503,15 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         write_plan(plan, source.info["plan"], target_section, work / "hdm", None if args.headers_only else rate,
                    args.workers)
         traced = Path(f"{args.trace_memory}.{pair}.{tickets}.txt") if args.trace_memory else None
-        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced)
+        sampled = (work / "memory.jsonl", args.sample_memory) if args.sample_memory else None
+        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced, sampled)
         src_stats, tgt_stats = source.stats(), target.stats()
+        checked = None
+        if args.verify:        # after the counts above: its reads are not the migration's
+            vsampled = (work / "verify-memory.jsonl", args.sample_memory) if args.sample_memory else None
+            checked = run_hdmigrate(plan, env, work / "verify.stderr", None, vsampled, ("verify",))
+            if vsampled:
+                checked["memory"] = memory_by_step(vsampled[0], {"verify": [checked["start"], checked["wall"]]})
     finally:
         source.stop()
         target.stop()
@@ -534,8 +567,47 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "_steps": {k: round(v[1] - v[0], 2) for k, v in result["steps"].items()},
         "_created": totals.get("created"), "_failed": totals.get("failed"), "_failures": result["failures"],
         "_handler_errors": src_stats["summary"]["handler_errors"] + tgt_stats["summary"]["handler_errors"],
+        "_memory": memory_by_step(work / "memory.jsonl", result["steps"]) if sampled else None,
+        "_verify": _verify_row(checked),
     }
     return row
+
+
+# other_anon: anonymous RSS outside glibc's heaps and mmapped blocks: pymalloc's arenas (Python's
+# small objects), thread stacks (free heap pages glibc gave back make it an underestimate)
+def _verify_row(checked: dict | None) -> dict | None:
+    """`hdmigrate verify` after the run (--verify): its exit, time, memory and what it found."""
+    if checked is None:
+        return None
+    report = checked["summary"] or {}
+    return {"exit": checked["exit"], "wall s": round(checked["wall"], 1), "cpu s": round(checked["cpu"], 1),
+            "peak MB": round(checked["peak_mb"]), "unexplained": (report.get("summary") or {}).get("unexplained"),
+            "findings": report.get("findings_total"), "memory": checked.get("memory"),
+            "explained": (report.get("summary") or {}).get("explained_by_code") or {}}
+
+
+MEMORY_FIELDS = ("rss", "rssanon", "rssfile", "rssshmem", "malloc_used", "malloc_free", "malloc_mmap",
+                 "other_anon", "sqlite")
+
+
+def memory_by_step(samples_path: Path, steps: dict) -> list[dict]:
+    """Per step, counted from its start to the next step's start (the last one to the exit), the
+    sample with the largest RSS, in MB (`py_blocks` and `threads` as counted)."""
+    samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line.strip()]
+    spans = sorted(steps.items(), key=lambda kv: kv[1][0])
+    rows = []
+    for i, (name, (start, end)) in enumerate(spans):
+        until = spans[i + 1][1][0] if i + 1 < len(spans) else float("inf")
+        inside = [s for s in samples if start <= s["t"] < until]
+        if inside:
+            top = max(inside, key=lambda s: s.get("rss", 0))
+            if "malloc_used" in top:   # pymalloc's arenas and thread stacks are mmapped past malloc
+                top = {**top, "other_anon": top["rssanon"] - top["malloc_used"] - top["malloc_free"]
+                       - top["malloc_mmap"]}
+            rows.append({"step": name, "samples": len(inside),
+                         **{k: round(top[k] / 2**20, 1) for k in MEMORY_FIELDS if k in top},
+                         "py_blocks": top.get("py_blocks"), "threads": top.get("threads")})
+    return rows
 
 
 def print_row(row: dict | None, widths: dict) -> None:
@@ -562,6 +634,20 @@ def print_speed(row: dict) -> None:
     for columns in (SPEED, MACHINE):
         print("#   " + " | ".join(columns), flush=True)
         print("#   " + " | ".join(str(speed[c]) for c in columns), flush=True)
+    if row.get("_memory"):
+        print("#   memory MB at each step's largest RSS sample: step | samples | " + " | ".join(MEMORY_FIELDS)
+              + " | py_blocks | threads", flush=True)
+        for m in row["_memory"]:
+            print("#   " + " | ".join(str(m.get(k, "-")) for k in ("step", "samples") + MEMORY_FIELDS
+                                      + ("py_blocks", "threads")), flush=True)
+    if row.get("_verify"):
+        v = row["_verify"]
+        print(f"#   hdmigrate verify: exit {v['exit']} | wall {v['wall s']} s | cpu {v['cpu s']} s | "
+              f"peak {v['peak MB']} MB | unexplained {v['unexplained']} | findings {v['findings']} | explained "
+              + (", ".join(f"{code} {n}" for code, n in sorted(v["explained"].items())) or "-"), flush=True)
+        for m in v.get("memory") or ():
+            print("#   verify memory: " + " | ".join(str(m.get(k, "-")) for k in ("samples",) + MEMORY_FIELDS
+                                                    + ("py_blocks", "threads")), flush=True)
     for failure in row["_failures"]:
         print(f"#   failed: {failure['step']} {failure['kind']} {failure['id']}: {failure['reason']}", flush=True)
 
@@ -584,6 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trace-memory", metavar="PREFIX",
                     help="run hdmigrate under tracemalloc (slower: not for timing) and write its largest "
                          "allocation sites at its peak to PREFIX.PAIR.TICKETS.txt")
+    ap.add_argument("--sample-memory", type=float, metavar="SECONDS",
+                    help="sample hdmigrate's memory from inside every SECONDS (RSS parts, glibc's heap, "
+                         "SQLite's, Python's blocks; cheap, unlike --trace-memory) and print each step's "
+                         "largest sample")
+    ap.add_argument("--verify", action="store_true",
+                    help="after each run, `hdmigrate verify` (reads the target back) with its own time and memory")
     ap.add_argument("--json", type=Path, help="also write every row (with details) to this file")
     args = ap.parse_args(argv)
     widths = {c: max(len(c), 9) for c in COLUMNS}
