@@ -22,6 +22,7 @@ from hdmigrate import times
 from hdmigrate.adapter import AdapterContext, Capability, Page, Source
 from hdmigrate.errors import RecordError
 from hdmigrate.http import PageGuard
+from hdmigrate.intset import IntSet
 from hdmigrate.printable import id_list
 
 from . import to_canonical, values
@@ -51,7 +52,7 @@ class ZendeskSource(Source):
         self.page_size = int(ctx.config.get("page_size") or 1000)
         # Non-deleted tickets this process exported that no comment has come for yet (the
         # tickets stream runs before ticket_events): the per-ticket fallback reads those.
-        self.without_comments: set[str] = set()
+        self.without_comments = IntSet()          # ticket ids as ints (_key): a bit each, not ~100 bytes
         self._agent_ids: set[str] | None = None
         self._user_kinds: dict[str, str] = {}         # user id -> agent/contact, from the users export
         self._file_urls: dict[str, set[str]] = {}     # ticket id -> its comments' image URLs (if any)
@@ -193,7 +194,7 @@ class ZendeskSource(Source):
             for item in page.items:
                 item = {**item, **side.get(item.get("id"), {})}
                 if key == "tickets" and item.get("status") != "deleted":
-                    self.without_comments.add(str(item.get("id")))
+                    self.without_comments.add(_key(item.get("id")))
                 if key == "users":
                     self._user_kinds[str(item.get("id"))] = to_canonical.user_kind(item)
                 items.append((str(item.get("id")), item))
@@ -239,8 +240,8 @@ class ZendeskSource(Source):
             last = page
             # the events export's last page is not the stream's end: the fallback follows
             yield Page(page.items, cursor=page.cursor, done=False)
-        pending = sorted(self.without_comments, key=_num)
-        self.without_comments = set()
+        pending = sorted((str(t) for t in self.without_comments), key=_num)
+        self.without_comments = IntSet()
         if pending:
             self.report["fallback_comment_tickets"] += pending
             self.ctx.log(f"zendesk: {len(pending)} tickets had no comment in the ticket-events "
@@ -308,7 +309,7 @@ class ZendeskSource(Source):
                     payload = self._author_kind({**child, "ticket_id": ticket_id})
                     payload.setdefault("created_at", event.get("created_at"))
                     items.append((str(child.get("id")), payload))
-                    self.without_comments.discard(str(ticket_id))
+                    self.without_comments.discard(_key(ticket_id))
         return items
 
 
@@ -336,6 +337,12 @@ def _sideloads(body: dict, key: str) -> dict[Any, dict]:
         for metric in body.get("metric_sets") or []:
             out[metric.get("ticket_id")] = {"metric_set": metric}
     return out
+
+
+def _key(value):
+    """A ticket id as the int it spells (an IntSet keeps those in a bit), else as text."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and (len(text) == 1 or text[0] != "0") else text
 
 
 def _num(value: str):
