@@ -54,7 +54,8 @@ class ZendeskSource(Source):
         # tickets stream runs before ticket_events): the per-ticket fallback reads those.
         self.without_comments = IntSet()          # ticket ids as ints (_key): a bit each, not ~100 bytes
         self._agent_ids: set[str] | None = None
-        self._user_kinds: dict[str, str] = {}         # user id -> agent/contact, from the users export
+        # the users export's agents and contacts by id (_key): a bit per user, not a dict entry
+        self._user_kinds = {"agent": IntSet(), "contact": IntSet()}
         self._file_urls: dict[str, set[str]] = {}     # ticket id -> its comments' image URLs (if any)
         self.report: dict[str, list[str]] = {"deleted_tickets": [], "deleted_users": [],
                                              "suspended_users": [], "fallback_comment_tickets": []}
@@ -196,7 +197,12 @@ class ZendeskSource(Source):
                 if key == "tickets" and item.get("status") != "deleted":
                     self.without_comments.add(_key(item.get("id")))
                 if key == "users":
-                    self._user_kinds[str(item.get("id"))] = to_canonical.user_kind(item)
+                    role, uid = to_canonical.user_kind(item), _key(item.get("id"))
+                    for kind, ids in self._user_kinds.items():     # the latest read of a user decides
+                        if kind == role:
+                            ids.add(uid)
+                        else:
+                            ids.discard(uid)
                 items.append((str(item.get("id")), item))
             yield Page(items, cursor=page.cursor, done=page.done)
 
@@ -295,7 +301,8 @@ class ZendeskSource(Source):
         author = payload.get("author_id")
         if author in (None, -1):
             return payload
-        kind = self._user_kinds.get(str(author))
+        key = _key(author)
+        kind = next((k for k, ids in self._user_kinds.items() if key in ids), None)
         if kind is None:
             kind = "agent" if str(author) in self.agent_ids() else "contact"
         return {**payload, "_hdm_author_kind": kind}
