@@ -68,6 +68,28 @@ def test_source_cursor_pages_and_comment_fallback(respx_mock):
     assert comment["author_kind"] == "agent" and "_hdm_author_kind" not in comment["extra"]
 
 
+@respx.mock(base_url=BASE)
+def test_a_time_based_export_repeat_of_the_boundary_second_is_read_once(respx_mock):
+    # Each page starts at the previous page's end_time, so that second's items come again. The
+    # same version is dropped; an organization updated since the previous page is kept (newer).
+    def org(i, updated):
+        return {"id": i, "name": f"Org {i}", "created_at": "2020-01-01T00:00:00Z", "updated_at": updated}
+    route = respx_mock.get("/api/v2/incremental/organizations")
+    route.side_effect = [
+        httpx.Response(200, json={"organizations": [org(1, "2020-01-02T00:00:00Z"), org(2, "2020-01-03T00:00:00Z"),
+                                                    org(3, "2020-01-03T00:00:00Z")],
+                                  "end_time": 1577923200 + 86400, "end_of_stream": False}),
+        httpx.Response(200, json={"organizations": [org(2, "2020-01-03T00:00:00Z"), org(3, "2020-01-05T00:00:00Z"),
+                                                    org(4, "2020-01-06T00:00:00Z")],
+                                  "end_time": 1578268800, "end_of_stream": True}),
+    ]
+    source = ZendeskSource(_ctx())
+    read = [(rid, item["updated_at"]) for page in source.fetch("organizations") for rid, item in page.items]
+    assert read == [("1", "2020-01-02T00:00:00Z"), ("2", "2020-01-03T00:00:00Z"), ("3", "2020-01-03T00:00:00Z"),
+                    ("3", "2020-01-05T00:00:00Z"), ("4", "2020-01-06T00:00:00Z")]
+    assert route.call_count == 2
+
+
 class FakeLoad:
     options = {"tag_migrated": "hdm"}
     mapping = {}

@@ -357,21 +357,27 @@ class FreshdeskSource(Source):
         self._load_seen()
         left = self._left_in_source()
         for items, resume, high in self._list_tickets(None, window, int(state.get("page", 1)), state.get("high")):
-            out = []
+            out, listed_again = [], False
             for t in items:
                 self._seen_ticket_ids.add(int(t["id"]))
                 self._note_newest(t)
-                self._recover_ratings(left.pop(str(t["id"]), None))   # spam or deleted before, listed now
+                before = left.pop(str(t["id"]), None)      # spam or deleted before, listed now
+                if before is not None:
+                    self._recover_ratings(before)
+                    listed_again = True
                 payload = self._ticket_payload(t)
                 self._mention("associated", payload.get("associated_tickets_list"))
                 out.append((str(t["id"]), payload))
             self._save_seen()
             self._save_mentions()
             _write_json(self._newest_file, self._newest)
+            if listed_again or not resume:
+                # with the page: a resumed run does not list these again, and their ratings must
+                # not be held back a second time
+                self._save_left(left)
             if resume:
                 yield Page(out, cursor=json.dumps({"since": resume[0], "page": resume[1], "high": high}))
             else:
-                self._save_left(left)
                 yield Page(out, cursor=json.dumps({"since": high or window, "page": 1}), done=True)
 
     def _spam_and_deleted(self, state: dict, since: str | None) -> Iterator[Page]:

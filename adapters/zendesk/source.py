@@ -210,7 +210,7 @@ class ZendeskSource(Source):
                           include: str | None = None, transform=None) -> Iterator[Page]:
         start_time = int(cursor[2:]) if cursor and cursor.startswith("t:") else start
         guard = PageGuard(key)
-        before: set = set()      # the previous page's item ids (at most a page of them)
+        before: dict = {}        # the previous page's items: id -> version (at most a page of them)
         while True:
             guard.see(start_time, "start_time")
             params: dict[str, Any] = {"start_time": start_time, "per_page": self.page_size}
@@ -221,10 +221,12 @@ class ZendeskSource(Source):
             # A page starts at the previous one's end_time, so that second's items come again
             # (Zendesk's export guide, "Excluding duplicate items"). Staging would keep one,
             # but a read-back (verify) would count each repeated comment twice and pair the
-            # ticket's later comments with the wrong ones: a repeat is dropped here.
-            ids = {i.get("id") for i in raw_items if isinstance(i, dict) and i.get("id") is not None}
-            fresh = [i for i in raw_items if not (isinstance(i, dict) and i.get("id") in before)]
-            before = ids
+            # ticket's later comments with the wrong ones: a repeat of the same version is
+            # dropped here (an item changed since the previous page is kept: it is newer).
+            seen = {i.get("id"): _version(i) for i in raw_items if isinstance(i, dict) and i.get("id") is not None}
+            fresh = [i for i in raw_items
+                     if not (isinstance(i, dict) and i.get("id") in before and before[i["id"]] == _version(i))]
+            before = seen
             items = transform(fresh) if transform else [(str(i.get("id")), i) for i in fresh]
             end_time = body.get("end_time")
             done = bool(body.get("end_of_stream")) or end_time is None or end_time == start_time \
@@ -344,6 +346,12 @@ def _sideloads(body: dict, key: str) -> dict[Any, dict]:
         for metric in body.get("metric_sets") or []:
             out[metric.get("ticket_id")] = {"metric_set": metric}
     return out
+
+
+def _version(item: dict) -> tuple:
+    """What tells two reads of an export item apart: its times (an event never changes; an
+    organization updated again has a later `updated_at`)."""
+    return item.get("timestamp"), item.get("updated_at"), item.get("created_at")
 
 
 def _key(value):
