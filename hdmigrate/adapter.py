@@ -139,6 +139,10 @@ class Source:
     # Streams that serve a ticket's records in their order (Zendesk's ticket events): while one
     # is still running, a ticket whose first comment is staged may load (docs/design.md, the flow).
     ordered_streams: frozenset[str] = frozenset()
+    # Attachment downloads normalize may run at once (fetch_attachment called from that many
+    # threads). More than 1 only where files come from hosts outside the API's rate limit and
+    # fetch_attachment is thread-safe; the HTTP layer's limiter still paces each host.
+    download_workers: int = 1
 
     def __init__(self, ctx: AdapterContext):
         self.ctx = ctx

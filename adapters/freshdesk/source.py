@@ -92,6 +92,8 @@ class FreshdeskSource(Source):
                               Capability.SATISFACTION_RATINGS})
     default_rate_limit = DEFAULT_RATE_LIMIT
     since_streams = frozenset({"tickets", "spam_and_deleted_tickets", "archived_tickets", "satisfaction_ratings"})  # contacts come whole
+    # Files come from pre-signed storage URLs outside the API's rate limit: 4 at a time.
+    download_workers = 4
 
     def __init__(self, ctx, transport=None):
         super().__init__(ctx)

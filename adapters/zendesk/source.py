@@ -43,6 +43,9 @@ class ZendeskSource(Source):
     # per-ticket fallback after it): a target writing comments one by one may start on a ticket
     # once its first comment is staged, while the export goes on (the engine's flow).
     ordered_streams = frozenset({"ticket_events"})
+    # Files: their content_url, redirected to Zendesk's file hosts; 4 at a time (the HTTP
+    # layer's limiter still paces each host).
+    download_workers = 4
 
     def __init__(self, ctx: AdapterContext, transport: Any = None):
         super().__init__(ctx)

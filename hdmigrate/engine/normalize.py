@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import degradations as codes
 from ..adapter import Degradation, Source
@@ -38,27 +39,37 @@ class NormalizeStep:
         for batch in self.store.iter_raw_new(batch=200):
             out: list[tuple[str, dict, str, str]] = []
             raw_done, raw_failed = [], []
-            for stream, raw_id, payload_text in batch:
-                records, ok = self._normalize_one(source, stream, raw_id, payload_text, repair)
+            mapped = [(stream, raw_id, self._mapped(source, stream, raw_id, payload_text))
+                      for stream, raw_id, payload_text in batch]
+            self._prefetch(source, [record for _s, _r, produced in mapped for kind, record in produced or ()
+                                    if kind == "attachment"])
+            for stream, raw_id, produced in mapped:
+                records, ok = self._prepared(source, stream, raw_id, produced, repair)
                 out += records
                 (raw_done if ok else raw_failed).append((stream, raw_id))
+            self._discard_prefetched()
             self.store.put_records(out, raw_done, raw_failed)
             counts["records"] += len(out)
             done += len(batch)
             counts["payloads"] += len(batch)
             self.reporter.event("progress", step="normalize", kind=None, done=done, total=total)
 
-    def _normalize_one(self, source, stream, raw_id, payload_text, repair):
-        """The canonical records of one raw payload, and whether all of them passed."""
+    def _mapped(self, source, stream, raw_id, payload_text) -> list | None:
+        """The canonical (kind, record) pairs of one raw payload; None when it failed (named)."""
         try:
-            produced = list(source.to_canonical(stream, loads(payload_text)))
+            return list(source.to_canonical(stream, loads(payload_text)))
         except RecordError as e:
             self._fail(e.kind or stream, e.id or raw_id, "normalize", _short(e), e.field)
-            return [], False
+            return None
         except (FatalApiError, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001 - a malformed payload fails that record only
             self._fail(stream, raw_id, "normalize", f"cannot map {stream} {raw_id}: {e.__class__.__name__}: {_short(e)}")
+            return None
+
+    def _prepared(self, source, stream, raw_id, produced, repair):
+        """The validated records of one payload's mapped records, and whether all of them passed."""
+        if produced is None:
             return [], False
         out, ok = [], True
         for kind, record in produced:
@@ -103,7 +114,7 @@ class NormalizeStep:
         staged = self._already_staged(record, declared)
         if staged is not None:
             return staged
-        limit = int(self.plan.options.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES))
+        limit = self._attachment_limit()
         declared_size = record.get("size")
         if isinstance(declared_size, int) and declared_size > limit:
             self._fail("attachment", rid, "normalize",
@@ -127,13 +138,65 @@ class NormalizeStep:
                 return {**record, "sha256": prior["sha256"], "size": prior["size"]}
         return None
 
+    def _attachment_limit(self) -> int:
+        return int(self.plan.options.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES))
+
+    def _fetch(self, record: dict, source: Source, limit: int):
+        # enforced while the bytes arrive, not after; written to disk as they arrive
+        with download_limit(limit), spool_downloads(self.store.incoming_dir):
+            return source.fetch_attachment(record)
+
+    def _prefetch(self, source: Source, records: list[dict]) -> None:
+        """Download a batch's files `source.download_workers` at a time, ahead of staging them in
+        order (one after the other, a run with many files waited on each file's round trip).
+        Only files staging would download; each outcome, bytes or error, is handled at its
+        record's turn exactly as a download made then (_download)."""
+        self._prefetched = {}
+        workers = max(1, int(getattr(source, "download_workers", 1) or 1))
+        if workers == 1:
+            return
+        limit = self._attachment_limit()
+        wanted = {}
+        for record in records:
+            rid = str(record.get("id", "")) if isinstance(record, dict) else ""
+            declared = record.get("sha256") if rid else None
+            size = record.get("size") if rid else None
+            if (rid and rid not in wanted and (declared is None or _is_sha256(declared))
+                    and self._already_staged(record, declared) is None
+                    and not (isinstance(size, int) and size > limit)):
+                wanted[rid] = record
+        if len(wanted) < 2:
+            return
+
+        def fetch(record):
+            try:
+                return True, self._fetch(record, source, limit)
+            except BaseException as e:  # noqa: BLE001 - raised again at the record's turn
+                return False, e
+
+        with ThreadPoolExecutor(min(workers, len(wanted)), thread_name_prefix="hdm-download") as pool:
+            futures = {rid: pool.submit(fetch, record) for rid, record in wanted.items()}
+        self._prefetched = {rid: (id(wanted[rid]), f.result()) for rid, f in futures.items()}
+
+    def _discard_prefetched(self) -> None:
+        """Files downloaded ahead whose record never came to use them (its payload failed)."""
+        for _owner, (ok, data) in getattr(self, "_prefetched", {}).values():
+            if ok and isinstance(data, BlobFile):
+                data.discard()
+        self._prefetched = {}
+
     def _download(self, record: dict, source: Source, limit: int):
         """The attachment's bytes (or a spooled BlobFile); None when it failed, False when refused."""
         rid = str(record["id"])
         try:
-            # enforced while the bytes arrive, not after; written to disk as they arrive
-            with download_limit(limit), spool_downloads(self.store.incoming_dir):
-                return source.fetch_attachment(record)
+            ahead = getattr(self, "_prefetched", {}).get(rid)
+            if ahead is not None and ahead[0] == id(record):
+                del self._prefetched[rid]
+                ok, data = ahead[1]
+                if not ok:
+                    raise data
+                return data
+            return self._fetch(record, source, limit)
         except UrlRefused as e:
             # A URL the source's data points at but the plan never named (an inline image on an
             # internal host): the file is left out, the comment and ticket are written.
