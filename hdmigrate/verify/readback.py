@@ -22,6 +22,7 @@ class TargetRecord:
     translated: dict | None = None
     actual_sha: str | None = None      # SHA-256 of the bytes read back (attachments)
     fetch_error: str | None = None
+    spooled: tuple[int, int] | None = None   # (offset, length) of its bodies in the verify spool
 
 def target_source(plan: Plan, workdir: Path, log: Callable[[str], None] = lambda m: None) -> Source:
     """The source side of the target's adapter, built from the plan's [target] section."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,19 @@ from .compare import _Comparing
 from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELDS, EXIT_DIFFERENCES, EXIT_NOT_MIGRATED,
                     LEFT_OUT_CODES, LOSSLESS_TARGETS, MAX_STORED_FINDINGS, NOT_MIGRATED_STATES, TARGET_ASSIGNED,
                     Finding, _id_order, _norm_tag)
+
+
+# A read-back comment is mostly its bodies. They wait on disk (an unlinked, owner-only file in the
+# work directory) from the read until their record is compared; only their first HEAD characters
+# stay in memory, for a stamp at the start of a body (Freshdesk's origin line). After the
+# comparison a record keeps what the per-ticket counts and the metrics read (SLIM_DROPPED gone).
+SPOOLED = ("body_html", "body_text")
+HEAD = 2048
+SLIM_DROPPED = frozenset(SPOOLED) | {"extra", "subject"}
+
+
+def _slim(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in SLIM_DROPPED}
 
 
 class Verifier(_Placing, _Comparing):
@@ -69,6 +84,7 @@ class Verifier(_Placing, _Comparing):
         self.scope_kinds, self.selection = _scope(store, plan)
         self.alias: dict[str, dict[str, str]] = defaultdict(dict)
         self.key_back: dict[str, dict[str, str]] = {}
+        self._spool = None
 
     # -- explanations ----------------------------------------------------------------------------
     def explain(self, f: Finding) -> Finding:
@@ -124,17 +140,34 @@ class Verifier(_Placing, _Comparing):
     # -- reading and placing target records ------------------------------------------------------
     def _read_target(self) -> dict[str, list[TargetRecord]]:
         self.source_reader = target_source(self.plan, self.workdir, self.log)
+        self._spool = tempfile.TemporaryFile(dir=self.workdir)      # mode 0600, unlinked at once
         by_kind: dict[str, list[TargetRecord]] = defaultdict(list)
-        try:
-            for kind, record in read_back(self.source_reader, self.findings):
-                if kind in KINDS and isinstance(record, dict) and record.get("id") is not None:
-                    by_kind[kind].append(TargetRecord(kind, record))
-        except (ApiError, HdmError):
-            raise
+        for kind, record in read_back(self.source_reader, self.findings):
+            if kind in KINDS and isinstance(record, dict) and record.get("id") is not None:
+                by_kind[kind].append(self._spooled(TargetRecord(kind, record)))
         if self.check_bytes:
             for tr in by_kind.get("attachment", ()):
                 self._hash_bytes(tr)
         return by_kind
+
+    def _spooled(self, tr: TargetRecord) -> TargetRecord:
+        """Its long bodies written to the spool; the record keeps their heads."""
+        long = {k: v for k in SPOOLED if isinstance(v := tr.record.get(k), str) and len(v) > HEAD}
+        if long:
+            data = json.dumps(long, ensure_ascii=False).encode("utf-8")
+            self._spool.seek(0, 2)
+            tr.spooled = (self._spool.tell(), len(data))
+            self._spool.write(data)
+            tr.record = {**tr.record, **{k: v[:HEAD] for k, v in long.items()}}
+        return tr
+
+    def _unspooled(self, tr: TargetRecord) -> dict:
+        """The record as read back, bodies whole."""
+        if tr.spooled is None:
+            return tr.record
+        offset, length = tr.spooled
+        self._spool.seek(offset)
+        return {**tr.record, **json.loads(self._spool.read(length).decode("utf-8"))}
 
     def _hash_bytes(self, tr: TargetRecord) -> None:
         """Download one attachment from the target and hash it; a target whose read-back records
@@ -168,6 +201,8 @@ class Verifier(_Placing, _Comparing):
             self._place(by_kind)
             report = self._compare_all(by_kind)
         finally:
+            if self._spool is not None:
+                self._spool.close()
             if self.source_reader is not None:
                 try:
                     self.source_reader.close()
@@ -238,10 +273,12 @@ class Verifier(_Placing, _Comparing):
             c["left_out" if f.explained else "missing"] += 1
             return
         c["matched"] += 1
-        tr.translated = self._translate(kind, tr.record)
-        self.compare(kind, sid, tid, record, tr.translated)
+        translated = self._translate(kind, self._unspooled(tr))
+        self.compare(kind, sid, tid, record, translated)
         if kind == "attachment":
             self._check_bytes(sid, tid, record, tr)
+        # what the per-ticket counts and the metrics read, no more (bodies back on disk)
+        tr.translated, tr.record = _slim(translated), _slim(tr.record)
 
     def _report(self, counts: dict, per_ticket: dict, metrics: dict) -> dict:
         not_migrated = [f for f in self.findings if f.problem == "not_migrated"]
@@ -359,11 +396,12 @@ class Verifier(_Placing, _Comparing):
         src_comments: dict[str, list[dict]] = defaultdict(list)
         for comment, _h in self.store.iter_records("comment"):
             if comment["id"] in self.done["comment"]:
-                src_comments[str(comment.get("ticket_id"))].append(comment)
+                src_comments[str(comment.get("ticket_id"))].append(
+                    {"id": comment["id"], "public": comment.get("public")})
         tgt_comments: dict[str, list[dict]] = defaultdict(list)
         for sid, tr in target_by_sid["comment"].items():
             t = tr.translated or self._translate("comment", tr.record)
-            tgt_comments[str(t.get("ticket_id"))].append(dict(t, id=sid))
+            tgt_comments[str(t.get("ticket_id"))].append({"id": sid, "public": t.get("public")})
         src_atts: dict[str, list[str]] = defaultdict(list)
         for att, _h in self.store.iter_records("attachment"):
             if att["id"] in self.done["attachment"] and not self._left_out("attachment", att["id"]):
@@ -405,21 +443,18 @@ class Verifier(_Placing, _Comparing):
 
     # -- CX metrics ------------------------------------------------------------------------------
     def _metrics_source(self) -> dict:
-        tickets = [r for r, _ in self.store.iter_records("ticket") if r["id"] in self.done["ticket"]]
-        comments = [r for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
-        ratings = [r for r, _ in self.store.iter_records("satisfaction_rating")
+        tickets = [_slim(r) for r, _ in self.store.iter_records("ticket") if r["id"] in self.done["ticket"]]
+        comments = [_slim(r) for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
+        ratings = [_slim(r) for r, _ in self.store.iter_records("satisfaction_rating")
                    if r["id"] in self.done["satisfaction_rating"]]
         return cx.metrics(tickets, comments, ratings, set(self.done["agent"]), self.original_time_fields)
 
     def _metrics_target(self, target_by_sid) -> dict:
-        def records(kind):
-            return [tr.translated or self._translate(kind, tr.record) for tr in target_by_sid[kind].values()]
         for kind in ("ticket", "comment", "satisfaction_rating"):
             for sid, tr in target_by_sid[kind].items():
                 if tr.translated is None:
-                    tr.translated = self._translate(kind, tr.record)
+                    tr.translated = _slim(self._translate(kind, tr.record))
         tickets = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["ticket"].items()]
         comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
         ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
-        del records
         return cx.metrics(tickets, comments, ratings, set(target_by_sid["agent"]), self.original_time_fields)
