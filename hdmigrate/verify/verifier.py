@@ -26,13 +26,15 @@ from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELD
                     Finding, _id_order, _norm_tag)
 
 
-# A read-back comment is mostly its bodies. They wait on disk (an unlinked, owner-only file in the
-# work directory) from the read until their record is compared; only their first HEAD characters
-# stay in memory, for a stamp at the start of a body (Freshdesk's origin line). After the
+# Read-back tickets and comments (nearly all of a target) wait on disk, whole, in an unlinked
+# owner-only file in the work directory, from the read until their record is compared. In memory
+# each keeps only what pairing reads (PLACING: ids, parents, times, hashes; the stamps in `extra`,
+# the tags and a body's first HEAD characters, where Freshdesk's origin line is). After the
 # comparison a record keeps what the per-ticket counts and the metrics read (SLIM_DROPPED gone).
-SPOOLED = ("body_html", "body_text")
+SPOOLED_KINDS = frozenset({"ticket", "comment"})
+PLACING = ("id", "ticket_id", "comment_id", "created_at", "sha256", "tags")
 HEAD = 2048
-SLIM_DROPPED = frozenset(SPOOLED) | {"extra", "subject"}
+SLIM_DROPPED = frozenset({"body_html", "body_text", "extra", "subject"})
 
 
 def _slim(record: dict) -> dict:
@@ -151,23 +153,36 @@ class Verifier(_Placing, _Comparing):
         return by_kind
 
     def _spooled(self, tr: TargetRecord) -> TargetRecord:
-        """Its long bodies written to the spool; the record keeps their heads."""
-        long = {k: v for k in SPOOLED if isinstance(v := tr.record.get(k), str) and len(v) > HEAD}
-        if long:
-            data = json.dumps(long, ensure_ascii=False).encode("utf-8")
-            self._spool.seek(0, 2)
-            tr.spooled = (self._spool.tell(), len(data))
-            self._spool.write(data)
-            tr.record = {**tr.record, **{k: v[:HEAD] for k, v in long.items()}}
+        """A ticket or comment written to the spool whole; in memory what pairing reads."""
+        if tr.kind not in SPOOLED_KINDS:
+            return tr
+        record = tr.record
+        try:
+            data = json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError):
+            return tr                  # not plain JSON: kept as it is
+        self._spool.seek(0, 2)
+        tr.spooled = (self._spool.tell(), len(data))
+        self._spool.write(data)
+        view = {k: record[k] for k in PLACING if k in record}
+        extra = record.get("extra")
+        if isinstance(extra, dict):
+            stamps_in = {k: v for k, v in extra.items() if "external" in k or k == "stamp"}
+            if stamps_in:
+                view["extra"] = stamps_in
+        for key in ("body_html", "body_text"):
+            if isinstance(record.get(key), str):
+                view[key] = record[key][:HEAD]
+        tr.record = view
         return tr
 
     def _unspooled(self, tr: TargetRecord) -> dict:
-        """The record as read back, bodies whole."""
+        """The record as read back, whole."""
         if tr.spooled is None:
             return tr.record
         offset, length = tr.spooled
         self._spool.seek(offset)
-        return {**tr.record, **json.loads(self._spool.read(length).decode("utf-8"))}
+        return json.loads(self._spool.read(length).decode("utf-8"))
 
     def _hash_bytes(self, tr: TargetRecord) -> None:
         """Download one attachment from the target and hash it; a target whose read-back records
@@ -400,7 +415,7 @@ class Verifier(_Placing, _Comparing):
                     {"id": comment["id"], "public": comment.get("public")})
         tgt_comments: dict[str, list[dict]] = defaultdict(list)
         for sid, tr in target_by_sid["comment"].items():
-            t = tr.translated or self._translate("comment", tr.record)
+            t = tr.translated or self._translate("comment", self._unspooled(tr))
             tgt_comments[str(t.get("ticket_id"))].append({"id": sid, "public": t.get("public")})
         src_atts: dict[str, list[str]] = defaultdict(list)
         for att, _h in self.store.iter_records("attachment"):
@@ -408,7 +423,7 @@ class Verifier(_Placing, _Comparing):
                 src_atts[str(att.get("comment_id"))].append(att.get("sha256"))
         tgt_atts: dict[str, list[str]] = defaultdict(list)
         for sid, tr in target_by_sid["attachment"].items():
-            t = tr.translated or self._translate("attachment", tr.record)
+            t = tr.translated or self._translate("attachment", self._unspooled(tr))
             tgt_atts[str(t.get("comment_id"))].append(t.get("sha256"))
         for tid in self.done["ticket"]:
             checked += 1
@@ -453,7 +468,7 @@ class Verifier(_Placing, _Comparing):
         for kind in ("ticket", "comment", "satisfaction_rating"):
             for sid, tr in target_by_sid[kind].items():
                 if tr.translated is None:
-                    tr.translated = _slim(self._translate(kind, tr.record))
+                    tr.translated = _slim(self._translate(kind, self._unspooled(tr)))
         tickets = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["ticket"].items()]
         comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
         ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
