@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cli_in_process import run_cli  # noqa: E402  (benchmarks/, this script's own directory)
+
 
 class _Mallinfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -93,16 +95,11 @@ def main() -> int:
     allocator.settle()              # as hdmigrate.commands.cli.main does, before any thread
     sampler = threading.Thread(target=loop, daemon=True)
     sampler.start()
-    from hdmigrate.commands.cli import cli
-    code = 0
     try:
-        cli.main(args=argv, prog_name="hdmigrate")
-    except SystemExit as e:
-        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+        return run_cli(argv)
     finally:
         stop.set()
         sampler.join(timeout=10)
-    return code
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cli_in_process import run_cli  # noqa: E402  (benchmarks/, this script's own directory)
+
 
 def main() -> int:
     out, argv = Path(sys.argv[1]), sys.argv[2:]
@@ -31,12 +33,9 @@ def main() -> int:
                 best["size"], best["snapshot"] = size, tracemalloc.take_snapshot()
 
     threading.Thread(target=sample, daemon=True).start()
-    from hdmigrate.commands.cli import cli   # traced from here on
-    code = 0
+    code = 1
     try:
-        cli.main(args=argv, prog_name="hdmigrate")
-    except SystemExit as e:
-        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+        code = run_cli(argv)           # hdmigrate is imported, and traced, from here on
     finally:
         stop.set()
         peak = tracemalloc.get_traced_memory()[1]

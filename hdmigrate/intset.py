@@ -29,17 +29,18 @@ class IntSet:
             self.add(value)
 
     @staticmethod
-    def _slot(value) -> int | None:
+    def _place(value) -> tuple[int, int] | None:
+        """(byte, bit mask) of a value the bitmap holds; None for the others."""
         if type(value) is int and 0 <= value < MAX_BIT:
-            return value
+            return value >> 3, 1 << (value & 7)
         return None
 
     def add(self, value) -> None:
-        slot = self._slot(value)
-        if slot is None:
+        place = self._place(value)
+        if place is None:
             self._other.add(value)
             return
-        byte, bit = slot >> 3, 1 << (slot & 7)
+        byte, bit = place
         if byte >= len(self._bits):
             # grow by at least half, so n adds cost O(n) bytes copied in all
             self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits) // 2, 64)))
@@ -48,21 +49,20 @@ class IntSet:
             self._count += 1
 
     def discard(self, value) -> None:
-        slot = self._slot(value)
-        if slot is None:
-            self._other.discard(value)
-            return
-        byte, bit = slot >> 3, 1 << (slot & 7)
-        if byte < len(self._bits) and self._bits[byte] & bit:
-            self._bits[byte] &= ~bit & 0xFF
-            self._count -= 1
+        if value in self:
+            place = self._place(value)
+            if place is None:
+                self._other.discard(value)
+            else:
+                self._bits[place[0]] &= ~place[1] & 0xFF
+                self._count -= 1
 
     def __contains__(self, value) -> bool:
-        slot = self._slot(value)
-        if slot is None:
+        place = self._place(value)
+        if place is None:
             return value in self._other
-        byte = slot >> 3
-        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (slot & 7)))
+        byte, bit = place
+        return byte < len(self._bits) and bool(self._bits[byte] & bit)
 
     def __len__(self) -> int:
         return self._count + len(self._other)
