@@ -71,7 +71,7 @@ CAPABILITY_KINDS: dict[Capability, tuple[str, frozenset[str]]] = {
 }
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)     # one per differing field: a migration has many
 class Finding:
     kind: str
     id: str

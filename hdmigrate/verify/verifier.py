@@ -35,10 +35,37 @@ SPOOLED_KINDS = frozenset({"ticket", "comment"})
 PLACING = ("id", "ticket_id", "comment_id", "created_at", "sha256", "tags")
 HEAD = 2048
 SLIM_DROPPED = frozenset({"body_html", "body_text", "extra", "subject"})
+SLIM_KEPT = {"comment": ("id", "ticket_id", "created_at", "public", "author_id", "author_kind"),
+             "attachment": ("id", "comment_id", "sha256")}
 
 
-def _slim(record: dict) -> dict:
+def _slim(record: dict, kind: str | None = None) -> dict:
+    kept = SLIM_KEPT.get(kind or "")
+    if kept:
+        return {k: record[k] for k in kept if k in record}
     return {k: v for k, v in record.items() if k not in SLIM_DROPPED}
+
+
+class _Degradation:
+    """A recorded degradation as verify reads it (`d["code"]`), in slots: a run records one per
+    comment or more, and most share their code and detail text (kept once, see _Degradations)."""
+
+    __slots__ = ("field", "code", "detail")
+
+    def __init__(self, field, code, detail):
+        self.field, self.code, self.detail = field, code, detail
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+def _degradations(store: Store) -> dict[tuple[str, str], list[_Degradation]]:
+    by_record: dict[tuple[str, str], list[_Degradation]] = defaultdict(list)
+    same: dict = {}                        # one copy of each repeated string
+    for d in store.degradations():
+        key = (same.setdefault(d["kind"], d["kind"]), d["id"])
+        by_record[key].append(_Degradation(*(same.setdefault(d[k], d[k]) for k in ("field", "code", "detail"))))
+    return by_record
 
 
 class Verifier(_Placing, _Comparing):
@@ -69,9 +96,7 @@ class Verifier(_Placing, _Comparing):
             if state == "done" and tid is not None:
                 self.done[kind][sid] = tid
                 self.rev[kind].setdefault(str(tid), sid)
-        self.degradations: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for d in store.degradations():
-            self.degradations[(d["kind"], d["id"])].append(d)
+        self.degradations = _degradations(store)
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
         self.original_time_fields = cx.original_time_fields(plan.mapping)
@@ -292,8 +317,8 @@ class Verifier(_Placing, _Comparing):
         self.compare(kind, sid, tid, record, translated)
         if kind == "attachment":
             self._check_bytes(sid, tid, record, tr)
-        # what the per-ticket counts and the metrics read, no more (bodies back on disk)
-        tr.translated, tr.record = _slim(translated), _slim(tr.record)
+        # what the per-ticket counts and the metrics read, no more (the whole record is on disk)
+        tr.translated, tr.record = _slim(translated, kind), {"id": tr.record["id"]}
 
     def _report(self, counts: dict, per_ticket: dict, metrics: dict) -> dict:
         not_migrated = [f for f in self.findings if f.problem == "not_migrated"]
@@ -459,7 +484,7 @@ class Verifier(_Placing, _Comparing):
     # -- CX metrics ------------------------------------------------------------------------------
     def _metrics_source(self) -> dict:
         tickets = [_slim(r) for r, _ in self.store.iter_records("ticket") if r["id"] in self.done["ticket"]]
-        comments = [_slim(r) for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
+        comments = [_slim(r, "comment") for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
         ratings = [_slim(r) for r, _ in self.store.iter_records("satisfaction_rating")
                    if r["id"] in self.done["satisfaction_rating"]]
         return cx.metrics(tickets, comments, ratings, set(self.done["agent"]), self.original_time_fields)
@@ -468,7 +493,7 @@ class Verifier(_Placing, _Comparing):
         for kind in ("ticket", "comment", "satisfaction_rating"):
             for sid, tr in target_by_sid[kind].items():
                 if tr.translated is None:
-                    tr.translated = _slim(self._translate(kind, self._unspooled(tr)))
+                    tr.translated = _slim(self._translate(kind, self._unspooled(tr)), kind)
         tickets = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["ticket"].items()]
         comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
         ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
