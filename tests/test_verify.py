@@ -183,8 +183,8 @@ def test_config_errors_exit_2(tmp_path):
 
 
 def test_a_long_body_is_compared_whole_after_waiting_on_disk(migrated):
-    # Read-back bodies wait in the verify spool, their first 2,048 characters in memory: a change
-    # beyond those is still found, and the spool leaves no file in the work directory.
+    # Read-back comments wait in the verify spool, whole, with only what pairing reads in memory:
+    # a change far into a body is still found, and the spool leaves no file in the work directory.
     tmp, records, _ = migrated
     victim = records["comment"][2]["id"]
     _rewrite(tmp / "out", "comment", lambda r: dict(r, body_html=r["body_html"] + " " * 3000 + "<p>added later</p>")

@@ -14,7 +14,7 @@ from ..store import Store
 from .rules import Finding
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)     # one per record read back
 class TargetRecord:
     kind: str
     record: dict            # as read back (target ids)

@@ -29,11 +29,12 @@ from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELD
 # Read-back tickets and comments (nearly all of a target) wait on disk, whole, in an unlinked
 # owner-only file in the work directory, from the read until their record is compared. In memory
 # each keeps only what pairing reads (PLACING: ids, parents, times, hashes; the stamps in `extra`,
-# the tags and a body's first HEAD characters, where Freshdesk's origin line is). After the
+# the tags and, for a target that stamps bodies, the first HEAD characters of `body_html`, where
+# Freshdesk's origin line is). After the
 # comparison a record keeps what the per-ticket counts and the metrics read (SLIM_DROPPED gone).
 SPOOLED_KINDS = frozenset({"ticket", "comment"})
 PLACING = ("id", "ticket_id", "comment_id", "created_at", "sha256", "tags")
-HEAD = 2048
+HEAD = 1024
 SLIM_DROPPED = frozenset({"body_html", "body_text", "extra", "subject"})
 SLIM_KEPT = {"comment": ("id", "ticket_id", "created_at", "public", "author_id", "author_kind"),
              "attachment": ("id", "comment_id", "sha256")}
@@ -195,9 +196,8 @@ class Verifier(_Placing, _Comparing):
             stamps_in = {k: v for k, v in extra.items() if "external" in k or k == "stamp"}
             if stamps_in:
                 view["extra"] = stamps_in
-        for key in ("body_html", "body_text"):
-            if isinstance(record.get(key), str):
-                view[key] = record[key][:HEAD]
+        if "body" in self.stamp_places and isinstance(record.get("body_html"), str):
+            view["body_html"] = record["body_html"][:HEAD]
         tr.record = view
         return tr
 
