@@ -20,7 +20,6 @@ ends: the selection needs every ticket.
 from __future__ import annotations
 
 from array import array
-from itertools import chain
 
 from ..canonical import references
 from ..intset import IntSet

@@ -13,7 +13,7 @@ from .. import cx, stamps
 from ..adapter import Source
 from ..blobfile import BlobFile, spool_downloads
 from ..canonical import KINDS, PERSON_KINDS, in_selection
-from ..errors import ApiError, FatalApiError, HdmError
+from ..errors import FatalApiError
 from ..plan import Plan
 from ..store import Store, now
 
@@ -30,8 +30,8 @@ from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELD
 # owner-only file in the work directory, from the read until their record is compared. In memory
 # each keeps only what pairing reads (PLACING: ids, parents, times, hashes; the stamps in `extra`,
 # the tags and, for a target that stamps bodies, the first HEAD characters of `body_html`, where
-# Freshdesk's origin line is). After the
-# comparison a record keeps what the per-ticket counts and the metrics read (SLIM_DROPPED gone).
+# Freshdesk's origin line is). After the comparison a record keeps what the per-ticket counts and
+# the metrics read (SLIM_KEPT, or all but SLIM_DROPPED).
 SPOOLED_KINDS = frozenset({"ticket", "comment"})
 PLACING = ("id", "ticket_id", "comment_id", "created_at", "sha256", "tags")
 HEAD = 1024
@@ -49,7 +49,7 @@ def _slim(record: dict, kind: str | None = None) -> dict:
 
 class _Degradation:
     """A recorded degradation as verify reads it (`d["code"]`), in slots: a run records one per
-    comment or more, and most share their code and detail text (kept once, see _Degradations)."""
+    comment or more, and most share their code and detail text (kept once: _degradations)."""
 
     __slots__ = ("field", "code", "detail")
 
