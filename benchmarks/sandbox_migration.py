@@ -511,7 +511,8 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
             vsampled = (work / "verify-memory.jsonl", args.sample_memory) if args.sample_memory else None
             checked = run_hdmigrate(plan, env, work / "verify.stderr", None, vsampled, ("verify",))
             if vsampled:
-                checked["memory"] = memory_by_step(vsampled[0], {"verify": [checked["start"], checked["wall"]]})
+                span = [checked["start"], checked["start"] + checked["wall"]]
+                checked["memory"] = memory_by_step(vsampled[0], {"verify": span})
     finally:
         source.stop()
         target.stop()

@@ -14,6 +14,9 @@ from ..http import UrlRefused, download_limit
 from .common import DEFAULT_MAX_ATTACHMENT_BYTES, _short
 
 
+_DOWNLOAD = object()       # _without_download: the bytes must be fetched
+
+
 def _is_sha256(value) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
@@ -104,12 +107,25 @@ class NormalizeStep:
     def _stage_blob(self, record: dict, source: Source) -> dict | None | bool:
         """The attachment record with its bytes staged (sha256 and size set); None when it
         failed, False when it is left out with a degradation."""
+        early = self._without_download(record)
+        if early is not _DOWNLOAD:
+            return early
+        limit = self._attachment_limit()
+        data = self._download(record, source, limit)
+        if data is None or data is False:
+            return data
+        return self._keep_blob(record, data, record.get("sha256"), limit)
+
+    def _without_download(self, record: dict, report: bool = True):
+        """What staging decides before any download: the staged record (bytes already kept),
+        None (failed: named when `report`), or _DOWNLOAD."""
         rid = str(record["id"])
         declared = record.get("sha256")
         if declared is not None and not _is_sha256(declared):
             # checked before the name is used as a path (a hostile "../x" crashed the run)
-            self._fail("attachment", rid, "normalize",
-                       f"invalid sha256 {str(declared)[:80]!r} (64 lowercase hex digits expected)", "sha256")
+            if report:
+                self._fail("attachment", rid, "normalize",
+                           f"invalid sha256 {str(declared)[:80]!r} (64 lowercase hex digits expected)", "sha256")
             return None
         staged = self._already_staged(record, declared)
         if staged is not None:
@@ -117,13 +133,12 @@ class NormalizeStep:
         limit = self._attachment_limit()
         declared_size = record.get("size")
         if isinstance(declared_size, int) and declared_size > limit:
-            self._fail("attachment", rid, "normalize",
-                       f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}", "size")
+            if report:
+                self._fail("attachment", rid, "normalize",
+                           f"attachment {record.get('file_name')!r} is {declared_size} bytes, over the limit of {limit}",
+                           "size")
             return None
-        data = self._download(record, source, limit)
-        if data is None or data is False:
-            return data
-        return self._keep_blob(record, data, declared, limit)
+        return _DOWNLOAD
 
     def _already_staged(self, record: dict, declared: str | None) -> dict | None:
         """The record when its bytes are in the store already (nothing to download), else None."""
@@ -159,11 +174,7 @@ class NormalizeStep:
         wanted = {}
         for record in records:
             rid = str(record.get("id", "")) if isinstance(record, dict) else ""
-            declared = record.get("sha256") if rid else None
-            size = record.get("size") if rid else None
-            if (rid and rid not in wanted and (declared is None or _is_sha256(declared))
-                    and self._already_staged(record, declared) is None
-                    and not (isinstance(size, int) and size > limit)):
+            if rid and rid not in wanted and self._without_download(record, report=False) is _DOWNLOAD:
                 wanted[rid] = record
         if len(wanted) < 2:
             return

@@ -235,12 +235,9 @@ class Verifier(_Placing, _Comparing):
         started = now()
         try:
             by_kind = self._read_target()
-        finally:
-            pass
-        try:
             self._place(by_kind)
             report = self._compare_all(by_kind)
-        finally:
+        finally:      # also when the read fails: the spool and the reader's connections
             if self._spool is not None:
                 self._spool.close()
             if self.source_reader is not None:
