@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from .adapter import Capability
@@ -54,7 +55,10 @@ def _parent_target(store: Store, kind: str, record: dict) -> str | None:
     return None
 
 
-def collect_reasons(store: Store, plan: Plan, verify_report: dict | None) -> dict[tuple[str, str], set[str]]:
+def collect_reasons(store: Store, plan: Plan, verify_report: dict | None,
+                    findings: Iterable[tuple[str, str, str]] | None = None) -> dict[tuple[str, str], set[str]]:
+    """(kind, id) -> reason codes. `findings`: (kind, id, code) of every finding of the verify
+    run; without it the report's, which stores only the first MAX_STORED_FINDINGS of them."""
     reasons: dict[tuple[str, str], set[str]] = defaultdict(set)
     for d in store.degradations():
         reasons[(d["kind"], d["id"])].add(d["code"])
@@ -67,9 +71,11 @@ def collect_reasons(store: Store, plan: Plan, verify_report: dict | None) -> dic
     if Capability.SATISFACTION_RATINGS not in target_caps:
         for record, _h in store.iter_records("satisfaction_rating"):
             reasons[("satisfaction_rating", record["id"])].add("csat_not_writable")
-    for f in (verify_report or {}).get("findings", []):
-        if f.get("code") in FINDING_CODES:
-            reasons[(f["kind"], f["id"])].add(f["code"])
+    if findings is None:
+        findings = ((f["kind"], f["id"], f.get("code")) for f in (verify_report or {}).get("findings", []))
+    for kind, rid, code in findings:
+        if code in FINDING_CODES:
+            reasons[(kind, rid)].add(code)
     for failure in store.failures():
         text = (failure.get("reason") or "").lower()
         if failure["kind"] == "attachment" and any(w in text for w in SIZE_WORDS):
@@ -78,7 +84,7 @@ def collect_reasons(store: Store, plan: Plan, verify_report: dict | None) -> dic
 
 
 def write_side_archive(store: Store, plan: Plan, verify_report: dict | None = None,
-                       path: Path | None = None) -> dict:
+                       path: Path | None = None, findings: Iterable[tuple[str, str, str]] | None = None) -> dict:
     """Write the side archive; returns {"path", "records", "blobs", "by_reason"}."""
     from hdmigrate.canonical_dump import DumpWriter
 
@@ -89,7 +95,7 @@ def write_side_archive(store: Store, plan: Plan, verify_report: dict | None = No
     old_umask = os.umask(0o077)  # the archive holds customer data, like staging
     try:
         writer = DumpWriter(building, source=str(plan.source.get("adapter") or "hdmigrate"))
-        reasons = collect_reasons(store, plan, verify_report)
+        reasons = collect_reasons(store, plan, verify_report, findings)
         counts: dict[str, int] = defaultdict(int)
         by_reason: dict[str, int] = defaultdict(int)
         blobs = 0

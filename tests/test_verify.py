@@ -162,6 +162,22 @@ def test_recorded_degradation_explains_and_lands_in_side_archive(migrated):
     assert json.loads((archive / "manifest.json").read_text())["format"] == "hdmigrate-dump"
 
 
+def test_side_archive_sees_findings_beyond_those_the_report_stores(migrated, monkeypatch):
+    """The report keeps the first MAX_STORED_FINDINGS findings; the archive reads all of them
+    (a large migration has tens of thousands of explained ones ahead of a rewritten comment)."""
+    from hdmigrate.verify import verifier
+    tmp, records, _ = migrated
+    victim = records["comment"][4]["id"]
+    _rewrite(tmp / "out", "comment", lambda r: dict(r, body_html=r["body_html"] + "\n  ") if r["id"] == victim else r)
+    monkeypatch.setattr(verifier, "MAX_STORED_FINDINGS", 0)
+    code, doc, _ = _verify(tmp / "state")
+    assert code == 0, doc["summary"]
+    assert doc["findings"] == [] and doc["summary"]["explained_by_code"] == {"html_rewritten": 1}
+    archived = {r["id"]: r for r in iter_records(Path(doc["side_archive"]["path"]), "comment")}
+    assert archived[victim]["extra"]["side_archive"]["reasons"] == ["html_rewritten"]
+    assert archived[victim]["body_html"] == records["comment"][4]["body_html"]
+
+
 def test_unrecorded_write_is_found(migrated):
     """A record in the target that the id map does not hold as written (a lost `done`)."""
     tmp, _, _ = migrated

@@ -63,13 +63,16 @@ def verify(store: Store, plan: Plan | None = None, *, log: Callable[[str], None]
     run = store.last_run(dry_run=False)
     if run is None:
         raise ConfigError(f"{store.workdir}: no migration run yet; nothing to verify")
-    report = Verifier(store, plan, store.workdir, log, check_bytes=check_bytes).run()
+    verifier = Verifier(store, plan, store.workdir, log, check_bytes=check_bytes)
+    report = verifier.run()
     report["run_id"] = run["id"]
     report["run_status"] = run["status"]
     if run["status"] != "completed":
         report["warning"] = f"the last run is {run['status']}: resume it before a cutover"
     if side_archive:
         from ..side_archive import write_side_archive
-        report["side_archive"] = write_side_archive(store, plan, report)
+        # every finding, not the report's first MAX_STORED_FINDINGS
+        report["side_archive"] = write_side_archive(
+            store, plan, report, findings=((f.kind, f.id, f.code) for f in verifier.findings))
     store.set_state("verify_report", report)
     return report
