@@ -131,6 +131,59 @@ def test_target_import_item_error_fails_only_that_ticket(respx_mock):
     assert "hdm" in sent["tags"]
 
 
+class _AnotherLaneUploads(dict):
+    """The upload tokens while another lane (thread) uploads: a file cached in the middle of any
+    walk over them, as a thread switch can do."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.walked = False
+
+    def _walk(self, view):
+        for n, item in enumerate(view):
+            if n == 0 and not self.walked:
+                self.walked = True
+                self[("c-other", "f9:sha")] = ("tok-other", 0.0)
+            yield item
+
+    def items(self):
+        return self._walk(super().items())
+
+    def __iter__(self):
+        return self._walk(super().__iter__())
+
+
+@respx.mock(base_url=BASE)
+def test_a_ticket_batch_is_not_failed_by_another_lane_uploading_meanwhile(respx_mock, tmp_path):
+    # A 20,000-ticket run failed a batch of 100 imported tickets (and their 1,000 comments) with
+    # "dictionary changed size during iteration": forgetting the batch's spent tokens walked the
+    # shared token cache while another lane added to it. The job had succeeded.
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"%PDF-1.4 data")
+    attachment = {"id": "f1", "comment_id": "c1", "file_name": "a.pdf", "content_type": "application/pdf",
+                  "size": 13, "sha256": "abc"}
+
+    class WithFile(FakeLoad):
+        def attachments(self, comment):
+            return [(attachment, blob)]
+
+    respx_mock.post("/api/v2/uploads").mock(return_value=httpx.Response(
+        201, json={"upload": {"token": "tok-1", "attachment": {"content_url": f"{BASE}/attachments/1"}}}))
+    respx_mock.post("/api/v2/imports/tickets/create_many").mock(return_value=httpx.Response(
+        200, json={"job_status": {"id": "J1", "status": "queued"}}))
+    respx_mock.get("/api/v2/job_statuses/show_many", params={"ids": "J1"}).mock(return_value=httpx.Response(
+        200, json={"job_statuses": [{"id": "J1", "status": "completed", "results": [{"index": 0, "id": 501}]}]}))
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    target._tokens = _AnotherLaneUploads({("c-older", "f8:sha"): ("tok-older", 0.0)})
+    out = target.write_batch("ticket", [{"id": "1", "subject": "s", "status": "open", "requester_id": "u1"}],
+                             WithFile())
+    assert isinstance(out[0], WriteResult) and out[0].target_id == "501", out
+    assert out[0].children[("attachment", "f1")] == "501:0:0"
+    # the spent token is forgotten; the other lanes' stay cached for their own tickets
+    assert [v[0] for v in target._tokens.values()] == ["tok-older"] + (
+        ["tok-other"] if target._tokens.walked else [])
+
+
 @respx.mock(base_url=BASE)
 def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
     respx_mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 1}}))

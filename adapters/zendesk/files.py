@@ -49,15 +49,17 @@ class FileWrites:
         if not token:
             raise FatalApiError("POST /api/v2/uploads answered without a token")
         self._tokens[key] = (token, time.monotonic())
+        self._token_keys[token] = key
         # where this account serves the file (ZD-OAS AttachmentUploadResponse): inline images point here
         self._content_urls[token] = (upload.get("attachment") or {}).get("content_url")
         return token
 
     def _forget_tokens(self, body: dict) -> None:
         used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
-        if used:
-            self._tokens = {k: v for k, v in self._tokens.items() if v[0] not in used}
-            for token in used:              # a spent token's content_url is asked for no more
-                self._content_urls.pop(token, None)
+        for token in used:
+            key = self._token_keys.pop(token, None)
+            if key is not None and (self._tokens.get(key) or ("",))[0] == token:
+                self._tokens.pop(key, None)
+            self._content_urls.pop(token, None)    # a spent token's content_url is asked for no more
 
     # ------------------------------------------------------------ custom fields

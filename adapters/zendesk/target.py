@@ -88,7 +88,10 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
         self.poll = float(ctx.config.get("job_poll_seconds", 1.0))
         self.job_timeout = float(ctx.config.get("job_timeout_seconds", 900))
         self.bulk_users = True
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        # Shared by the load lanes (threads): only single-key reads, writes and pops, never an
+        # iteration, which another lane's upload would break ("dictionary changed size").
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}   # (comment, file) -> (token, when)
+        self._token_keys: dict[str, tuple[str, str]] = {}             # token -> its key above
         self._content_urls: dict[str, str | None] = {}   # upload token -> content_url
         self._fields: dict[str, list[dict]] = {}
         self._groups: list[dict] | None = None
