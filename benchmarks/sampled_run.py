@@ -12,7 +12,12 @@ the run (unlike tracemalloc):
   use from the heaps, bytes freed but kept by the heaps, bytes in blocks served by mmap;
 - `py_blocks`: sys.getallocatedblocks() (Python objects' memory blocks alive, any size);
 - `sqlite`: sqlite3_memory_used() of the library the interpreter loaded (page caches, statements);
-- `threads`: threading.active_count().
+- `threads`: threading.active_count();
+- `grew_in` (only on a sample whose anonymous RSS grew by GROWTH bytes or more since the one
+  before): each thread's innermost hdmigrate/adapters frames at that moment (name: "file:line
+  function < ..."), to tell which step a lasting rise (pymalloc keeping a burst's arenas) came
+  from. The stacks show where the threads are at the sample, not the allocation itself: sample
+  often (e.g. 0.5 s) for it to name the burst's code.
 `sandbox_migration.py --sample-memory SECONDS` runs hdmigrate this way and prints, per step, the
 sample with the largest RSS.
 """
@@ -60,6 +65,28 @@ def _probes():
     return mallinfo, sqlite_used
 
 
+GROWTH = 1 << 20
+
+
+def _stacks() -> dict[str, str]:
+    """Each thread's innermost frames in this project's code (others: the thread's top frame)."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out = {}
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        ours, top = [], None
+        while frame is not None and len(ours) < 5:
+            path = frame.f_code.co_filename
+            where = f"{Path(path).name}:{frame.f_lineno} {frame.f_code.co_name}"
+            top = top or where
+            if f"{ROOT}/hdmigrate/" in path or f"{ROOT}/adapters/" in path:
+                ours.append(where)
+            frame = frame.f_back
+        out[names.get(ident, str(ident))] = " < ".join(ours) or top or ""
+    return out
+
+
 def sample(mallinfo, sqlite_used) -> dict:
     row: dict = {"t": time.monotonic()}
     with open("/proc/self/status") as f:
@@ -83,9 +110,14 @@ def main() -> int:
     stop = threading.Event()
 
     def loop() -> None:
+        anon = 0
         with open(out, "w") as f:
             while True:
-                f.write(json.dumps(sample(mallinfo, sqlite_used)) + "\n")
+                row = sample(mallinfo, sqlite_used)
+                if anon and row.get("rssanon", 0) - anon >= GROWTH:
+                    row["grew_in"] = _stacks()
+                anon = row.get("rssanon", 0)
+                f.write(json.dumps(row) + "\n")
                 f.flush()
                 if stop.wait(every):
                     f.write(json.dumps(sample(mallinfo, sqlite_used)) + "\n")
