@@ -125,6 +125,9 @@ class LoadContext(Protocol):
         """The staged custom_field of (entity, key) and its target id (None while unwritten)."""
     def comments(self, ticket_id: str) -> list[dict]:
         """The staged comments of a ticket in created_at order (for bundles_comments targets)."""
+    def release(self, ticket_id: str) -> None:
+        """A bundles_comments target has built its request for this ticket: the comments the
+        engine holds for it may go (the write may then wait seconds on a job; memory stays flat)."""
     def attachments(self, comment: dict) -> list[tuple[dict, Path]]:
         """The attachment records of a comment, in attachment_ids order, with their blob paths."""
 

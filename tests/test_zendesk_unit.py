@@ -185,6 +185,40 @@ def test_a_ticket_batch_is_not_failed_by_another_lane_uploading_meanwhile(respx_
 
 
 @respx.mock(base_url=BASE)
+def test_a_ticket_batch_waiting_on_its_job_holds_neither_its_bodies_nor_its_comments(respx_mock):
+    # A batch of 100 tickets waits seconds for its import job, four lanes at a time: what it sent
+    # (bodies, and the engine's copies of the comments in them) is let go once the POST is out.
+    released, seen_at_poll = [], {}
+
+    class Releasing(FakeLoad):
+        def release(self, ticket_id):
+            released.append(ticket_id)
+
+    target = ZendeskTarget(_ctx(), sleep=lambda s: None)
+    sent = []
+    send = target._send
+
+    def keep(path, payload, **kw):
+        sent.append(payload)
+        return send(path, payload, **kw)
+
+    def poll(request):
+        seen_at_poll.update(released=list(released), payload=dict(sent[0]))
+        return httpx.Response(200, json={"job_statuses": [{"id": "J1", "status": "completed", "results": [
+            {"index": 0, "id": 501}, {"index": 1, "id": 502}]}]})
+
+    target._send = keep
+    route = respx_mock.post("/api/v2/imports/tickets/create_many").mock(return_value=httpx.Response(
+        200, json={"job_status": {"id": "J1", "status": "queued"}}))
+    respx_mock.get("/api/v2/job_statuses/show_many", params={"ids": "J1"}).mock(side_effect=poll)
+    records = [{"id": str(i), "subject": "s", "status": "open", "requester_id": "u1"} for i in (1, 2)]
+    out = target.write_batch("ticket", records, Releasing())
+    assert [r.target_id for r in out] == ["501", "502"]
+    assert len(json.loads(route.calls[0].request.content)["tickets"]) == 2     # sent whole
+    assert seen_at_poll == {"released": ["1", "2"], "payload": {}}
+
+
+@respx.mock(base_url=BASE)
 def test_target_users_fall_back_to_single_creates_on_403(respx_mock):
     respx_mock.get("/api/v2/users/count").mock(return_value=httpx.Response(200, json={"count": {"value": 1}}))
     respx_mock.get("/api/v2/users").mock(return_value=httpx.Response(200, json={

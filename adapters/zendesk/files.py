@@ -54,8 +54,8 @@ class FileWrites:
         self._content_urls[token] = (upload.get("attachment") or {}).get("content_url")
         return token
 
-    def _forget_tokens(self, body: dict) -> None:
-        used = {t for c in body.get("comments") or [] for t in c.get("uploads") or []}
+    def _forget_tokens(self, used) -> None:
+        """Forget the upload tokens a sent request used (Zendesk consumes a token once)."""
         for token in used:
             key = self._token_keys.pop(token, None)
             if key is not None and (self._tokens.get(key) or ("",))[0] == token:

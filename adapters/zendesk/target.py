@@ -269,6 +269,8 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
             response = self._send(path, payload, params=params, allow=refused)
             if response.status_code in refused:
                 return None
+            # Sent: while the job runs (seconds), its batch's bodies need not stay in memory.
+            payload.clear()
             return self._job_results(path, response, n)
         except TransientApiError as e:
             self._answer_lost(e)
@@ -477,27 +479,32 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
     # ------------------------------------------------------------ tickets
     def _tickets(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
         out: list[WriteResult | Exception | None] = [None] * len(records)
-        built: list[tuple[int, dict, dict, list[Degradation]]] = []
+        groups: dict[bool, tuple[list, list]] = {}     # archive? -> (bodies, (i, children, degraded, tokens))
+        release = getattr(ctx, "release", None)
         for i, record in enumerate(records):
             try:
                 body, children, degraded = self._ticket_body(record, ctx)
-                built.append((i, body, children, degraded))
             except Exception as e:  # noqa: BLE001 - one ticket's failure (an upload refused ...)
                 out[i] = e
-        groups: dict[bool, list] = {}
-        for item in built:
-            archive = self.archive_immediately and item[1].get("status") == "closed"
-            groups.setdefault(archive, []).append(item)
-        for archive, items in groups.items():
+                continue
+            finally:
+                if release is not None:
+                    release(record["id"])    # its comments are in the body now
+            bodies, items = groups.setdefault(self.archive_immediately and body.get("status") == "closed", ([], []))
+            bodies.append(body)
+            items.append((i, children, degraded, _upload_tokens(body)))
+        for archive in list(groups):
+            bodies, items = groups.pop(archive)
             params = {"archive_immediately": "true"} if archive else None
+            payload = {"tickets": bodies}
+            del bodies            # _job empties the payload once sent: nothing holds the bodies meanwhile
             try:
-                results = self._job("/api/v2/imports/tickets/create_many",
-                                    {"tickets": [b for _, b, _, _ in items]}, len(items), params)
+                results = self._job("/api/v2/imports/tickets/create_many", payload, len(items), params)
             finally:
                 # the call went out: Zendesk may have consumed these tokens
-                for _, body, _, _ in items:
-                    self._forget_tokens(body)
-            for (i, _, children, degraded), result in zip(items, results):
+                for *_, tokens in items:
+                    self._forget_tokens(tokens)
+            for (i, children, degraded, _), result in zip(items, results):
                 if isinstance(result, WriteResult):
                     tid = result.target_id
                     result.children = {key: value.replace("{ticket}", tid) for key, value in children.items()}
@@ -561,3 +568,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
     def _target(self, ctx: LoadContext, kind: str, source_id: str | None) -> str | None:
         return ctx.target_id(kind, source_id) if source_id else None
 
+
+def _upload_tokens(body: dict) -> set[str]:
+    """The upload tokens a ticket import body's comments use."""
+    return {t for c in body.get("comments") or [] for t in c.get("uploads") or []}

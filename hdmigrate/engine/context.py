@@ -96,6 +96,10 @@ class _LoadContext:
     def set_bundle(self, ticket_id, comments):
         self._bundle[ticket_id] = comments
 
+    def release(self, ticket_id):
+        """The target has built its request for this ticket (LoadContext.release)."""
+        self._bundle.pop(ticket_id, None)
+
     def forget_bundle(self, ticket_id=None):
         if ticket_id is None:
             self._bundle.clear()

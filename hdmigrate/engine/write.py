@@ -59,6 +59,9 @@ class WriteStep:
             children = self._children(kind, rec, target, ctx, degradations)
             if children is None:
                 continue
+            # Children are recorded by id once written (the target reads them through ctx): only
+            # their ids wait with the batch, not their bodies (a batch may wait seconds on a job).
+            children = [(ckind, {"id": crec["id"]}, chash) for ckind, crec, chash in children]
             ready.append((rec, rhash, degradations, children))
         if not ready:
             return []
