@@ -153,6 +153,9 @@ class Load:
     def attachments(self, comment):
         return []
 
+    def release(self, ticket_id):
+        pass
+
 
 def _target(**config) -> ZendeskTarget:
     ctx = AdapterContext(config={"url": BASE, "job_poll_seconds": 0.5, **config},

@@ -110,6 +110,9 @@ class FakeLoad:
     def attachments(self, comment):
         return []
 
+    def release(self, ticket_id):
+        pass
+
 
 @respx.mock(base_url=BASE)
 def test_target_import_item_error_fails_only_that_ticket(respx_mock):

@@ -58,7 +58,7 @@ class FileWrites:
         """Forget the upload tokens a sent request used (Zendesk consumes a token once)."""
         for token in used:
             key = self._token_keys.pop(token, None)
-            if key is not None and (self._tokens.get(key) or ("",))[0] == token:
+            if key is not None and self._tokens.get(key, ("",))[0] == token:   # not a newer upload's
                 self._tokens.pop(key, None)
             self._content_urls.pop(token, None)    # a spent token's content_url is asked for no more
 

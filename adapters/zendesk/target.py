@@ -480,7 +480,6 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
     def _tickets(self, records: list[dict], ctx: LoadContext) -> list[WriteResult | Exception]:
         out: list[WriteResult | Exception | None] = [None] * len(records)
         groups: dict[bool, tuple[list, list]] = {}     # archive? -> (bodies, (i, children, degraded, tokens))
-        release = getattr(ctx, "release", None)
         for i, record in enumerate(records):
             try:
                 body, children, degraded = self._ticket_body(record, ctx)
@@ -488,8 +487,7 @@ class ZendeskTarget(TicketUpdates, FileWrites, FieldLookups, Target):
                 out[i] = e
                 continue
             finally:
-                if release is not None:
-                    release(record["id"])    # its comments are in the body now
+                ctx.release(record["id"])    # its comments are in the body now (LoadContext.release)
             bodies, items = groups.setdefault(self.archive_immediately and body.get("status") == "closed", ([], []))
             bodies.append(body)
             items.append((i, children, degraded, _upload_tokens(body)))
