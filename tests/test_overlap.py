@@ -7,6 +7,7 @@ No timing is asserted."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from unittest import mock
@@ -298,3 +299,38 @@ def test_the_feed_holds_a_bounded_number_of_records_however_large_the_pages():
         assert [p[2].cursor for p in pages if p[0] == "page"] == [str(n) for n in range(1, 11)]
     finally:
         feed.stop()
+
+
+def test_a_page_waiting_in_the_feed_holds_strings_not_the_parsed_answer():
+    # A parsed export page of 1,000 comment events was ~130,000 Python objects while it waited
+    # for the engine's thread; serialized as fetched, the parsed payloads are let go at once.
+    import gc
+    import weakref
+
+    from hdmigrate.engine.extract import Feed
+
+    class Payload(dict):          # a dict that can be watched with a weak reference
+        pass
+
+    fetched = []
+
+    class Parsed(PacedSource):
+        def fetch(self, stream, cursor=None, since=None):
+            payloads = [Payload(id=i, body=f"Grüße {i} — 日本語") for i in range(3)]
+            fetched.extend(weakref.ref(p) for p in payloads)
+            yield Page([(str(p["id"]), p) for p in payloads], cursor="1", done=True)
+
+    feed = Feed(Parsed(None), [("tickets", None, None)])
+    feed.start()
+    try:
+        kind, stream, page = feed.get(block=True)
+        feed.thread.join(timeout=5)       # the source's generator has ended: only the page is left
+        gc.collect()
+        assert kind == "page" and fetched
+        assert all(ref() is None for ref in fetched)        # nothing holds the parsed payloads
+        assert [raw_id for raw_id, _text, _hash in page.rows] == ["0", "1", "2"]
+        assert json.loads(page.rows[1][1]) == {"id": 1, "body": "Grüße 1 — 日本語"}
+        assert page.cursor == "1" and page.done
+    finally:
+        feed.stop()
+

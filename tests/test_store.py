@@ -5,7 +5,7 @@ import pytest
 
 from hdmigrate.adapter import Degradation
 from hdmigrate.errors import StateError
-from hdmigrate.store import Store
+from hdmigrate.store import Store, raw_rows
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def test_missing_workdir_is_a_clear_error(tmp_path):
 
 def test_stage_page_is_idempotent_and_detects_changes(store):
     run = store.start_run(dry_run=False, plan_identity="x", since=None)
-    assert store.stage_page(run, "ticket", [("1", {"id": "1", "v": 1}), ("2", {"id": "2"})], "c1", False) == 2
-    assert store.stage_page(run, "ticket", [("1", {"id": "1", "v": 1})], "c2", False) == 0
-    assert store.stage_page(run, "ticket", [("1", {"id": "1", "v": 2})], "c3", True) == 1
+    assert store.stage_page(run, "ticket", raw_rows([("1", {"id": "1", "v": 1}), ("2", {"id": "2"})]), "c1", False) == 2
+    assert store.stage_page(run, "ticket", raw_rows([("1", {"id": "1", "v": 1})]), "c2", False) == 0
+    assert store.stage_page(run, "ticket", raw_rows([("1", {"id": "1", "v": 2})]), "c3", True) == 1
     assert store.cursor("ticket") == {"cursor": "c3", "done": True, "run_id": run}
     assert store.count_raw("new") == 2
 

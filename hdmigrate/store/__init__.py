@@ -9,9 +9,9 @@ Schema changes go through sqlite-utils `Migrations`; a database written by a new
 refused (StateError) rather than silently misread.
 """
 
-from .core import Store, _parent, _sort_key, _utc_sortable
+from .core import Store, _parent, _sort_key, _utc_sortable, raw_rows
 from .queries import ROLLED_BACK, StagingReader
 from .schema import DB_NAME, make_workdir, migrations, now
 
-__all__ = ["DB_NAME", "Store", "make_workdir", "migrations", "now", "ROLLED_BACK", "StagingReader",
+__all__ = ["DB_NAME", "Store", "raw_rows", "make_workdir", "migrations", "now", "ROLLED_BACK", "StagingReader",
            "_parent", "_sort_key", "_utc_sortable"]

@@ -19,6 +19,17 @@ from .queries import ReportQueries
 from .schema import DB_NAME, _create_private, make_workdir, migrations, now
 
 
+def raw_rows(items: Iterable[tuple[str, dict]]) -> list[tuple[str, str, str]]:
+    """A page's (raw_id, payload) items as staging keeps them: (raw_id, JSON text, its SHA-256).
+    The extraction's thread does this as it fetches, so the pages waiting for the engine's
+    thread are a few strings each, not trees of parsed objects."""
+    rows = []
+    for raw_id, payload in items:
+        text = dumps(payload)
+        rows.append((str(raw_id), text, hashlib.sha256(text.encode()).hexdigest()))
+    return rows
+
+
 class Store(ReportQueries):
     """The staging database of one migration work directory."""
 
@@ -162,15 +173,12 @@ class Store(ReportQueries):
         row = self.conn.execute("SELECT cursor, done, run_id FROM cursors WHERE stream=?", (stream,)).fetchone()
         return {"cursor": row[0], "done": bool(row[1]), "run_id": row[2]} if row else None
 
-    def stage_page(self, run_id: int, stream: str, items: Iterable[tuple[str, dict]],
+    def stage_page(self, run_id: int, stream: str, rows: Iterable[tuple[str, str, str]],
                    cursor: str | None, done: bool) -> int:
-        """Stage one page of raw payloads and its cursor in one transaction; returns how many
-        payloads are new or changed."""
+        """Stage one page of raw payloads, as `raw_rows` serialized them, and its cursor in one
+        transaction; returns how many payloads are new or changed."""
         stamp = now()
-        rows = []
-        for raw_id, payload in items:
-            text = dumps(payload)
-            rows.append((stream, str(raw_id), text, hashlib.sha256(text.encode()).hexdigest(), stamp, run_id))
+        rows = [(stream, raw_id, text, digest, stamp, run_id) for raw_id, text, digest in rows]
         with self.transaction():
             before = self.conn.total_changes
             self.conn.executemany(
