@@ -334,3 +334,31 @@ def test_a_page_waiting_in_the_feed_holds_strings_not_the_parsed_answer():
     finally:
         feed.stop()
 
+
+def test_a_target_writing_comments_with_their_ticket_has_each_comment_read_once(tmp_path):
+    # A comment was parsed three times on its way to such a target: to decide that its ticket
+    # was ready, for the ticket's bundle, and in the parts pass only to be skipped as written.
+    # Readiness now reads the reference fields alone, and the parts pass leaves written ones unread.
+    from hdmigrate.store import core, queries
+
+    DummyTarget.knobs = {"bundles": True}
+    reads: Counter = Counter()
+
+    def counting(module):
+        original = module.loads
+
+        def loads(text):
+            record = original(text)
+            if isinstance(record, dict) and str(record.get("id", "")).startswith("t") and "m" in str(record["id"]):
+                reads[record["id"]] += 1
+            return record
+        return loads
+
+    with mock.patch.object(core, "loads", counting(core)), mock.patch.object(queries, "loads", counting(queries)):
+        summary = run(tmp_path)
+    assert summary["exit_code"] == 0, summary
+    comments = {f"t{t}m{m}" for t in range(1, TICKETS + 1) for m in range(COMMENTS)}
+    for t in range(1, TICKETS + 1):
+        assert DummyTarget.written[("ticket", f"t{t}")]["comments"] == [f"t{t}m{m}" for m in range(COMMENTS)]
+    assert set(reads) == comments
+    assert all(n == 1 for n in reads.values()), reads

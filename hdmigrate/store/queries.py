@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..canonical import loads
+from ..canonical import REFERENCES, loads
 from .schema import now
 
 ROLLED_BACK = "rolled_back"
@@ -28,7 +28,8 @@ def _with_state(row) -> tuple:
     if row[5] is not None:
         entry = {"target_id": row[4], "state": row[5], "attempts": row[6], "error": row[7], "hash": row[8],
                  "run_id": row[9], "matched": bool(row[10])}
-    return row[0], row[1], loads(row[2]), row[3], entry, (row[12] or "", row[13] or "", row[0])
+    data = loads(row[2]) if row[2] is not None else None
+    return row[0], row[1], data, row[3], entry, (row[12] or "", row[13] or "", row[0])
 
 
 class ReportQueries:
@@ -110,10 +111,33 @@ class ReportQueries:
             out += self.conn.execute(f"{_WITH_STATE} AND r.rowid IN ({marks})", (kind, *part)).fetchall()
         return sorted((_with_state(row) for row in out), key=lambda row: row[5])
 
-    def children_rows(self, kind: str, parent: str) -> list[tuple]:
-        """staged_rows of one parent's records (a ticket's comments) in load order."""
+    def children_rows(self, kind: str, parent: str, written_in_run: int | None = None) -> list[tuple]:
+        """staged_rows of one parent's records (a ticket's comments) in load order. With
+        `written_in_run`, those the id map has as written in that run come without their record
+        (None, not parsed): a target that writes comments with their ticket has written them."""
+        if written_in_run is None:
+            return [_with_state(row) for row in self.conn.execute(
+                f"{_WITH_STATE} AND r.parent=? ORDER BY r.sort_key, r.rowid", (kind, parent)).fetchall()]
+        query = _WITH_STATE.replace(
+            "r.data,", "CASE WHEN m.state = 'done' AND m.run_id = ? THEN NULL ELSE r.data END,", 1)
         return [_with_state(row) for row in self.conn.execute(
-            f"{_WITH_STATE} AND r.parent=? ORDER BY r.sort_key, r.rowid", (kind, parent)).fetchall()]
+            f"{query} AND r.parent=? ORDER BY r.sort_key, r.rowid", (written_in_run, kind, parent)).fetchall()]
+
+    def references_by_parent(self, kind: str, parent: str) -> list[dict]:
+        """One parent's records (a ticket's comments) with their reference fields alone, in load
+        order: what deciding whether the ticket is ready reads. SQLite picks the fields out of
+        the JSON; the bodies are parsed once, when the records load."""
+        refs = REFERENCES[kind]
+        if not refs:
+            return [{} for _ in self.conn.execute(
+                "SELECT 1 FROM records WHERE kind=? AND parent=?", (kind, parent))]
+        fields = ", ".join(f"json_extract(data, '$.{ref.field}')" for ref in refs)
+        out = []
+        for row in self.conn.execute(
+                f"SELECT {fields} FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent)):
+            out.append({ref.field: loads(value) if ref.many else value
+                        for ref, value in zip(refs, row) if value is not None})
+        return out
 
     def parts_after(self, kind: str, after: int, upto: int, batch: int = 2000) -> Iterator[tuple[int, int | None]]:
         """(rowid, its ticket's rowid or None) of a ticket part's records with after < rowid <= upto;
