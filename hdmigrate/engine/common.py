@@ -24,16 +24,17 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
 class WrittenIds:
     """Written records' target ids, so references resolve without SQL in the common case (the
-    id map is the truth; a miss here is looked up there). Bounded: people, groups and
-    organizations (referenced by every ticket) up to `most`, then forgotten at once; tickets in
-    the order written, the oldest forgotten first beyond `tickets` (only the ones being loaded,
-    and the few linked from newer bodies, are asked for again)."""
+    id map is the truth: a miss is looked up there and remembered again). Bounded, the oldest
+    forgotten first: tickets (only the chunk being loaded, and the few linked from newer bodies,
+    are asked for again) apart from people, groups and organizations (referenced by every ticket;
+    the busy ones come back at once). Small on purpose: entries added all through a long run sit
+    among its short-lived objects and keep the interpreter's arenas from being given back; a miss
+    costs one indexed SQLite read."""
 
-    def __init__(self, most: int = 200_000, tickets: int = 20_000):
+    def __init__(self, most: int = 10_000, tickets: int = 4_000):
         self._most, self._tickets_most = most, tickets
-        self._other: dict[tuple[str, str], str] = {}
-        self._tickets: dict[str, str] = {}        # insertion order: the oldest first
-
+        self._other: dict[tuple[str, str], str] = {}     # insertion order: the oldest first
+        self._tickets: dict[str, str] = {}
     def get(self, key: tuple[str, str]) -> str | None:
         if key[0] == "ticket":
             return self._tickets.get(key[1])
@@ -49,9 +50,10 @@ class WrittenIds:
             while len(self._tickets) > self._tickets_most:
                 del self._tickets[next(iter(self._tickets))]
             return
-        if len(self._other) >= self._most:
-            self._other.clear()
+        self._other.pop((kind, id), None)
         self._other[(kind, id)] = target_id
+        while len(self._other) > self._most:
+            del self._other[next(iter(self._other))]
 
     def __len__(self) -> int:
         return len(self._other) + len(self._tickets)
