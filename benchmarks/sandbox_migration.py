@@ -509,7 +509,8 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         checked = None
         if args.verify:        # after the counts above: its reads are not the migration's
             vsampled = (work / "verify-memory.jsonl", args.sample_memory) if args.sample_memory else None
-            checked = run_hdmigrate(plan, env, work / "verify.stderr", None, vsampled, ("verify",))
+            vtraced = Path(f"{args.trace_memory}.{pair}.{tickets}.verify.txt") if args.trace_memory else None
+            checked = run_hdmigrate(plan, env, work / "verify.stderr", vtraced, vsampled, ("verify",))
             if vsampled:
                 span = [checked["start"], checked["start"] + checked["wall"]]
                 checked["memory"] = memory_by_step(vsampled[0], {"verify": span})
@@ -670,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     ap.add_argument("--trace-memory", metavar="PREFIX",
                     help="run hdmigrate under tracemalloc (slower: not for timing) and write its largest "
-                         "allocation sites at its peak to PREFIX.PAIR.TICKETS.txt")
+                         "allocation sites at its peak to PREFIX.PAIR.TICKETS.txt (with --verify, verify's "
+                         "to PREFIX.PAIR.TICKETS.verify.txt)")
     ap.add_argument("--sample-memory", type=float, metavar="SECONDS",
                     help="sample hdmigrate's memory from inside every SECONDS (RSS parts, glibc's heap, "
                          "SQLite's, Python's blocks; cheap, unlike --trace-memory) and print each step's "
