@@ -10,6 +10,7 @@ target agree where the data allows.
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -78,7 +79,7 @@ def _in_order(thread: Iterable[dict]) -> list[dict]:
     return sorted(thread, key=lambda c: (parse(c.get("created_at")) or _UNDATED, str(c.get("id"))))
 
 
-def _stats(values: list[float]) -> dict:
+def _stats(values) -> dict:
     if not values:
         return {"n": 0, "median_s": None, "mean_s": None}
     return {"n": len(values), "median_s": round(statistics.median(values), 1),
@@ -138,29 +139,63 @@ def kept_fields(target_cls, mapping: dict | None) -> dict[str, str]:
     return original_time_fields(mapping) if getattr(target_cls, "keeps_original_times", False) else {}
 
 
+class MetricsSum:
+    """`metrics` of records added one ticket at a time (with its thread), so a caller that reads
+    them ticket by ticket measures any number in flat memory: per ticket, two numbers at most."""
+
+    def __init__(self, agent_ids: set[str], names: dict[str, str] | None = None):
+        self.agent_ids, self.names = agent_ids, names
+        self.tickets = self.comments = 0
+        self.first_reply, self.resolution, self.scores = array("d"), array("d"), array("d")
+        self.csat: Counter = Counter()
+        self.channels: Counter = Counter()
+        self.statuses: Counter = Counter()
+
+    def add_ticket(self, ticket: dict, thread: list[dict]) -> None:
+        """A ticket and its comments (any order); the comments are counted by `add_comments`."""
+        self.tickets += 1
+        _, reply, resolved = ticket_times(ticket, thread, self.agent_ids, self.names)
+        if reply is not None:
+            self.first_reply.append(reply)
+        if resolved is not None:
+            self.resolution.append(resolved)
+        self.channels[str(ticket.get("channel"))] += 1
+        self.statuses[str(ticket.get("status"))] += 1
+
+    def add_comments(self, n: int) -> None:
+        self.comments += n
+
+    def add_rating(self, rating: dict) -> None:
+        self.csat[f"{rating.get('scale') or '?'}:{rating.get('score')}"] += 1
+        percent = csat_percent(rating.get("scale"), rating.get("score"))
+        if percent is not None:
+            self.scores.append(percent)
+
+    def result(self) -> dict:
+        return {
+            "tickets": self.tickets,
+            "comments": self.comments,
+            "first_reply_time": _stats(self.first_reply),
+            "resolution_time": _stats(self.resolution),
+            "csat": dict(sorted(self.csat.items())),
+            "csat_percent": round(statistics.fmean(self.scores), 1) if self.scores else None,
+            "channel_mix": dict(sorted(self.channels.items())),
+            "status_mix": dict(sorted(self.statuses.items())),
+        }
+
+
 def metrics(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str],
             names: dict[str, str] | None = None) -> dict:
     """First reply time, resolution time, CSAT (distribution and mean on 0–100), channel and
     status mix of a set of canonical records."""
     threads = _threads(comments)
-    first_reply, resolution = [], []
+    total = MetricsSum(agent_ids, names)
     for t in tickets:
-        _, reply, resolved = ticket_times(t, threads.get(str(t["id"]), []), agent_ids, names)
-        if reply is not None:
-            first_reply.append(reply)
-        if resolved is not None:
-            resolution.append(resolved)
-    scores = [p for p in (csat_percent(r.get("scale"), r.get("score")) for r in ratings) if p is not None]
-    return {
-        "tickets": len(tickets),
-        "comments": len(comments),
-        "first_reply_time": _stats(first_reply),
-        "resolution_time": _stats(resolution),
-        "csat": dict(sorted(Counter(f"{r.get('scale') or '?'}:{r.get('score')}" for r in ratings).items())),
-        "csat_percent": round(statistics.fmean(scores), 1) if scores else None,
-        "channel_mix": dict(sorted(Counter(str(t.get("channel")) for t in tickets).items())),
-        "status_mix": dict(sorted(Counter(str(t.get("status")) for t in tickets).items())),
-    }
+        total.add_ticket(t, threads.get(str(t["id"]), []))
+    total.add_comments(len(comments))
+    for r in ratings:
+        total.add_rating(r)
+    return total.result()
 
 
 def monthly(tickets: list[dict], comments: list[dict], ratings: list[dict], agent_ids: set[str],

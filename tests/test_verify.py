@@ -211,3 +211,32 @@ def test_a_long_body_is_compared_whole_after_waiting_on_disk(migrated):
     found = [f for f in doc["findings"] if f["id"] == victim and f["field"] == "body_html" and not f["explained"]]
     assert found and "added later" in str(found[0]["target"])
     assert {p.name for p in set((tmp / "state").iterdir()) - before} <= {"staging.db-shm", "staging.db-wal"}
+
+
+def test_a_kept_finding_holds_the_bodies_cut_as_the_report_shows_them(migrated):
+    # One finding per rewritten comment, each holding both bodies whole, was a large part of a
+    # verify's memory on targets that rewrite HTML: kept cut, as the report shows them anyway.
+    from hdmigrate.verify import Verifier, stored_plan
+    tmp, records, _ = migrated
+    victim = records["comment"][1]["id"]
+    body = "<p>" + "Grüße aus Köln, 日本語 " * 200 + "</p>"
+    store = Store(tmp / "state")
+    try:
+        record = store.record("comment", victim)
+        store.conn.execute("UPDATE records SET data=? WHERE kind='comment' AND id=?",
+                           (dumps(dict(record, body_html=body)), victim))
+    finally:
+        store.close()
+    _rewrite(tmp / "out", "comment", lambda r: dict(r, body_html=body + "\n  ") if r["id"] == victim else r)
+    store = Store(tmp / "state")
+    try:
+        verifier = Verifier(store, stored_plan(store))
+        report = verifier.run()
+    finally:
+        store.close()
+    (kept,) = [f for f in verifier.findings if f.id == victim and f.code == "html_rewritten"]
+    assert kept.explained and kept.source.endswith(f"… ({len(body)} characters)") and len(kept.source) < 350
+    assert kept.target.endswith(f"… ({len(body) + 3} characters)")
+    (shown,) = [f for f in report["findings"] if f["id"] == victim and f["code"] == "html_rewritten"]
+    assert shown["source"] == body[:300] + f"… ({len(body)} characters)"      # cut once, not twice
+    assert report["exit_code"] == 0, report["summary"]

@@ -102,6 +102,25 @@ class ReportQueries:
             after = rows[-1][0]
             yield from (_with_state(row) for row in rows)
 
+    def written_count(self, kind: str) -> int:
+        """Staged records of a kind the id map has as written (with a target id)."""
+        return self.conn.execute(
+            "SELECT count(*) FROM records r JOIN id_map m ON m.kind = r.kind AND m.id = r.id "
+            "WHERE r.kind=? AND m.state='done' AND m.target_id IS NOT NULL", (kind,)).fetchone()[0]
+
+    def comment_flags(self, ticket: str) -> list[tuple[str, object]]:
+        """(id, public) of a ticket's staged comments, in load order, bodies left unread."""
+        return self.conn.execute(
+            "SELECT id, json_extract(data, '$.public') FROM records WHERE kind='comment' AND parent=? "
+            "ORDER BY sort_key, rowid", (ticket,)).fetchall()
+
+    def file_hashes(self, ticket: str) -> list[tuple[str, str, object]]:
+        """(comment id, attachment id, sha256) of the staged files on a ticket's comments."""
+        return self.conn.execute(
+            "SELECT a.parent, a.id, json_extract(a.data, '$.sha256') FROM records a "
+            "JOIN records c ON c.kind='comment' AND c.id=a.parent "
+            "WHERE a.kind='attachment' AND c.parent=? ORDER BY a.sort_key, a.rowid", (ticket,)).fetchall()
+
     def rows_by_rowid(self, kind: str, rowids: list[int]) -> list[tuple]:
         """Like staged_rows for the given rowids, in load order (parent, time, then source order)."""
         out = []

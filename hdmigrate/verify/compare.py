@@ -8,7 +8,7 @@ from .. import cx, inline_images, links, registry, stamps
 from ..canonical import REFERENCES
 
 from .rules import (SKIP_ALWAYS, TIME_FIELDS, TIMED_KINDS, Finding, _norm_tag, _same, html_text,
-                    same_second)
+                    same_second, shorten_values)
 from .readback import TargetRecord
 
 
@@ -235,6 +235,7 @@ class _Comparing:
             if d["code"] == "inline_image_detached":
                 f.explained, f.code, f.detail = True, d["code"], f.detail + "; " + (d["detail"] or "")
                 break
+        shorten_values(f)
         self.findings.append(f)
 
     def _check_bytes(self, sid: str, tid: str, src: dict, tr: TargetRecord) -> None:

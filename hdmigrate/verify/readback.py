@@ -17,7 +17,7 @@ from .rules import Finding
 @dataclasses.dataclass(slots=True)     # one per record read back
 class TargetRecord:
     kind: str
-    record: dict            # as read back (target ids)
+    record: dict | None     # as read back (target ids); None once compared (`translated` stays)
     source_id: str | None = None
     translated: dict | None = None
     actual_sha: str | None = None      # SHA-256 of the bytes read back (attachments)

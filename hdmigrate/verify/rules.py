@@ -94,14 +94,26 @@ class Finding:
             out["target"] = _short_value(self.target)
         return out
 
+class _Shortened(str):
+    """A value _short_value already cut: not cut again."""
+
+
 def _short_value(value, limit: int = 300):
+    if isinstance(value, _Shortened):
+        return value
     if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + f"… ({len(value)} characters)"
+        return _Shortened(value[:limit] + f"… ({len(value)} characters)")
     if isinstance(value, (list, dict)):
         text = repr(value)
         if len(text) > limit:
-            return text[:limit] + "…"
+            return _Shortened(text[:limit] + "…")
     return value
+
+
+def shorten_values(f: "Finding") -> None:
+    """Cut a kept finding's values to what the report shows of them (as_dict), so a verify keeping
+    one finding per rewritten comment does not keep both of its bodies whole."""
+    f.source, f.target = _short_value(f.source), _short_value(f.target)
 
 def same_second(a, b) -> bool:
     da, db = parse_time(a), parse_time(b)

@@ -23,7 +23,7 @@ from .placing import _Placing
 from .compare import _Comparing
 from .rules import (CAPABILITY_FIELDS, CAPABILITY_KINDS, CODE_FIELDS, ENUM_FIELDS, EXIT_DIFFERENCES, EXIT_NOT_MIGRATED,
                     LEFT_OUT_CODES, LOSSLESS_TARGETS, MAX_STORED_FINDINGS, NOT_MIGRATED_STATES, TARGET_ASSIGNED,
-                    Finding, _id_order, _norm_tag)
+                    Finding, _id_order, _norm_tag, shorten_values)
 
 
 # Read-back tickets and comments (nearly all of a target) wait on disk, whole, in an unlinked
@@ -88,15 +88,17 @@ class Verifier(_Placing, _Comparing):
         self.tag_migrated = _norm_tag(plan.options.get("tag_migrated")) if plan.options.get("tag_migrated") else None
         self.field_keys = {entity: {str(t): str(s) for s, t in (keys or {}).items()}
                            for entity, keys in (plan.mapping.get("fields") or {}).items()}
-        # id map: kind -> source id -> target id (done), and reverse
+        # id map: kind -> source id -> target id (done), and reverse; the other states apart
+        # (`_state`: nearly every entry is done, kept once)
         self.done: dict[str, dict[str, str]] = defaultdict(dict)
         self.rev: dict[str, dict[str, str]] = defaultdict(dict)
         self.states: dict[str, dict[str, str]] = defaultdict(dict)
         for kind, sid, tid, state in store.id_map_rows():
-            self.states[kind][sid] = state
             if state == "done" and tid is not None:
                 self.done[kind][sid] = tid
                 self.rev[kind].setdefault(str(tid), sid)
+            else:
+                self.states[kind][sid] = state
         self.degradations = _degradations(store)
         self.source_reader: Source | None = None
         self.stamp_prefix = str(plan.target.get("stamp_prefix") or "")
@@ -163,7 +165,9 @@ class Verifier(_Placing, _Comparing):
         return f
 
     def add(self, f: Finding) -> None:
-        self.findings.append(f if f.explained else self.explain(f))
+        f = f if f.explained else self.explain(f)
+        shorten_values(f)          # after explain: it reads the values whole
+        self.findings.append(f)
 
     # -- reading and placing target records ------------------------------------------------------
     def _read_target(self) -> dict[str, list[TargetRecord]]:
@@ -258,16 +262,15 @@ class Verifier(_Placing, _Comparing):
                  "missing", "duplicate", "unrecorded", "extra"), 0))
             c["target"] = len(by_kind.get(kind, ()))
             self._index_target(kind, by_kind.get(kind, ()), target_by_sid[kind], c)
-            staged_ids = set()
             for record, _h in self.store.iter_records(kind):
-                staged_ids.add(record["id"])
                 self._compare_staged(kind, record, target_by_sid[kind], c)
             # Records that failed before staging (normalize) are named in the report too.
             for sid, state in self.states[kind].items():
-                if sid not in staged_ids and state in NOT_MIGRATED_STATES:
+                if state in NOT_MIGRATED_STATES and not self.store.has_record(kind, sid):
                     self._not_migrated(kind, sid, state, c)
-        per_ticket = self._per_ticket(target_by_sid)
-        m_s, m_t = self._metrics_source(), self._metrics_target(target_by_sid)
+        threads = self._target_threads(target_by_sid)
+        per_ticket = self._per_ticket(target_by_sid, threads)
+        m_s, m_t = self._metrics_source(), self._metrics_target(target_by_sid, threads)
         return self._report(counts, per_ticket, {"source": m_s, "target": m_t, "notes": metric_notes(self, m_s, m_t)})
 
     def _index_target(self, kind: str, records, by_sid: dict[str, TargetRecord], c: dict) -> None:
@@ -286,7 +289,7 @@ class Verifier(_Placing, _Comparing):
         """One staged record: not migrated (named), not meant to be written, missing, or compared."""
         sid = record["id"]
         c["staged"] += 1
-        state = self.states[kind].get(sid)
+        state = self._state(kind, sid)
         if state in NOT_MIGRATED_STATES:
             self._not_migrated(kind, sid, state, c)
             return
@@ -314,8 +317,9 @@ class Verifier(_Placing, _Comparing):
         self.compare(kind, sid, tid, record, translated)
         if kind == "attachment":
             self._check_bytes(sid, tid, record, tr)
-        # what the per-ticket counts and the metrics read, no more (the whole record is on disk)
-        tr.translated, tr.record = _slim(translated, kind), {"id": tr.record["id"]}
+        # what the per-ticket counts and the metrics read, no more (the whole record is on disk);
+        # nothing reads the read-back form of a compared record again
+        tr.translated, tr.record, tr.spooled = _slim(translated, kind), None, None
 
     def _report(self, counts: dict, per_ticket: dict, metrics: dict) -> dict:
         not_migrated = [f for f in self.findings if f.problem == "not_migrated"]
@@ -380,7 +384,7 @@ class Verifier(_Placing, _Comparing):
                                     f"(the id map names {self.done[skind][ours]})"))
         elif ours is not None:
             c["unrecorded"] += 1
-            state = self.states[skind].get(ours)
+            state = self._state(skind, ours)
             f = Finding(skind, ours, "(record)", "unrecorded", target_id=tid,
                         detail=f"in the target, but the id map says {state or 'nothing'}")
             if state == "rolled_back" and any((v or {}).get("tagged") for v in self._rollback_states()):
@@ -411,9 +415,13 @@ class Verifier(_Placing, _Comparing):
                     return skind, sid
                 continue
             for k in kinds:
-                if sid in self.states[k] or self.store.has_record(k, sid):
+                if self._state(k, sid) is not None or self.store.has_record(k, sid):
                     return k, sid
         return None
+
+    def _state(self, kind: str, sid: str) -> str | None:
+        """The id map's state of a record (None: no entry)."""
+        return "done" if sid in self.done[kind] else self.states[kind].get(sid)
 
     def _in_scope(self, kind: str, sid: str) -> bool:
         if self.scope_kinds is not None and kind not in self.scope_kinds:
@@ -427,33 +435,42 @@ class Verifier(_Placing, _Comparing):
                 return d["code"]
         return None
 
-    def _per_ticket(self, target_by_sid) -> dict:
-        """Per ticket: comment count, public/private split and attachment hashes, both sides."""
-        checked = differing = 0
-        src_comments: dict[str, list[dict]] = defaultdict(list)
-        for comment, _h in self.store.iter_records("comment"):
-            if comment["id"] in self.done["comment"]:
-                src_comments[str(comment.get("ticket_id"))].append(
-                    {"id": comment["id"], "public": comment.get("public")})
-        tgt_comments: dict[str, list[dict]] = defaultdict(list)
+    def _target_threads(self, target_by_sid) -> dict[str, list[str]]:
+        """Source ticket id -> the source ids of its read-back comments (what the per-ticket
+        counts and the metrics walk, a ticket at a time)."""
+        threads: dict[str, list[str]] = defaultdict(list)
         for sid, tr in target_by_sid["comment"].items():
-            t = tr.translated or self._translate("comment", self._unspooled(tr))
-            tgt_comments[str(t.get("ticket_id"))].append({"id": sid, "public": t.get("public")})
-        src_atts: dict[str, list[str]] = defaultdict(list)
-        for att, _h in self.store.iter_records("attachment"):
-            if att["id"] in self.done["attachment"] and not self._left_out("attachment", att["id"]):
-                src_atts[str(att.get("comment_id"))].append(att.get("sha256"))
+            threads[str(self._translated("comment", tr).get("ticket_id"))].append(sid)
+        return threads
+
+    def _translated(self, kind: str, tr: TargetRecord) -> dict:
+        """A read-back record's slim translation (made once; compared records have theirs)."""
+        if tr.translated is None:
+            tr.translated = _slim(self._translate(kind, self._unspooled(tr)), kind)
+        return tr.translated
+
+    def _per_ticket(self, target_by_sid, threads: dict[str, list[str]]) -> dict:
+        """Per ticket: comment count, public/private split and attachment hashes, both sides. The
+        source side is read from staging a ticket at a time (ids, flags and hashes alone)."""
+        checked = differing = 0
+        done = self.done
         tgt_atts: dict[str, list[str]] = defaultdict(list)
         for sid, tr in target_by_sid["attachment"].items():
-            t = tr.translated or self._translate("attachment", self._unspooled(tr))
+            t = self._translated("attachment", tr)
             tgt_atts[str(t.get("comment_id"))].append(t.get("sha256"))
-        for tid in self.done["ticket"]:
+        findings_of: dict | None = None       # (kind, id) -> findings, made at the first need
+        for tid in done["ticket"]:
             checked += 1
-            s, t = src_comments.get(tid, []), tgt_comments.get(tid, [])
-            sp = sum(1 for c in s if c.get("public")), sum(1 for c in s if not c.get("public"))
-            tp = sum(1 for c in t if c.get("public")), sum(1 for c in t if not c.get("public"))
-            s_sha = sorted(x for c in s for x in src_atts.get(c["id"], []) if x)
-            t_sha = sorted(x for c in t for x in tgt_atts.get(str(c.get("id")), []) if x)
+            s = [(cid, public) for cid, public in self.store.comment_flags(tid) if cid in done["comment"]]
+            t = [(csid, self._translated("comment", target_by_sid["comment"][csid]).get("public"))
+                 for csid in threads.get(tid, ())]
+            sp = sum(1 for _, public in s if public), sum(1 for _, public in s if not public)
+            tp = sum(1 for _, public in t if public), sum(1 for _, public in t if not public)
+            files = self.store.file_hashes(tid)
+            written = {cid for cid, _ in s}
+            s_sha = sorted(sha for cid, aid, sha in files
+                           if cid in written and aid in done["attachment"] and sha and not self._left_out("attachment", aid))
+            t_sha = sorted(x for csid, _ in t for x in tgt_atts.get(str(csid), []) if x)
             problems = []
             if len(s) != len(t):
                 problems.append(("comments.count", len(s), len(t)))
@@ -464,15 +481,20 @@ class Verifier(_Placing, _Comparing):
             if not problems:
                 continue
             differing += 1
-            children = {(c_kind, cid) for c_kind, ids in (("comment", [c["id"] for c in s]),) for cid in ids}
-            children |= {("attachment", a["id"]) for c in s for a in self.store.records_by_parent("attachment", c["id"])}
-            child_findings = [f for f in self.findings if (f.kind, f.id) in children]
+            if findings_of is None:
+                findings_of = defaultdict(list)
+                for f in self.findings:
+                    findings_of[(f.kind, f.id)].append(f)
+            children = [("comment", cid) for cid, _ in s]
+            children += [("attachment", aid) for cid, aid, _ in files if cid in written]
+            child_findings = [f for key in children for f in findings_of.get(key, ())]
             all_explained = bool(child_findings) and all(f.explained for f in child_findings)
             for field, a, b in problems:
-                f = Finding("ticket", tid, field, "differs", a, b, self.done["ticket"][tid])
+                f = Finding("ticket", tid, field, "differs", a, b, done["ticket"][tid])
                 if all_explained:
                     f.explained, f.code = True, "explained_by_records"
                     f.detail = "every difference among this ticket's comments and files is explained"
+                    shorten_values(f)
                     self.findings.append(f)
                 else:
                     self.add(f)
@@ -480,18 +502,28 @@ class Verifier(_Placing, _Comparing):
 
     # -- CX metrics ------------------------------------------------------------------------------
     def _metrics_source(self) -> dict:
-        tickets = [_slim(r) for r, _ in self.store.iter_records("ticket") if r["id"] in self.done["ticket"]]
-        comments = [_slim(r, "comment") for r, _ in self.store.iter_records("comment") if r["id"] in self.done["comment"]]
-        ratings = [_slim(r) for r, _ in self.store.iter_records("satisfaction_rating")
-                   if r["id"] in self.done["satisfaction_rating"]]
-        return cx.metrics(tickets, comments, ratings, set(self.done["agent"]), self.original_time_fields)
+        """The source side, a ticket at a time from staging: written tickets, with their written comments."""
+        done = self.done
+        total = cx.MetricsSum(set(done["agent"]), self.original_time_fields)
+        for ticket, _h in self.store.iter_records("ticket"):
+            if ticket["id"] in done["ticket"]:
+                thread = [_slim(c, "comment") for c in self.store.records_by_parent("comment", ticket["id"])
+                          if c["id"] in done["comment"]]
+                total.add_ticket(_slim(ticket), thread)
+        total.add_comments(self.store.written_count("comment"))
+        for rating, _h in self.store.iter_records("satisfaction_rating"):
+            if rating["id"] in done["satisfaction_rating"]:
+                total.add_rating(rating)
+        return total.result()
 
-    def _metrics_target(self, target_by_sid) -> dict:
-        for kind in ("ticket", "comment", "satisfaction_rating"):
-            for sid, tr in target_by_sid[kind].items():
-                if tr.translated is None:
-                    tr.translated = _slim(self._translate(kind, self._unspooled(tr)), kind)
-        tickets = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["ticket"].items()]
-        comments = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["comment"].items()]
-        ratings = [dict(tr.translated, id=sid) for sid, tr in target_by_sid["satisfaction_rating"].items()]
-        return cx.metrics(tickets, comments, ratings, set(target_by_sid["agent"]), self.original_time_fields)
+    def _metrics_target(self, target_by_sid, threads: dict[str, list[str]]) -> dict:
+        """The target side, a ticket at a time over the paired read-back records."""
+        total = cx.MetricsSum(set(target_by_sid["agent"]), self.original_time_fields)
+        comments = target_by_sid["comment"]
+        for sid, tr in target_by_sid["ticket"].items():
+            thread = [dict(self._translated("comment", comments[c]), id=c) for c in threads.get(sid, ())]
+            total.add_ticket(dict(self._translated("ticket", tr), id=sid), thread)
+        total.add_comments(len(comments))
+        for sid, tr in target_by_sid["satisfaction_rating"].items():
+            total.add_rating(self._translated("satisfaction_rating", tr))
+        return total.result()
