@@ -1,4 +1,9 @@
-"""kill -9 of `hdmigrate run` while it loads into RT, then resume: no duplicate ticket, nothing lost."""
+"""kill -9 of `hdmigrate run` while it loads into RT, then resume: no duplicate ticket, nothing lost.
+
+Slow (about 70 s with its own RT instance): the default suite has the contract suite's kill -9
+during a write against the same real RT (tests/contract/test_rt.py), which checks every record
+the target holds is in the id map once; this one adds the partial-ticket stamps, the comments of
+the interrupted ticket and refused empty files. `python -m pytest -m slow tests/real/test_rt_kill_resume.py`."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from hdmigrate.testing.sample import write_dump
 
 from .helpers import hdmigrate, summary, write_plan
 
-pytestmark = pytest.mark.real_helpdesk
+pytestmark = [pytest.mark.real_helpdesk, pytest.mark.slow]
 
 LINK = "urn:hdmigrate:"
 
