@@ -67,7 +67,7 @@ class _Comparing:
                     f = Finding(kind, sid, field, "differs", a, b, tid, detail="compared to the second")
                     if not self.lossless and kind not in TIMED_KINDS:
                         f.explained, f.code = True, "timestamp_not_preserved"
-                        f.detail = f"the target sets its own {field} on {kind} records"
+                        f.detail = self._text(f"the target sets its own {field} on {kind} records")
                     self.add(f)
                 continue
             if field == "tags":

@@ -115,6 +115,7 @@ class Verifier(_Placing, _Comparing):
         self.alias: dict[str, dict[str, str]] = defaultdict(dict)
         self.key_back: dict[str, dict[str, str]] = {}
         self._spool = None
+        self._texts: dict[str, str] = {}
 
     # -- explanations ----------------------------------------------------------------------------
     def explain(self, f: Finding) -> Finding:
@@ -139,11 +140,11 @@ class Verifier(_Placing, _Comparing):
             for cap, (code, fields) in CAPABILITY_FIELDS.items():
                 if cap not in self.target_caps and root in fields:
                     f.explained, f.code = True, code
-                    f.detail = f.detail or f"the {self.target_name} target does not declare {cap.value}"
+                    f.detail = f.detail or self._text(f"the {self.target_name} target does not declare {cap.value}")
                     return f
             if root in ENUM_FIELDS and f.source is None and f.target is not None and not self.lossless:
                 f.explained, f.code = True, "target_default"
-                f.detail = f"the source has no {root}; the target filled in its default"
+                f.detail = self._text(f"the source has no {root}; the target filled in its default")
                 return f
             if root in ENUM_FIELDS:
                 mapped = (self.plan.mapping.get(root) or {})
@@ -160,9 +161,13 @@ class Verifier(_Placing, _Comparing):
             for cap, (code, kinds) in CAPABILITY_KINDS.items():
                 if cap not in self.target_caps and f.kind in kinds:
                     f.explained, f.code = True, code
-                    f.detail = f"the {self.target_name} target does not declare {cap.value}"
+                    f.detail = self._text(f"the {self.target_name} target does not declare {cap.value}")
                     return f
         return f
+
+    def _text(self, text: str) -> str:
+        """One copy of an explanation many findings share (one finding per comment is common)."""
+        return self._texts.setdefault(text, text)
 
     def add(self, f: Finding) -> None:
         f = f if f.explained else self.explain(f)
