@@ -17,7 +17,7 @@ MAX_BIT = 1 << 27          # values up to here in the bitmap: at most 16 MiB, fo
 
 class IntSet:
     """add / discard / in / len / iteration in ascending order (the other values after, sorted
-    by their text), like a `set` of those values."""
+    by their text), like a `set` of those values; `pop_from` takes the smallest from a value on."""
 
     __slots__ = ("_bits", "_count", "_other")
 
@@ -84,6 +84,30 @@ class IntSet:
                     yield start * 8 + bit
             start += 1
         yield from sorted(self._other, key=str)
+
+    def pop_from(self, start: int, n: int) -> list[int]:
+        """Remove and return the up to `n` smallest ints at or above `start`, ascending (the ints
+        the bitmap cannot hold come after its own)."""
+        out: list[int] = []
+        bits = self._bits
+        index = max(0, start) >> 3
+        while len(out) < n and self._count:
+            index = _next_nonzero(bits, index)
+            if index < 0:
+                break
+            byte = bits[index]
+            for bit in range(8):
+                value = index * 8 + bit
+                if byte & (1 << bit) and value >= start and len(out) < n:
+                    out.append(value)
+                    bits[index] &= ~(1 << bit) & 0xFF
+                    self._count -= 1
+            index += 1
+        if len(out) < n and self._other:
+            rest = sorted(v for v in self._other if type(v) is int and v >= start)[:n - len(out)]
+            self._other.difference_update(rest)
+            out += rest
+        return out
 
     def clear(self) -> None:
         self._bits = bytearray()

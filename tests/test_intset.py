@@ -48,3 +48,20 @@ def test_a_dense_range_costs_a_bit_per_value():
     assert sys.getsizeof(s._bits) < 20 * 1024           # a set of them: 6.4 MB with the ints
     s.clear()
     assert not s and 17 not in s
+
+
+def test_pop_from_takes_the_smallest_from_a_value_on_like_a_sorted_list():
+    rng = random.Random(3)
+    values = {rng.randrange(0, 50000) for _ in range(3000)} | {MAX_BIT + 5, MAX_BIT + 1, -4}
+    ours, theirs = IntSet(values), sorted(v for v in values)
+    start = 0
+    while True:
+        taken = ours.pop_from(start, 97)
+        expected = [v for v in theirs if v >= start][:97]
+        assert taken == expected
+        if not taken:
+            break
+        theirs = [v for v in theirs if v not in set(taken)]
+        start = taken[-1] + 1
+    assert list(ours) == [-4]                 # below every start: never taken
+    assert ours.pop_from(-10, 5) == [-4] and not ours

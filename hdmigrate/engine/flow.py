@@ -19,7 +19,6 @@ ends: the selection needs every ticket.
 
 from __future__ import annotations
 
-from array import array
 
 from ..canonical import references
 from ..intset import IntSet
@@ -175,8 +174,10 @@ class _Loader:
         self.cursor: dict[str, int] = {}
         self.waiting: dict[str, list[int]] = {}     # rowids waiting for a reference
         # Rowids of tickets waiting: as many as the source has tickets when its ticket list comes
-        # before the comments (Zendesk), so 8 bytes each (array) or a bit (IntSet), not a set's ~80.
-        self.at_end = array("q")                    # tickets waiting for other streams to end
+        # before the comments (Zendesk), so a bit each (IntSet), not a set's ~80 bytes; looked at
+        # again in rowid order without sorting them as Python ints.
+        self.at_end = IntSet()                      # tickets waiting for other streams to end
+        self.sweep_from = 0                         # ... the next look starts at this rowid
         self.first = IntSet()                       # tickets waiting for their first comment
         self.arrived: list[int] = []                # ... of which one has arrived this pass
         self.unhandled = IntSet()                   # every ticket rowid seen and not loaded yet
@@ -317,20 +318,21 @@ class _Loader:
         e = self.e
         out, self.arrived = self.arrived, []
         if final or e._open_streams != self.streams_seen:
-            out += self.at_end
-            self.at_end, self.unswept = array("q"), 0
+            out += list(self.at_end)
+            self.at_end, self.unswept = IntSet(), 0
         elif self.at_end and (e._positions != self.positions_seen or self.unswept):
             # The streams moved on: the oldest waiting tickets are the ones the source may now
-            # call served. A bounded look per pass, going on pass after pass (the loop does not
-            # wait for the feed meanwhile) until every waiting ticket was looked at once or a
-            # look found none served; those still waiting go back to the end of the list.
+            # call served. A bounded look per pass, in rowid order, going on pass after pass (the
+            # loop does not wait for the feed meanwhile) until every waiting ticket was looked at
+            # once or a look found none served; those still waiting are put back behind the look.
             if e._positions != self.positions_seen:
-                self.at_end = array("q", sorted(self.at_end))
-                self.unswept = len(self.at_end)
-            head = min(2 * self.chunk.get("ticket", CHUNK), self.unswept)
-            out += self.at_end[:head]
-            self.at_end = self.at_end[head:]
-            self.unswept -= head
+                self.sweep_from, self.unswept = 0, len(self.at_end)
+            want = min(2 * self.chunk.get("ticket", CHUNK), self.unswept)
+            head = self.at_end.pop_from(self.sweep_from, want)
+            if head:
+                self.sweep_from = head[-1] + 1
+            self.unswept = self.unswept - len(head) if len(head) == want else 0
+            out += head
         self.positions_seen = dict(e._positions)
         if final:
             out += list(self.first)
@@ -351,11 +353,11 @@ class _Loader:
         ended = e._others_ended(stream, self.target)
         served = ended is False and e._parts_served(stream, record)
         if ended is False and not served:
-            self.at_end.append(rowid)
+            self.at_end.add(rowid)
             return False
         comments = e.store.references_by_parent("comment", record["id"])   # ids alone: no bodies
         if served and not comments:
-            self.at_end.append(rowid)     # served, yet none staged: the streams' end decides
+            self.at_end.add(rowid)        # served, yet none staged: the streams' end decides
             return False
         if ended is None and not comments:
             self.first.add(rowid)
