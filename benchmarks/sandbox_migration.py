@@ -172,8 +172,8 @@ def _read_only_speedups(platform: str, sandbox):
     row list for each page (O(records) per request, O(records²) per extract): at 50,000 comments
     the source sandbox, not hdmigrate, became the bottleneck. Here reads return the stored
     records uncopied (no handler of a read route mutates them) and the Zendesk ticket-events
-    export builds its rows once, then serves each page from a slice of that sorted list through
-    the sandbox's own `_time_export` (same bodies, same cursors). The target sandboxes run
+    export builds its rows once (`_ticket_event_rows`), then serves each page from a slice of that
+    sorted list through the sandbox's own `_time_export` (same bodies, same cursors). The target sandboxes run
     unchanged. Returns what to call once the sandbox is started (None: nothing)."""
     import bisect
 
@@ -185,12 +185,12 @@ def _read_only_speedups(platform: str, sandbox):
     if platform != "zendesk" or not hasattr(sandbox, "export_ticket_events"):
         return None
     cls = type(sandbox)
-    original_export, original_time_export = cls.export_ticket_events, cls._time_export
+    original_time_export = cls._time_export
     cache: dict[bool, tuple[list, list]] = {}
 
     def export_ticket_events(request):
         with_comments = "comment_events" in (request.arg("include") or "")
-        build(with_comments, request)
+        build(with_comments)
         stamps, rows = cache[with_comments]
         start = request.arg("start_time")
         if start is None or not start.lstrip("-").isdigit():
@@ -199,25 +199,11 @@ def _read_only_speedups(platform: str, sandbox):
         per_page = int(request.arg("per_page") or 1000)
         return original_time_export(sandbox, request, rows[i:i + per_page + 1], "ticket_events")
 
-    def build(with_comments: bool, request) -> None:
+    def build(with_comments: bool) -> None:
         if with_comments not in cache:
-            captured = {}
-
-            def capture(req, rows, key):
-                captured["rows"] = sorted(rows, key=lambda r: (r[0], r[1]["id"]))
-                return {}
-            sandbox._time_export = capture
-            try:
-                original_export(sandbox, request)
-            finally:
-                del sandbox._time_export
-            rows = captured["rows"]
+            rows = sandbox._ticket_event_rows(with_comments)      # every row, in export order
             cache[with_comments] = ([r[0] for r in rows], rows)
 
-    class _Include:          # the one argument the export's row builder reads
-        @staticmethod
-        def arg(name, default=None):
-            return "comment_events" if name == "include" else default
     for route in cls._routes:
         if route.name == "export_ticket_events":
             sandbox.extra_routes.insert(0, type(route)(route.method, route.pattern,
@@ -228,7 +214,7 @@ def _read_only_speedups(platform: str, sandbox):
     # named http://127.0.0.1 without the port, every download was refused as another host's and
     # the files were left out) and before it says it is ready (the run asks with comments): at
     # 800,000 comments the first page would otherwise wait on the build, past the 30 s deadline.
-    return lambda: build(True, _Include())
+    return lambda: build(True)
 
 
 def _uncopied_scans(sandbox) -> None:

@@ -221,3 +221,33 @@ def test_adapter_request_bodies_match_the_oas(oas):
                              "4", "hdmigrate")
     _validate(oas, "UsersRequest", {"users": [user]})
     _validate(oas, "OrganizationObject", to_vendor.organization_body({"id": "1", "name": "O", "domains": ["o.com"]}))
+
+
+def test_ticket_events_pages_serve_every_comment_in_order(tmp_path):
+    # The sandbox builds only a page's events (it built every comment's on every page); paged
+    # small, the pages still add up to every comment, in (time, audit) order, and only the last
+    # says end_of_stream. As Zendesk's time-based exports do, a page starts at the previous one's
+    # end_time inclusive: what repeats is only what shares that second.
+    dump = tmp_path / "dump"
+    write_dump(dump, tickets=9, comments_per_ticket=3, attachments=2, seed=8)
+    sb = make_sandbox(data=dump, rate_limit=600000).start()
+    try:
+        seen, pages, start = {}, [], 0
+        while True:
+            body = _get(sb, "/api/v2/incremental/ticket_events", start_time=start, per_page=4,
+                        include="comment_events")
+            pages.append(body)
+            events = [(e["timestamp"], e["id"], c["id"]) for e in body["ticket_events"] for c in e["child_events"]]
+            assert events == sorted(events)
+            for ts, audit, cid in events:
+                assert cid not in seen or ts == start, (cid, ts, start)
+                seen[cid] = (ts, audit)
+            if body["end_of_stream"]:
+                break
+            start = body["end_time"]
+        stored = sb.store.all("comment")
+    finally:
+        sb.stop()
+    assert sorted(seen) == sorted(c["id"] for c in stored)
+    assert all(len(p["ticket_events"]) == 4 and not p["end_of_stream"] for p in pages[:-1])
+    assert len(pages) > 3
