@@ -24,14 +24,14 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 512 * 1024 * 1024
 
 class WrittenIds:
     """Written records' target ids, so references resolve without SQL in the common case (the
-    id map is the truth: a miss is looked up there and remembered again). Bounded, the oldest
-    forgotten first: tickets (only the chunk being loaded, and the few linked from newer bodies,
-    are asked for again) apart from people, groups and organizations (referenced by every ticket;
-    the busy ones come back at once). Small on purpose: entries added all through a long run sit
-    among its short-lived objects and keep the interpreter's arenas from being given back; a miss
-    costs one indexed SQLite read."""
+    id map is the truth: a miss is looked up there and, by the engine's thread, remembered
+    again). Bounded, the oldest forgotten first: tickets (only the chunk being loaded, and the few
+    linked from newer bodies, are asked for again) apart from people, groups and organizations
+    (referenced by every ticket, so kept by the tens of thousands: a miss costs an indexed SQLite
+    read or two, on every comment by that person). Only the engine's thread writes it; the lanes
+    read it (`get` is safe beside the writes, a walk would not be)."""
 
-    def __init__(self, most: int = 10_000, tickets: int = 4_000):
+    def __init__(self, most: int = 50_000, tickets: int = 4_000):
         self._most, self._tickets_most = most, tickets
         self._other: dict[tuple[str, str], str] = {}     # insertion order: the oldest first
         self._tickets: dict[str, str] = {}

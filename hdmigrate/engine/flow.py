@@ -131,6 +131,8 @@ class FlowStep:
             if (k, sid) in self._done:
                 return True
             entry = self.store.id_entry(k, sid)
+            if entry and entry["state"] == "done" and entry["target_id"]:
+                self._remember(k, sid, entry["target_id"])   # asked again for the next ticket
             if entry and entry["state"] in ("done", "failed"):
                 return True
             if self.dry_run and ((k, sid) in self._dry_failed or self.store.has_record(k, sid)):
