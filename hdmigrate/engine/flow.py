@@ -19,7 +19,6 @@ ends: the selection needs every ticket.
 
 from __future__ import annotations
 
-
 from ..canonical import references
 from ..intset import IntSet
 from .common import TICKET_PARTS
