@@ -110,16 +110,33 @@ class ReportQueries:
 
     def comment_flags(self, ticket: str) -> list[tuple[str, object]]:
         """(id, public) of a ticket's staged comments, in load order, bodies left unread."""
-        return self.conn.execute(
-            "SELECT id, json_extract(data, '$.public') FROM records WHERE kind='comment' AND parent=? "
-            "ORDER BY sort_key, rowid", (ticket,)).fetchall()
+        return self._picked("SELECT id, json_extract(data, '$.public') FROM records WHERE kind='comment' "
+                            "AND parent=? ORDER BY sort_key, rowid", (ticket,),
+                            lambda: [(c["id"], c.get("public")) for c in self._parsed("comment", ticket)])
 
     def file_hashes(self, ticket: str) -> list[tuple[str, str, object]]:
         """(comment id, attachment id, sha256) of the staged files on a ticket's comments."""
-        return self.conn.execute(
+        return self._picked(
             "SELECT a.parent, a.id, json_extract(a.data, '$.sha256') FROM records a "
             "JOIN records c ON c.kind='comment' AND c.id=a.parent "
-            "WHERE a.kind='attachment' AND c.parent=? ORDER BY a.sort_key, a.rowid", (ticket,)).fetchall()
+            "WHERE a.kind='attachment' AND c.parent=? ORDER BY a.sort_key, a.rowid", (ticket,),
+            lambda: [(c["id"], a["id"], a.get("sha256")) for c in self._parsed("comment", ticket)
+                     for a in self._parsed("attachment", c["id"])])
+
+    def _picked(self, sql: str, params: tuple, parsed) -> list:
+        """Fields SQLite picks out of the staged JSON; `parsed()` gives the same from records
+        parsed here when SQLite's JSON reader refuses one (a NaN the standard library wrote
+        beside an integer past 64 bits: valid for Python, not for SQLite 3.40)."""
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if "JSON" not in str(e):
+                raise
+            return parsed()
+
+    def _parsed(self, kind: str, parent: str) -> list[dict]:
+        return [loads(r[0]) for r in self.conn.execute(
+            "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent))]
 
     def rows_by_rowid(self, kind: str, rowids: list[int]) -> list[tuple]:
         """Like staged_rows for the given rowids, in load order (parent, time, then source order)."""
@@ -147,16 +164,12 @@ class ReportQueries:
         order: what deciding whether the ticket is ready reads. SQLite picks the fields out of
         the JSON; the bodies are parsed once, when the records load."""
         refs = REFERENCES[kind]
-        if not refs:
-            return [{} for _ in self.conn.execute(
-                "SELECT 1 FROM records WHERE kind=? AND parent=?", (kind, parent))]
-        fields = ", ".join(f"json_extract(data, '$.{ref.field}')" for ref in refs)
-        out = []
-        for row in self.conn.execute(
-                f"SELECT {fields} FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent)):
-            out.append({ref.field: loads(value) if ref.many else value
-                        for ref, value in zip(refs, row) if value is not None})
-        return out
+        fields = ", ".join(["1"] + [f"json_extract(data, '$.{ref.field}')" for ref in refs])
+        rows = self._picked(
+            f"SELECT {fields} FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent),
+            lambda: [[1] + [r.get(ref.field) for ref in refs] for r in self._parsed(kind, parent)])
+        return [{ref.field: loads(value) if ref.many and isinstance(value, str) else value
+                 for ref, value in zip(refs, row[1:]) if value is not None} for row in rows]
 
     def parts_after(self, kind: str, after: int, upto: int, batch: int = 2000) -> Iterator[tuple[int, int | None]]:
         """(rowid, its ticket's rowid or None) of a ticket part's records with after < rowid <= upto;
