@@ -49,6 +49,8 @@ Speed against the limits (issue 16), the "#" lines under each row:
     python benchmarks/sandbox_migration.py --tickets 500 --headers-only     # the issue's setting, smaller
     python benchmarks/sandbox_migration.py --tickets 2000 --pairs zendesk-zendesk --trace-memory /tmp/tm
         # what holds memory at hdmigrate's peak (slower: not for timing), in /tmp/tm.PAIR.TICKETS.txt
+    python benchmarks/sandbox_migration.py --tickets 5000 --pairs zendesk-zendesk --profile /tmp/prof
+        # where the engine's thread spends its CPU (cProfile: slower, not for timing), in /tmp/prof.PAIR.TICKETS.txt
     python benchmarks/sandbox_migration.py --tickets 5000 --pairs zendesk-zendesk --sample-memory 5 --verify
         # where the RSS lives, per step, sampled from inside (cheap: fit for timing runs), and then
         # `hdmigrate verify` reading the target back, with its own time, memory and findings
@@ -339,7 +341,8 @@ def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit
 
 
 def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None,
-                  sampled: tuple[Path, float] | None = None, verb: tuple[str, ...] = ("run", "--yes")) -> dict:
+                  sampled: tuple[Path, float] | None = None, verb: tuple[str, ...] = ("run", "--yes"),
+                  profiled: Path | None = None) -> dict:
     """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage
     (`traced`: under benchmarks/traced_run.py, its allocation sites written there; `sampled`:
     (file, seconds) under benchmarks/sampled_run.py, its memory samples written there)."""
@@ -348,7 +351,9 @@ def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = N
     failures: list[dict] = []
     t0 = time.monotonic()
     with open(log_path, "w") as err:
-        if traced:
+        if profiled:
+            command = [sys.executable, str(ROOT / "benchmarks" / "profiled_run.py"), str(profiled)]
+        elif traced:
             command = [sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)]
         elif sampled:
             command = [sys.executable, str(ROOT / "benchmarks" / "sampled_run.py"), str(sampled[0]),
@@ -490,7 +495,8 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
                    args.workers)
         traced = Path(f"{args.trace_memory}.{pair}.{tickets}.txt") if args.trace_memory else None
         sampled = (work / "memory.jsonl", args.sample_memory) if args.sample_memory else None
-        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced, sampled)
+        profiled = Path(f"{args.profile}.{pair}.{tickets}") if args.profile else None
+        result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced, sampled, profiled=profiled)
         src_stats, tgt_stats = source.stats(), target.stats()
         checked = None
         if args.verify:        # after the counts above: its reads are not the migration's
@@ -663,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="sample hdmigrate's memory from inside every SECONDS (RSS parts, glibc's heap, "
                          "SQLite's, Python's blocks; cheap, unlike --trace-memory) and print each step's "
                          "largest sample")
+    ap.add_argument("--profile", metavar="PREFIX",
+                    help="run hdmigrate under cProfile (its engine's thread; slower: not for timing) and "
+                         "write PREFIX.PAIR.TICKETS.txt (the functions with the most CPU) and .pstats")
     ap.add_argument("--verify", action="store_true",
                     help="after each run, `hdmigrate verify` (reads the target back) with its own time and memory")
     ap.add_argument("--json", type=Path, help="also write every row (with details) to this file")
