@@ -32,11 +32,18 @@ class ImageRef:
     attrs: dict         # every attribute of the tag (first occurrence), decoded
 
 
+_IMG_TAG = re.compile(r"<img", re.IGNORECASE)
+
+
 def image_refs(text: str | None) -> list[ImageRef]:
     """Every <img> with a src attribute, in document order."""
+    if not text or not _IMG_TAG.search(text):
+        return []        # a tag's name follows its "<" at once: no "<img", no image (most bodies)
+    return _scan(text)
+
+
+def _scan(text: str) -> list[ImageRef]:
     out: list[ImageRef] = []
-    if not text:
-        return out
     i, n = 0, len(text)
     while True:
         i = text.find("<", i)

@@ -16,6 +16,7 @@ import sys
 
 import httpx
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from adapters.freshdesk.sandbox import make_sandbox as make_freshdesk
 from hdmigrate.canonical_dump import blob_path, iter_records
@@ -336,3 +337,14 @@ def test_an_image_too_large_to_embed_in_freshdesk_is_named_not_lost(tmp_path, mo
     finally:
         source.stop()
         target.stop()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["<img", "<IMG", "<iMg", " src=", "\"a.png\"", "'b'", "c", ">", "<", "/", "<!--",
+                                 "-->", "<script>", "</script>", "<p", " ", "=", "im", "g", "<![CDATA[", "]]>"]),
+                max_size=20))
+def test_the_no_img_shortcut_gives_what_the_whole_scan_gives(parts):
+    # A tag's name follows its "<" at once, so a body with no "<img" (any case) has no image
+    # and image_refs answers without scanning (most bodies); on anything else it scans.
+    text = "".join(parts)
+    assert ii.image_refs(text) == ii._scan(text)
