@@ -84,6 +84,11 @@ class Rewriter:
         self.changes = []
         if not text or (self.pattern is None and not self.hash_refs):
             return text, []
+        # Nothing to rewrite where the whole body holds no match: a match inside a piece of it
+        # (a text run, an href value) is one in the whole (no pattern looks behind a URL, and
+        # what ends a piece is never a character the patterns' look-aheads refuse).
+        if (self.pattern is None or not self.pattern.search(text)) and not (self.hash_refs and _HASH.search(text)):
+            return text, []
         out = self._html(text) if html else self._text(text, in_link=False, html=False)
         return out, self.changes
 

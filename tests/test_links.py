@@ -2,6 +2,8 @@
 pointed at the new tickets, nothing inside <code>/<pre> or on a foreign host touched, every link
 found recorded (rewritten, or why not)."""
 
+from hypothesis import given, settings, strategies as st
+
 from adapters.freshdesk import ADAPTER as FRESHDESK
 from adapters.zendesk import ADAPTER as ZENDESK
 from hdmigrate.links import Rewriter, WebPages
@@ -76,3 +78,22 @@ def test_no_pages_no_changes():
     r = Rewriter(None, False, lambda old: ("1", "x"))
     assert r.body("#5 https://acme.zendesk.com/agent/tickets/5", html=False) == (
         "#5 https://acme.zendesk.com/agent/tickets/5", [])
+
+
+
+_PIECES = ["<p>", "</p>", "<a href=\"", "\">", "</a>", "<code>", "</code>", "<!-- ", " -->", "#", "#101", "&#35;",
+           "102", " ", "/", "x", "https://acme.zendesk.com", "https://acme.zendesk.com/agent/tickets/",
+           "/agent/tickets/101", "/hc/requests/", "?", "<", ">", "'", "=", "href=", "\n", "ü"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25), st.booleans())
+def test_the_no_match_shortcut_gives_what_the_whole_scan_gives(parts, html):
+    # body() hands back at once a body with no match anywhere; on bodies built from what links
+    # are made of, it gives what the full scan (_html / _text) gives.
+    text = "".join(parts)
+    slow = rewriter()
+    expected = slow._html(text) if html else slow._text(text, in_link=False, html=False)
+    got, changes = rewriter().body(text, html=html)
+    if text:
+        assert (got, changes) == (expected, slow.changes)
