@@ -33,7 +33,8 @@ def _with_state(row) -> tuple:
 
 
 class ReportQueries:
-    """Mixed into Store: uses its `conn` (the writer's) and `read_conn()` (this thread's)."""
+    """Mixed into Store: uses its `conn` (the writer's), `read_conn()` (this thread's) and
+    `records_by_parent`."""
 
     conn: sqlite3.Connection
 
@@ -112,7 +113,7 @@ class ReportQueries:
         """(id, public) of a ticket's staged comments, in load order, bodies left unread."""
         return self._picked("SELECT id, json_extract(data, '$.public') FROM records WHERE kind='comment' "
                             "AND parent=? ORDER BY sort_key, rowid", (ticket,),
-                            lambda: [(c["id"], c.get("public")) for c in self._parsed("comment", ticket)])
+                            lambda: [(c["id"], c.get("public")) for c in self.records_by_parent("comment", ticket)])
 
     def file_hashes(self, ticket: str) -> list[tuple[str, str, object]]:
         """(comment id, attachment id, sha256) of the staged files on a ticket's comments."""
@@ -120,8 +121,8 @@ class ReportQueries:
             "SELECT a.parent, a.id, json_extract(a.data, '$.sha256') FROM records a "
             "JOIN records c ON c.kind='comment' AND c.id=a.parent "
             "WHERE a.kind='attachment' AND c.parent=? ORDER BY a.sort_key, a.rowid", (ticket,),
-            lambda: [(c["id"], a["id"], a.get("sha256")) for c in self._parsed("comment", ticket)
-                     for a in self._parsed("attachment", c["id"])])
+            lambda: [(c["id"], a["id"], a.get("sha256")) for c in self.records_by_parent("comment", ticket)
+                     for a in self.records_by_parent("attachment", c["id"])])
 
     def _picked(self, sql: str, params: tuple, parsed) -> list:
         """Fields SQLite picks out of the staged JSON; `parsed()` gives the same from records
@@ -133,10 +134,6 @@ class ReportQueries:
             if "JSON" not in str(e):
                 raise
             return parsed()
-
-    def _parsed(self, kind: str, parent: str) -> list[dict]:
-        return [loads(r[0]) for r in self.conn.execute(
-            "SELECT data FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent))]
 
     def rows_by_rowid(self, kind: str, rowids: list[int]) -> list[tuple]:
         """Like staged_rows for the given rowids, in load order (parent, time, then source order)."""
@@ -167,7 +164,7 @@ class ReportQueries:
         fields = ", ".join(["1"] + [f"json_extract(data, '$.{ref.field}')" for ref in refs])
         rows = self._picked(
             f"SELECT {fields} FROM records WHERE kind=? AND parent=? ORDER BY sort_key, rowid", (kind, parent),
-            lambda: [[1] + [r.get(ref.field) for ref in refs] for r in self._parsed(kind, parent)])
+            lambda: [[1] + [r.get(ref.field) for ref in refs] for r in self.records_by_parent(kind, parent)])
         return [{ref.field: loads(value) if ref.many and isinstance(value, str) else value
                  for ref, value in zip(refs, row[1:]) if value is not None} for row in rows]
 
