@@ -68,6 +68,43 @@ class Page:
     done: bool = False
 
 
+class StreamedPage:
+    """A Page whose items are parsed while they are taken (`HttpClient.get_json_items`): an
+    export page of 1,000 events is never alive parsed whole. `items` can be gone through once;
+    `cursor` and `done` come from the answer's members after its array, so they are known once
+    `items` is used up, as every consumer (the feed, read-back) does first. `produce(settle)`
+    gives the items and calls `settle(cursor, done)` after the last; `drain()` parses what a
+    consumer left (and keeps it for it), for the source to read the answer's end."""
+
+    def __init__(self, produce: Callable[[Callable[[str | None, bool], None]], Iterator[tuple[str, dict]]]):
+        self._end: tuple[str | None, bool] | None = None
+        self._items = produce(self.settle)
+
+    @property
+    def items(self) -> "Iterator[tuple[str, dict]] | list[tuple[str, dict]]":
+        return self._items
+
+    def settle(self, cursor: str | None, done: bool) -> None:
+        self._end = (cursor, done)
+
+    def drain(self) -> None:
+        # what a consumer left (one that collects the pages first) is kept for it, parsed
+        self._items = list(self._items)
+
+    @property
+    def cursor(self) -> str | None:
+        return self._ended()[0]
+
+    @property
+    def done(self) -> bool:
+        return self._ended()[1]
+
+    def _ended(self) -> tuple[str | None, bool]:
+        if self._end is None:
+            raise RuntimeError("a streamed page's cursor was asked for before its items were taken")
+        return self._end
+
+
 @dataclass
 class WriteResult:
     """What one write did. `matched=True`: the target already held this record (a person found by

@@ -84,3 +84,73 @@ def test_the_token_scan_sees_through_escaped_quotes():
     assert sink._run == len('x\\"y')
     sink._measure(b'z", "b": 1}')
     assert sink._run == len(': 1}')                  # since the last real quote
+
+
+# -- one array, item by item (jsonbody.items_of, HttpClient.get_json_items) -----------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10 ** 30), max_value=10 ** 30),
+                     st.floats(allow_nan=False), st.text(max_size=20))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(_values, max_size=6), head=st.dictionaries(st.text(max_size=8), _values, max_size=4),
+       first=st.booleans(), indent=st.sampled_from([None, 0, 2]), ascii_only=st.booleans())
+def test_items_one_at_a_time_are_what_the_whole_parse_gives(items, head, first, indent, ascii_only):
+    head = {k: v for k, v in head.items() if k != "events"}
+    body = {"events": items, **head} if first else {**head, "events": items}
+    data = json.dumps(body, indent=indent, ensure_ascii=ascii_only).encode()
+    answer = jsonbody.items_of(data, "events")
+    assert list(answer.items) == jsonbody.loads(data)["events"]
+    assert answer.head == {k: v for k, v in jsonbody.loads(data).items() if k != "events"}
+
+
+@pytest.mark.parametrize("data", [
+    b'{"events": [1, 2,]}', b'{"events": [1 2]}', b'{"events": [1], "end": 1} x', b'{"events": [1], "end": }',
+    b'{"events": [1]', b'{"events": ["\x01"]}', b'{"events" [1]}', b'{"events": [1], "end": 1,}',
+])
+def test_what_the_whole_parse_refuses_is_refused_item_by_item(data):
+    with pytest.raises(ValueError):
+        jsonbody.loads(data)
+    with pytest.raises(ValueError):
+        list(jsonbody.items_of(data, "events").items)
+
+
+def test_the_array_twice_is_refused_not_read_twice():
+    # the whole parse keeps the last one; item by item the first is gone by then: refused
+    with pytest.raises(ValueError):
+        list(jsonbody.items_of(b'{"events": [1], "events": [2]}', "events").items)
+
+
+def test_what_is_not_a_utf8_object_is_read_whole_as_before():
+    # a byte-order mark, another top level, NaN: the standard library's verdict, as in loads
+    assert list(jsonbody.items_of(b'\xef\xbb\xbf{"events": [1]}', "events").items) == [1]
+    assert list(jsonbody.items_of(b'{"events": [NaN]}', "events").items)[0] != 0
+    answer = jsonbody.items_of(b'{"events": 5, "end": 1}', "events")    # not an array: no items
+    assert list(answer.items) == [] and answer.head == {"end": 1}
+    with pytest.raises(ValueError):
+        jsonbody.items_of(b'[1, 2]', "events")
+    with pytest.raises(ValueError):
+        jsonbody.items_of(b'{"events": ["\xff"]}', "events")
+
+
+@respx.mock
+def test_get_json_items_names_a_fault_late_in_the_answer_as_get_json_does():
+    respx.get(f"{BASE}/api/v2/x").mock(return_value=httpx.Response(
+        200, content=b'{"events": [{"id": 1}, {"id": 2}], "end_time": oops}',
+        headers={"content-type": "application/json"}))
+    answer = client().get_json_items("/api/v2/x", "events")
+    with pytest.raises(FatalApiError) as e:
+        list(answer.items)
+    assert e.value.cause == Cause.BAD_ANSWER and "expected JSON" in str(e.value)
+
+
+@respx.mock
+def test_get_json_items_over_a_large_answer_parsed_while_read():
+    big = {"events": [{"id": i, "body": "x" * 1000} for i in range(6000)], "end_time": 7}
+    respx.get(f"{BASE}/api/v2/x").mock(return_value=httpx.Response(200, json=big))
+    answer = client().get_json_items("/api/v2/x", "events")
+    assert [e["id"] for e in answer.items] == list(range(6000)) and answer.head == {"end_time": 7}

@@ -282,3 +282,42 @@ def test_a_ticket_is_served_once_the_events_cursor_is_past_its_stamps():
     assert source.parts_served({**ticket, "updated_at": None}, {"ticket_events": f"t:{updated + 1}"}) is False
     # users or organizations still running carry no part of a ticket
     assert source.parts_served(ticket, {"users": "c", "ticket_events": f"t:{updated + 1}"}) is True
+
+
+@respx.mock(base_url=BASE)
+def test_an_events_page_is_parsed_event_by_event_while_its_items_are_taken(respx_mock):
+    import sys
+
+    import orjson
+
+    events = [{"id": 1000 + i, "ticket_id": i, "timestamp": 50, "created_at": "2020-01-01T00:00:00Z",
+               "via": {"channel": "email", "source": {"from": {"address": f"k{i}@example.com"}, "to": {}}},
+               "child_events": [{"id": 5000 + i, "event_type": "Comment", "body": f"Grüße {i}",
+                                 "public": True, "author_id": 5, "attachments": [],
+                                 "metadata": {"system": {"client": "x", "ip_address": "10.0.0.1"}}}]}
+              for i in range(1000)]
+    body = json.dumps({"ticket_events": events, "end_time": 100, "end_of_stream": True}).encode()
+    del events
+    respx_mock.get("/api/v2/incremental/ticket_events").mock(return_value=httpx.Response(200, content=body))
+    for role in ("admin", "agent"):
+        respx_mock.get("/api/v2/users", params={"role": role}).mock(
+            return_value=httpx.Response(200, json={"users": [], "meta": {"has_more": False}}))
+    base = sys.getallocatedblocks()
+    whole = orjson.loads(body)
+    whole_blocks = sys.getallocatedblocks() - base      # what the page costs parsed whole
+    del whole
+    source = ZendeskSource(_ctx())
+    pages = source.fetch("ticket_events")
+    source.client                                       # the client built before counting
+    base = sys.getallocatedblocks()
+    page = next(pages)                                  # the request: the answer held as text
+    most, ids = sys.getallocatedblocks() - base, []
+    for raw_id, payload in page.items:                  # as the feed takes them: serialized each
+        most = max(most, sys.getallocatedblocks() - base)
+        orjson.dumps(payload)
+        ids.append(int(raw_id))
+        del payload
+    assert len(ids) == 1000 and ids[0] == 5000 and page.cursor == "t:100" and not page.done
+    # what stays is the page's ids and versions (repeats of the next page are dropped by them)
+    assert most < whole_blocks / 4, (most, whole_blocks)
+    assert [p.done for p in pages] == [True]            # the per-ticket fallback: none pending

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hdmigrate import times
-from hdmigrate.adapter import AdapterContext, Capability, Page, Source
+from hdmigrate.adapter import AdapterContext, Capability, Page, Source, StreamedPage
 from hdmigrate.errors import RecordError
 from hdmigrate.http import PageGuard
 from hdmigrate.intset import IntSet
@@ -210,7 +210,10 @@ class ZendeskSource(Source):
             yield Page(items, cursor=page.cursor, done=page.done)
 
     def _fetch_time_based(self, path: str, key: str, cursor: str | None, start: int,
-                          include: str | None = None, transform=None) -> Iterator[Page]:
+                          include: str | None = None, transform=None,
+                          may_end: bool = True) -> Iterator[StreamedPage]:
+        """The pages of a time-based export, each parsed item by item while the feed takes them
+        (StreamedPage). `may_end=False`: no page says the stream is done (the caller follows)."""
         start_time = int(cursor[2:]) if cursor and cursor.startswith("t:") else start
         guard = PageGuard(key)
         before: dict = {}        # the previous page's items: id -> version (at most a page of them)
@@ -219,38 +222,46 @@ class ZendeskSource(Source):
             params: dict[str, Any] = {"start_time": start_time, "per_page": self.page_size}
             if include:
                 params["include"] = include
-            body = self.client.get_json(path, params=params) or {}
-            raw_items = body.get(key) or []
-            # A page starts at the previous one's end_time, so that second's items come again
-            # (Zendesk's export guide, "Excluding duplicate items"). Staging would keep one,
-            # but a read-back (verify) would count each repeated comment twice and pair the
-            # ticket's later comments with the wrong ones: a repeat of the same version is
-            # dropped here (an item changed since the previous page is kept: it is newer).
-            seen = {i.get("id"): _version(i) for i in raw_items if isinstance(i, dict) and i.get("id") is not None}
-            fresh = [i for i in raw_items
-                     if not (isinstance(i, dict) and i.get("id") in before and before[i["id"]] == _version(i))]
+            answer = self.client.get_json_items(path, key, params=params)
+            seen: dict = {}
+            served = [0]
+
+            def items(settle, answer=answer, before=before, seen=seen, served=served):
+                for i in answer.items:
+                    served[0] += 1
+                    # A page starts at the previous one's end_time, so that second's items come
+                    # again (Zendesk's export guide, "Excluding duplicate items"). Staging would
+                    # keep one, but a read-back (verify) would count each repeated comment twice
+                    # and pair the ticket's later comments with the wrong ones: a repeat of the
+                    # same version is dropped here (an item changed since is kept: it is newer).
+                    if isinstance(i, dict) and i.get("id") is not None:
+                        seen[i["id"]] = _version(i)
+                        if i["id"] in before and before[i["id"]] == _version(i):
+                            continue
+                    yield from transform(i) if transform else ((str(i.get("id")), i),)
+                settle(*_export_end(answer.head, start_time, served[0], may_end))
+
+            page = StreamedPage(items)
+            yield page
+            page.drain()                 # whatever the consumer left: the answer's end is after it
             before = seen
-            items = transform(fresh) if transform else [(str(i.get("id")), i) for i in fresh]
-            end_time = body.get("end_time")
-            done = bool(body.get("end_of_stream")) or end_time is None or end_time == start_time \
-                and not raw_items
-            next_start = int(end_time) if end_time is not None else start_time
-            yield Page(items, cursor=f"t:{next_start}", done=done)
-            if done:
+            end_time = answer.head.get("end_time")
+            if _export_end(answer.head, start_time, served[0], True)[1]:
                 return
-            if next_start <= start_time and raw_items:
+            next_start = int(end_time)
+            if next_start <= start_time and served[0]:
                 # Zendesk's time-based exports can repeat a second's items; never loop on one.
                 next_start = start_time + 1
             start_time = next_start
 
     def _fetch_events(self, cursor: str | None, start: int) -> Iterator[Page]:
         last = None
+        # the events export's last page is not the stream's end: the fallback follows
         for page in self._fetch_time_based("/api/v2/incremental/ticket_events", "ticket_events",
                                            cursor, start, include="comment_events",
-                                           transform=self._comments_of_events):
+                                           transform=self._comments_of_event, may_end=False):
             last = page
-            # the events export's last page is not the stream's end: the fallback follows
-            yield Page(page.items, cursor=page.cursor, done=False)
+            yield page
         pending = sorted((str(t) for t in self.without_comments), key=_num)
         self.without_comments = IntSet()
         if pending:
@@ -312,17 +323,16 @@ class ZendeskSource(Source):
             kind = "agent" if str(author) in self.agent_ids() else "contact"
         return {**payload, "_hdm_author_kind": kind}
 
-    def _comments_of_events(self, events: list[dict]) -> list[tuple[str, dict]]:
-        items = []
-        for event in events:
-            ticket_id = event.get("ticket_id")
-            for child in event.get("child_events") or []:
-                if child.get("event_type") == "Comment" or child.get("type") == "Comment":
-                    payload = self._author_kind({**child, "ticket_id": ticket_id})
-                    payload.setdefault("created_at", event.get("created_at"))
-                    items.append((str(child.get("id")), payload))
-                    self.without_comments.discard(_key(ticket_id))
-        return items
+    def _comments_of_event(self, event) -> Iterator[tuple[str, dict]]:
+        if not isinstance(event, dict):
+            return
+        ticket_id = event.get("ticket_id")
+        for child in event.get("child_events") or []:
+            if child.get("event_type") == "Comment" or child.get("type") == "Comment":
+                payload = self._author_kind({**child, "ticket_id": ticket_id})
+                payload.setdefault("created_at", event.get("created_at"))
+                yield str(child.get("id")), payload
+                self.without_comments.discard(_key(ticket_id))
 
 
 def _items_of(body: Any, key: str) -> list:
@@ -349,6 +359,15 @@ def _sideloads(body: dict, key: str) -> dict[Any, dict]:
         for metric in body.get("metric_sets") or []:
             out[metric.get("ticket_id")] = {"metric_set": metric}
     return out
+
+
+def _export_end(head: dict, start_time: int, served: int, may_end: bool) -> tuple[str, bool]:
+    """A time-based export page's cursor and whether the stream ends with it, from the answer's
+    members besides its items."""
+    end_time = head.get("end_time")
+    done = bool(head.get("end_of_stream")) or end_time is None or end_time == start_time and not served
+    next_start = int(end_time) if end_time is not None else start_time
+    return f"t:{next_start}", done and may_end
 
 
 def _version(item: dict) -> tuple:

@@ -15,7 +15,7 @@ import httpx
 from hdmigrate.errors import Cause, ConfigError, FatalApiError
 from hdmigrate.http.classify import ClassifyMixin, VendorCause
 from hdmigrate.http.downloads import DownloadMixin
-from hdmigrate.http.jsonbody import TooCostly, loads, read_answer
+from hdmigrate.http.jsonbody import HEAD_BYTES, Items, TooCostly, items_of, loads, read_answer
 from hdmigrate.http.limits import (CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES,
                                        DEFAULT_MAX_DOWNLOAD_BYTES, ERROR_BODY_BYTES, MIN_SECRET_CHARS)
 from hdmigrate.http.pagination import PaginationMixin
@@ -314,6 +314,36 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         response = self.request("GET", url_or_path, params=params, **kw)
         return self._json(response)
 
+    def get_json_items(self, url_or_path: str, key: str, *, params: Any = None, **kw: Any) -> Items:
+        """A JSON object answer whose array under `key` is parsed one item at a time while the
+        caller takes them (jsonbody.Items): for export pages, whose items are serialized one by
+        one anyway. A fault found late in the answer raises as `get_json` would, from `items`."""
+        response = self.request("GET", url_or_path, params=params, **kw)
+        if "json" in vars(response) or not response.content:
+            body = self._json(response)
+            try:
+                return Items.parsed(body, key)
+            except ValueError:
+                raise self._not_json(response) from None
+        content = response.content
+        response._content = content[:HEAD_BYTES]        # what an error message quotes: the text is parsed
+        try:
+            answer = items_of(content, key)
+        except TooCostly as e:
+            raise self._too_large(response, str(e), "a hostile or broken answer") from None
+        except ValueError:
+            raise self._not_json(response) from None
+        del content
+
+        def items():
+            try:
+                yield from answer.items
+            except TooCostly as e:
+                raise self._too_large(response, str(e), "a hostile or broken answer") from None
+            except ValueError:
+                raise self._not_json(response) from None
+        return Items(key, items(), answer.head)
+
     def _json(self, response: httpx.Response) -> Any:
         if not response.content:
             return None
@@ -324,12 +354,15 @@ class HttpClient(RetryMixin, ClassifyMixin, PaginationMixin, DownloadMixin):
         except TooCostly as e:
             raise self._too_large(response, str(e), "a hostile or broken answer") from None
         except ValueError:
-            raise FatalApiError(
-                self.redact(f"{response.request.method} {response.request.url}: expected JSON, got "
-                            f"{response.headers.get('content-type', 'no content type')}: "
-                            f"{excerpt_of(response, self.secrets, 200)}"),
-                status=response.status_code, method=response.request.method,
-                url=self.redact(str(response.request.url)), cause=Cause.BAD_ANSWER) from None
+            raise self._not_json(response) from None
+
+    def _not_json(self, response: httpx.Response) -> FatalApiError:
+        return FatalApiError(
+            self.redact(f"{response.request.method} {response.request.url}: expected JSON, got "
+                        f"{response.headers.get('content-type', 'no content type')}: "
+                        f"{excerpt_of(response, self.secrets, 200)}"),
+            status=response.status_code, method=response.request.method,
+            url=self.redact(str(response.request.url)), cause=Cause.BAD_ANSWER)
 
     def close(self) -> None:
         self._client.close()
