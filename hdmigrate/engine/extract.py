@@ -29,7 +29,8 @@ class Feed:
     stays flat: the thread waits while the queue is full). Each page is serialized as it arrives
     (`raw_rows`): the parsed answer is let go at once, and what waits in the queue is one string
     per record, where a parsed export page of 1,000 comment events was ~130,000 Python objects,
-    whose arenas the interpreter keeps at their high-water mark. The thread never touches the store:
+    whose arenas the interpreter keeps at their high-water mark (a StreamedPage is parsed item by
+    item right here, as `raw_rows` takes its items). The thread never touches the store:
     the engine's thread stages each page with its cursor in one transaction, so a kill at any
     moment loses at most the pages not staged yet, and a resumed run fetches them again from
     the committed cursor. Items: ("page", stream, Page), ("stream_done", stream, None),
