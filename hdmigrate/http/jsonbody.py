@@ -309,56 +309,48 @@ def _walk(text: str, at: int, key: str, head: dict) -> Iterator[Any]:
     """The members of the object opened before `at`: `key`'s array item by item, the others
     into `head`; then nothing but whitespace may follow."""
     space, decode = _WHITESPACE.match, _DECODER.raw_decode
-    at = space(text, at).end()
+    at, ended = _opened(text, space(text, at).end(), "}")
     seen_key = False
-    if text.startswith("}", at):
-        at += 1
-    else:
-        while True:
-            name, at = _scan(decode, text, at)
-            if not isinstance(name, str):
-                raise jsonlib.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
-            at = space(text, at).end()
-            if not text.startswith(":", at):
-                raise jsonlib.JSONDecodeError("Expecting ':' delimiter", text, at)
-            at = space(text, at + 1).end()
-            if name == key and text.startswith("[", at):
-                if seen_key:                       # loads would keep the last one only
-                    raise jsonlib.JSONDecodeError(f"{key!r} twice in one answer", text, at)
-                seen_key = True
-                at = space(text, at + 1).end()
-                if text.startswith("]", at):
-                    at += 1
-                else:
-                    while True:
-                        item, at = _scan(decode, text, at)
-                        yield item
-                        at = space(text, at).end()
-                        if text.startswith(",", at):
-                            at = space(text, at + 1).end()
-                        elif text.startswith("]", at):
-                            at += 1
-                            break
-                        else:
-                            raise jsonlib.JSONDecodeError("Expecting ',' delimiter", text, at)
-            else:
-                value, at = _scan(decode, text, at)
-                if name == key:
-                    if seen_key:
-                        raise jsonlib.JSONDecodeError(f"{key!r} twice in one answer", text, at)
-                    seen_key = True                # not an array: no items, as loads' would give
-                else:
-                    head[name] = value
-            at = space(text, at).end()
-            if text.startswith(",", at):
-                at = space(text, at + 1).end()
-            elif text.startswith("}", at):
-                at += 1
-                break
-            else:
-                raise jsonlib.JSONDecodeError("Expecting ',' delimiter", text, at)
+    while not ended:
+        name, at = _scan(decode, text, at)
+        if not isinstance(name, str):
+            raise jsonlib.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        at = space(text, at).end()
+        if not text.startswith(":", at):
+            raise jsonlib.JSONDecodeError("Expecting ':' delimiter", text, at)
+        at = space(text, at + 1).end()
+        if name == key:
+            if seen_key:                       # loads would keep the last one only
+                raise jsonlib.JSONDecodeError(f"{key!r} twice in one answer", text, at)
+            seen_key = True
+        if name == key and text.startswith("[", at):
+            at, done = _opened(text, space(text, at + 1).end(), "]")
+            while not done:
+                item, at = _scan(decode, text, at)
+                yield item
+                at, done = _next(text, at, "]")
+        else:
+            value, at = _scan(decode, text, at)
+            if name != key:                    # the key's value not an array: no items, as in loads
+                head[name] = value
+        at, ended = _next(text, at, "}")
     if space(text, at).end() != len(text):
         raise jsonlib.JSONDecodeError("Extra data", text, at)
+
+
+def _opened(text: str, at: int, close: str) -> tuple[int, bool]:
+    """Just inside a container: (where its first value starts, or after `close` if it is empty)."""
+    return (at + 1, True) if text.startswith(close, at) else (at, False)
+
+
+def _next(text: str, at: int, close: str) -> tuple[int, bool]:
+    """After a value: (where the next one starts, False), or (after `close`, True)."""
+    at = _WHITESPACE.match(text, at).end()
+    if text.startswith(",", at):
+        return _WHITESPACE.match(text, at + 1).end(), False
+    if text.startswith(close, at):
+        return at + 1, True
+    raise jsonlib.JSONDecodeError("Expecting ',' delimiter", text, at)
 
 
 def _scan(decode, text: str, at: int) -> tuple[Any, int]:
