@@ -245,10 +245,10 @@ class ZendeskSource(Source):
             yield page
             page.drain()                 # whatever the consumer left: the answer's end is after it
             before = seen
-            end_time = answer.head.get("end_time")
-            if _export_end(answer.head, start_time, served[0], True)[1]:
+            cursor, done = _export_end(answer.head, start_time, served[0], True)
+            if done:
                 return
-            next_start = int(end_time)
+            next_start = int(cursor[2:])
             if next_start <= start_time and served[0]:
                 # Zendesk's time-based exports can repeat a second's items; never loop on one.
                 next_start = start_time + 1

@@ -178,7 +178,7 @@ def loads(data: bytes) -> Any:
     budget (then the budgeted parser refuses it). The standard library reads what orjson
     refuses (NaN) or reads differently (integers past 64 bits, which orjson makes floats; any run
     of 20 digits sends the body there), so every answer decodes as before."""
-    if len(data) + (_CONTAINER + _POINTER) * (data.count(b"{") + data.count(b"[")) > PARSE_BUDGET_BYTES:
+    if _over_budget(data):
         return _parse_bounded(io.BytesIO(data))
     if _TWENTY_DIGITS in data.translate(_DIGITS_ONLY):
         return jsonlib.loads(data)     # orjson reads integers past 64 bits as floats (3.13)
@@ -189,6 +189,11 @@ def loads(data: bytes) -> Any:
             return jsonlib.loads(data)
         except RecursionError:
             raise TooCostly(f"the answer nests deeper than {MAX_DEPTH} levels") from None
+
+
+def _over_budget(data: bytes) -> bool:
+    """Whether the bracket count says parsing `data` whole would pass the budget."""
+    return len(data) + (_CONTAINER + _POINTER) * (data.count(b"{") + data.count(b"[")) > PARSE_BUDGET_BYTES
 
 
 def _parse_bounded(stream: BinaryIO) -> Any:
@@ -258,7 +263,6 @@ class _Builder:
         return True
 
 
-
 # -- one array of a page, item by item ------------------------------------------------------------
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -292,7 +296,7 @@ def items_of(data: bytes, key: str) -> Items:
     """The answer `data` (held in memory) as Items. Whatever `loads` would not read with the
     standard library's own rules (an answer its bracket count says is too costly, one that is
     not UTF-8, not an object) goes through `loads` whole, so it is read, or refused, as before."""
-    if len(data) + (_CONTAINER + _POINTER) * (data.count(b"{") + data.count(b"[")) > PARSE_BUDGET_BYTES:
+    if _over_budget(data):
         return Items.parsed(loads(data), key)
     try:
         text = data.decode("utf-8")
