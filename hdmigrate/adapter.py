@@ -312,8 +312,10 @@ class Target:
     def count(self, kind: str) -> int | None:
         return None
 
-    def finish(self) -> None:
-        """Called once after load (flush, compaction, job confirmation)."""
+    def finish(self, ctx: "LoadContext | None" = None) -> None:
+        """Called once after load (flush, compaction, job confirmation). `ctx` is the run's load
+        context (None after a rollback): a run that had nothing left to write still has its
+        provenance (`ctx.source_info`) there."""
 
     def close(self) -> None:
         pass

@@ -112,6 +112,22 @@ def test_target_cuts_a_torn_line_and_never_duplicates(tmp_path):
     assert_same_dump(src, out)
 
 
+def test_a_resume_with_nothing_left_to_write_names_the_source_in_the_manifest(tmp_path):
+    # A kill after the last record's write and before the manifest: the resumed run writes no
+    # record, yet its manifest names the source like an uninterrupted run's.
+    src = tmp_path / "src"
+    write_dump(src, tickets=5, seed=7)  # no attachments: the resume adds no attachment.jsonl
+    out = tmp_path / "out"
+    plan = write_plan(tmp_path / "p.toml", src, out)
+    migrate(plan)
+    (out / "manifest.json").unlink()
+    summary = migrate(plan)
+    assert summary["exit_code"] == 0
+    assert all(k["created"] == k["updated"] == 0 for k in summary["kinds"].values()), summary["kinds"]
+    assert dump.read_manifest(out)["source"] == dump.read_manifest(src)["source"]
+    assert_same_dump(src, out)
+
+
 def test_bad_dump_directory_is_a_config_error(tmp_path):
     plan = write_plan(tmp_path / "p.toml", tmp_path / "nope", tmp_path / "out")
     result = subprocess.run([sys.executable, "-m", "hdmigrate", "run", str(plan), "--yes"],

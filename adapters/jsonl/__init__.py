@@ -190,7 +190,8 @@ class JsonlTarget(Target):
 
     def _known(self, kind: str) -> set[str]:
         if kind not in self._ids:
-            self.writer._file(kind)  # cuts a torn last line before the ids are read
+            # a torn last line goes before the ids are read; a kind never written gets no file
+            dump.cut_torn_tail(self.root / f"{kind}.jsonl")
             self._ids[kind] = {r["id"] for r in dump.iter_records(self.root, kind) if isinstance(r.get("id"), str)}
         return self._ids[kind]
 
@@ -214,8 +215,11 @@ class JsonlTarget(Target):
         with self._lock:
             return self._write_batch(kind, records, ctx)
 
-    def _write_batch(self, kind, records, ctx):
+    def _learn_source(self, ctx) -> None:
         self._source_name = (getattr(ctx, "source_info", None) or {}).get("source", self._source_name)
+
+    def _write_batch(self, kind, records, ctx):
+        self._learn_source(ctx)
         known = self._known(kind)
         results = []
         for record in records:
@@ -263,7 +267,10 @@ class JsonlTarget(Target):
     def count(self, kind):
         return dump.count_lines(self.root, kind)
 
-    def finish(self):
+    def finish(self, ctx=None):
+        # A resumed run whose records were all written before a kill writes nothing, so only the
+        # run's context names the source for the manifest the killed run never wrote.
+        self._learn_source(ctx)
         if self._writer is not None:
             self._writer.flush()
         for kind in KINDS:  # whatever a crash left half-written goes, even where nothing new came

@@ -232,7 +232,7 @@ class _Loader:
         for kind, n in self.handled.items():
             self.e.reporter.event("progress", step="load", kind=kind, done=n, total=n)
         if not self.e.dry_run:
-            self.target.finish()
+            self.target.finish(self.ctx)
         return {k: c for k, c in self.e.counts.kinds.items()}
 
     # -- kinds that are not ticket parts ----------------------------------------------------------
