@@ -107,6 +107,26 @@ def test_same_time_children_keep_the_source_order(store):
     assert [r["id"] for r, _, _ in store.iter_records_with_state("comment", batch=2)] == ["7-description", "100", "99"]
 
 
+
+def test_rows_by_rowid_come_in_load_order_and_are_parsed_as_taken(store, monkeypatch):
+    records = [("comment", {"id": f"m{i}", "ticket_id": f"t{i % 2}", "created_at": f"2020-01-01T00:00:{30 - i:02d}Z"},
+                "comment", f"m{i}") for i in range(20)]
+    store.put_records(records, [])
+    rowids = [row[0] for row in store.staged_rows("comment", 0, store.max_record_rowid())]
+    expected = [row[2]["id"] for row in sorted(store.staged_rows("comment", 0, store.max_record_rowid()),
+                                               key=lambda row: row[5])]
+    from hdmigrate.store import queries
+    parsed = []
+    real = queries.loads
+    monkeypatch.setattr(queries, "loads", lambda text: parsed.append(text) or real(text))
+    rows = store.rows_by_rowid("comment", list(reversed(rowids)))
+    first = next(rows)
+    # the flow looks at waiting tickets again and keeps the few that are ready: the others are
+    # never held parsed all at once
+    assert len(parsed) == 1 and first[2]["id"] == expected[0]
+    assert [first[2]["id"]] + [row[2]["id"] for row in rows] == expected
+    assert len(parsed) == 20
+
 # -- the named reads other modules make (SQL only in the store) ---------------------------------
 
 def _staged(store):

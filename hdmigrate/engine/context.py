@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..canonical import PERSON_KINDS
+import orjson
+
+from ..canonical import PERSON_KINDS, loads
 
 
 class _LoadContext:
@@ -81,8 +83,9 @@ class _LoadContext:
         return field, self.target_id("custom_field", field["id"])
 
     def comments(self, ticket_id):
-        if ticket_id in self._bundle:
-            return self._bundle[ticket_id]
+        bundle = self._bundle.get(ticket_id)
+        if bundle is not None:
+            return loads(bundle) if isinstance(bundle, bytes) else bundle
         # Targets that write comments one by one ask for the ticket's comments on every one of
         # them (is this the description?): the last few tickets' lists are kept, read-only.
         cached = self._comments.get(ticket_id)
@@ -94,7 +97,14 @@ class _LoadContext:
         return [dict(c) for c in cached]
 
     def set_bundle(self, ticket_id, comments):
-        self._bundle[ticket_id] = comments
+        # A prepared batch may wait behind its lane for seconds: its tickets' comments wait as
+        # JSON text (one block each, outside Python's small-object arenas, which keep the
+        # high-water of such bursts for the rest of the run), parsed when the target builds
+        # its request.
+        try:
+            self._bundle[ticket_id] = orjson.dumps(comments)
+        except (TypeError, orjson.JSONEncodeError):
+            self._bundle[ticket_id] = comments      # not plain JSON: kept as it is
 
     def release(self, ticket_id):
         """The target has built its request for this ticket (LoadContext.release)."""

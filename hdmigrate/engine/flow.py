@@ -419,11 +419,12 @@ class _Loader:
                     late.append(rowid)
             self.cursor[key] = upto
             for rows in _by_rowid(store, kind, late, CHUNK):
-                self._load(kind, rows)
+                self._load(kind, list(rows))
 
 
 def _by_rowid(store, kind: str, rowids: list[int], size: int):
-    """The rows of these rowids, `size` at a time (memory stays flat however many wait)."""
+    """The rows of these rowids, `size` at a time (memory stays flat however many wait), each
+    an iterator that parses a row's record as it is taken."""
     for start in range(0, len(rowids), size):
         yield store.rows_by_rowid(kind, rowids[start:start + size])
 

@@ -23,13 +23,18 @@ _WITH_STATE = ("SELECT r.rowid, r.stream, r.data, r.hash, m.target_id, m.state, 
                "LEFT JOIN id_map m ON m.kind = r.kind AND m.id = r.id WHERE r.kind=?")
 
 
+def _load_order(row) -> tuple:
+    """A _WITH_STATE row's load-order key: parent, time, then source order (rowid)."""
+    return row[12] or "", row[13] or "", row[0]
+
+
 def _with_state(row) -> tuple:
     entry = None
     if row[5] is not None:
         entry = {"target_id": row[4], "state": row[5], "attempts": row[6], "error": row[7], "hash": row[8],
                  "run_id": row[9], "matched": bool(row[10])}
     data = loads(row[2]) if row[2] is not None else None
-    return row[0], row[1], data, row[3], entry, (row[12] or "", row[13] or "", row[0])
+    return row[0], row[1], data, row[3], entry, _load_order(row)
 
 
 class ReportQueries:
@@ -135,14 +140,17 @@ class ReportQueries:
                 raise
             return parsed()
 
-    def rows_by_rowid(self, kind: str, rowids: list[int]) -> list[tuple]:
-        """Like staged_rows for the given rowids, in load order (parent, time, then source order)."""
+    def rows_by_rowid(self, kind: str, rowids: list[int]) -> Iterator[tuple]:
+        """Like staged_rows for the given rowids, in load order (parent, time, then source order).
+        Each record is parsed as it is taken: a caller that keeps few of them (the flow looks at
+        waiting tickets again and keeps the ready ones) holds few parsed, the rest as text."""
         out = []
         for start in range(0, len(rowids), 500):
             part = rowids[start:start + 500]
             marks = ",".join("?" * len(part))
             out += self.conn.execute(f"{_WITH_STATE} AND r.rowid IN ({marks})", (kind, *part)).fetchall()
-        return sorted((_with_state(row) for row in out), key=lambda row: row[5])
+        out.sort(key=_load_order)
+        return (_with_state(row) for row in out)
 
     def children_rows(self, kind: str, parent: str, written_in_run: int | None = None) -> list[tuple]:
         """staged_rows of one parent's records (a ticket's comments) in load order. With
