@@ -1,6 +1,6 @@
 """`hdmigrate ...` with its memory sampled from inside, for telling where a rise in RSS lives.
 
-    python benchmarks/sampled_run.py OUT.jsonl SECONDS run PLAN --yes --json
+    python benchmarks/sampled_run.py [--load-end] OUT.jsonl SECONDS run PLAN --yes --json
 
 Runs the CLI in this process exactly as the `hdmigrate` command does (allocator settings
 included). A thread writes one JSON line to OUT.jsonl every SECONDS, cheap enough not to change
@@ -18,8 +18,12 @@ the run (unlike tracemalloc):
   function < ..."), to tell which step a lasting rise (pymalloc keeping a burst's arenas) came
   from. The stacks show where the threads are at the sample, not the allocation itself: sample
   often (e.g. 0.5 s) for it to name the burst's code.
-`sandbox_migration.py --sample-memory SECONDS` runs hdmigrate this way and prints, per step, the
-sample with the largest RSS.
+`--load-end`: when the load step ends, OUT.load-end.txt gets pymalloc's totals (arenas kept,
+bytes in use and free inside them: `sys._debugmallocstats`) and, per attribute of the engine
+(its target, source, load context, caches), the objects reachable from it and their sizes: what
+the run keeps, apart from the arenas its bursts left behind.
+`sandbox_migration.py --sample-memory SECONDS [--load-end]` runs hdmigrate this way and prints,
+per step, the sample with the largest RSS.
 """
 
 from __future__ import annotations
@@ -104,9 +108,75 @@ def sample(mallinfo, sqlite_used) -> dict:
     return row
 
 
+def _debugmallocstats() -> list[str]:
+    """pymalloc's own account (sys._debugmallocstats writes it to the C stderr): its totals."""
+    import os
+    import tempfile
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    keep = ("# arenas allocated current", "# arenas highwater mark", "# bytes in allocated blocks",
+            "# bytes in available blocks", "unused pools")
+    return [line for line in lines if any(k in line for k in keep)]
+
+
+def _held_by(roots: dict[str, object]) -> list[str]:
+    """Objects reachable from each root (not through modules, classes or functions, and not
+    counted twice), with their sizes: small ones (pymalloc's, up to 512 bytes) and the rest."""
+    import gc
+    import types
+    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType,
+            types.MethodType)
+    seen: set[int] = set()
+    out = []
+    for name, root in roots.items():
+        n = small = big = 0
+        stack = [root]
+        while stack:
+            o = stack.pop()
+            if id(o) in seen or isinstance(o, skip):
+                continue
+            seen.add(id(o))
+            size = sys.getsizeof(o, 0)
+            n, small, big = n + 1, small + (size if size <= 512 else 0), big + (size if size > 512 else 0)
+            stack.extend(gc.get_referents(o))
+        if small + big >= 100_000:
+            out.append(f"{name}: {n} objects, {small / 2**20:.2f} MB small, {big / 2**20:.2f} MB large")
+    return out
+
+
+def _report_at_load_end(path: Path) -> None:
+    """At the end of the load step (what the run keeps, its bursts gone): pymalloc's totals
+    and what the engine's attributes hold. A pause of a second or so: only when asked for."""
+    from hdmigrate.engine.flow import FlowStep
+    step_end = FlowStep._step_end
+
+    def _step_end(engine, name, counts):
+        if name == "load":
+            import gc
+            gc.collect()
+            roots = {f"engine.{k}": v for k, v in vars(engine).items()}
+            for loader in (o for o in gc.get_objects() if type(o).__name__ == "_Loader"):
+                roots.update({f"load step.{k}": v for k, v in vars(loader).items() if k != "e"})
+            path.write_text("\n".join(_debugmallocstats() + _held_by(roots)) + "\n")
+        return step_end(engine, name, counts)
+    FlowStep._step_end = _step_end
+
+
 def main() -> int:
-    out, every, argv = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+    load_end = sys.argv[1] == "--load-end"
+    args = sys.argv[2:] if load_end else sys.argv[1:]
+    out, every, argv = Path(args[0]), float(args[1]), args[2:]
     mallinfo, sqlite_used = _probes()
+    if load_end:
+        _report_at_load_end(out.with_suffix(".load-end.txt"))
     stop = threading.Event()
 
     def loop() -> None:

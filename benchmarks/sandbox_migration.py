@@ -340,6 +340,14 @@ def write_plan(path: Path, source: dict, target: dict, workdir: Path, rate_limit
     path.write_text(text)
 
 
+def _lines(path: Path) -> list[str]:
+    """A small text file's lines ([] when the run did not write it)."""
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
 def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None,
                   sampled: tuple[Path, float] | None = None, verb: tuple[str, ...] = ("run", "--yes"),
                   profiled: Path | None = None) -> dict:
@@ -356,8 +364,8 @@ def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = N
         elif traced:
             command = [sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)]
         elif sampled:
-            command = [sys.executable, str(ROOT / "benchmarks" / "sampled_run.py"), str(sampled[0]),
-                       f"{sampled[1]:g}"]
+            command = [sys.executable, str(ROOT / "benchmarks" / "sampled_run.py"),
+                       *(["--load-end"] if sampled[2:] and sampled[2] else []), str(sampled[0]), f"{sampled[1]:g}"]
         else:
             command = [sys.executable, "-m", "hdmigrate"]
         arguments = [verb[0], str(plan), *verb[1:]] if verb[0] == "run" else [*verb, "--plan", str(plan)]
@@ -494,7 +502,7 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         write_plan(plan, source.info["plan"], target_section, work / "hdm", None if args.headers_only else rate,
                    args.workers)
         traced = Path(f"{args.trace_memory}.{pair}.{tickets}.txt") if args.trace_memory else None
-        sampled = (work / "memory.jsonl", args.sample_memory) if args.sample_memory else None
+        sampled = (work / "memory.jsonl", args.sample_memory, args.load_end) if args.sample_memory else None
         profiled = Path(f"{args.profile}.{pair}.{tickets}") if args.profile else None
         result = run_hdmigrate(plan, env, work / "hdmigrate.stderr", traced, sampled, profiled=profiled)
         src_stats, tgt_stats = source.stats(), target.stats()
@@ -562,6 +570,7 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         "_created": totals.get("created"), "_failed": totals.get("failed"), "_failures": result["failures"],
         "_handler_errors": src_stats["summary"]["handler_errors"] + tgt_stats["summary"]["handler_errors"],
         "_memory": memory_by_step(work / "memory.jsonl", result["steps"]) if sampled else None,
+        "_load_end": _lines(work / "memory.load-end.txt") if sampled and args.load_end else None,
         "_verify": _verify_row(checked),
     }
     return row
@@ -634,6 +643,8 @@ def print_speed(row: dict) -> None:
         for m in row["_memory"]:
             print("#   " + " | ".join(str(m.get(k, "-")) for k in ("step", "samples") + MEMORY_FIELDS
                                       + ("py_blocks", "threads")), flush=True)
+    for line in row.get("_load_end") or ():
+        print(f"#   at the load's end: {line}", flush=True)
     if row.get("_verify"):
         v = row["_verify"]
         print(f"#   hdmigrate verify: exit {v['exit']} | wall {v['wall s']} s | cpu {v['cpu s']} s | "
@@ -669,6 +680,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="sample hdmigrate's memory from inside every SECONDS (RSS parts, glibc's heap, "
                          "SQLite's, Python's blocks; cheap, unlike --trace-memory) and print each step's "
                          "largest sample")
+    ap.add_argument("--load-end", action="store_true",
+                    help="with --sample-memory: at the end of the load step, print pymalloc's totals (arenas "
+                         "kept, bytes in use and free in them) and what each of the engine's attributes holds "
+                         "(a pause of about a second: not for timing)")
     ap.add_argument("--profile", metavar="PREFIX",
                     help="run hdmigrate under cProfile (its engine's thread; slower: not for timing) and "
                          "write PREFIX.PAIR.TICKETS.txt (the functions with the most CPU) and .pstats")
