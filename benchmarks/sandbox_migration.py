@@ -59,7 +59,10 @@ Speed against the limits (issue 16), the "#" lines under each row:
 split into `rssanon` / `rssfile` (code and libraries) / `rssshmem`, glibc's heap (`malloc_used`,
 `malloc_free`: freed but kept), its mmapped blocks (`malloc_mmap`), `other_anon` (anonymous RSS
 outside glibc: pymalloc's arenas, where Python's small objects live, and thread stacks), SQLite's
-own allocations (`sqlite`, inside malloc_used), Python's live blocks and the threads.
+own allocations (`sqlite`, inside malloc_used), Python's live blocks and the threads. With
+`--load-end`, the "at the load's end" lines: pymalloc's arenas kept when the load step ended, the
+bytes in use and free inside them, and what each attribute of the engine holds (what the run
+keeps, apart from the arenas its bursts left behind).
 
 Minimum requests (T tickets, C comments, A attachment records, U persons = agents + contacts,
 O organizations, G groups, F custom fields of which F_t/F_u/F_o per entity; ⌈x/n⌉ = pages):

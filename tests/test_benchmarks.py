@@ -52,9 +52,10 @@ def test_sandbox_migration_prints_the_table():
 
 def test_sandbox_migration_verifies_the_target_and_samples_memory():
     # --verify reads the target back (a clean run verifies: exit 0, its file matched, so the
-    # source's file URLs were fetched); --sample-memory prints each step's largest sample
+    # source's file URLs were fetched); --sample-memory prints each step's largest sample, and
+    # --load-end pymalloc's totals when the load step ended
     out = _run("benchmarks/sandbox_migration.py", "--tickets", "20", "--comments-per-ticket", "3",
-               "--pairs", "zendesk-zendesk", "--verify", "--sample-memory", "0.2")
+               "--pairs", "zendesk-zendesk", "--verify", "--sample-memory", "0.2", "--load-end")
     verify = [line for line in out.splitlines() if line.startswith("#   hdmigrate verify:")]
     assert len(verify) == 1 and "exit 0 " in verify[0] and "unexplained 0 " in verify[0], out
     assert "attachment_url_refused" not in verify[0]     # every file fetched from the source sandbox
@@ -65,6 +66,10 @@ def test_sandbox_migration_verifies_the_target_and_samples_memory():
         rss, anon, file_ = (float(c) for c in cells[2:5])
         assert rss > 0 and anon > 0 and file_ > 0 and abs(rss - anon - file_ - float(cells[5])) < 1
     assert any(line.startswith("#   verify memory: ") for line in out.splitlines())
+    at_end = {line.split(":", 1)[1].split("=")[0].strip(): line.rsplit("=", 1)[-1].strip()
+              for line in out.splitlines() if line.startswith("#   at the load's end: #")}
+    assert int(at_end["# arenas allocated current"]) > 0, out
+    assert int(at_end["# bytes in allocated blocks"].replace(",", "")) > 0
 
 
 def test_window_bound_counts_the_windows_the_requests_need():
