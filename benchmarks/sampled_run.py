@@ -129,7 +129,8 @@ def _debugmallocstats() -> list[str]:
 
 def _held_by(roots: dict[str, object]) -> list[str]:
     """Objects reachable from each root (not through modules, classes or functions, and not
-    counted twice), with their sizes: small ones (pymalloc's, up to 512 bytes) and the rest."""
+    counted twice), with their sizes: small ones (pymalloc's, up to 512 bytes) and the rest; the
+    roots holding 100 kB or more."""
     import gc
     import types
     skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType,
@@ -155,7 +156,7 @@ def _held_by(roots: dict[str, object]) -> list[str]:
 def _report_at_load_end(path: Path) -> None:
     """At the end of the load step (what the run keeps, its bursts gone): pymalloc's totals
     and what the engine's attributes hold. A pause of a second or so: only when asked for."""
-    from hdmigrate.engine.flow import FlowStep
+    from hdmigrate.engine.flow import FlowStep, _Loader
     step_end = FlowStep._step_end
 
     def _step_end(engine, name, counts):
@@ -163,7 +164,7 @@ def _report_at_load_end(path: Path) -> None:
             import gc
             gc.collect()
             roots = {f"engine.{k}": v for k, v in vars(engine).items()}
-            for loader in (o for o in gc.get_objects() if type(o).__name__ == "_Loader"):
+            for loader in (o for o in gc.get_objects() if isinstance(o, _Loader)):
                 roots.update({f"load step.{k}": v for k, v in vars(loader).items() if k != "e"})
             path.write_text("\n".join(_debugmallocstats() + _held_by(roots)) + "\n")
         return step_end(engine, name, counts)

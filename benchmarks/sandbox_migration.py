@@ -352,11 +352,12 @@ def _lines(path: Path) -> list[str]:
 
 
 def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = None,
-                  sampled: tuple[Path, float] | None = None, verb: tuple[str, ...] = ("run", "--yes"),
+                  sampled: tuple[Path, float, bool] | None = None, verb: tuple[str, ...] = ("run", "--yes"),
                   profiled: Path | None = None) -> dict:
     """`hdmigrate run PLAN --json` as a child: its events with arrival times, exit code, rusage
     (`traced`: under benchmarks/traced_run.py, its allocation sites written there; `sampled`:
-    (file, seconds) under benchmarks/sampled_run.py, its memory samples written there)."""
+    (file, seconds, at the load's end too) under benchmarks/sampled_run.py, its memory samples
+    written there)."""
     steps: dict[str, list[float]] = {}
     summary: dict = {}
     failures: list[dict] = []
@@ -368,7 +369,7 @@ def run_hdmigrate(plan: Path, env: dict, log_path: Path, traced: Path | None = N
             command = [sys.executable, str(ROOT / "benchmarks" / "traced_run.py"), str(traced)]
         elif sampled:
             command = [sys.executable, str(ROOT / "benchmarks" / "sampled_run.py"),
-                       *(["--load-end"] if sampled[2:] and sampled[2] else []), str(sampled[0]), f"{sampled[1]:g}"]
+                       *(["--load-end"] if sampled[2] else []), str(sampled[0]), f"{sampled[1]:g}"]
         else:
             command = [sys.executable, "-m", "hdmigrate"]
         arguments = [verb[0], str(plan), *verb[1:]] if verb[0] == "run" else [*verb, "--plan", str(plan)]
@@ -511,7 +512,7 @@ def run_pair(pair: str, tickets: int, args, work: Path) -> dict:
         src_stats, tgt_stats = source.stats(), target.stats()
         checked = None
         if args.verify:        # after the counts above: its reads are not the migration's
-            vsampled = (work / "verify-memory.jsonl", args.sample_memory) if args.sample_memory else None
+            vsampled = (work / "verify-memory.jsonl", args.sample_memory, False) if args.sample_memory else None
             vtraced = Path(f"{args.trace_memory}.{pair}.{tickets}.verify.txt") if args.trace_memory else None
             checked = run_hdmigrate(plan, env, work / "verify.stderr", vtraced, vsampled, ("verify",))
             if vsampled:

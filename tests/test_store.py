@@ -107,7 +107,6 @@ def test_same_time_children_keep_the_source_order(store):
     assert [r["id"] for r, _, _ in store.iter_records_with_state("comment", batch=2)] == ["7-description", "100", "99"]
 
 
-
 def test_rows_by_rowid_come_in_load_order_and_are_parsed_as_taken(store, monkeypatch):
     records = [("comment", {"id": f"m{i}", "ticket_id": f"t{i % 2}", "created_at": f"2020-01-01T00:00:{30 - i:02d}Z"},
                 "comment", f"m{i}") for i in range(20)]
